@@ -1,0 +1,5 @@
+"""`python -m graphaudit`."""
+
+from graphaudit.cli import run
+
+run()

@@ -1,0 +1,77 @@
+"""Facts about an Artifact that several rules share, each computed once and only when asked."""
+
+from __future__ import annotations
+
+from functools import cached_property
+
+from graphaudit.analysis import coverage as _coverage
+from graphaudit.analysis.reachability import Reach, infer_roots, reach
+from graphaudit.artifact import VARIABLE_OPS, Artifact, Root
+from graphaudit.config import Settings
+
+
+class Analyses:
+    """Lazily computed, cached analyses of one artifact under one configuration."""
+
+    def __init__(self, artifact: Artifact, settings: Settings) -> None:
+        self.artifact = artifact
+        self.settings = settings
+
+    @cached_property
+    def use_roots(self) -> list[Root]:
+        """Declared use roots; for graphs that declare none, inferred sinks."""
+        art = self.artifact
+        declared = art.use_roots()
+        roots = list(declared)
+        declared_graphs = {r.graph for r in declared}
+        inferred_graphs = []
+        for gname in art.graphs:
+            if gname not in declared_graphs:
+                roots.extend(infer_roots(art, gname))
+                inferred_graphs.append(gname)
+        art.roots_inferred = bool(inferred_graphs)
+        return roots
+
+    @cached_property
+    def roots_note(self) -> str:
+        roots = self.use_roots
+        inferred = [r for r in roots if r.kind.value == "inferred sink"]
+        declared = [r for r in roots if r.kind.value != "inferred sink"]
+        parts = []
+        if declared:
+            kinds = sorted({r.kind.value for r in declared})
+            parts.append(f"{len(declared)} declared root(s) ({', '.join(kinds)})")
+        if inferred:
+            names = ", ".join(f"`{r.node}`" for r in inferred[:3]) + (" ..." if len(inferred) > 3 else "")
+            parts.append(f"{len(inferred)} root(s) inferred from graph sinks ({names}); "
+                         "name the real outputs with --output")
+        return "; ".join(parts) or "no roots"
+
+    @cached_property
+    def use_reach(self) -> Reach:
+        return reach(self.artifact, self.use_roots)
+
+    @cached_property
+    def read_variables(self) -> set[str]:
+        """Variables the use roots depend on. Object-graph variables (TF2) count as read."""
+        art = self.artifact
+        out: set[str] = set()
+        r = self.use_reach
+        for gname, graph in art.graphs.items():
+            for op in VARIABLE_OPS:
+                for i in graph.by_op.get(op, ()):
+                    if r.reached(gname, i):
+                        out.add(graph.names[i])
+        for name, var in art.variables.items():
+            if var.node is None:
+                out.add(name)
+        return out
+
+    @cached_property
+    def coverage(self) -> dict[str, _coverage.Coverage]:
+        return _coverage.coverage(self.artifact)
+
+    @cached_property
+    def claimed_by_more_specific_rules(self) -> set[str]:
+        """Variables that a more specific rule explains (e.g. checkpoint name drift, GA203)."""
+        return set()

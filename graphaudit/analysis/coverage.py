@@ -1,0 +1,72 @@
+"""Where each variable's value comes from when the artifact is loaded: restore, init op, or nothing."""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass
+
+from graphaudit.artifact import ASSIGN_OPS, VARIABLE_OPS, Artifact, RootKind
+
+
+class ValueSource(str, enum.Enum):
+    RESTORED = "restored from the checkpoint"
+    INIT_OP = "set by an init op"
+    LIVE = "initialized in the live session"
+    MISSING_KEY = "restored from a key the checkpoint lacks"
+    NONE = "gets no value"
+    UNKNOWN = "unknown (the artifact carries no values)"
+
+
+@dataclass(frozen=True)
+class Coverage:
+    variable: str
+    source: ValueSource
+    checkpoint_key: str | None
+
+
+def coverage(artifact: Artifact) -> dict[str, Coverage]:
+    """Decide, for every variable, how it gets its value when this artifact is loaded."""
+    keys = set(artifact.checkpoint.keys()) if artifact.checkpoint is not None else set()
+    init_written = _written_by_init_ops(artifact)
+    live = artifact.metadata.get("live_initialized")
+    out: dict[str, Coverage] = {}
+    for name, var in artifact.variables.items():
+        key = var.checkpoint_key
+        if live is not None:
+            src = ValueSource.LIVE if name in live else ValueSource.NONE
+        elif not artifact.value_sources or artifact.value_sources == ("init",):
+            src = ValueSource.UNKNOWN
+        elif name in init_written:
+            src = ValueSource.INIT_OP
+        elif key is not None and key in keys and var.restored is not False:
+            src = ValueSource.RESTORED
+        elif key is not None and var.restored:
+            src = ValueSource.MISSING_KEY
+        else:
+            src = ValueSource.NONE
+        out[name] = Coverage(name, src, key)
+    return out
+
+
+def _written_by_init_ops(artifact: Artifact) -> set[str]:
+    """Variables assigned by what the init roots (main_op, legacy_init_op, ...) run."""
+    out: set[str] = set()
+    for root in artifact.roots:
+        if root.kind is not RootKind.INIT_OP:
+            continue
+        graph = artifact.graphs.get(root.graph)
+        if graph is None or root.node not in graph.index:
+            continue
+        stack = [graph.index[root.node]]
+        seen = set(stack)
+        while stack:
+            i = stack.pop()
+            if graph.ops[i] in ASSIGN_OPS and graph.inputs[i]:
+                target = graph.source(graph.inputs[i][0])
+                if graph.ops[target] in VARIABLE_OPS:
+                    out.add(graph.names[target])
+            for j in graph.control_inputs[i] + graph.inputs[i]:
+                if j not in seen:
+                    seen.add(j)
+                    stack.append(j)
+    return out

@@ -1,0 +1,308 @@
+"""The normalized model every reader produces: graphs, functions, variables, roots, checkpoint."""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass, field
+from functools import cached_property
+from typing import TYPE_CHECKING, Any, Iterable, Iterator, Mapping, Sequence
+
+if TYPE_CHECKING:
+    from graphaudit.formats.checkpoint import Checkpoint
+
+# Ops that hold a variable (its handle or its ref).
+VARIABLE_OPS = frozenset({"VarHandleOp", "VariableV2", "Variable", "AutoReloadVariable"})
+# Ops that write a variable through input 0 (ref or resource handle).
+ASSIGN_OPS = frozenset({"Assign", "AssignVariableOp", "AssignAdd", "AssignSub",
+                        "AssignAddVariableOp", "AssignSubVariableOp"})
+RESTORE_OPS = frozenset({"RestoreV2", "Restore", "RestoreSlice"})
+# Ops through which a value passes unchanged when following where it came from.
+PASS_THROUGH_OPS = frozenset({"Identity", "IdentityN", "Snapshot", "StopGradient", "ReadVariableOp"})
+FUNCTION_ATTR_KEYS = ("f", "then_branch", "else_branch", "body", "cond", "branches")
+
+
+class Format(str, enum.Enum):
+    GRAPHDEF = "graphdef"
+    GRAPHDEF_TEXT = "graphdef_text"
+    METAGRAPH = "metagraph"
+    SAVED_MODEL_V1 = "saved_model_v1"
+    SAVED_MODEL_V2 = "saved_model_v2"
+    CHECKPOINT = "checkpoint"
+    KERAS_H5 = "keras_h5"
+    KERAS_V3 = "keras_v3"
+    LIVE = "live"
+
+
+class Graph:
+    """One graph or function body, stored column-wise so that 1M-node graphs stay cheap.
+
+    Node ``i`` has ``names[i]``, ``ops[i]``, its data inputs ``inputs[i]`` (node ids, in order,
+    with ``input_ports[i]`` the output index used) and ``control_inputs[i]``. Input references
+    that name no node of this graph (function arguments are kept as pseudo-nodes of op ``_Arg``)
+    are listed in ``dangling``. ``defs[i]`` is the NodeDef, for attrs; read it lazily.
+    """
+
+    def __init__(self, name: str, node_defs: Sequence[Any], *, kind: str = "graph",
+                 arg_names: Sequence[str] = (), ret_map: Mapping[str, str] | None = None) -> None:
+        self.name = name
+        self.kind = kind  # "graph" or "function"
+        names: list[str] = list(arg_names)
+        ops: list[str] = ["_Arg"] * len(arg_names)
+        defs: list[Any] = [None] * len(arg_names)
+        for nd in node_defs:
+            names.append(nd.name)
+            ops.append(nd.op)
+            defs.append(nd)
+        self.names = names
+        self.ops = ops
+        self.defs = defs
+        self.index: dict[str, int] = {n: i for i, n in enumerate(names)}
+        self.arg_names = tuple(arg_names)
+        self.ret_map = dict(ret_map or {})
+        inputs: list[tuple[int, ...]] = []
+        ports: list[tuple[int, ...]] = []
+        controls: list[tuple[int, ...]] = []
+        dangling: list[tuple[int, str]] = []
+        index = self.index
+        is_function = kind == "function"
+        for i, nd in enumerate(defs):
+            if nd is None:
+                inputs.append(())
+                ports.append(())
+                controls.append(())
+                continue
+            data: list[int] = []
+            data_ports: list[int] = []
+            ctrl: list[int] = []
+            for ref in nd.input:
+                if ref.startswith("^"):
+                    j = index.get(ref[1:])
+                    if j is None:
+                        dangling.append((i, ref))
+                    else:
+                        ctrl.append(j)
+                    continue
+                src, port = _split_ref(ref, is_function)
+                j = index.get(src)
+                if j is None:
+                    dangling.append((i, ref))
+                else:
+                    data.append(j)
+                    data_ports.append(port)
+            inputs.append(tuple(data))
+            ports.append(tuple(data_ports))
+            controls.append(tuple(ctrl))
+        self.inputs = inputs
+        self.input_ports = ports
+        self.control_inputs = controls
+        self.dangling = dangling
+
+    def __len__(self) -> int:
+        return len(self.names)
+
+    def __repr__(self) -> str:
+        return f"<Graph {self.name!r} {self.kind} nodes={len(self.names)}>"
+
+    @cached_property
+    def consumers(self) -> list[list[int]]:
+        """Data and control consumers of each node."""
+        out: list[list[int]] = [[] for _ in self.names]
+        for i, ins in enumerate(self.inputs):
+            for j in ins:
+                out[j].append(i)
+        for i, ins in enumerate(self.control_inputs):
+            for j in ins:
+                out[j].append(i)
+        return out
+
+    @cached_property
+    def by_op(self) -> dict[str, list[int]]:
+        out: dict[str, list[int]] = {}
+        for i, op in enumerate(self.ops):
+            out.setdefault(op, []).append(i)
+        return out
+
+    def attr(self, i: int, key: str) -> Any:
+        """The AttrValue ``key`` of node ``i``, or None."""
+        nd = self.defs[i]
+        if nd is None or key not in nd.attr:
+            return None
+        return nd.attr[key]
+
+    def device(self, i: int) -> str:
+        nd = self.defs[i]
+        return nd.device if nd is not None else ""
+
+    def function_calls(self, i: int, library: Mapping[str, "Graph"]) -> list[str]:
+        """Names of library functions that node ``i`` calls (as its op or through func attrs)."""
+        out = []
+        if self.ops[i] in library:
+            out.append(self.ops[i])
+        nd = self.defs[i]
+        if nd is None:
+            return out
+        for key in FUNCTION_ATTR_KEYS:
+            if key in nd.attr:
+                av = nd.attr[key]
+                if av.HasField("func"):
+                    out.append(av.func.name)
+                elif av.HasField("list"):
+                    out.extend(f.name for f in av.list.func)
+        return [f for f in out if f in library]
+
+    def source(self, i: int, *, through: frozenset[str] = PASS_THROUGH_OPS - {"ReadVariableOp"}) -> int:
+        """Follow input 0 back through pass-through ops to where a value comes from."""
+        seen = 0
+        while self.ops[i] in through and self.inputs[i] and seen < 64:
+            i = self.inputs[i][0]
+            seen += 1
+        return i
+
+
+def _split_ref(ref: str, is_function: bool) -> tuple[str, int]:
+    """Split ``node:port`` (graph) or ``node:output_arg:index`` (function body) into node and port."""
+    if ":" not in ref:
+        return ref, 0
+    if is_function:
+        parts = ref.split(":")
+        if len(parts) == 3:
+            return parts[0], int(parts[2]) if parts[2].isdigit() else 0
+        return parts[0], 0
+    src, _, port = ref.rpartition(":")
+    return (src, int(port)) if port.isdigit() else (ref, 0)
+
+
+class UpdateKind(str, enum.Enum):
+    INITIALIZER = "initializer"
+    WEIGHT_LOAD = "weight_load"
+    RESTORE = "restore"
+    OPTIMIZER = "optimizer"
+    MOVING_AVERAGE = "moving_average"
+    OTHER = "other"
+
+
+@dataclass(frozen=True)
+class UpdateOp:
+    graph: str
+    node: str
+    op: str
+    kind: UpdateKind
+
+
+@dataclass
+class Variable:
+    """One variable, whatever the format it was read from."""
+
+    name: str
+    dtype: str = ""
+    shape: tuple[int, ...] | None = None
+    trainable: bool | None = None
+    trainable_source: str = ""
+    initializer: str | None = None  # node name of the initializer op
+    initializer_kind: str | None = None  # e.g. "glorot_uniform", "zeros", when recognised
+    initializer_params: dict[str, float] = field(default_factory=dict)
+    graph: str | None = None  # graph holding the variable op, if any
+    node: str | None = None  # the VarHandleOp / VariableV2 node
+    update_ops: list[UpdateOp] = field(default_factory=list)
+    checkpoint_key: str | None = None
+    slots: list[str] = field(default_factory=list)  # checkpoint keys of optimizer slots
+    restored: bool | None = None  # True when a restore op assigns it
+    keras_layer: str | None = None
+
+    @property
+    def size(self) -> int:
+        if not self.shape:
+            return 1 if self.shape == () else 0
+        n = 1
+        for d in self.shape:
+            if d < 0:
+                return 0
+            n *= d
+        return n
+
+
+class RootKind(str, enum.Enum):
+    SIGNATURE_OUTPUT = "signature output"
+    TRAIN_OP = "train op"
+    COLLECTION = "collection"
+    USER_OUTPUT = "user output"
+    INFERRED_SINK = "inferred sink"
+    INIT_OP = "init op"
+    RESTORE_OP = "restore op"
+    SAVE_OP = "save op"
+
+
+#: Roots that *use* the model; the others only maintain its state.
+USE_ROOT_KINDS = frozenset({RootKind.SIGNATURE_OUTPUT, RootKind.TRAIN_OP, RootKind.COLLECTION,
+                            RootKind.USER_OUTPUT, RootKind.INFERRED_SINK})
+
+
+@dataclass(frozen=True)
+class Root:
+    graph: str
+    node: str
+    kind: RootKind
+    source: str = ""  # e.g. "signature serving_default output `probs`"
+
+
+@dataclass
+class Signature:
+    name: str
+    method: str
+    inputs: dict[str, tuple[str, str, tuple[int, ...] | None]]  # key -> (tensor, dtype, shape)
+    outputs: dict[str, tuple[str, str, tuple[int, ...] | None]]
+
+
+@dataclass
+class MetaGraphInfo:
+    tags: tuple[str, ...]
+    graph: str  # name of the Graph in Artifact.graphs
+    signatures: list[Signature] = field(default_factory=list)
+    collections: dict[str, list[str]] = field(default_factory=dict)
+    init_ops: list[str] = field(default_factory=list)
+    restore_op: str | None = None
+    save_op: str | None = None
+    tf_version: str = ""
+
+
+@dataclass
+class Artifact:
+    """A normalized model. Readers fill it; analyses and rules only read it."""
+
+    path: str
+    format: Format
+    graphs: dict[str, Graph] = field(default_factory=dict)
+    functions: dict[str, Graph] = field(default_factory=dict)
+    variables: dict[str, Variable] = field(default_factory=dict)
+    roots: list[Root] = field(default_factory=list)
+    roots_inferred: bool = False
+    roots_note: str = ""
+    meta_graphs: list[MetaGraphInfo] = field(default_factory=list)
+    checkpoint: "Checkpoint | None" = None
+    # How values reach variables: "checkpoint" (a restore maps keys), "init" (init ops), or "none".
+    value_sources: tuple[str, ...] = ()
+    metadata: dict[str, Any] = field(default_factory=dict)
+    notes: list[str] = field(default_factory=list)
+    live_values: Mapping[str, Any] | None = None  # name -> ndarray, from a live session
+
+    @property
+    def node_count(self) -> int:
+        return sum(len(g) for g in self.graphs.values())
+
+    def use_roots(self) -> list[Root]:
+        return [r for r in self.roots if r.kind in USE_ROOT_KINDS]
+
+    def variables_in(self, names: Iterable[str]) -> Iterator[Variable]:
+        for n in names:
+            v = self.variables.get(n)
+            if v is not None:
+                yield v
+
+    def value_of(self, name: str):
+        """The stored value of variable ``name`` (live session first, then checkpoint), or None."""
+        if self.live_values is not None and name in self.live_values:
+            return self.live_values[name]
+        v = self.variables.get(name)
+        if v is not None and v.checkpoint_key and self.checkpoint is not None:
+            return self.checkpoint.value(v.checkpoint_key)
+        return None

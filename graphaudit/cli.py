@@ -1,0 +1,214 @@
+"""The `graphaudit` command: check, inspect, rules, explain."""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import json
+import sys
+from pathlib import Path
+from typing import Iterator, List, Optional
+
+import typer
+
+from graphaudit import __version__
+from graphaudit.config import KEYS, Options, find_config, load_config, resolve
+from graphaudit.errors import ArtifactError, GraphauditError, UsageError
+
+app = typer.Typer(
+    name="graphaudit",
+    help="Static auditor for TensorFlow graphs, checkpoints and saved models. Never imports TensorFlow, "
+         "never runs the audited model.",
+    add_completion=False,
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    rich_markup_mode=None,
+)
+
+EXIT_CLEAN, EXIT_FINDINGS, EXIT_ERROR = 0, 1, 2
+
+
+def _version(value: bool) -> None:
+    if value:
+        typer.echo(f"graphaudit {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _root(version: bool = typer.Option(False, "--version", callback=_version, is_eager=True,
+                                       help="Print the version and exit.")) -> None:
+    pass
+
+
+def _split(values: Optional[List[str]]) -> tuple[str, ...] | None:
+    if values is None:
+        return None
+    out: list[str] = []
+    for v in values:
+        out.extend(p.strip() for p in v.split(",") if p.strip())
+    return tuple(out)
+
+
+def _settings(config: Optional[Path], isolated: bool, cli: Options):
+    from graphaudit.rules import BY_CODE
+
+    file_opts = Options()
+    config_path = None
+    if config is not None:
+        file_opts = load_config(config)
+        config_path = str(config)
+    elif not isolated:
+        found = find_config(Path.cwd())
+        if found is not None:
+            file_opts = load_config(found)
+            config_path = str(found)
+    return resolve(cli.merged_over(file_opts), BY_CODE, config_path=config_path)
+
+
+@contextlib.contextmanager
+def _output(path: Optional[Path]) -> Iterator[io.TextIOBase]:
+    if path is None:
+        yield sys.stdout
+        return
+    try:
+        fh = open(path, "w", encoding="utf-8")
+    except OSError as exc:
+        raise UsageError(f"--output-file {path}: {exc.strerror}") from None
+    with fh:
+        yield fh
+
+
+def _fail(message: str) -> None:
+    typer.echo(f"graphaudit: error: {message}", err=True)
+    raise typer.Exit(EXIT_ERROR)
+
+
+@app.command()
+def check(
+    paths: List[Path] = typer.Argument(..., help="Artifacts, or folders to search for artifacts.", show_default=False),
+    format: str = typer.Option("console", "--format", "-f", help="console, json, sarif or github."),
+    output_file: Optional[Path] = typer.Option(None, "--output-file", "-o", help="Write the report here."),
+    select: Optional[List[str]] = typer.Option(None, "--select", help="Rule codes or prefixes to enable (replaces the default, `GA`)."),
+    ignore: Optional[List[str]] = typer.Option(None, "--ignore", help="Rule codes or prefixes to disable."),
+    extend_select: Optional[List[str]] = typer.Option(None, "--extend-select", help="Codes to enable on top of the selection."),
+    fail_on: Optional[str] = typer.Option(None, "--fail-on", help="Lowest severity that fails the run: error, warning (default) or info."),
+    exit_zero: bool = typer.Option(False, "--exit-zero", help="Exit 0 even with findings (unreadable input still exits 2)."),
+    config: Optional[Path] = typer.Option(None, "--config", help="A pyproject.toml ([tool.graphaudit]) or graphaudit.toml."),
+    isolated: bool = typer.Option(False, "--isolated", help="Ignore configuration files."),
+    output: Optional[List[str]] = typer.Option(None, "--output", help="A node the artifact is for (repeatable); used as a root."),
+    pretrained: Optional[List[str]] = typer.Option(None, "--pretrained", help="Variable globs that are pretrained, e.g. 'vgg19/*'."),
+    finetune: Optional[List[str]] = typer.Option(None, "--finetune", help="Variable globs that are fine-tuned on purpose."),
+    weights: Optional[str] = typer.Option(None, "--weights", help="A reference Keras .h5 weights file."),
+    max_file_size: Optional[int] = typer.Option(None, "--max-file-size", help="Refuse protobuf files larger than this many bytes."),
+    show_fixes: bool = typer.Option(False, "--show-fixes", help="Print fix-up details, evidence and code."),
+    color: Optional[bool] = typer.Option(None, "--color/--no-color", help="Force or disable colour."),
+) -> None:
+    """Audit artifacts and report findings. Exit 0: clean; 1: findings; 2: unreadable input or usage error."""
+    from graphaudit.engine import audit_paths
+    from graphaudit.reporters import FORMATS, get_reporter
+
+    try:
+        if format not in FORMATS:
+            raise UsageError(f"--format: unknown format `{format}`; expected one of: {', '.join(FORMATS)}")
+        cli = Options(select=_split(select), ignore=_split(ignore), extend_select=_split(extend_select),
+                      fail_on=fail_on, outputs=tuple(output) if output else None,
+                      pretrained=_split(pretrained), finetune=_split(finetune), weights=weights,
+                      max_file_size=max_file_size)
+        settings = _settings(config, isolated, cli)
+        report = audit_paths([str(p) for p in paths], settings)
+        with _output(output_file) as stream:
+            reporter = get_reporter(format, stream, show_fixes=show_fixes, color=color if output_file is None else False)
+            reporter.write(report)
+    except GraphauditError as exc:
+        _fail(str(exc))
+    raise typer.Exit(report.exit_code(exit_zero))
+
+
+@app.command("inspect")
+def inspect_cmd(
+    path: Path = typer.Argument(..., help="One artifact.", show_default=False),
+    format: str = typer.Option("console", "--format", "-f", help="console or json."),
+    max_file_size: Optional[int] = typer.Option(None, "--max-file-size"),
+) -> None:
+    """Summarise what an artifact holds: format, tags, signatures, graphs, variables, checkpoint coverage, ops."""
+    from graphaudit.config import DEFAULT_MAX_FILE_SIZE
+    from graphaudit.formats.readers import read
+    from graphaudit.formats.sniff import discover
+    from graphaudit.inspection import inspect_dict, render_console
+
+    try:
+        if format not in ("console", "json"):
+            raise UsageError(f"--format: unknown format `{format}`; expected console or json")
+        cap = max_file_size or DEFAULT_MAX_FILE_SIZE
+        candidates = discover([str(path)], max_file_size=cap)
+        if len(candidates) != 1:
+            raise UsageError(f"{path}: holds {len(candidates)} artifacts; inspect takes one "
+                             f"(for example {candidates[0].path if candidates else path})")
+        art = read(candidates[0], max_file_size=cap)
+        info = inspect_dict(art)
+    except GraphauditError as exc:
+        _fail(str(exc))
+    if format == "json":
+        json.dump(info, sys.stdout, indent=2)
+        sys.stdout.write("\n")
+    else:
+        from rich.console import Console
+
+        render_console(info, Console(highlight=False, soft_wrap=True))
+
+
+@app.command("rules")
+def rules_cmd(format: str = typer.Option("console", "--format", "-f", help="console or json.")) -> None:
+    """List the rule catalogue."""
+    from graphaudit.rules import ALL_RULES
+
+    rows = [{"code": r.code, "name": r.name, "severity": r.severity.value, "confidence": r.confidence.value,
+             "summary": r.summary()} for r in ALL_RULES]
+    if format == "json":
+        typer.echo(json.dumps(rows, indent=2))
+        return
+    from rich.console import Console
+    from rich.table import Table
+
+    table = Table(box=None, header_style="bold", padding=(0, 2))
+    for col in ("code", "name", "severity", "summary"):
+        table.add_column(col)
+    for r in rows:
+        table.add_row(r["code"], r["name"], r["severity"], r["summary"])
+    Console(highlight=False).print(table)
+
+
+@app.command()
+def explain(code: str = typer.Argument(..., help="A rule code (GA201) or name (uninitialized-variable).")) -> None:
+    """Print a rule's documentation."""
+    from graphaudit.docs import rule_markdown
+    from graphaudit.rules import BY_CODE, lookup
+
+    rule = lookup(code)
+    if rule is None:
+        _fail(f"unknown rule `{code}`; known: {', '.join(BY_CODE)}")
+    text = rule_markdown(rule)
+    if sys.stdout.isatty():
+        from rich.console import Console
+        from rich.markdown import Markdown
+
+        Console().print(Markdown(text))
+    else:
+        sys.stdout.write(text)
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Console-script entry point; returns the exit code instead of raising SystemExit to callers."""
+    try:
+        app(args=argv, prog_name="graphaudit", standalone_mode=True)
+    except SystemExit as exc:
+        code = exc.code
+        return code if isinstance(code, int) else (0 if code is None else EXIT_ERROR)
+    return EXIT_CLEAN
+
+
+def run() -> None:
+    sys.exit(main())
+
+
+__all__ = ["app", "main", "run", "KEYS", "ArtifactError"]

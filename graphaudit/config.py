@@ -1,0 +1,204 @@
+"""Settings in three layers: user options (all optional, unknown keys rejected), merge, resolved."""
+
+from __future__ import annotations
+
+import fnmatch
+import os
+import sys
+from dataclasses import dataclass, field, fields, replace
+from pathlib import Path
+from typing import Any, Iterable, Mapping
+
+from graphaudit.errors import UsageError
+from graphaudit.findings import Severity
+
+if sys.version_info >= (3, 11):
+    import tomllib
+else:  # pragma: no cover - Python 3.10
+    import tomli as tomllib
+
+DEFAULT_MAX_FILE_SIZE = 2 * 1024**3  # protobuf cannot parse more than 2 GiB anyway
+DEFAULT_MIN_DUPLICATE_OPS = 20
+
+
+@dataclass(frozen=True)
+class Options:
+    """What a user may set, in a config file or on the command line. ``None`` means unset."""
+
+    select: tuple[str, ...] | None = None
+    ignore: tuple[str, ...] | None = None
+    extend_select: tuple[str, ...] | None = None
+    per_path_ignores: Mapping[str, tuple[str, ...]] | None = None
+    pretrained: tuple[str, ...] | None = None
+    finetune: tuple[str, ...] | None = None
+    weights: str | None = None
+    outputs: tuple[str, ...] | None = None
+    fail_on: str | None = None
+    max_file_size: int | None = None
+    min_duplicate_ops: int | None = None
+
+    def merged_over(self, base: "Options") -> "Options":
+        """These options, with unset ones taken from ``base``."""
+        values = {f.name: getattr(self, f.name) if getattr(self, f.name) is not None else getattr(base, f.name)
+                  for f in fields(self)}
+        return Options(**values)
+
+
+KEYS = {f.name.replace("_", "-"): f.name for f in fields(Options)}
+_LIST_KEYS = {"select", "ignore", "extend_select", "pretrained", "finetune", "outputs"}
+
+
+def options_from_mapping(data: Mapping[str, Any], origin: str) -> Options:
+    """Validate a ``[tool.graphaudit]`` table. Unknown keys and wrong types are usage errors."""
+    values: dict[str, Any] = {}
+    for key, value in data.items():
+        attr = KEYS.get(key)
+        if attr is None:
+            known = ", ".join(sorted(KEYS))
+            raise UsageError(f"{origin}: unknown key `{key}` in [tool.graphaudit]; known keys: {known}")
+        if attr in _LIST_KEYS:
+            if isinstance(value, str):
+                value = [value]
+            if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+                raise UsageError(f"{origin}: `{key}` must be a list of strings")
+            values[attr] = tuple(value)
+        elif attr == "per_path_ignores":
+            if not isinstance(value, dict) or not all(
+                    isinstance(v, list) and all(isinstance(c, str) for c in v) for v in value.values()):
+                raise UsageError(f'{origin}: `{key}` must map path globs to lists of codes, '
+                                 f'e.g. {{"exports/legacy/*" = ["GA201"]}}')
+            values[attr] = {k: tuple(v) for k, v in value.items()}
+        elif attr in ("max_file_size", "min_duplicate_ops"):
+            if not isinstance(value, int) or isinstance(value, bool) or value <= 0:
+                raise UsageError(f"{origin}: `{key}` must be a positive integer")
+            values[attr] = value
+        else:
+            if not isinstance(value, str):
+                raise UsageError(f"{origin}: `{key}` must be a string")
+            values[attr] = value
+    return Options(**values)
+
+
+def find_config(start: Path) -> Path | None:
+    """The nearest pyproject.toml with a [tool.graphaudit] table, from ``start`` upwards."""
+    start = start.resolve()
+    for folder in (start, *start.parents):
+        candidate = folder / "pyproject.toml"
+        if candidate.is_file():
+            try:
+                data = tomllib.loads(candidate.read_text(encoding="utf-8"))
+            except (tomllib.TOMLDecodeError, OSError, UnicodeDecodeError):
+                continue
+            if "graphaudit" in data.get("tool", {}):
+                return candidate
+        if (folder / ".git").exists():
+            break
+    return None
+
+
+def load_config(path: Path) -> Options:
+    """Read ``[tool.graphaudit]`` from a pyproject.toml, or the top level of a graphaudit.toml."""
+    try:
+        data = tomllib.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise UsageError(f"{path}: config file not found") from None
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+        raise UsageError(f"{path}: not valid TOML ({exc})") from None
+    if path.name == "pyproject.toml" or "tool" in data:
+        table = data.get("tool", {}).get("graphaudit")
+        if table is None:
+            raise UsageError(f"{path}: no [tool.graphaudit] table")
+    else:
+        table = data
+    return options_from_mapping(table, str(path))
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Resolved settings with real defaults."""
+
+    select: tuple[str, ...] = ("GA",)
+    ignore: tuple[str, ...] = ()
+    extend_select: tuple[str, ...] = ()
+    per_path_ignores: tuple[tuple[str, tuple[str, ...]], ...] = ()
+    pretrained: tuple[str, ...] = ()
+    finetune: tuple[str, ...] = ()
+    weights: str | None = None
+    outputs: tuple[str, ...] = ()
+    fail_on: Severity = Severity.WARNING
+    max_file_size: int = DEFAULT_MAX_FILE_SIZE
+    min_duplicate_ops: int = DEFAULT_MIN_DUPLICATE_OPS
+    config_path: str | None = None
+
+    def is_enabled(self, code: str, artifact_path: str | None = None) -> bool:
+        """Longest matching prefix wins; on a tie, ignore wins (like ruff)."""
+        best_len, enabled = -1, False
+        for prefix in (*self.select, *self.extend_select):
+            p = _norm(prefix)
+            if code.startswith(p) and len(p) > best_len:
+                best_len, enabled = len(p), True
+        ignores = list(self.ignore)
+        if artifact_path is not None:
+            ignores.extend(self.path_ignores(artifact_path))
+        for prefix in ignores:
+            p = _norm(prefix)
+            if code.startswith(p) and len(p) >= best_len:
+                best_len, enabled = len(p), False
+        return enabled
+
+    def path_ignores(self, artifact_path: str) -> list[str]:
+        posix = Path(artifact_path).as_posix()
+        out: list[str] = []
+        for pattern, codes in self.per_path_ignores:
+            if fnmatch.fnmatch(posix, pattern) or fnmatch.fnmatch(posix, f"*/{pattern}") \
+                    or posix.startswith(pattern.rstrip("/") + "/"):
+                out.extend(codes)
+        return out
+
+
+def _norm(prefix: str) -> str:
+    return "" if prefix.upper() == "ALL" else prefix.upper()
+
+
+def resolve(options: Options, known_codes: Iterable[str], *, config_path: str | None = None) -> Settings:
+    """Turn merged options into Settings, checking every code against the rule catalogue."""
+    codes = sorted(known_codes)
+    for attr in ("select", "ignore", "extend_select"):
+        for prefix in getattr(options, attr) or ():
+            _check_code(prefix, codes, attr.replace("_", "-"))
+    for pattern, plist in (options.per_path_ignores or {}).items():
+        for prefix in plist:
+            _check_code(prefix, codes, f"per-path-ignores[{pattern!r}]")
+    fail_on = Severity.WARNING
+    if options.fail_on is not None:
+        try:
+            fail_on = Severity.parse(options.fail_on)
+        except ValueError as exc:
+            raise UsageError(f"fail-on: {exc}") from None
+    base = Settings()
+    return replace(
+        base,
+        select=options.select if options.select is not None else base.select,
+        ignore=options.ignore or (),
+        extend_select=options.extend_select or (),
+        per_path_ignores=tuple(sorted((options.per_path_ignores or {}).items())),
+        pretrained=options.pretrained or (),
+        finetune=options.finetune or (),
+        weights=options.weights,
+        outputs=options.outputs or (),
+        fail_on=fail_on,
+        max_file_size=options.max_file_size or base.max_file_size,
+        min_duplicate_ops=options.min_duplicate_ops or base.min_duplicate_ops,
+        config_path=config_path,
+    )
+
+
+def _check_code(prefix: str, codes: list[str], where: str) -> None:
+    p = _norm(prefix)
+    if p == "" or any(c.startswith(p) for c in codes):
+        return
+    raise UsageError(f"{where}: unknown rule code `{prefix}`; known codes: {', '.join(codes)}")
+
+
+def env_flag(name: str) -> bool:
+    return os.environ.get(name, "") not in ("", "0")

@@ -1,0 +1,150 @@
+"""Findings, fix-ups and the report that holds them: small immutable data."""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass, field
+from typing import Iterable, Iterator
+
+
+class Severity(str, enum.Enum):
+    ERROR = "error"
+    WARNING = "warning"
+    INFO = "info"
+
+    @property
+    def rank(self) -> int:
+        return _SEVERITY_RANK[self]
+
+    @classmethod
+    def parse(cls, text: str) -> "Severity":
+        try:
+            return cls(text.lower())
+        except ValueError:
+            choices = ", ".join(s.value for s in cls)
+            raise ValueError(f"unknown severity {text!r}; expected one of: {choices}") from None
+
+
+_SEVERITY_RANK = {Severity.ERROR: 3, Severity.WARNING: 2, Severity.INFO: 1}
+
+
+class Confidence(str, enum.Enum):
+    HIGH = "high"
+    MEDIUM = "medium"
+    LOW = "low"
+
+
+@dataclass(frozen=True)
+class Location:
+    """Where a finding is: the artifact, the graph or function, a scope, nodes and variables."""
+
+    artifact: str
+    graph: str = ""
+    scope: str = ""
+    nodes: tuple[str, ...] = ()
+    variables: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class Fixup:
+    """What to change: an imperative title, a detail paragraph and code (TF1 and TF2 if they differ)."""
+
+    title: str
+    detail: str = ""
+    code: str = ""
+
+
+@dataclass(frozen=True)
+class Finding:
+    code: str
+    name: str
+    severity: Severity
+    confidence: Confidence
+    message: str
+    location: Location
+    evidence: tuple[str, ...] = ()
+    fixup: Fixup = field(default_factory=lambda: Fixup(title=""))
+
+    def sort_key(self) -> tuple:
+        loc = self.location
+        return (loc.artifact, -self.severity.rank, self.code, loc.graph, loc.scope, loc.variables,
+                loc.nodes, self.message)
+
+    def fingerprint_material(self) -> str:
+        """Stable identity of a finding across runs, for SARIF partialFingerprints."""
+        loc = self.location
+        parts = [self.code, loc.graph, loc.scope, ",".join(loc.variables[:50]), ",".join(loc.nodes[:50])]
+        return "\x1f".join(parts)
+
+
+@dataclass(frozen=True)
+class ArtifactStats:
+    graphs: int = 0
+    nodes: int = 0
+    functions: int = 0
+    variables: int = 0
+
+
+@dataclass(frozen=True)
+class ArtifactResult:
+    """The outcome for one artifact: its findings, or the one-line reason it could not be read."""
+
+    path: str
+    format: str | None
+    error: str | None = None
+    stats: ArtifactStats = field(default_factory=ArtifactStats)
+    findings: tuple[Finding, ...] = ()
+    notes: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class Report:
+    """All artifacts of one run. Falsy when a finding is at or above ``fail_on``, or a read failed."""
+
+    artifacts: tuple[ArtifactResult, ...] = ()
+    fail_on: Severity = Severity.WARNING
+    silenced: tuple[tuple[str, int], ...] = ()
+
+    @property
+    def findings(self) -> list[Finding]:
+        return [f for a in self.artifacts for f in a.findings]
+
+    @property
+    def errors(self) -> list[ArtifactResult]:
+        return [a for a in self.artifacts if a.error is not None]
+
+    def failing(self) -> list[Finding]:
+        return [f for f in self.findings if f.severity.rank >= self.fail_on.rank]
+
+    def __bool__(self) -> bool:
+        return not self.failing() and not self.errors
+
+    def counts(self) -> dict[str, int]:
+        out = {s.value: 0 for s in Severity}
+        for f in self.findings:
+            out[f.severity.value] += 1
+        return out
+
+    def exit_code(self, exit_zero: bool = False) -> int:
+        if self.errors:
+            return 2
+        if exit_zero:
+            return 0
+        return 1 if self.failing() else 0
+
+
+def sort_findings(findings: Iterable[Finding]) -> tuple[Finding, ...]:
+    """Sort deterministically and drop exact duplicates (the same rule at the same place)."""
+    seen: set[tuple] = set()
+    out: list[Finding] = []
+    for f in sorted(findings, key=Finding.sort_key):
+        key = (f.code, f.location, f.message)
+        if key not in seen:
+            seen.add(key)
+            out.append(f)
+    return tuple(out)
+
+
+def iter_all(reports: Iterable[Report]) -> Iterator[Finding]:
+    for r in reports:
+        yield from r.findings

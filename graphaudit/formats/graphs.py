@@ -1,0 +1,304 @@
+"""Turn GraphDefs and MetaGraphDefs into Graphs, function bodies, variables and roots."""
+
+from __future__ import annotations
+
+import os
+import warnings
+from typing import Iterable, Mapping
+
+from graphaudit.artifact import (
+    ASSIGN_OPS,
+    RESTORE_OPS,
+    VARIABLE_OPS,
+    Artifact,
+    Graph,
+    MetaGraphInfo,
+    Root,
+    RootKind,
+    Signature,
+    UpdateKind,
+    UpdateOp,
+    Variable,
+)
+from graphaudit.errors import ArtifactError, StrictModeWarning, strict
+from graphaudit.formats import protos
+
+# Optimizer update ops: they write input 0 (a ref or a resource handle).
+OPTIMIZER_PREFIXES = ("Apply", "ResourceApply", "ResourceSparseApply", "SparseApply")
+MOVING_AVERAGE_OPS = frozenset({"AssignMovingAvg"})
+
+GRAPH_KEYS_VARIABLES = ("variables", "trainable_variables", "model_variables", "local_variables")
+TRAIN_OP_COLLECTION = "train_op"
+INIT_COLLECTIONS = ("saved_model_main_op", "legacy_init_op", "table_initializer", "init_op",
+                    "local_init_op", "ready_op")
+
+
+def build_graph(name: str, graph_def, path: str) -> tuple[Graph, dict[str, Graph]]:
+    """The Graph of a GraphDef, plus its function library (checked for call cycles)."""
+    graph = Graph(name, graph_def.node)
+    functions = build_library(graph_def.library, path)
+    return graph, functions
+
+
+def build_library(library, path: str) -> dict[str, Graph]:
+    functions: dict[str, Graph] = {}
+    for fdef in library.function:
+        sig = fdef.signature
+        functions[sig.name] = Graph(
+            sig.name, fdef.node_def, kind="function",
+            arg_names=[a.name for a in sig.input_arg], ret_map=dict(fdef.ret),
+        )
+    check_acyclic(functions, path)
+    return functions
+
+
+def check_acyclic(functions: Mapping[str, Graph], path: str) -> None:
+    """Raise if the function library calls itself: TensorFlow cannot run recursive functions."""
+    calls = {name: sorted({c for i in range(len(g)) for c in g.function_calls(i, functions)})
+             for name, g in functions.items()}
+    state: dict[str, int] = {}  # 1: on the stack, 2: done
+    for start in sorted(calls):
+        if start in state:
+            continue
+        stack: list[tuple[str, int]] = [(start, 0)]
+        state[start] = 1
+        while stack:
+            fn, k = stack[-1]
+            callees = calls[fn]
+            if k < len(callees):
+                stack[-1] = (fn, k + 1)
+                nxt = callees[k]
+                if state.get(nxt) == 1:
+                    cycle = [f for f, _ in stack[[f for f, _ in stack].index(nxt):]] + [nxt]
+                    raise ArtifactError(path, "function library is cyclic: " + " -> ".join(cycle)
+                                        + "; TensorFlow function libraries must be acyclic")
+                if nxt not in state:
+                    state[nxt] = 1
+                    stack.append((nxt, 0))
+            else:
+                state[fn] = 2
+                stack.pop()
+
+
+def tensor_node(tensor_name: str) -> str:
+    """`scope/op:0` -> `scope/op`; `^op` -> `op`."""
+    name = tensor_name.lstrip("^")
+    head, _, port = name.rpartition(":")
+    return head if head and port.isdigit() else name
+
+
+def const_strings(graph: Graph, i: int) -> list[str]:
+    """The string values of a Const node (e.g. RestoreV2's tensor_names), decoded."""
+    av = graph.attr(i, "value")
+    if av is None:
+        return []
+    return [s.decode("utf-8", "replace") for s in av.tensor.string_val]
+
+
+def restore_targets(graph: Graph, restore_op: str) -> dict[int, str]:
+    """Map each variable node that ``restore_op`` assigns to the checkpoint key it reads.
+
+    Walks the restore op's control inputs (``save/restore_all`` -> ``save/restore_shard`` ->
+    assigns), follows each assign's value back to a ``RestoreV2`` output, and reads that op's
+    ``tensor_names`` Const.
+    """
+    start = graph.index.get(tensor_node(restore_op))
+    if start is None:
+        return {}
+    out: dict[int, str] = {}
+    seen = {start}
+    stack = [start]
+    names_cache: dict[int, list[str]] = {}
+    while stack:
+        i = stack.pop()
+        op = graph.ops[i]
+        if op in ASSIGN_OPS and len(graph.inputs[i]) >= 2:
+            var = graph.source(graph.inputs[i][0])
+            val = graph.inputs[i][1]
+            port = graph.input_ports[i][1]
+            # Resource variables read RestoreV2 through an Identity.
+            hops = 0
+            while graph.ops[val] in ("Identity", "Snapshot") and graph.inputs[val] and hops < 8:
+                port = graph.input_ports[val][0]
+                val = graph.inputs[val][0]
+                hops += 1
+            if graph.ops[val] in RESTORE_OPS and graph.ops[var] in VARIABLE_OPS:
+                if val not in names_cache:
+                    names_i = graph.inputs[val][1] if len(graph.inputs[val]) > 1 else None
+                    names_cache[val] = const_strings(graph, names_i) if names_i is not None else []
+                keys = names_cache[val]
+                out[var] = keys[port] if port < len(keys) else graph.names[var]
+            continue
+        for j in graph.control_inputs[i] + graph.inputs[i]:
+            if j not in seen:
+                seen.add(j)
+                stack.append(j)
+    return out
+
+
+def classify_update(graph: Graph, i: int, initializer_names: set[str]) -> UpdateKind:
+    """What kind of write node ``i`` is."""
+    op = graph.ops[i]
+    name = graph.names[i]
+    if op.startswith(OPTIMIZER_PREFIXES):
+        return UpdateKind.OPTIMIZER
+    if name in initializer_names:
+        return UpdateKind.INITIALIZER
+    if op in ("AssignSubVariableOp", "AssignSub") and "AssignMovingAvg" in name:
+        return UpdateKind.MOVING_AVERAGE
+    if op in ASSIGN_OPS and len(graph.inputs[i]) >= 2:
+        src = graph.source(graph.inputs[i][1])
+        src_op = graph.ops[src]
+        if src_op in RESTORE_OPS:
+            return UpdateKind.RESTORE
+        if src_op in ("Placeholder", "PlaceholderWithDefault"):
+            return UpdateKind.WEIGHT_LOAD
+        if "/Initializer/" in graph.names[src] or name.endswith("/Assign"):
+            return UpdateKind.INITIALIZER
+        if op in ("AssignSubVariableOp", "AssignSub", "AssignAddVariableOp", "AssignAdd"):
+            if "/AssignMovingAvg" in name or "moving_" in name:
+                return UpdateKind.MOVING_AVERAGE
+            return UpdateKind.OPTIMIZER if "gradients" in graph.names[src] else UpdateKind.OTHER
+    return UpdateKind.OTHER
+
+
+def collect_variables(artifact: Artifact, graph: Graph, variable_defs: Iterable, trainable_names: set[str],
+                      has_trainable_collection: bool) -> None:
+    """Add a Variable record for every variable op of ``graph`` and attach its writes."""
+    defs_by_node: dict[str, object] = {}
+    for vd in variable_defs:
+        defs_by_node[tensor_node(vd.variable_name)] = vd
+    initializer_names = {tensor_node(vd.initializer_name) for vd in defs_by_node.values()
+                         if vd.initializer_name}
+    var_ids = [i for op in VARIABLE_OPS for i in graph.by_op.get(op, ())]
+    for i in sorted(var_ids):
+        name = graph.names[i]
+        dtype_av = graph.attr(i, "dtype")
+        shape_av = graph.attr(i, "shape")
+        var = artifact.variables.get(name) or Variable(name=name)
+        var.graph = graph.name
+        var.node = name
+        if dtype_av is not None:
+            var.dtype = protos.dtype_name(dtype_av.type)
+        if shape_av is not None:
+            var.shape = protos.shape_list(shape_av.shape)
+        vd = defs_by_node.get(name)
+        if vd is not None:
+            var.initializer = tensor_node(vd.initializer_name) if vd.initializer_name else None
+            if has_trainable_collection:
+                var.trainable = name in trainable_names
+                var.trainable_source = "TRAINABLE_VARIABLES collection"
+            else:
+                var.trainable = bool(vd.trainable)
+                var.trainable_source = "VariableDef.trainable"
+        artifact.variables[name] = var
+    # Writes: every op that takes a variable as input 0 and writes it.
+    for i, op in enumerate(graph.ops):
+        if not (op in ASSIGN_OPS or op.startswith(OPTIMIZER_PREFIXES)):
+            continue
+        if not graph.inputs[i]:
+            continue
+        target = graph.source(graph.inputs[i][0])
+        if graph.ops[target] not in VARIABLE_OPS:
+            continue
+        var = artifact.variables.get(graph.names[target])
+        if var is None:
+            continue
+        kind = classify_update(graph, i, initializer_names)
+        var.update_ops.append(UpdateOp(graph.name, graph.names[i], op, kind))
+        if kind is UpdateKind.INITIALIZER and var.initializer is None:
+            var.initializer = graph.names[i]
+
+
+def tensor_info(info) -> tuple[str, str, tuple[int, ...] | None]:
+    which = info.WhichOneof("encoding")
+    name = info.name if which == "name" else (
+        info.coo_sparse.values_tensor_name if which == "coo_sparse" else which or "")
+    return name, protos.dtype_name(info.dtype), protos.shape_list(info.tensor_shape)
+
+
+def read_metagraph(artifact: Artifact, mg, graph_name: str, path: str) -> MetaGraphInfo:
+    """Add one MetaGraphDef's graph, functions, variables and roots to ``artifact``."""
+    graph, functions = build_graph(graph_name, mg.graph_def, path)
+    artifact.graphs[graph_name] = graph
+    for fname, fbody in functions.items():
+        artifact.functions.setdefault(fname, fbody)
+    info = MetaGraphInfo(tags=tuple(mg.meta_info_def.tags), graph=graph_name,
+                         tf_version=mg.meta_info_def.tensorflow_version)
+
+    variable_defs: list = []
+    trainable_names: set[str] = set()
+    has_trainable = False
+    for key in sorted(mg.collection_def):
+        coll = mg.collection_def[key]
+        kind = coll.WhichOneof("kind")
+        if key in GRAPH_KEYS_VARIABLES and kind == "bytes_list":
+            parsed = []
+            for raw in coll.bytes_list.value:
+                vd = protos.VariableDef()
+                try:
+                    vd.ParseFromString(raw)
+                except Exception:  # noqa: BLE001 - a bad entry is reported, not fatal
+                    _unknown(path, f"collection `{key}` holds an entry that is not a VariableDef")
+                    continue
+                parsed.append(vd)
+            if key == "trainable_variables":
+                has_trainable = True
+                trainable_names.update(tensor_node(vd.variable_name) for vd in parsed)
+            variable_defs.extend(parsed)
+            info.collections[key] = [tensor_node(vd.variable_name) for vd in parsed]
+        elif kind == "node_list":
+            info.collections[key] = [tensor_node(n) for n in coll.node_list.value]
+        elif kind == "bytes_list":
+            info.collections[key] = []
+    collect_variables(artifact, graph, variable_defs, trainable_names, has_trainable)
+
+    for sig_key in sorted(mg.signature_def):
+        sd = mg.signature_def[sig_key]
+        sig = Signature(
+            name=sig_key, method=sd.method_name,
+            inputs={k: tensor_info(sd.inputs[k]) for k in sorted(sd.inputs)},
+            outputs={k: tensor_info(sd.outputs[k]) for k in sorted(sd.outputs)},
+        )
+        info.signatures.append(sig)
+        for out_key, (tensor, _, _) in sig.outputs.items():
+            node = tensor_node(tensor)
+            if sig_key == "__saved_model_init_op":
+                info.init_ops.append(node)
+                artifact.roots.append(Root(graph_name, node, RootKind.INIT_OP, "signature `__saved_model_init_op`"))
+            elif sig_key == "__saved_model_train_op":
+                artifact.roots.append(Root(graph_name, node, RootKind.TRAIN_OP, "signature `__saved_model_train_op`"))
+            else:
+                artifact.roots.append(Root(graph_name, node, RootKind.SIGNATURE_OUTPUT,
+                                           f"signature `{sig_key}` output `{out_key}`"))
+    for key in INIT_COLLECTIONS:
+        for node in info.collections.get(key, ()):
+            if key in ("saved_model_main_op", "legacy_init_op", "init_op", "table_initializer",
+                       "local_init_op"):
+                info.init_ops.append(node)
+                artifact.roots.append(Root(graph_name, node, RootKind.INIT_OP, f"collection `{key}`"))
+    for node in info.collections.get(TRAIN_OP_COLLECTION, ()):
+        artifact.roots.append(Root(graph_name, node, RootKind.TRAIN_OP, "collection `train_op`"))
+    if mg.HasField("saver_def"):
+        sd = mg.saver_def
+        if sd.restore_op_name:
+            info.restore_op = tensor_node(sd.restore_op_name)
+            artifact.roots.append(Root(graph_name, info.restore_op, RootKind.RESTORE_OP, "saver_def"))
+        if sd.save_tensor_name:
+            info.save_op = tensor_node(sd.save_tensor_name)
+            artifact.roots.append(Root(graph_name, info.save_op, RootKind.SAVE_OP, "saver_def"))
+        if info.restore_op:
+            for var_i, key in restore_targets(graph, info.restore_op).items():
+                var = artifact.variables.get(graph.names[var_i])
+                if var is not None:
+                    var.restored = True
+                    var.checkpoint_key = key
+    artifact.meta_graphs.append(info)
+    return info
+
+
+def _unknown(path: str, what: str) -> None:
+    """Unknown content degrades quietly, and fails loudly under GRAPHAUDIT_STRICT=1."""
+    if strict():
+        raise ArtifactError(path, what)
+    warnings.warn(f"{os.fspath(path)}: {what}", StrictModeWarning, stacklevel=3)

@@ -1,0 +1,351 @@
+"""Read each format into an Artifact, statically: parse, never execute."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Callable
+
+from google.protobuf import message as pb_message
+from google.protobuf import text_format
+
+from graphaudit.artifact import Artifact, Format, Root, RootKind, Variable
+from graphaudit.errors import ArtifactError
+from graphaudit.formats import protos
+from graphaudit.formats.graphs import build_graph, read_metagraph
+from graphaudit.formats.sniff import SAVED_MODEL_FILES, Candidate, ensure_inside, sniff_file
+
+OBJECT_GRAPH_KEY = "_CHECKPOINTABLE_OBJECT_GRAPH"
+
+
+def read(candidate: Candidate, *, max_file_size: int) -> Artifact:
+    """Read one discovered artifact. Raises ArtifactError with a one-line reason."""
+    path = Path(candidate.path)
+    if candidate.error:
+        raise ArtifactError(path, candidate.error)
+    fmt = candidate.format
+    reader = _READERS.get(fmt)
+    if reader is None:
+        raise ArtifactError(path, f"reading {fmt.value if fmt else 'this'} files is not supported yet")
+    return reader(path, max_file_size)
+
+
+def _read_bytes(path: Path, max_file_size: int) -> bytes:
+    try:
+        size = path.stat().st_size
+        if size > max_file_size:
+            raise ArtifactError(path, f"file is {size:,} bytes, over the {max_file_size:,}-byte size cap "
+                                      "(raise it with --max-file-size)")
+        return path.read_bytes()
+    except OSError as exc:
+        raise ArtifactError(path, f"cannot read: {exc.strerror}") from None
+
+
+def _parse_binary(path: Path, data: bytes, cls, what: str):
+    msg = cls()
+    try:
+        msg.ParseFromString(data)
+    except (pb_message.DecodeError, RuntimeError, ValueError) as exc:
+        raise ArtifactError(path, f"expected a binary {what} protobuf; it does not parse ({_short(exc)})") from None
+    return msg
+
+
+def _parse_text(path: Path, data: bytes, cls, what: str):
+    msg = cls()
+    try:
+        text_format.Parse(data.decode("utf-8"), msg, allow_unknown_extension=True)
+    except (text_format.ParseError, UnicodeDecodeError) as exc:
+        raise ArtifactError(path, f"expected a text-format {what}; {_short(exc)}") from None
+    return msg
+
+
+def _short(exc: BaseException) -> str:
+    text = str(exc).strip().splitlines()
+    return text[0][:200] if text else type(exc).__name__
+
+
+def _is_text(path: Path) -> bool:
+    fmt = sniff_file(path)
+    return fmt is Format.GRAPHDEF_TEXT or (fmt in (Format.METAGRAPH, Format.SAVED_MODEL_V1)
+                                           and _starts_texty(path))
+
+
+def _starts_texty(path: Path) -> bool:
+    with open(path, "rb") as fh:
+        head = fh.read(256)
+    return bool(head) and b"\x00" not in head and head.lstrip()[:1].isalpha()
+
+
+# ---------------------------------------------------------------------------- GraphDef
+
+def read_graphdef(path: Path, max_file_size: int) -> Artifact:
+    data = _read_bytes(path, max_file_size)
+    text = _starts_texty(path) and sniff_file(path) is Format.GRAPHDEF_TEXT
+    gd = (_parse_text if text else _parse_binary)(path, data, protos.GraphDef, "GraphDef")
+    if not gd.node and not gd.library.function:
+        raise ArtifactError(path, "expected a GraphDef with nodes; it parsed but holds no nodes")
+    _check_nodes(path, gd.node)
+    art = Artifact(path=str(path), format=Format.GRAPHDEF_TEXT if text else Format.GRAPHDEF)
+    graph, functions = build_graph("graph", gd, str(path))
+    art.graphs["graph"] = graph
+    art.functions.update(functions)
+    from graphaudit.formats.graphs import collect_variables
+
+    collect_variables(art, graph, (), set(), False)
+    art.value_sources = ("init",) if art.variables else ()
+    return art
+
+
+def _check_nodes(path: Path, nodes) -> None:
+    for nd in nodes[:64]:
+        if not nd.op:
+            raise ArtifactError(path, f"expected GraphDef nodes with an op; node `{nd.name}` has none "
+                                      "(is this really a GraphDef?)")
+
+
+# ---------------------------------------------------------------------------- MetaGraph
+
+def read_metagraph_file(path: Path, max_file_size: int) -> Artifact:
+    data = _read_bytes(path, max_file_size)
+    text = _starts_texty(path)
+    if not text and data[:1] != b"\x0a" and data[:1] != b"\x12":
+        # A SavedModel or GraphDef handed over under a .meta name: read what it is.
+        fmt = sniff_file(path)
+        if fmt is Format.GRAPHDEF:
+            return read_graphdef(path, max_file_size)
+    mg = (_parse_text if text else _parse_binary)(path, data, protos.MetaGraphDef, "MetaGraphDef")
+    if not mg.graph_def.node:
+        # Not a MetaGraphDef after all: maybe a GraphDef whose first node fooled the sniffer.
+        if not text:
+            gd = protos.GraphDef()
+            try:
+                gd.ParseFromString(data)
+                if gd.node and all(n.op for n in gd.node[:64]):
+                    return read_graphdef(path, max_file_size)
+            except pb_message.DecodeError:
+                pass
+        raise ArtifactError(path, "expected a MetaGraphDef with a graph_def; it holds no graph nodes")
+    art = Artifact(path=str(path), format=Format.METAGRAPH)
+    info = read_metagraph(art, mg, "graph", str(path))
+    prefix = _meta_checkpoint_prefix(path)
+    if prefix is None:
+        if art.variables:
+            raise ArtifactError(path, f"expected a checkpoint next to the .meta (`{path.with_suffix('.index').name}`); "
+                                      f"none found, and the graph holds {len(art.variables)} variables")
+    else:
+        _attach_checkpoint(art, prefix)
+    art.value_sources = ("checkpoint",) if info.restore_op else ("checkpoint-by-name",)
+    _map_checkpoint_by_name(art)
+    return art
+
+
+def _meta_checkpoint_prefix(path: Path) -> Path | None:
+    prefix = path.with_name(path.name[: -len(".meta")]) if path.name.endswith(".meta") else path.with_suffix("")
+    if prefix.with_name(prefix.name + ".index").is_file():
+        return prefix
+    return None
+
+
+def _attach_checkpoint(art: Artifact, prefix: Path) -> None:
+    from graphaudit.formats.checkpoint import Checkpoint
+
+    art.checkpoint = Checkpoint.open(prefix)
+
+
+def _map_checkpoint_by_name(art: Artifact) -> None:
+    """With no restore op to say otherwise, TF1 savers key each variable by its name."""
+    for var in art.variables.values():
+        if var.checkpoint_key is None and var.restored is None:
+            var.checkpoint_key = var.name
+
+
+# ---------------------------------------------------------------------------- SavedModel
+
+def read_saved_model(path: Path, max_file_size: int) -> Artifact:
+    if path.is_file():
+        pb_path = path
+        path = path.parent
+    else:
+        pb_path = next((path / n for n in SAVED_MODEL_FILES if (path / n).is_file()), None)
+        if pb_path is None:
+            found = ", ".join(sorted(f"`{p.name}`" for p in path.iterdir())[:5]) or "nothing"
+            raise ArtifactError(path, f"no saved_model.pb or saved_model.pbtxt in this folder; found: {found}")
+    ensure_inside(pb_path, path, pb_path.name)
+    data = _read_bytes(pb_path, max_file_size)
+    text = pb_path.name.endswith(".pbtxt") or _starts_texty(pb_path)
+    sm = (_parse_text if text else _parse_binary)(pb_path, data, protos.SavedModel, "SavedModel")
+    if not sm.meta_graphs:
+        raise ArtifactError(pb_path, "expected a SavedModel with at least one MetaGraph; it holds none")
+    v2 = any(mg.HasField("object_graph_def") and mg.object_graph_def.nodes for mg in sm.meta_graphs)
+    art = Artifact(path=str(path), format=Format.SAVED_MODEL_V2 if v2 else Format.SAVED_MODEL_V1)
+    for k, mg in enumerate(sm.meta_graphs):
+        tags = ",".join(sorted(mg.meta_info_def.tags)) or f"#{k}"
+        name = f"tags:{tags}" if len(sm.meta_graphs) > 1 or tags else "graph"
+        read_metagraph(art, mg, name, str(pb_path))
+    var_dir = path / "variables"
+    prefix = var_dir / "variables"
+    has_index = prefix.with_name("variables.index").is_file()
+    if var_dir.exists():
+        ensure_inside(var_dir, path, "variables/")
+    if v2:
+        _read_object_graph(art, sm.meta_graphs[0].object_graph_def)
+    needs_values = bool(art.variables)
+    if not has_index:
+        if needs_values:
+            what = "no variables/ folder" if not var_dir.exists() else "no variables/variables.index"
+            raise ArtifactError(path, f"SavedModel has {what}, but its graph holds {len(art.variables)} variables")
+    else:
+        _attach_checkpoint(art, prefix)
+    if v2:
+        _map_object_graph_to_checkpoint(art)
+        art.value_sources = ("checkpoint",)
+    else:
+        art.value_sources = ("checkpoint", "init")
+        _map_checkpoint_by_name(art)
+    _read_keras_metadata(art, path, max_file_size)
+    return art
+
+
+def _read_object_graph(art: Artifact, og) -> None:
+    """TF2 SavedModels: variables are nodes of the object graph (SavedVariable)."""
+    names: dict[int, str] = {}
+    seen: dict[str, int] = {}
+    paths = _object_paths(og)
+    for node_id, obj in enumerate(og.nodes):
+        if obj.WhichOneof("kind") != "variable":
+            continue
+        sv = obj.variable
+        name = sv.name or paths.get(node_id, f"node_{node_id}")
+        if name in seen:
+            name = f"{name} ({paths.get(node_id, node_id)})"
+        seen[name] = node_id
+        names[node_id] = name
+        var = art.variables.get(name) or Variable(name=name)
+        var.dtype = protos.dtype_name(sv.dtype)
+        var.shape = protos.shape_list(sv.shape)
+        var.trainable = bool(sv.trainable)
+        var.trainable_source = "SavedVariable.trainable"
+        art.variables[name] = var
+    art.metadata["object_variable_ids"] = names
+    art.metadata["object_paths"] = paths
+
+
+def _object_paths(og) -> dict[int, str]:
+    """Breadth-first path of each object-graph node from the root (node 0)."""
+    paths = {0: ""}
+    queue = [0]
+    while queue:
+        nxt = []
+        for node_id in queue:
+            for child in og.nodes[node_id].children:
+                if child.node_id not in paths and child.node_id < len(og.nodes):
+                    base = paths[node_id]
+                    paths[child.node_id] = f"{base}/{child.local_name}" if base else child.local_name
+                    nxt.append(child.node_id)
+        queue = nxt
+    return paths
+
+
+def _map_object_graph_to_checkpoint(art: Artifact) -> None:
+    """The checkpoint's TrackableObjectGraph shares node ids with the SavedObjectGraph."""
+    ids: dict[int, str] = art.metadata.get("object_variable_ids", {})
+    ckpt = art.checkpoint
+    tog = ckpt.object_graph() if ckpt is not None else None
+    if tog is None:
+        return
+    for node_id, name in ids.items():
+        if node_id >= len(tog.nodes):
+            continue
+        for attr in tog.nodes[node_id].attributes:
+            if attr.name == "VARIABLE_VALUE":
+                art.variables[name].checkpoint_key = attr.checkpoint_key
+                art.variables[name].restored = True
+    for node in tog.nodes:
+        for slot in node.slot_variables:
+            owner = ids.get(slot.original_variable_node_id)
+            if owner is None or slot.slot_variable_node_id >= len(tog.nodes):
+                continue
+            for attr in tog.nodes[slot.slot_variable_node_id].attributes:
+                if attr.name == "VARIABLE_VALUE":
+                    art.variables[owner].slots.append(attr.checkpoint_key)
+
+
+def _read_keras_metadata(art: Artifact, path: Path, max_file_size: int) -> None:
+    meta = path / "keras_metadata.pb"
+    if not meta.is_file():
+        return
+    msg = _parse_binary(meta, _read_bytes(meta, max_file_size), protos.KerasSavedMetadata, "Keras SavedMetadata")
+    art.metadata["keras_metadata"] = [(n.node_path, n.identifier, n.metadata) for n in msg.nodes]
+
+
+# ---------------------------------------------------------------------------- checkpoint
+
+def read_checkpoint(path: Path, max_file_size: int) -> Artifact:
+    from graphaudit.formats.checkpoint import Checkpoint
+
+    prefix = path.with_name(path.name[: -len(".index")]) if path.name.endswith(".index") else path
+    ckpt = Checkpoint.open(prefix)
+    art = Artifact(path=str(path), format=Format.CHECKPOINT, checkpoint=ckpt)
+    tog = ckpt.object_graph()
+    slot_keys: set[str] = set()
+    if tog is not None:
+        # TF2: name variables by their full_name when the object graph gives one.
+        owners: dict[int, str] = {}
+        present = set(ckpt.keys())
+        for node_id, node in enumerate(tog.nodes):
+            for attr in node.attributes:
+                if attr.name == "VARIABLE_VALUE" and attr.checkpoint_key in present:
+                    owners[node_id] = attr.checkpoint_key
+        for node in tog.nodes:
+            for slot in node.slot_variables:
+                key = owners.get(slot.slot_variable_node_id)
+                if key:
+                    slot_keys.add(key)
+        for node_id, key in sorted(owners.items()):
+            if key in slot_keys:
+                continue
+            full = next((a.full_name for a in tog.nodes[node_id].attributes if a.name == "VARIABLE_VALUE"), "")
+            _add_checkpoint_variable(art, full or key, key)
+        for node in tog.nodes:
+            for slot in node.slot_variables:
+                owner_key = owners.get(slot.original_variable_node_id)
+                slot_key = owners.get(slot.slot_variable_node_id)
+                if owner_key and slot_key:
+                    for var in art.variables.values():
+                        if var.checkpoint_key == owner_key:
+                            var.slots.append(slot_key)
+    else:
+        for key in ckpt.keys():
+            if key == OBJECT_GRAPH_KEY:
+                continue
+            _add_checkpoint_variable(art, key, key)
+    art.value_sources = ("checkpoint",)
+    return art
+
+
+def _add_checkpoint_variable(art: Artifact, name: str, key: str) -> None:
+    entry = art.checkpoint.entry(key)
+    art.variables[name] = Variable(name=name, dtype=entry.dtype, shape=tuple(entry.shape),
+                                   checkpoint_key=key, restored=True)
+
+
+_READERS: dict[Format | None, Callable[[Path, int], Artifact]] = {
+    Format.GRAPHDEF: read_graphdef,
+    Format.GRAPHDEF_TEXT: read_graphdef,
+    Format.METAGRAPH: read_metagraph_file,
+    Format.SAVED_MODEL_V1: read_saved_model,
+    Format.SAVED_MODEL_V2: read_saved_model,
+    Format.CHECKPOINT: read_checkpoint,
+}
+
+
+def register_reader(fmt: Format, reader: Callable[[Path, int], Artifact]) -> None:
+    """Formats added later (Keras .h5 / .keras) plug in here."""
+    _READERS[fmt] = reader
+
+
+def add_user_outputs(art: Artifact, outputs: list[str]) -> None:
+    for out in outputs:
+        node = out.split(":")[0]
+        for gname, graph in art.graphs.items():
+            if node in graph.index:
+                art.roots.append(Root(gname, node, RootKind.USER_OUTPUT, f"--output `{node}`"))

@@ -1,0 +1,105 @@
+"""`graphaudit inspect`: what an artifact holds, read statically (formats, signatures, variables, ops)."""
+
+from __future__ import annotations
+
+from collections import Counter
+
+from graphaudit.analysis.coverage import ValueSource, coverage
+from graphaudit.artifact import Artifact
+
+
+def inspect_dict(art: Artifact, *, top_ops: int = 15) -> dict:
+    ops: Counter[str] = Counter()
+    for g in art.graphs.values():
+        ops.update(g.ops)
+    fn_ops: Counter[str] = Counter()
+    for f in art.functions.values():
+        fn_ops.update(op for op, d in zip(f.ops, f.defs) if d is not None)
+    params = sum(v.size for v in art.variables.values())
+    cov = coverage(art)
+    by_source = Counter(c.source.value for c in cov.values())
+    ckpt = art.checkpoint
+    variables = [
+        {"name": v.name, "dtype": v.dtype, "shape": list(v.shape) if v.shape is not None else None,
+         "trainable": v.trainable, "trainable_source": v.trainable_source,
+         "checkpoint_key": v.checkpoint_key, "value": cov[v.name].source.value,
+         "slots": list(v.slots)}
+        for v in sorted(art.variables.values(), key=lambda v: v.name)
+    ]
+    return {
+        "path": art.path,
+        "format": art.format.value,
+        "meta_graphs": [
+            {"tags": list(m.tags), "graph": m.graph, "tensorflow_version": m.tf_version,
+             "signatures": [{"name": s.name, "method": s.method,
+                             "inputs": {k: _tensor(t) for k, t in s.inputs.items()},
+                             "outputs": {k: _tensor(t) for k, t in s.outputs.items()}} for s in m.signatures],
+             "init_ops": m.init_ops, "restore_op": m.restore_op,
+             "collections": {k: len(v) for k, v in sorted(m.collections.items())}}
+            for m in art.meta_graphs
+        ],
+        "graphs": {name: len(g) for name, g in art.graphs.items()},
+        "functions": len(art.functions),
+        "function_nodes": sum(fn_ops.values()),
+        "variables": {"count": len(art.variables), "params": params, "items": variables},
+        "checkpoint": None if ckpt is None else {
+            "prefix": str(ckpt.prefix), "keys": len(ckpt.keys()), "shards": ckpt.num_shards,
+            "coverage": dict(sorted(by_source.items())),
+        },
+        "op_histogram": dict(sorted(ops.most_common(top_ops), key=lambda kv: (-kv[1], kv[0]))),
+        "roots": [{"graph": r.graph, "node": r.node, "kind": r.kind.value, "source": r.source} for r in art.roots],
+        "metadata": {k: v for k, v in art.metadata.items() if isinstance(v, (str, int, float, bool))},
+    }
+
+
+def _tensor(t) -> dict:
+    name, dtype, shape = t
+    return {"name": name, "dtype": dtype, "shape": list(shape) if shape is not None else None}
+
+
+def render_console(info: dict, console) -> None:
+    from rich.table import Table
+    from rich.text import Text
+
+    console.print(Text.assemble((info["path"], "bold underline"), f"  ({info['format']})"))
+    for m in info["meta_graphs"]:
+        tags = ",".join(m["tags"]) or "(no tags)"
+        console.print(f"  meta graph [bold]{tags}[/bold]: graph `{m['graph']}`"
+                      + (f", TF {m['tensorflow_version']}" if m["tensorflow_version"] else ""))
+        for s in m["signatures"]:
+            ins = ", ".join(f"{k}: {_fmt_tensor(t)}" for k, t in s["inputs"].items())
+            outs = ", ".join(f"{k}: {_fmt_tensor(t)}" for k, t in s["outputs"].items())
+            console.print(f"    signature [bold]{s['name']}[/bold] ({ins}) -> ({outs})")
+        if m["init_ops"] or m["restore_op"]:
+            console.print(f"    init ops: {', '.join(m['init_ops']) or '-'}; restore op: {m['restore_op'] or '-'}")
+    graphs = ", ".join(f"{n} ({c:,} nodes)" for n, c in info["graphs"].items()) or "none"
+    console.print(f"  graphs: {graphs}; functions: {info['functions']:,} ({info['function_nodes']:,} nodes)")
+    v = info["variables"]
+    console.print(f"  variables: {v['count']:,} ({v['params']:,} params)")
+    ck = info["checkpoint"]
+    if ck:
+        cov = ", ".join(f"{n} {src}" for src, n in ck["coverage"].items())
+        console.print(f"  checkpoint: {ck['prefix']} ({ck['keys']:,} keys, {ck['shards']} shard(s)); {cov}")
+    if v["items"]:
+        table = Table(show_header=True, header_style="bold", box=None, padding=(0, 2), pad_edge=True)
+        for col in ("variable", "dtype", "shape", "trainable", "value"):
+            table.add_column(col)
+        for item in v["items"][:40]:
+            shape = "?" if item["shape"] is None else "x".join(map(str, item["shape"])) or "scalar"
+            table.add_row(item["name"], item["dtype"], shape, str(item["trainable"]), item["value"])
+        console.print(table)
+        if len(v["items"]) > 40:
+            console.print(f"  ... and {len(v['items']) - 40:,} more (use --format json for all)")
+    if info["op_histogram"]:
+        ops = ", ".join(f"{op} {n:,}" for op, n in info["op_histogram"].items())
+        console.print(f"  ops: {ops}")
+    for extra in info.get("provenance", []):
+        console.print(f"  pretrained: {extra}")
+
+
+def _fmt_tensor(t: dict) -> str:
+    shape = "?" if t["shape"] is None else "x".join("?" if d < 0 else str(d) for d in t["shape"])
+    return f"{t['dtype']}[{shape}]"
+
+
+__all__ = ["ValueSource", "inspect_dict", "render_console"]

@@ -1,0 +1,79 @@
+"""The terminal report: findings grouped by artifact, each with its fix-up title, then a summary."""
+
+from __future__ import annotations
+
+from rich.console import Console
+from rich.markup import escape
+from rich.syntax import Syntax
+from rich.text import Text
+
+from graphaudit.findings import ArtifactResult, Finding, Report, Severity
+from graphaudit.reporters.base import Reporter
+
+STYLES = {Severity.ERROR: "bold red", Severity.WARNING: "yellow", Severity.INFO: "cyan"}
+
+
+def _ticks(text: str) -> Text:
+    """Render `identifiers` in bold, as the messages put them in backticks."""
+    out = Text()
+    for k, part in enumerate(text.split("`")):
+        out.append(part, style="bold" if k % 2 else "")
+    return out
+
+
+class ConsoleReporter(Reporter):
+    def __init__(self, stream, *, show_fixes: bool = False, color: bool | None = None, **kw) -> None:
+        super().__init__(stream, show_fixes=show_fixes)
+        self.console = Console(file=stream, highlight=False, soft_wrap=True,
+                               force_terminal=color, no_color=color is False)
+
+    def handle(self, result: ArtifactResult) -> None:
+        c = self.console
+        if result.error:
+            c.print(Text.assemble((result.path, "bold"), ": ", ("error", "bold red"), ": ", _ticks(result.error)))
+            return
+        if not result.findings:
+            return
+        s = result.stats
+        c.print(Text.assemble((result.path, "bold underline"),
+                              f"  ({result.format}, {s.nodes:,} nodes, {s.variables:,} variables)"))
+        for f in result.findings:
+            self._finding(f)
+        c.print()
+
+    def _finding(self, f: Finding) -> None:
+        c = self.console
+        loc = f.location
+        where = loc.graph + (f" `{loc.scope}`" if loc.scope else "")
+        head = Text.assemble("  ", (f.code, "bold"), " ", (f.severity.value, STYLES[f.severity]),
+                             f" [{f.name}]", (f" {where}" if where else "", "dim"))
+        c.print(head)
+        c.print(Text.assemble("    ", _ticks(f.message)))
+        if f.fixup.title:
+            c.print(Text.assemble("    ", ("fix: ", "green"), _ticks(f.fixup.title)))
+        if self.show_fixes:
+            if f.fixup.detail:
+                c.print(Text.assemble("    ", _ticks(f.fixup.detail)))
+            for line in f.evidence:
+                c.print(Text.assemble("    ", ("evidence: ", "dim"), _ticks(line)))
+            if f.fixup.code:
+                c.print(Syntax(f.fixup.code.rstrip(), "python", theme="ansi_dark", padding=(0, 4),
+                               background_color="default"))
+
+    def stop(self, report: Report) -> None:
+        counts = report.counts()
+        total = sum(counts.values())
+        parts = [f"{len(report.artifacts)} artifact{'s' if len(report.artifacts) != 1 else ''} checked"]
+        if total:
+            detail = ", ".join(f"{n} {sev}" for sev, n in counts.items() if n)
+            parts.append(f"{total} finding{'s' if total != 1 else ''} ({detail})")
+        else:
+            parts.append("no findings")
+        if report.errors:
+            parts.append(f"{len(report.errors)} unreadable")
+        for code, n in report.silenced:
+            parts.append(f"{n} silenced by {escape(code)}")
+        style = "bold red" if not report else "bold green"
+        self.console.print(Text(", ".join(parts), style=style))
+        if total and not self.show_fixes:
+            self.console.print(Text("Run with --show-fixes for fix-up code, or `graphaudit explain CODE`.", style="dim"))

@@ -1,0 +1,38 @@
+"""``--format json``: one object, exactly the contract in docs/output-contract.md."""
+
+from __future__ import annotations
+
+import json
+
+from graphaudit.findings import ArtifactResult, Report
+from graphaudit.reporters.base import TOOL, Reporter, finding_dict
+
+
+def report_dict(report: Report) -> dict:
+    return {
+        "version": 1,
+        "tool": dict(TOOL),
+        "artifacts": [artifact_dict(a) for a in report.artifacts],
+        "summary": {
+            "artifacts": len(report.artifacts),
+            "errors": len(report.errors),
+            "findings": report.counts(),
+        },
+    }
+
+
+def artifact_dict(a: ArtifactResult) -> dict:
+    return {
+        "path": a.path,
+        "format": a.format,
+        "error": a.error,
+        "stats": {"graphs": a.stats.graphs, "nodes": a.stats.nodes, "functions": a.stats.functions,
+                  "variables": a.stats.variables},
+        "findings": [finding_dict(f) for f in a.findings],
+    }
+
+
+class JsonReporter(Reporter):
+    def stop(self, report: Report) -> None:
+        json.dump(report_dict(report), self.stream, indent=2, ensure_ascii=False)
+        self.stream.write("\n")

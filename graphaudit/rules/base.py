@@ -1,0 +1,92 @@
+"""The Rule base class: code, name, severity, confidence, a sectioned docstring, and ``check``."""
+
+from __future__ import annotations
+
+import inspect
+import re
+from typing import TYPE_CHECKING, ClassVar, Iterable, Iterator
+
+from graphaudit.findings import Confidence, Finding, Fixup, Location, Severity
+
+if TYPE_CHECKING:
+    from graphaudit.analysis import Analyses
+    from graphaudit.artifact import Artifact
+
+#: The sections every rule docstring has, in this order.
+DOC_SECTIONS = ("What it does", "Why is this bad?", "Example", "Use instead", "Fix-up", "Evidence")
+_SECTION_RE = re.compile(r"^## (.+?)\s*$", re.M)
+
+
+class Rule:
+    """Base class. Subclasses set the class attributes and implement :meth:`check`."""
+
+    code: ClassVar[str]
+    name: ClassVar[str]
+    severity: ClassVar[Severity]
+    confidence: ClassVar[Confidence] = Confidence.HIGH
+
+    def check(self, artifact: "Artifact", facts: "Analyses") -> Iterator[Finding]:
+        raise NotImplementedError
+
+    # -- construction helpers ------------------------------------------------------------
+    def finding(self, artifact: "Artifact", message: str, *, fixup: Fixup, graph: str = "", scope: str = "",
+                nodes: Iterable[str] = (), variables: Iterable[str] = (), evidence: Iterable[str] = (),
+                severity: Severity | None = None, confidence: Confidence | None = None) -> Finding:
+        return Finding(
+            code=self.code,
+            name=self.name,
+            severity=severity or self.severity,
+            confidence=confidence or self.confidence,
+            message=message,
+            location=Location(artifact=artifact.path, graph=graph, scope=scope,
+                              nodes=tuple(nodes), variables=tuple(sorted(variables))),
+            evidence=tuple(evidence),
+            fixup=fixup,
+        )
+
+    # -- documentation -------------------------------------------------------------------
+    @classmethod
+    def summary(cls) -> str:
+        doc = inspect.getdoc(cls) or ""
+        return doc.split("\n", 1)[0].strip()
+
+    @classmethod
+    def sections(cls) -> dict[str, str]:
+        """The docstring's ``## Section`` bodies, keyed by title."""
+        doc = inspect.getdoc(cls) or ""
+        parts = _SECTION_RE.split(doc)
+        out: dict[str, str] = {}
+        for title, body in zip(parts[1::2], parts[2::2]):
+            out[title.strip()] = body.strip("\n").rstrip()
+        return out
+
+    @classmethod
+    def missing_sections(cls) -> list[str]:
+        present = cls.sections()
+        return [s for s in DOC_SECTIONS if not present.get(s)]
+
+
+def plural(n: int, word: str, many: str | None = None) -> str:
+    return f"{n:,} {word if n == 1 else (many or word + 's')}"
+
+
+def name_list(names: Iterable[str], limit: int = 3) -> str:
+    names = list(names)
+    shown = ", ".join(f"`{n}`" for n in names[:limit])
+    return shown + (f" and {len(names) - limit:,} more" if len(names) > limit else "")
+
+
+def common_scope(names: Iterable[str]) -> str:
+    """The longest shared ``a/b/`` prefix of variable names, without the trailing slash."""
+    split = [n.split("/")[:-1] for n in names]
+    if not split:
+        return ""
+    prefix = split[0]
+    for parts in split[1:]:
+        k = 0
+        while k < min(len(prefix), len(parts)) and prefix[k] == parts[k]:
+            k += 1
+        prefix = prefix[:k]
+        if not prefix:
+            break
+    return "/".join(prefix)

@@ -1,0 +1,121 @@
+"""GA201: a variable the artifact's outputs read gets no value when the artifact is loaded."""
+
+from __future__ import annotations
+
+from typing import Iterator
+
+from graphaudit.analysis.coverage import ValueSource
+from graphaudit.artifact import Format
+from graphaudit.findings import Confidence, Finding, Fixup, Severity
+from graphaudit.rules.base import Rule, common_scope, name_list, plural
+
+_FIX_CODE = '''\
+# TF1: save every variable the graph reads (no var_list that drops the backbone)
+saver = tf.compat.v1.train.Saver()            # not Saver(var_list=head_variables)
+saver.save(sess, "export/model.ckpt")
+
+# TF1 SavedModel: let the builder's saver cover all variables
+builder.add_meta_graph_and_variables(sess, ["serve"], signature_def_map=signatures)
+
+# Or restore the pretrained backbone yourself in every new session:
+from graphaudit.reference import VGG19
+vgg = VGG19(input_tensor=images, weights="vgg19_weights.h5")
+vgg.load_weights(sess)                        # works in any session, after any initializer
+'''
+
+
+class UninitializedVariable(Rule):
+    """Finds variables that the artifact's outputs read but that nothing gives a value.
+
+    ## What it does
+    Checks, for every variable that the artifact's roots (signature outputs, train ops, the
+    outputs you name with `--output`, or the graph's sinks when nothing is declared) depend on,
+    where its value comes from when the artifact is loaded: a restore op reading a key that the
+    checkpoint holds, or an init op (`main_op`, `legacy_init_op`). A variable with neither is
+    reported, and so is one whose restore reads a key that the checkpoint lacks.
+
+    ## Why is this bad?
+    The artifact cannot run. TensorFlow stops at the first read with
+    `FailedPreconditionError: Attempting to use uninitialized value block1_conv1/bias` (TF 1.x) or
+    `Could not find variable block1_conv1/kernel ... In TF1, it can also mean the variable is
+    uninitialized` (TF 2.x). When the missing variables are a pretrained backbone, a caller that
+    "fixes" this by running `global_variables_initializer()` silently serves random weights.
+
+    ## Example
+    ```python
+    vgg = tf.keras.applications.VGG19(weights="imagenet", include_top=False, input_tensor=images)
+    logits = head(vgg.output)
+    saver = tf.compat.v1.train.Saver(var_list=head_variables)   # the backbone is left out
+    saver.save(sess, "export/model.ckpt")
+    ```
+
+    ## Use instead
+    ```python
+    vgg = tf.keras.applications.VGG19(weights="imagenet", include_top=False, input_tensor=images)
+    logits = head(vgg.output)
+    saver = tf.compat.v1.train.Saver()                          # every variable is saved
+    saver.save(sess, "export/model.ckpt")
+    ```
+
+    ## Fix-up
+    Save every variable the graph reads: create the `Saver` (or the SavedModel builder's saver)
+    without a `var_list` that drops the backbone. If the backbone is meant to come from its own
+    weights file, restore it in every session that uses the graph, for example with
+    `graphaudit.reference.VGG19.load_weights(sess)`.
+
+    ## Evidence
+    The graph and the roots that read each variable (and how the roots were chosen), the restore
+    op's variable-to-key mapping from `saver_def`, the checkpoint's keys, and the variables that
+    the init ops assign. Needs a checkpoint or an init op: a bare GraphDef is not checked.
+    """
+
+    code = "GA201"
+    name = "uninitialized-variable"
+    severity = Severity.ERROR
+    confidence = Confidence.HIGH
+
+    def check(self, artifact, facts) -> Iterator[Finding]:
+        if artifact.format in (Format.GRAPHDEF, Format.GRAPHDEF_TEXT, Format.CHECKPOINT):
+            return
+        claimed = facts.claimed_by_more_specific_rules
+        cov = facts.coverage
+        read = facts.read_variables
+        groups: dict[ValueSource, list[str]] = {}
+        for name in sorted(read):
+            c = cov.get(name)
+            if c is None or name in claimed:
+                continue
+            if c.source in (ValueSource.NONE, ValueSource.MISSING_KEY):
+                groups.setdefault(c.source, []).append(name)
+        for source, names in groups.items():
+            variables = [artifact.variables[n] for n in names]
+            params = sum(v.size for v in variables)
+            graphs = sorted({v.graph or "" for v in variables})
+            scope = common_scope(names)
+            if source is ValueSource.NONE:
+                why = "no restore op assigns them, the checkpoint holds none of them, and no init op sets them"
+                if artifact.checkpoint is None:
+                    why = "the artifact has no checkpoint and no init op sets them"
+                message = (f"{plural(len(names), 'variable')} ({params:,} params) read by the outputs get no "
+                           f"value when loaded: {name_list(names)}; {why}")
+            else:
+                keys = [artifact.variables[n].checkpoint_key for n in names]
+                message = (f"{plural(len(names), 'variable')} ({params:,} params) are restored from keys the "
+                           f"checkpoint lacks: {name_list(keys)}; the restore fails with `Key ... not found "
+                           f"in checkpoint`")
+            evidence = [f"roots: {facts.roots_note}"]
+            if artifact.checkpoint is not None:
+                evidence.append(f"checkpoint `{artifact.checkpoint.prefix}` holds "
+                                f"{plural(len(artifact.checkpoint.keys()), 'key')}; none for these variables")
+            restored = sum(1 for c in cov.values() if c.source is ValueSource.RESTORED)
+            evidence.append(f"{restored:,} of {len(cov):,} variables are restored from the checkpoint")
+            yield self.finding(
+                artifact, message, graph=",".join(graphs), scope=scope, variables=names, evidence=evidence,
+                fixup=Fixup(
+                    title="Save every variable the graph reads, or restore the backbone in each session",
+                    detail=(f"The graph reads {name_list(names)} but {why if source is ValueSource.NONE else 'the checkpoint lacks their keys'}. "
+                            "Create the Saver without a `var_list` that leaves them out, or load their weights "
+                            "in every session that runs the graph."),
+                    code=_FIX_CODE,
+                ),
+            )

@@ -23,7 +23,7 @@ _DEFAULT_IMAGE_SHAPE: tuple[int | None, ...] = (None, None, None, 3)
 
 
 class VGG19:
-    """VGG19 without its classifier, wired into a `tf.compat.v1` graph the way the seed article meant.
+    """VGG19 without its top, wired into a `tf.compat.v1` graph the way the seed article meant.
 
     Fixes the seed article's four pitfalls:
 
@@ -33,8 +33,9 @@ class VGG19:
     2. *`global_variables_initializer()`*: it still resets the backbone (it is a variable like any
        other), but `load_weights()` after it restores the values, without growing the graph.
     3. *Duplicate graphs*: the network is built once, on `input_tensor=`, never with `model(x)`.
-    4. *Trainable weights*: the backbone is created non-trainable (out of `TRAINABLE_VARIABLES`) unless
-       `trainable=True`, and `trainable_variables_excluding_backbone()` gives a safe `var_list`.
+    4. *Trainable weights*: the backbone is created non-trainable (out of `TRAINABLE_VARIABLES`)
+       unless `trainable=True`, and `trainable_variables_excluding_backbone()` gives a safe
+       `var_list` either way.
 
     Graph layout, under the scope `name` (`vgg19/`, or `vgg19_1/` for a second instance):
     `inputs/` (the placeholder, when the wrapper creates it), `preprocessing/` (RGB to BGR and
@@ -54,9 +55,9 @@ class VGG19:
     ) -> None:
         """Build VGG19 on `input_tensor` (raw RGB, 0-255), or on a placeholder of `image_shape`.
 
-        `weights` is `"imagenet"` (downloaded by Keras itself, then cached), a path to a Keras `.h5`
-        weights file, or None for random weights. When a default session of the same graph is active,
-        the pretrained values are loaded into it right away, as Keras does.
+        `weights` is `"imagenet"` (downloaded by Keras itself, then cached), a path to a Keras
+        `.h5` weights file, or None for random weights. When a default session of the same graph
+        is active, the pretrained values are loaded into it right away, as Keras does.
         """
         import tensorflow as tf
         import tf_keras

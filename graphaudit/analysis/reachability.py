@@ -16,6 +16,9 @@ _NOT_A_ROOT_OPS = frozenset({
 }) | ASSIGN_OPS
 
 
+_SAVER_OPS = ("SaveV2", "Save", "SaveSlices", "RestoreV2", "Restore", "RestoreSlice", "MergeV2Checkpoints")
+
+
 @dataclass
 class Reach:
     """Reached node ids per graph and reached function names."""
@@ -95,6 +98,9 @@ def infer_roots(artifact: Artifact, graph_name: str, *, exclude: bytearray | Non
     maintenance = reach(artifact, [r for r in artifact.roots if r.graph == graph_name and
                                    r.kind in (RootKind.INIT_OP, RootKind.RESTORE_OP, RootKind.SAVE_OP)])
     maint = maintenance.nodes.get(graph_name)
+    # Every Saver leaves a scope (`save/`, `save_1/`, ...) whose sinks are never outputs, even
+    # when the saver_def names another one.
+    saver_scopes = {graph.names[i].rpartition("/")[0] for op in _SAVER_OPS for i in graph.by_op.get(op, ())}
     consumers = graph.consumers
     out: list[Root] = []
     for i, op in enumerate(graph.ops):
@@ -106,6 +112,8 @@ def infer_roots(artifact: Artifact, graph_name: str, *, exclude: bytearray | Non
         if maint is not None and maint[i]:
             continue
         if exclude is not None and exclude[i]:
+            continue
+        if saver_scopes and graph.names[i].rpartition("/")[0] in saver_scopes:
             continue
         if op == "ReadVariableOp" and graph.inputs[i] and graph.ops[graph.inputs[i][0]] in VARIABLE_OPS:
             continue

@@ -280,6 +280,12 @@ def test_rejects_a_missing_weights_file_and_a_foreign_session(
 ) -> None:
     with pytest.raises(FileNotFoundError, match="no such file"):
         VGG19(weights=tmp_path / "missing.h5")
+    graph = tf.Graph()
+    with graph.as_default():
+        gray = tf.compat.v1.placeholder(tf.float32, (1, 64, 64, 1), name="gray")
+        with pytest.raises(ValueError, match="compatible with `image_shape`"):
+            VGG19(input_tensor=gray, weights=None)
+    assert [op.name for op in graph.get_operations()] == ["gray"]  # nothing half-built
     with tf.compat.v1.Session(graph=tf.Graph()) as other:
         with pytest.raises(ValueError, match="different graph"):
             built.vgg.load_weights(other)

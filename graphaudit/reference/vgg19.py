@@ -65,28 +65,27 @@ class VGG19:
         shape = _checked_image_shape(image_shape)
         weights = _checked_weights(weights)
         graph = _build_graph(input_tensor)
+        if input_tensor is not None and not input_tensor.shape.is_compatible_with(shape):
+            raise ValueError(
+                f"`input_tensor` has shape {input_tensor.shape}, expected one compatible with "
+                f"`image_shape` {shape} (batch, height, width, 3 RGB channels)"
+            )
 
-        # Read the file before touching the caller's graph: a bad path must leave no half-built ops.
+        # Everything that can fail runs before the caller's graph is touched: a bad weights file
+        # must leave no half-built ops and no used-up `vgg19` scope name behind.
         snapshot = _read_pretrained(weights) if weights is not None else None
 
         with graph.as_default(), tf.compat.v1.name_scope(name) as scope:
-            with tf.compat.v1.name_scope("inputs"):
-                if input_tensor is None:
+            if input_tensor is None:
+                with tf.compat.v1.name_scope("inputs"):
                     input_tensor = tf.compat.v1.placeholder(tf.float32, shape, name="images")
-                elif not input_tensor.shape.is_compatible_with(shape):
-                    raise ValueError(
-                        f"`input_tensor` has shape {input_tensor.shape}, expected one compatible "
-                        f"with `image_shape` {tuple(shape)} (batch, height, width, 3 RGB channels)"
-                    )
             with tf.compat.v1.name_scope("preprocessing"):
                 preprocessed = _vgg_preprocessing(input_tensor)
             with tf.compat.v1.name_scope("model") as model_scope:
                 model = _build_backbone(preprocessed, trainable=trainable)
 
             self._variables: tuple[tf.Variable, ...] = tuple(model.weights)
-            self._relative_names = tuple(
-                _relative_name(v, model_scope) for v in self._variables
-            )
+            self._relative_names = tuple(_relative_name(v, model_scope) for v in self._variables)
             self._restore_op: tf.Operation | None = None
             self._feed: dict[tf.Tensor, np.ndarray] = {}
             if snapshot is not None:

@@ -1,0 +1,605 @@
+"""TensorFlow checkpoint (tensor bundle) reader: the `.index` table, values memory-mapped lazily."""
+
+from __future__ import annotations
+
+import math
+import os
+import re
+import stat
+from dataclasses import dataclass
+
+import numpy as np
+from google.protobuf.message import DecodeError
+
+from graphaudit.errors import ArtifactError
+from graphaudit.formats import crc32c, protos
+from graphaudit.formats.table import Table, TableError
+
+OBJECT_GRAPH_KEY = "_CHECKPOINTABLE_OBJECT_GRAPH"
+BUNDLE_VERSION = 1  # tensor_bundle.h kTensorBundleVersion: the format this reader understands
+
+_STRING = "string"
+_NUMPY_DTYPES = {name: np.dtype(np_name) for name, np_name in protos.DTYPES.values() if np_name}
+_DATA_FILE_RE = re.compile(r"^(?P<prefix>.+)\.data-\d{5}-of-\d{5}$")
+
+#: One partition of a sliced tensor: ``(start, length)`` for each dimension.
+Slice = tuple[tuple[int, int], ...]
+
+
+@dataclass(frozen=True)
+class Entry:
+    """What the index says about one tensor.
+
+    ``dtype`` is TensorFlow's name (``"float32"``, ``"bfloat16"``, ``"string"``...). A sliced
+    (partitioned) tensor has no data of its own: ``slices`` lists its partitions, each stored
+    as a separate entry, and ``shard_id``/``offset``/``size``/``crc32c`` are zero.
+    ``crc32c`` is the masked CRC-32C that TensorFlow stores. ``nbytes`` is what the tensor's
+    data occupies in the shard files, slices included.
+    """
+
+    name: str
+    dtype: str
+    shape: tuple[int, ...]
+    shard_id: int
+    offset: int
+    size: int
+    crc32c: int
+    slices: tuple[Slice, ...] = ()
+    nbytes: int = 0
+
+    @property
+    def sliced(self) -> bool:
+        return bool(self.slices)
+
+
+class Checkpoint:
+    """A tensor bundle: ``PREFIX.index`` plus ``PREFIX.data-NNNNN-of-NNNNN`` shard files.
+
+    Opening reads and checks the whole index, and checks each shard's size against the
+    tensors it must hold, but reads no tensor data. :meth:`value` maps one tensor at a time.
+    """
+
+    def __init__(
+        self,
+        prefix: str,
+        header,
+        entries: dict[str, Entry],
+        partitions: dict[str, tuple[tuple[Slice, Entry], ...]],
+    ) -> None:
+        self.prefix = prefix
+        self.header = header
+        self._entries = entries
+        self._partitions = partitions
+
+    # -- opening -----------------------------------------------------------------------------
+
+    @classmethod
+    def open(cls, prefix: str | os.PathLike[str]) -> Checkpoint:
+        """Open the checkpoint at ``prefix`` (``dir/model.ckpt``, ``dir/variables/variables``).
+
+        A path that is not itself a prefix (a ``.index`` or ``.data-*`` file, a folder) is
+        resolved with :func:`find_checkpoint_prefix`.
+        """
+        prefix = os.fspath(prefix)
+        if not os.path.isfile(prefix + ".index"):
+            if not os.path.exists(prefix):
+                raise ArtifactError(prefix, f"expected a checkpoint index {_name(prefix)}.index; {_siblings(prefix)}")
+            prefix = find_checkpoint_prefix(prefix)
+        index_path = prefix + ".index"
+        try:
+            with open(index_path, "rb") as f:
+                data = f.read()
+        except OSError as exc:
+            raise ArtifactError(index_path, f"cannot read the checkpoint index: {exc.strerror}") from None
+        header, raw_entries = _read_index(index_path, data)
+        entries, partitions = _build_entries(index_path, header, raw_entries)
+        checkpoint = cls(prefix, header, entries, partitions)
+        checkpoint._check_shards(raw_entries)
+        return checkpoint
+
+    def _check_shards(self, raw_entries: dict[bytes, Entry]) -> None:
+        # The furthest byte each shard must hold; one stat per shard, no data read.
+        furthest: dict[int, Entry] = {}
+        for entry in raw_entries.values():
+            if entry.size and (
+                entry.shard_id not in furthest
+                or entry.offset + entry.size > furthest[entry.shard_id].offset + furthest[entry.shard_id].size
+            ):
+                furthest[entry.shard_id] = entry
+        for shard_id in sorted(furthest):
+            entry = furthest[shard_id]
+            path = self.shard_path(shard_id)
+            try:
+                info = os.stat(path)
+            except FileNotFoundError:
+                raise ArtifactError(
+                    self.prefix,
+                    f"data shard {_name(path)} is missing (the index names {self.num_shards} shards)",
+                ) from None
+            except OSError as exc:
+                raise ArtifactError(self.prefix, f"cannot read data shard {_name(path)}: {exc.strerror}") from None
+            if not stat.S_ISREG(info.st_mode):
+                raise ArtifactError(self.prefix, f"data shard {_name(path)} is not a regular file")
+            end = entry.offset + entry.size
+            if info.st_size < end:
+                raise ArtifactError(
+                    self.prefix,
+                    f"tensor '{entry.name}' needs bytes {entry.offset}..{end}"
+                    f" but {_name(path)} has only {info.st_size}",
+                )
+
+    # -- the index ---------------------------------------------------------------------------
+
+    @property
+    def num_shards(self) -> int:
+        return int(self.header.num_shards)
+
+    def shard_path(self, shard_id: int) -> str:
+        return f"{self.prefix}.data-{shard_id:05d}-of-{self.num_shards:05d}"
+
+    def keys(self) -> list[str]:
+        """Tensor names, sorted. Neither the header nor the partitions of sliced tensors count."""
+        return sorted(self._entries)
+
+    def entry(self, name: str) -> Entry:
+        try:
+            return self._entries[name]
+        except KeyError:
+            raise KeyError(f"no tensor {name!r} in checkpoint {self.prefix}") from None
+
+    def __contains__(self, name: object) -> bool:
+        return name in self._entries
+
+    def __len__(self) -> int:
+        return len(self._entries)
+
+    def __repr__(self) -> str:
+        return f"<Checkpoint {self.prefix!r}: {len(self)} tensors in {self.num_shards} shards>"
+
+    # -- values ------------------------------------------------------------------------------
+
+    def value(self, name: str) -> np.ndarray:
+        """Return the tensor ``name``, read-only.
+
+        Numeric tensors are a ``numpy.memmap`` of just their bytes: nothing is read until the
+        array is used. Sliced tensors are assembled into a new array from their partitions.
+        ``string`` tensors become an object array of ``bytes``. ``bfloat16`` tensors come back
+        as their raw ``uint16`` bits, whatever is installed, so results never depend on an
+        optional package; :func:`bfloat16_to_float32` widens them exactly.
+        """
+        entry = self.entry(name)
+        if not entry.sliced:
+            return self._read(entry)
+        out = np.zeros(entry.shape, dtype=object if entry.dtype == _STRING else self._numpy_dtype(entry))
+        for spec, part in self._partitions[name]:
+            out[tuple(slice(start, start + length) for start, length in spec)] = self._read(part)
+        out.flags.writeable = False
+        return out
+
+    def verify(self, name: str) -> None:
+        """Check the tensor's bytes against the CRC-32C in the index; raise ArtifactError if not."""
+        entry = self.entry(name)
+        parts = [part for _, part in self._partitions[name]] if entry.sliced else [entry]
+        for part in parts:
+            raw = self._map(part, np.dtype(np.uint8), (part.size,))
+            if part.dtype == _STRING:
+                lengths, lengths_end = self._string_lengths(part, raw)
+                # TensorFlow checksums each length as a fixed uint32 (uint64 past 4 GiB), not
+                # as the varint it stores, then the stored length checksum and string bytes.
+                actual = crc32c.extend(crc32c.value(_fixed_width_lengths(lengths)), raw[lengths_end:])
+            else:
+                actual = crc32c.value(raw)
+            if crc32c.mask(actual) != part.crc32c:
+                raise ArtifactError(
+                    self.prefix,
+                    f"tensor '{name}' fails its checksum: bytes {part.offset}..{part.offset + part.size}"
+                    f" of {_name(self.shard_path(part.shard_id))} have masked crc32c"
+                    f" 0x{crc32c.mask(actual):08x} but the index says 0x{part.crc32c:08x}",
+                )
+
+    def object_graph(self):
+        """Return the ``TrackableObjectGraph`` that TF2 checkpoints carry, or None."""
+        if OBJECT_GRAPH_KEY not in self._entries:
+            return None
+        entry = self._entries[OBJECT_GRAPH_KEY]
+        if entry.dtype != _STRING or entry.shape != ():
+            raise ArtifactError(
+                self.prefix,
+                f"'{OBJECT_GRAPH_KEY}' should be a string scalar but is {entry.dtype}{list(entry.shape)}",
+            )
+        graph = protos.TrackableObjectGraph()
+        try:
+            graph.ParseFromString(self.value(OBJECT_GRAPH_KEY).item())
+        except DecodeError:
+            raise ArtifactError(self.prefix, f"'{OBJECT_GRAPH_KEY}' does not hold a TrackableObjectGraph") from None
+        return graph
+
+    def _read(self, entry: Entry) -> np.ndarray:
+        if entry.dtype == _STRING:
+            return self._read_strings(entry)
+        return self._map(entry, self._numpy_dtype(entry), entry.shape)
+
+    def _numpy_dtype(self, entry: Entry) -> np.dtype:
+        try:
+            return _NUMPY_DTYPES[entry.dtype]
+        except KeyError:
+            raise ArtifactError(
+                self.prefix, f"tensor '{entry.name}' has dtype {entry.dtype}, which graphaudit cannot read"
+            ) from None
+
+    def _map(self, entry: Entry, dtype: np.dtype, shape: tuple[int, ...]) -> np.ndarray:
+        if entry.size == 0:
+            empty = np.zeros(shape, dtype=dtype)
+            empty.flags.writeable = False
+            return empty
+        path = self.shard_path(entry.shard_id)
+        try:
+            return np.memmap(path, dtype=dtype, mode="r", offset=entry.offset, shape=shape)
+        except (OSError, ValueError) as exc:
+            # The shard was checked at open time, so it changed underneath us.
+            raise ArtifactError(
+                self.prefix, f"cannot map tensor '{entry.name}' from {_name(path)}: {exc}"
+            ) from None
+
+    def _read_strings(self, entry: Entry) -> np.ndarray:
+        raw = self._map(entry, np.dtype(np.uint8), (entry.size,))
+        lengths, lengths_end = self._string_lengths(entry, raw)
+        ends = np.cumsum(lengths, dtype=np.uint64)
+        data = raw[lengths_end + 4 :].tobytes()
+        bounds = zip([0, *ends[:-1].tolist()], ends.tolist())
+        # Building the Python bytes objects that an object array holds is inherently per element.
+        out = np.empty(len(lengths), dtype=object)
+        out[:] = [data[start:end] for start, end in bounds]
+        out = out.reshape(entry.shape)
+        out.flags.writeable = False
+        return out
+
+    def _string_lengths(self, entry: Entry, raw: np.ndarray) -> tuple[np.ndarray, int]:
+        """Decode the layout TF writes for strings: varint64 lengths, a 4-byte masked
+        crc32c of those lengths, then the bytes. Return the lengths and where they end."""
+        count = math.prod(entry.shape)
+
+        def bad(what: str) -> ArtifactError:
+            return ArtifactError(self.prefix, f"string tensor '{entry.name}' is corrupt: {what}")
+
+        try:
+            lengths, varints_end = _decode_varints(raw, count)
+        except ValueError as exc:
+            raise bad(str(exc)) from None
+        strings_at = varints_end + 4
+        if strings_at > len(raw):
+            raise bad(f"its {count} lengths and their checksum need {strings_at} bytes but it has {len(raw)}")
+        stored = int.from_bytes(raw[varints_end:strings_at].tobytes(), "little")
+        if crc32c.mask(crc32c.value(_fixed_width_lengths(lengths))) != stored:
+            raise bad("the checksum of its string lengths does not match")
+        available = len(raw) - strings_at
+        ends = np.cumsum(lengths, dtype=np.uint64)
+        # Each length is checked against the space left before summing, so no sum can wrap.
+        if count and (lengths.max() > available or ends[-1] != available or (ends > available).any()):
+            raise bad(f"its string lengths add up to {int(ends[-1])} bytes but {available} follow them")
+        if not count and available:
+            raise bad(f"it has no elements but {available} bytes follow its header")
+        return lengths, varints_end
+
+
+def bfloat16_to_float32(bits: np.ndarray) -> np.ndarray:
+    """Widen raw bfloat16 bits (as :meth:`Checkpoint.value` returns them) to float32, exactly."""
+    return (np.asarray(bits, dtype=np.uint16).astype(np.uint32) << 16).view(np.float32)
+
+
+def find_checkpoint_prefix(path: str | os.PathLike[str]) -> str:
+    """Map what a user or pre-commit passes to a checkpoint prefix.
+
+    Accepts a prefix, its ``.index`` or ``.data-NNNNN-of-NNNNN`` file, or a folder holding a
+    ``checkpoint`` state file, a SavedModel's ``variables/variables.index``, or one ``*.index``.
+    """
+    path = os.fspath(path)
+    if os.path.isfile(path + ".index"):
+        return path
+    if path.endswith(".index") and os.path.isfile(path):
+        return path[: -len(".index")]
+    match = _DATA_FILE_RE.match(path)
+    if match and os.path.isfile(path):
+        return match.group("prefix")
+    if not os.path.isdir(path):
+        raise ArtifactError(
+            path, "expected a checkpoint prefix, its .index or .data-NNNNN-of-NNNNN file, or a folder"
+        )
+    state_file = os.path.join(path, "checkpoint")
+    if os.path.isfile(state_file):
+        prefix = _prefix_from_state(path, state_file)
+        if prefix is not None:
+            return prefix
+    saved_model = os.path.join(path, "variables", "variables")
+    if os.path.isfile(saved_model + ".index"):
+        return saved_model
+    indexes = sorted(name for name in os.listdir(path) if name.endswith(".index"))
+    if len(indexes) == 1:
+        return os.path.join(path, indexes[0][: -len(".index")])
+    if indexes:
+        raise ArtifactError(
+            path,
+            f"expected one checkpoint or a `checkpoint` file naming the current one;"
+            f" found {len(indexes)}: {_listing(indexes)}",
+        )
+    raise ArtifactError(
+        path,
+        "expected a `checkpoint` file, variables/variables.index or a *.index file;"
+        f" found: {_listing(sorted(os.listdir(path))) or 'nothing'}",
+    )
+
+
+# -- index parsing -----------------------------------------------------------------------------
+
+
+def _read_index(index_path: str, data: bytes) -> tuple[object, dict[bytes, Entry]]:
+    try:
+        table = Table(data, verify_checksums=True)
+    except TableError as exc:
+        raise ArtifactError(index_path, f"not a checkpoint index: {exc}") from None
+    header = None
+    entries: dict[bytes, Entry] = {}
+    try:
+        for key, value in table.items():
+            if key == b"":
+                header = protos.BundleHeaderProto()
+                _parse(index_path, header, value, "the bundle header")
+                _check_header(index_path, header)
+                continue
+            if header is None:
+                raise ArtifactError(index_path, "not a checkpoint index: no bundle header under the empty key")
+            proto = protos.BundleEntryProto()
+            name = key.decode("utf-8", "surrogateescape")
+            _parse(index_path, proto, value, f"the entry of {name!r}")
+            entries[key] = _entry(index_path, header, name, proto)
+    except TableError as exc:
+        raise ArtifactError(index_path, f"corrupt checkpoint index: {exc}") from None
+    if header is None:
+        raise ArtifactError(index_path, "not a checkpoint index: the table has no bundle header (empty key)")
+    return header, entries
+
+
+def _parse(index_path: str, message, value: bytes, what: str) -> None:
+    try:
+        message.ParseFromString(value)
+    except DecodeError:
+        raise ArtifactError(
+            index_path, f"corrupt checkpoint index: {what} is not a {type(message).__name__}"
+        ) from None
+
+
+def _check_header(index_path: str, header) -> None:
+    if header.num_shards < 1:
+        raise ArtifactError(index_path, f"the bundle header says {header.num_shards} shards (expected at least 1)")
+    if header.endianness != 0:
+        raise ArtifactError(
+            index_path, "the checkpoint was written big-endian; graphaudit reads little-endian checkpoints"
+        )
+    version = header.version
+    if version.min_consumer > BUNDLE_VERSION or BUNDLE_VERSION in version.bad_consumers:
+        raise ArtifactError(
+            index_path,
+            f"the checkpoint needs a bundle reader of version {version.min_consumer} or later;"
+            f" graphaudit reads version {BUNDLE_VERSION}",
+        )
+
+
+def _entry(index_path: str, header, name: str, proto) -> Entry:
+    shape = protos.shape_list(proto.shape)
+    if shape is None or any(dim < 0 for dim in shape):
+        raise ArtifactError(index_path, f"tensor '{name}' has shape {shape}; a saved tensor needs a known shape")
+    if not 0 <= proto.shard_id < header.num_shards:
+        raise ArtifactError(
+            index_path, f"tensor '{name}' is in shard {proto.shard_id} but the index names {header.num_shards} shards"
+        )
+    if proto.offset < 0 or proto.size < 0:
+        raise ArtifactError(index_path, f"tensor '{name}' has offset {proto.offset} and size {proto.size}")
+    slices = tuple(
+        # A full extent stores no length; proto3 reads that as 0 (a real partition is never empty).
+        tuple((ext.start, ext.length or shape[d] - ext.start) for d, ext in enumerate(piece.extent))
+        for piece in proto.slices
+    )
+    return Entry(
+        name=name,
+        dtype=protos.dtype_name(proto.dtype),
+        shape=shape,
+        shard_id=int(proto.shard_id),
+        offset=int(proto.offset),
+        size=int(proto.size),
+        crc32c=int(proto.crc32c),
+        slices=slices,
+        nbytes=int(proto.size),
+    )
+
+
+def _build_entries(
+    index_path: str, header, raw_entries: dict[bytes, Entry]
+) -> tuple[dict[str, Entry], dict[str, tuple[tuple[Slice, Entry], ...]]]:
+    entries: dict[str, Entry] = {}
+    partitions: dict[str, tuple[tuple[Slice, Entry], ...]] = {}
+    for key, entry in raw_entries.items():
+        if key.startswith(b"\x00"):
+            continue  # a partition of a sliced tensor; reached through its tensor's slices
+        if entry.slices:
+            parts = tuple(_partition(index_path, raw_entries, entry, spec) for spec in entry.slices)
+            covered = sum(math.prod(length for _, length in spec) for spec in entry.slices)
+            if covered != math.prod(entry.shape):
+                raise ArtifactError(
+                    index_path,
+                    f"the slices of tensor '{entry.name}' cover {covered} of its {math.prod(entry.shape)} elements",
+                )
+            partitions[entry.name] = parts
+            entry = _replace_nbytes(entry, sum(part.size for _, part in parts))
+        else:
+            _check_size(index_path, entry, entry.shape)
+        entries[entry.name] = entry
+    return entries, partitions
+
+
+def _partition(index_path: str, raw_entries: dict[bytes, Entry], entry: Entry, spec: Slice) -> tuple[Slice, Entry]:
+    text = ", ".join(f"{start}:{start + length}" for start, length in spec)
+    if len(spec) != len(entry.shape) or any(
+        start < 0 or length < 0 or start + length > dim for (start, length), dim in zip(spec, entry.shape)
+    ):
+        raise ArtifactError(index_path, f"slice [{text}] of tensor '{entry.name}' is outside its shape {list(entry.shape)}")
+    part = raw_entries.get(_slice_key(entry.name, spec))
+    if part is None:
+        raise ArtifactError(index_path, f"tensor '{entry.name}' lists slice [{text}] but the index has no entry for it")
+    shape = tuple(length for _, length in spec)
+    if part.dtype != entry.dtype or part.shape != shape:
+        raise ArtifactError(
+            index_path,
+            f"slice [{text}] of tensor '{entry.name}' should be {entry.dtype}{list(shape)}"
+            f" but its entry is {part.dtype}{list(part.shape)}",
+        )
+    _check_size(index_path, part, shape)
+    return spec, part
+
+
+def _check_size(index_path: str, entry: Entry, shape: tuple[int, ...]) -> None:
+    if entry.dtype == _STRING:
+        # At least one varint byte per element, then the 4-byte length checksum.
+        needed = math.prod(shape) + 4
+        if entry.size < needed:
+            raise ArtifactError(
+                index_path,
+                f"string tensor '{entry.name}' has {math.prod(shape)} elements, which need at least"
+                f" {needed} bytes, but its entry says {entry.size}",
+            )
+        return
+    dtype = _NUMPY_DTYPES.get(entry.dtype)
+    if dtype is None:
+        return  # refused when read, not when listed
+    expected = math.prod(shape) * dtype.itemsize
+    if entry.size != expected:
+        raise ArtifactError(
+            index_path,
+            f"tensor '{entry.name}' is {entry.dtype}{list(shape)} ({expected} bytes)"
+            f" but its entry says {entry.size} bytes",
+        )
+
+
+def _replace_nbytes(entry: Entry, nbytes: int) -> Entry:
+    return Entry(
+        name=entry.name,
+        dtype=entry.dtype,
+        shape=entry.shape,
+        shard_id=entry.shard_id,
+        offset=entry.offset,
+        size=entry.size,
+        crc32c=entry.crc32c,
+        slices=entry.slices,
+        nbytes=nbytes,
+    )
+
+
+_ORDERED_ESCAPE_RE = re.compile(rb"[\x00\xff]")
+_ORDERED_ESCAPES = {b"\x00": b"\x00\xff", b"\xff": b"\xff\x00"}
+
+
+def _slice_key(name: str, spec: Slice) -> bytes:
+    """The index key of one partition: TF's EncodeTensorNameSlice, in OrderedCode."""
+    escaped = _ORDERED_ESCAPE_RE.sub(
+        lambda m: _ORDERED_ESCAPES[m.group()], name.encode("utf-8", "surrogateescape")
+    )
+    parts = [_ordered_unsigned(0), escaped, b"\x00\x01", _ordered_unsigned(len(spec))]
+    for start, length in spec:
+        parts += [_ordered_signed(start), _ordered_signed(length)]
+    return b"".join(parts)
+
+
+def _ordered_unsigned(value: int) -> bytes:
+    width = (value.bit_length() + 7) // 8
+    return bytes([width]) + value.to_bytes(width, "big")
+
+
+def _ordered_signed(value: int) -> bytes:
+    magnitude = ~value if value < 0 else value
+    # The first `width` bits say the width; one sign bit and 7*width - 1 payload bits follow.
+    width = min(magnitude.bit_length() // 7 + 1, 10)
+    encoded = bytearray(value.to_bytes(10, "big", signed=True)[10 - width :])
+    header = ((1 << width) - 1) << (16 - width)  # `width` leading one bits over two bytes
+    encoded[0] ^= header >> 8
+    if width > 1:
+        encoded[1] ^= header & 0xFF
+    return bytes(encoded)
+
+
+# -- helpers -----------------------------------------------------------------------------------
+
+
+def _decode_varints(raw: np.ndarray, count: int) -> tuple[np.ndarray, int]:
+    """Decode ``count`` varint64s at the start of ``raw``, vectorized; return them and the end."""
+    if count == 0:
+        return np.zeros(0, dtype=np.uint64), 0
+    head = raw[: 10 * count]  # a varint64 takes at most 10 bytes
+    last_bytes = np.flatnonzero(head < 0x80)[:count]
+    if len(last_bytes) < count:
+        raise ValueError(f"expected {count} varint lengths but the data ends first")
+    end = int(last_bytes[-1]) + 1
+    starts = np.concatenate(([0], last_bytes[:-1] + 1))
+    widths = last_bytes - starts + 1
+    if widths.max() > 10 or (head[last_bytes[widths == 10]] > 1).any():  # more than 64 bits
+        raise ValueError("a string length is not a valid varint64")
+    position = np.arange(end) - np.repeat(starts, widths)
+    parts = (head[:end] & 0x7F).astype(np.uint64) << (7 * position).astype(np.uint64)
+    return np.add.reduceat(parts, starts), end
+
+
+def _fixed_width_lengths(lengths: np.ndarray) -> np.ndarray:
+    """The bytes TF checksums for string lengths: uint32 each, or uint64 for those past 4 GiB."""
+    as64 = lengths.astype("<u8").view(np.uint8).reshape(-1, 8)
+    keep = np.ones_like(as64, dtype=bool)
+    keep[:, 4:] = (lengths > 0xFFFFFFFF)[:, None]
+    return as64[keep]
+
+
+def _name(path: str) -> str:
+    return os.path.basename(path)
+
+
+def _listing(names: list[str], limit: int = 5) -> str:
+    shown = ", ".join(names[:limit])
+    return shown + (f" and {len(names) - limit} more" if len(names) > limit else "")
+
+
+def _siblings(prefix: str) -> str:
+    folder = os.path.dirname(prefix) or "."
+    try:
+        indexes = sorted(name for name in os.listdir(folder) if name.endswith(".index"))
+    except OSError:
+        return f"folder {folder} does not exist"
+    return f"found: {_listing(indexes)}" if indexes else f"found no .index file in {folder}"
+
+
+_ESCAPE_RE = re.compile(rb"\\([0-7]{1,3}|x[0-9a-fA-F]{1,2}|.)")
+_SIMPLE_ESCAPES = {b"n": b"\n", b"t": b"\t", b"r": b"\r", b"a": b"\a", b"b": b"\b", b"f": b"\f", b"v": b"\v"}
+
+
+def _prefix_from_state(folder: str, state_file: str) -> str | None:
+    """Read ``model_checkpoint_path`` from a text-format CheckpointState ``checkpoint`` file."""
+    try:
+        with open(state_file, "rb") as f:
+            text = f.read(1 << 20)
+    except OSError:
+        return None
+    match = re.search(rb'^\s*model_checkpoint_path:\s*"((?:[^"\\]|\\.)*)"', text, re.MULTILINE)
+    if not match:
+        return None
+    path = _ESCAPE_RE.sub(_unescape, match.group(1)).decode("utf-8", "surrogateescape")
+    candidates = [path if os.path.isabs(path) else os.path.join(folder, path)]
+    # Checkpoints copied from another machine keep that machine's absolute paths.
+    candidates.append(os.path.join(folder, os.path.basename(path)))
+    for candidate in candidates:
+        if os.path.isfile(candidate + ".index"):
+            return candidate
+    return None
+
+
+def _unescape(match: re.Match[bytes]) -> bytes:
+    code = match.group(1)
+    if code[:1].isdigit():
+        return bytes([int(code, 8) & 0xFF])
+    if code[:1] == b"x":
+        return bytes([int(code[1:], 16)])
+    return _SIMPLE_ESCAPES.get(code, code)

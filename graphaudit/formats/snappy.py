@@ -1,0 +1,86 @@
+"""Raw (unframed) snappy decompression in pure Python, for snappy-compressed table blocks."""
+
+from __future__ import annotations
+
+_LITERAL, _COPY1, _COPY2, _COPY4 = 0, 1, 2, 3
+
+
+class SnappyError(ValueError):
+    """The input is not valid raw snappy data; the message says what was expected."""
+
+
+def uncompressed_length(data: bytes | bytearray | memoryview) -> int:
+    """Return the length that the varint preamble of ``data`` announces."""
+    return _preamble(memoryview(data).cast("B"))[0]
+
+
+def decompress(data: bytes | bytearray | memoryview) -> bytes:
+    """Decompress one raw snappy buffer: a varint length, then literal and copy elements."""
+    src = memoryview(data).cast("B")
+    expected, pos = _preamble(src)
+    out = bytearray()
+    end = len(src)
+    while pos < end:
+        tag = src[pos]
+        pos += 1
+        kind = tag & 3
+        if kind == _LITERAL:
+            length = (tag >> 2) + 1
+            if length > 60:
+                # Tags 60..63 say the length minus one follows in 1..4 little-endian bytes.
+                width = length - 60
+                if pos + width > end:
+                    raise SnappyError(f"literal length at byte {pos - 1} runs past the end of the input")
+                length = int.from_bytes(src[pos : pos + width], "little") + 1
+                pos += width
+            if pos + length > end:
+                raise SnappyError(
+                    f"literal of {length} bytes at byte {pos} needs {pos + length - end} more input bytes"
+                )
+            out += src[pos : pos + length]
+            pos += length
+        else:
+            pos = _copy(src, pos, tag, kind, out)
+        if len(out) > expected:
+            raise SnappyError(f"elements decode to more than the {expected} bytes the preamble announces")
+    if len(out) != expected:
+        raise SnappyError(f"preamble announces {expected} bytes but the elements decode to {len(out)}")
+    return bytes(out)
+
+
+def _copy(src: memoryview, pos: int, tag: int, kind: int, out: bytearray) -> int:
+    """Append the copy element whose tag byte was at ``pos - 1``; return the position after it."""
+    if kind == _COPY1:
+        width = 1
+        length = 4 + ((tag >> 2) & 7)
+    else:
+        width = 2 if kind == _COPY2 else 4
+        length = (tag >> 2) + 1
+    if pos + width > len(src):
+        raise SnappyError(f"copy at byte {pos - 1} runs past the end of the input")
+    offset = int.from_bytes(src[pos : pos + width], "little")
+    if kind == _COPY1:
+        offset |= (tag >> 5) << 8
+    if offset == 0 or offset > len(out):
+        raise SnappyError(
+            f"copy at byte {pos - 1} reaches back {offset} bytes but only {len(out)} are decoded"
+        )
+    start = len(out) - offset
+    if offset >= length:
+        out += out[start : start + length]
+    else:
+        # An overlapping copy repeats the last `offset` bytes over and over.
+        out += (out[start:] * -(-length // offset))[:length]
+    return pos + width
+
+
+def _preamble(src: memoryview) -> tuple[int, int]:
+    value = 0
+    for i in range(min(5, len(src))):  # a varint32 takes at most 5 bytes
+        byte = src[i]
+        value |= (byte & 0x7F) << (7 * i)
+        if not byte & 0x80:
+            if value > 0xFFFFFFFF:
+                break
+            return value, i + 1
+    raise SnappyError("missing or malformed length preamble (expected a varint32)")

@@ -1,0 +1,195 @@
+"""Reader of the immutable LevelDB-style table (SSTable) that holds a checkpoint's `.index`."""
+
+from __future__ import annotations
+
+import struct
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+from graphaudit.formats import crc32c, snappy
+
+MAGIC = 0xDB4775248B80FB57
+FOOTER_SIZE = 48  # two block handles padded to 40 bytes, then the 8-byte magic
+BLOCK_TRAILER_SIZE = 5  # compression type byte, then the masked crc32c of block + type byte
+NO_COMPRESSION = 0
+SNAPPY_COMPRESSION = 1
+
+_U32 = struct.Struct("<I")
+
+
+class TableError(ValueError):
+    """The bytes are not a well-formed table; the message says what was expected and found."""
+
+
+@dataclass(frozen=True)
+class BlockHandle:
+    """Where a block sits in the file; ``size`` excludes the 5-byte trailer."""
+
+    offset: int
+    size: int
+
+
+class Table:
+    """A whole table held in memory: its footer is parsed on creation, blocks as they are read.
+
+    ``verify_checksums`` checks each block's crc32c when it is read. It is cheap (a table is
+    read once and index files are small) and is the only thing that catches a flipped byte
+    inside a value, so it defaults to on.
+    """
+
+    def __init__(self, data: bytes | bytearray | memoryview, *, verify_checksums: bool = True) -> None:
+        self._data = memoryview(data).cast("B")
+        self.verify_checksums = verify_checksums
+        size = len(self._data)
+        if size < FOOTER_SIZE:
+            raise TableError(
+                f"{size} bytes is shorter than the {FOOTER_SIZE}-byte table footer"
+                + (" (the file is empty)" if size == 0 else "")
+            )
+        footer = self._data[size - FOOTER_SIZE :]
+        magic = int.from_bytes(footer[FOOTER_SIZE - 8 :], "little")
+        if magic != MAGIC:
+            raise TableError(
+                f"bad table magic 0x{magic:016x} in the last 8 bytes (expected 0x{MAGIC:016x};"
+                " the file is truncated or is not a table)"
+            )
+        try:
+            self.metaindex_handle, pos = _block_handle(footer, 0)
+            self.index_handle, _ = _block_handle(footer, pos)
+        except TableError as exc:
+            raise TableError(f"bad table footer: {exc}") from None
+        for what, handle in (("metaindex", self.metaindex_handle), ("index", self.index_handle)):
+            self._check_bounds(what, handle)
+
+    def __iter__(self) -> Iterator[tuple[bytes, bytes]]:
+        return self.items()
+
+    def items(self) -> Iterator[tuple[bytes, bytes]]:
+        """Yield every (key, value) pair in key order."""
+        previous: bytes | None = None
+        for _, handle_bytes in self._block_entries("index", self.index_handle):
+            try:
+                handle, _ = _block_handle(memoryview(handle_bytes), 0)
+            except TableError as exc:
+                raise TableError(f"bad block handle in the index block: {exc}") from None
+            self._check_bounds("data", handle)
+            for key, value in self._block_entries("data", handle):
+                if previous is not None and key <= previous:
+                    raise TableError(
+                        f"keys out of order in the data block at offset {handle.offset}:"
+                        f" {key!r} follows {previous!r}"
+                    )
+                previous = key
+                yield key, value
+
+    def read_block(self, handle: BlockHandle, what: str = "data") -> bytes:
+        """Return the uncompressed contents of the block at ``handle``, checking its trailer."""
+        self._check_bounds(what, handle)
+        data = self._data
+        start, end = handle.offset, handle.offset + handle.size
+        kind = data[end]
+        if self.verify_checksums:
+            stored = crc32c.unmask(_U32.unpack_from(data, end + 1)[0])
+            actual = crc32c.value(data[start : end + 1])  # the type byte is checksummed too
+            if stored != actual:
+                raise TableError(
+                    f"{what} block at offset {start} has crc32c 0x{actual:08x} but its trailer"
+                    f" says 0x{stored:08x} (the file is corrupt)"
+                )
+        contents = data[start:end]
+        if kind == NO_COMPRESSION:
+            return bytes(contents)
+        if kind == SNAPPY_COMPRESSION:
+            try:
+                return snappy.decompress(contents)
+            except snappy.SnappyError as exc:
+                raise TableError(f"{what} block at offset {start} is bad snappy data: {exc}") from None
+        raise TableError(
+            f"{what} block at offset {start} has compression type {kind}"
+            " (expected 0 for none or 1 for snappy)"
+        )
+
+    def _check_bounds(self, what: str, handle: BlockHandle) -> None:
+        limit = len(self._data) - FOOTER_SIZE
+        if handle.offset + handle.size + BLOCK_TRAILER_SIZE > limit:
+            raise TableError(
+                f"{what} block at bytes {handle.offset}..{handle.offset + handle.size}"
+                f" (plus its {BLOCK_TRAILER_SIZE}-byte trailer) runs past the {limit} bytes before"
+                " the footer (the file is truncated)"
+            )
+
+    def _block_entries(self, what: str, handle: BlockHandle) -> Iterator[tuple[bytes, bytes]]:
+        block = self.read_block(handle, what)
+        try:
+            yield from _parse_block(block)
+        except TableError as exc:
+            raise TableError(f"{what} block at offset {handle.offset}: {exc}") from None
+
+
+def _parse_block(block: bytes) -> Iterator[tuple[bytes, bytes]]:
+    """Yield the entries of one block.
+
+    A block is a run of entries, each ``varint shared, varint non_shared, varint value_length,
+    key[shared:], value``, where the key shares ``shared`` leading bytes with the previous key.
+    A fixed32 array of restart offsets (entries with ``shared == 0``) and its fixed32 count end
+    the block.
+    """
+    size = len(block)
+    if size < 4:
+        raise TableError(f"{size} bytes is too short for a block (expected at least 4)")
+    num_restarts = _U32.unpack_from(block, size - 4)[0]
+    restarts_at = size - 4 - 4 * num_restarts
+    if num_restarts == 0 or restarts_at < 0:
+        raise TableError(f"restart count {num_restarts} does not fit in a block of {size} bytes")
+    restarts = set(struct.unpack_from(f"<{num_restarts}I", block, restarts_at))
+    fresh: set[int] = set()  # offsets of entries that share no prefix: where restarts may point
+    key = b""
+    pos = 0
+    while pos < restarts_at:
+        entry_at = pos
+        shared, pos = _varint(block, pos, restarts_at, 32)
+        non_shared, pos = _varint(block, pos, restarts_at, 32)
+        value_length, pos = _varint(block, pos, restarts_at, 32)
+        if shared > len(key):
+            raise TableError(
+                f"entry at byte {entry_at} shares {shared} key bytes but the previous key has {len(key)}"
+            )
+        value_at = pos + non_shared
+        end = value_at + value_length
+        if end > restarts_at:
+            raise TableError(
+                f"entry at byte {entry_at} needs bytes up to {end} but entries end at {restarts_at}"
+            )
+        if shared == 0:
+            fresh.add(entry_at)
+        key = key[:shared] + block[pos:value_at]
+        yield key, block[value_at:end]
+        pos = end
+    stray = restarts - fresh
+    if restarts_at == 0:
+        stray.discard(0)  # an empty block still carries one restart point at offset 0
+    if stray:
+        raise TableError(f"restart offset {min(stray)} does not point at an entry that starts a key")
+
+
+def _block_handle(buf: memoryview, pos: int) -> tuple[BlockHandle, int]:
+    offset, pos = _varint(buf, pos, len(buf), 64)
+    size, pos = _varint(buf, pos, len(buf), 64)
+    return BlockHandle(offset, size), pos
+
+
+def _varint(buf: bytes | memoryview, pos: int, end: int, bits: int) -> tuple[int, int]:
+    """Decode a little-endian base-128 varint of at most ``bits`` bits at ``pos``."""
+    value = 0
+    shift = 0
+    start = pos
+    while pos < end and shift < bits:
+        byte = buf[pos]
+        pos += 1
+        value |= (byte & 0x7F) << shift
+        if not byte & 0x80:
+            if value >> bits:
+                break
+            return value, pos
+        shift += 7
+    raise TableError(f"bad varint{bits} at byte {start}")

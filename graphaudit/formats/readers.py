@@ -53,8 +53,12 @@ def _parse_text(path: Path, data: bytes, cls, what: str):
     msg = cls()
     try:
         text_format.Parse(data.decode("utf-8"), msg, allow_unknown_extension=True)
-    except (text_format.ParseError, UnicodeDecodeError) as exc:
-        raise ArtifactError(path, f"expected a text-format {what}; {_short(exc)}") from None
+    except text_format.ParseError as exc:
+        where = f"line {exc.GetLine()}, column {exc.GetColumn()}: " if exc.GetLine() else ""
+        detail = str(exc).split(" : ", 1)[-1]
+        raise ArtifactError(path, f"expected a text-format {what}; {where}{detail}") from None
+    except UnicodeDecodeError as exc:
+        raise ArtifactError(path, f"expected a text-format {what}; not UTF-8 text ({exc.reason} at byte {exc.start})") from None
     return msg
 
 

@@ -78,6 +78,13 @@ def _output(path: Optional[Path]) -> Iterator[io.TextIOBase]:
         yield fh
 
 
+def _console():
+    """A rich console; when piped, wide enough that tables do not wrap names."""
+    from rich.console import Console
+
+    return Console(highlight=False, soft_wrap=True, width=None if sys.stdout.isatty() else 120)
+
+
 def _fail(message: str) -> None:
     typer.echo(f"graphaudit: error: {message}", err=True)
     raise typer.Exit(EXIT_ERROR)
@@ -152,9 +159,7 @@ def inspect_cmd(
         json.dump(info, sys.stdout, indent=2)
         sys.stdout.write("\n")
     else:
-        from rich.console import Console
-
-        render_console(info, Console(highlight=False, soft_wrap=True))
+        render_console(info, _console())
 
 
 @app.command("rules")
@@ -167,7 +172,6 @@ def rules_cmd(format: str = typer.Option("console", "--format", "-f", help="cons
     if format == "json":
         typer.echo(json.dumps(rows, indent=2))
         return
-    from rich.console import Console
     from rich.table import Table
 
     table = Table(box=None, header_style="bold", padding=(0, 2))
@@ -175,7 +179,7 @@ def rules_cmd(format: str = typer.Option("console", "--format", "-f", help="cons
         table.add_column(col)
     for r in rows:
         table.add_row(r["code"], r["name"], r["severity"], r["summary"])
-    Console(highlight=False).print(table)
+    _console().print(table)
 
 
 @app.command()

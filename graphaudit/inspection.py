@@ -33,7 +33,8 @@ def inspect_dict(art: Artifact, *, top_ops: int = 15) -> dict:
             {"tags": list(m.tags), "graph": m.graph, "tensorflow_version": m.tf_version,
              "signatures": [{"name": s.name, "method": s.method,
                              "inputs": {k: _tensor(t) for k, t in s.inputs.items()},
-                             "outputs": {k: _tensor(t) for k, t in s.outputs.items()}} for s in m.signatures],
+                             "outputs": {k: _tensor(t) for k, t in s.outputs.items()}}
+                            for s in m.signatures if not s.name.startswith("__saved_model_")],
              "init_ops": m.init_ops, "restore_op": m.restore_op,
              "collections": {k: len(v) for k, v in sorted(m.collections.items())}}
             for m in art.meta_graphs
@@ -79,9 +80,10 @@ def render_console(info: dict, console) -> None:
     ck = info["checkpoint"]
     if ck:
         cov = ", ".join(f"{n} {src}" for src, n in ck["coverage"].items())
-        console.print(f"  checkpoint: {ck['prefix']} ({ck['keys']:,} keys, {ck['shards']} shard(s)); {cov}")
+        console.print(f"  checkpoint: {ck['prefix']} ({ck['keys']:,} keys, {ck['shards']} shard(s)); values: {cov}")
     if v["items"]:
-        table = Table(show_header=True, header_style="bold", box=None, padding=(0, 2), pad_edge=True)
+        table = Table(show_header=True, header_style="bold", box=None, padding=(0, 1), pad_edge=True,
+                      expand=False)
         for col in ("variable", "dtype", "shape", "trainable", "value"):
             table.add_column(col)
         for item in v["items"][:40]:

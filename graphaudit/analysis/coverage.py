@@ -9,12 +9,12 @@ from graphaudit.artifact import ASSIGN_OPS, VARIABLE_OPS, Artifact, RootKind
 
 
 class ValueSource(str, enum.Enum):
-    RESTORED = "restored from the checkpoint"
-    INIT_OP = "set by an init op"
-    LIVE = "initialized in the live session"
-    MISSING_KEY = "restored from a key the checkpoint lacks"
-    NONE = "gets no value"
-    UNKNOWN = "unknown (the artifact carries no values)"
+    RESTORED = "restored"  # a restore op (or the TF2 object graph) reads a key the checkpoint holds
+    INIT_OP = "init op"  # main_op / legacy_init_op / __saved_model_init_op assigns it
+    LIVE = "live"  # initialized in the live session that was audited
+    MISSING_KEY = "missing key"  # restored from a key the checkpoint lacks: the restore fails
+    NONE = "none"  # nothing gives it a value
+    UNKNOWN = "unknown"  # the artifact carries no values (a bare GraphDef)
 
 
 @dataclass(frozen=True)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import os
 import re
@@ -32,7 +33,7 @@ class Entry:
 
     ``dtype`` is TensorFlow's name (``"float32"``, ``"bfloat16"``, ``"string"``...). A sliced
     (partitioned) tensor has no data of its own: ``slices`` lists its partitions, each stored
-    as a separate entry, and ``shard_id``/``offset``/``size``/``crc32c`` are zero.
+    as a separate entry, and its ``offset``, ``size`` and ``crc32c`` are zero.
     ``crc32c`` is the masked CRC-32C that TensorFlow stores. ``nbytes`` is what the tensor's
     data occupies in the shard files, slices included.
     """
@@ -91,16 +92,16 @@ class Checkpoint:
                 data = f.read()
         except OSError as exc:
             raise ArtifactError(index_path, f"cannot read the checkpoint index: {exc.strerror}") from None
-        header, raw_entries = _read_index(index_path, data)
-        entries, partitions = _build_entries(index_path, header, raw_entries)
+        header, raw_entries, slice_keys = _read_index(index_path, data)
+        entries, partitions = _build_entries(index_path, raw_entries, slice_keys)
         checkpoint = cls(prefix, header, entries, partitions)
-        checkpoint._check_shards(raw_entries)
+        checkpoint._check_shards()
         return checkpoint
 
-    def _check_shards(self, raw_entries: dict[bytes, Entry]) -> None:
+    def _check_shards(self) -> None:
         # The furthest byte each shard must hold; one stat per shard, no data read.
         furthest: dict[int, Entry] = {}
-        for entry in raw_entries.values():
+        for entry in (part for name in self._entries for part in self.parts(name)):
             if entry.size and (
                 entry.shard_id not in furthest
                 or entry.offset + entry.size > furthest[entry.shard_id].offset + furthest[entry.shard_id].size
@@ -147,6 +148,11 @@ class Checkpoint:
         except KeyError:
             raise KeyError(f"no tensor {name!r} in checkpoint {self.prefix}") from None
 
+    def parts(self, name: str) -> tuple[Entry, ...]:
+        """The entries that hold the tensor's bytes: its own, or one per slice if it is sliced."""
+        entry = self.entry(name)
+        return tuple(part for _, part in self._partitions[name]) if entry.sliced else (entry,)
+
     def __contains__(self, name: object) -> bool:
         return name in self._entries
 
@@ -178,9 +184,7 @@ class Checkpoint:
 
     def verify(self, name: str) -> None:
         """Check the tensor's bytes against the CRC-32C in the index; raise ArtifactError if not."""
-        entry = self.entry(name)
-        parts = [part for _, part in self._partitions[name]] if entry.sliced else [entry]
-        for part in parts:
+        for part in self.parts(name):
             raw = self._map(part, np.dtype(np.uint8), (part.size,))
             if part.dtype == _STRING:
                 lengths, lengths_end = self._string_lengths(part, raw)
@@ -332,13 +336,15 @@ def find_checkpoint_prefix(path: str | os.PathLike[str]) -> str:
 # -- index parsing -----------------------------------------------------------------------------
 
 
-def _read_index(index_path: str, data: bytes) -> tuple[object, dict[bytes, Entry]]:
+def _read_index(index_path: str, data: bytes) -> tuple[object, dict[bytes, Entry], dict[bytes, list[bytes]]]:
+    """Parse the index into the header, every entry by key, and each sliced tensor's part keys."""
     try:
         table = Table(data, verify_checksums=True)
     except TableError as exc:
         raise ArtifactError(index_path, f"not a checkpoint index: {exc}") from None
     header = None
     entries: dict[bytes, Entry] = {}
+    slice_keys: dict[bytes, list[bytes]] = {}
     try:
         for key, value in table.items():
             if key == b"":
@@ -352,11 +358,17 @@ def _read_index(index_path: str, data: bytes) -> tuple[object, dict[bytes, Entry
             name = key.decode("utf-8", "surrogateescape")
             _parse(index_path, proto, value, f"the entry of {name!r}")
             entries[key] = _entry(index_path, header, name, proto)
+            if proto.slices:
+                # A full extent has no length in the proto (read back as 0) and -1 in the key.
+                slice_keys[key] = [
+                    _slice_key(name, [(ext.start, ext.length or -1) for ext in piece.extent])
+                    for piece in proto.slices
+                ]
     except TableError as exc:
         raise ArtifactError(index_path, f"corrupt checkpoint index: {exc}") from None
     if header is None:
         raise ArtifactError(index_path, "not a checkpoint index: the table has no bundle header (empty key)")
-    return header, entries
+    return header, entries, slice_keys
 
 
 def _parse(index_path: str, message, value: bytes, what: str) -> None:
@@ -395,7 +407,7 @@ def _entry(index_path: str, header, name: str, proto) -> Entry:
     if proto.offset < 0 or proto.size < 0:
         raise ArtifactError(index_path, f"tensor '{name}' has offset {proto.offset} and size {proto.size}")
     slices = tuple(
-        # A full extent stores no length; proto3 reads that as 0 (a real partition is never empty).
+        # A full extent has no length, which proto3 reads as 0 (no real partition is empty).
         tuple((ext.start, ext.length or shape[d] - ext.start) for d, ext in enumerate(piece.extent))
         for piece in proto.slices
     )
@@ -413,7 +425,7 @@ def _entry(index_path: str, header, name: str, proto) -> Entry:
 
 
 def _build_entries(
-    index_path: str, header, raw_entries: dict[bytes, Entry]
+    index_path: str, raw_entries: dict[bytes, Entry], slice_keys: dict[bytes, list[bytes]]
 ) -> tuple[dict[str, Entry], dict[str, tuple[tuple[Slice, Entry], ...]]]:
     entries: dict[str, Entry] = {}
     partitions: dict[str, tuple[tuple[Slice, Entry], ...]] = {}
@@ -421,7 +433,10 @@ def _build_entries(
         if key.startswith(b"\x00"):
             continue  # a partition of a sliced tensor; reached through its tensor's slices
         if entry.slices:
-            parts = tuple(_partition(index_path, raw_entries, entry, spec) for spec in entry.slices)
+            parts = tuple(
+                _partition(index_path, raw_entries, entry, spec, part_key)
+                for spec, part_key in zip(entry.slices, slice_keys[key])
+            )
             covered = sum(math.prod(length for _, length in spec) for spec in entry.slices)
             if covered != math.prod(entry.shape):
                 raise ArtifactError(
@@ -429,22 +444,25 @@ def _build_entries(
                     f"the slices of tensor '{entry.name}' cover {covered} of its {math.prod(entry.shape)} elements",
                 )
             partitions[entry.name] = parts
-            entry = _replace_nbytes(entry, sum(part.size for _, part in parts))
+            entry = dataclasses.replace(entry, nbytes=sum(part.size for _, part in parts))
         else:
             _check_size(index_path, entry, entry.shape)
         entries[entry.name] = entry
     return entries, partitions
 
 
-def _partition(index_path: str, raw_entries: dict[bytes, Entry], entry: Entry, spec: Slice) -> tuple[Slice, Entry]:
+def _partition(
+    index_path: str, raw_entries: dict[bytes, Entry], entry: Entry, spec: Slice, key: bytes
+) -> tuple[Slice, Entry]:
     text = ", ".join(f"{start}:{start + length}" for start, length in spec)
     if len(spec) != len(entry.shape) or any(
         start < 0 or length < 0 or start + length > dim for (start, length), dim in zip(spec, entry.shape)
     ):
         raise ArtifactError(index_path, f"slice [{text}] of tensor '{entry.name}' is outside its shape {list(entry.shape)}")
-    part = raw_entries.get(_slice_key(entry.name, spec))
+    part = raw_entries.get(key)
     if part is None:
         raise ArtifactError(index_path, f"tensor '{entry.name}' lists slice [{text}] but the index has no entry for it")
+    part = dataclasses.replace(part, name=entry.name)  # its key is an encoding, not a name
     shape = tuple(length for _, length in spec)
     if part.dtype != entry.dtype or part.shape != shape:
         raise ArtifactError(
@@ -479,25 +497,11 @@ def _check_size(index_path: str, entry: Entry, shape: tuple[int, ...]) -> None:
         )
 
 
-def _replace_nbytes(entry: Entry, nbytes: int) -> Entry:
-    return Entry(
-        name=entry.name,
-        dtype=entry.dtype,
-        shape=entry.shape,
-        shard_id=entry.shard_id,
-        offset=entry.offset,
-        size=entry.size,
-        crc32c=entry.crc32c,
-        slices=entry.slices,
-        nbytes=nbytes,
-    )
-
-
 _ORDERED_ESCAPE_RE = re.compile(rb"[\x00\xff]")
 _ORDERED_ESCAPES = {b"\x00": b"\x00\xff", b"\xff": b"\xff\x00"}
 
 
-def _slice_key(name: str, spec: Slice) -> bytes:
+def _slice_key(name: str, spec: list[tuple[int, int]]) -> bytes:
     """The index key of one partition: TF's EncodeTensorNameSlice, in OrderedCode."""
     escaped = _ORDERED_ESCAPE_RE.sub(
         lambda m: _ORDERED_ESCAPES[m.group()], name.encode("utf-8", "surrogateescape")

@@ -264,7 +264,8 @@ def read_metagraph(artifact: Artifact, mg, graph_name: str, path: str) -> MetaGr
         for out_key, (tensor, _, _) in sig.outputs.items():
             node = tensor_node(tensor)
             if sig_key == "__saved_model_init_op":
-                info.init_ops.append(node)
+                if node not in info.init_ops:
+                    info.init_ops.append(node)
                 artifact.roots.append(Root(graph_name, node, RootKind.INIT_OP, "signature `__saved_model_init_op`"))
             elif sig_key == "__saved_model_train_op":
                 artifact.roots.append(Root(graph_name, node, RootKind.TRAIN_OP, "signature `__saved_model_train_op`"))
@@ -275,7 +276,8 @@ def read_metagraph(artifact: Artifact, mg, graph_name: str, path: str) -> MetaGr
         for node in info.collections.get(key, ()):
             if key in ("saved_model_main_op", "legacy_init_op", "init_op", "table_initializer",
                        "local_init_op"):
-                info.init_ops.append(node)
+                if node not in info.init_ops:
+                    info.init_ops.append(node)
                 artifact.roots.append(Root(graph_name, node, RootKind.INIT_OP, f"collection `{key}`"))
     for node in info.collections.get(TRAIN_OP_COLLECTION, ()):
         artifact.roots.append(Root(graph_name, node, RootKind.TRAIN_OP, "collection `train_op`"))

@@ -191,6 +191,8 @@ def read_saved_model(path: Path, max_file_size: int) -> Artifact:
     if var_dir.exists():
         ensure_inside(var_dir, path, "variables/")
     if v2:
+        # TF2 variables are object-graph nodes; the graph's VarHandleOps only restate them.
+        art.variables.clear()
         _read_object_graph(art, sm.meta_graphs[0].object_graph_def)
     needs_values = bool(art.variables)
     if not has_index:

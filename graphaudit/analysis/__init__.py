@@ -5,6 +5,7 @@ from __future__ import annotations
 from functools import cached_property
 
 from graphaudit.analysis import coverage as _coverage
+from graphaudit.analysis.provenance import PretrainedGroup, matches_any, pretrained_groups
 from graphaudit.analysis.reachability import Reach, infer_roots, reach
 from graphaudit.artifact import VARIABLE_OPS, Artifact, Root
 from graphaudit.config import Settings
@@ -75,3 +76,17 @@ class Analyses:
     def claimed_by_more_specific_rules(self) -> set[str]:
         """Variables that a more specific rule explains (e.g. checkpoint name drift, GA203)."""
         return set()
+
+    @cached_property
+    def pretrained_groups(self) -> list[PretrainedGroup]:
+        """Pretrained variable groups with their evidence (see analysis/provenance.py)."""
+        return pretrained_groups(self.artifact, self.settings)
+
+    @cached_property
+    def group_of(self) -> dict[str, PretrainedGroup]:
+        """Variable name -> the pretrained group holding it."""
+        return {v: g for g in self.pretrained_groups for v in g.variables}
+
+    def is_finetuned(self, variable: str) -> bool:
+        """True when a `finetune` declaration covers ``variable`` (intentional training)."""
+        return matches_any(variable, self.settings.finetune)

@@ -7,6 +7,7 @@ import re
 from typing import TYPE_CHECKING, ClassVar, Iterable, Iterator
 
 from graphaudit.findings import Confidence, Finding, Fixup, Location, Severity
+from graphaudit.names import common_scope, name_list, plural  # noqa: F401  (rules use them)
 
 if TYPE_CHECKING:
     from graphaudit.analysis import Analyses
@@ -64,29 +65,3 @@ class Rule:
     def missing_sections(cls) -> list[str]:
         present = cls.sections()
         return [s for s in DOC_SECTIONS if not present.get(s)]
-
-
-def plural(n: int, word: str, many: str | None = None) -> str:
-    return f"{n:,} {word if n == 1 else (many or word + 's')}"
-
-
-def name_list(names: Iterable[str], limit: int = 3) -> str:
-    names = list(names)
-    shown = ", ".join(f"`{n}`" for n in names[:limit])
-    return shown + (f" and {len(names) - limit:,} more" if len(names) > limit else "")
-
-
-def common_scope(names: Iterable[str]) -> str:
-    """The longest shared ``a/b/`` prefix of variable names, without the trailing slash."""
-    split = [n.split("/")[:-1] for n in names]
-    if not split:
-        return ""
-    prefix = split[0]
-    for parts in split[1:]:
-        k = 0
-        while k < min(len(prefix), len(parts)) and prefix[k] == parts[k]:
-            k += 1
-        prefix = prefix[:k]
-        if not prefix:
-            break
-    return "/".join(prefix)

@@ -1,4 +1,4 @@
-"""graphaudit's checkpoint reader equals TensorFlow's view of the same files, without importing it."""
+"""graphaudit reads checkpoints as TensorFlow does, and without importing it."""
 
 from __future__ import annotations
 
@@ -73,7 +73,9 @@ def _write_tf2(tf, prefix: Path, sharded: bool) -> dict:
         module.words = tf.Variable(np.array([b"w%d" % i * 8 for i in range(600)], dtype=object))
         originals["model/words/.ATTRIBUTES/VARIABLE_VALUE"] = module.words.numpy()
         options = tf.train.CheckpointOptions(
-            experimental_sharding_callback=tf.train.experimental.MaxShardSizePolicy(max_shard_size=30_000)
+            experimental_sharding_callback=tf.train.experimental.MaxShardSizePolicy(
+                max_shard_size=30_000
+            )
         )
     tf.train.Checkpoint(model=module).write(str(prefix), options=options)
     return originals
@@ -96,7 +98,9 @@ def _tensorflow_view(tf, prefix: Path, originals: dict) -> dict:
 def _tfrecord_crcs(tf, folder: Path) -> list[tuple[bytes, int]]:
     """(payload, masked crc32c) pairs as TensorFlow's TFRecordWriter computes them."""
     rng = np.random.default_rng(7)
-    payloads = [b"", b"a", b"123456789"] + [rng.bytes(n) for n in (255, 256, 4095, 4096, 4100, 70_001)]
+    payloads = [b"", b"a", b"123456789"] + [
+        rng.bytes(n) for n in (255, 256, 4095, 4096, 4100, 70_001)
+    ]
     path = folder / "crc.tfrecord"
     with tf.io.TFRecordWriter(str(path)) as writer:
         for payload in payloads:
@@ -123,7 +127,9 @@ def tf_checkpoints(tmp_path_factory):
     for kind in KINDS:
         prefix = root / kind / "model.ckpt"
         prefix.parent.mkdir()
-        originals = _write_tf1(tf, prefix) if kind == "tf1" else _write_tf2(tf, prefix, kind == "sharded")
+        originals = (
+            _write_tf1(tf, prefix) if kind == "tf1" else _write_tf2(tf, prefix, kind == "sharded")
+        )
         built[kind] = (prefix, _tensorflow_view(tf, prefix, originals))
     built["crcs"] = _tfrecord_crcs(tf, root)
     return built
@@ -185,12 +191,27 @@ def test_every_tensor_passes_its_checksum(tf_checkpoints, kind):
 
 
 @pytest.mark.tf
+def test_verify_without_google_crc32c(tf_checkpoints, monkeypatch):
+    monkeypatch.setattr(crc32c, "_native_extend", None)
+    ckpt, _ = _view(tf_checkpoints, "sharded")
+    for key in ckpt.keys():
+        ckpt.verify(key)
+
+
+@pytest.mark.tf
 def test_checkpoint_kinds_cover_what_they_should(tf_checkpoints):
     tf1, _ = _view(tf_checkpoints, "tf1")
     tf2, _ = _view(tf_checkpoints, "tf2")
     sharded, _ = _view(tf_checkpoints, "sharded")
     assert {tf1.entry(k).dtype for k in tf1.keys()} >= {
-        "float32", "float16", "float64", "int32", "int64", "bool", "string", "bfloat16"
+        "float32",
+        "float16",
+        "float64",
+        "int32",
+        "int64",
+        "bool",
+        "string",
+        "bfloat16",
     }
     assert tf1.entry("part/kernel").slices == (((0, 4), (0, 4)), ((4, 3), (0, 4)), ((7, 3), (0, 4)))
     assert (tf1.num_shards, tf2.num_shards) == (1, 1) and sharded.num_shards > 2
@@ -237,7 +258,11 @@ def test_header_and_entries(tf_checkpoints):
     assert ckpt.header.version.producer == 1 and ckpt.header.endianness == 0
     entry = ckpt.entry("dense/f32")
     assert (entry.dtype, entry.shape, entry.shard_id, entry.size, entry.sliced) == (
-        "float32", (3, 4), 0, 48, False
+        "float32",
+        (3, 4),
+        0,
+        48,
+        False,
     )
     with pytest.raises(dataclasses.FrozenInstanceError):
         entry.size = 0
@@ -248,8 +273,7 @@ def test_header_and_entries(tf_checkpoints):
 @pytest.mark.tf
 def test_tensorflow_is_never_imported(tf_checkpoints):
     prefixes = [str(tf_checkpoints[kind][0]) for kind in KINDS]
-    script = textwrap.dedent(
-        f"""
+    script = textwrap.dedent(f"""
         import sys
         from graphaudit.formats.checkpoint import Checkpoint
         for prefix in {prefixes!r}:
@@ -261,8 +285,7 @@ def test_tensorflow_is_never_imported(tf_checkpoints):
         loaded = sorted(m for m in sys.modules if m.split(".")[0] in ("tensorflow", "keras", "tf_keras"))
         assert not loaded, loaded
         print("ok")
-        """
-    )
+        """)
     done = subprocess.run(
         [sys.executable, "-c", script], cwd=REPO, capture_output=True, text=True, timeout=120
     )
@@ -284,7 +307,10 @@ def _open_error(prefix: Path) -> str:
 def test_verify_fails_after_a_byte_flips(tf_checkpoints, copy_of):
     prefix = copy_of("tf2")
     ckpt = Checkpoint.open(prefix)
-    for name in ["model/dense/f64/.ATTRIBUTES/VARIABLE_VALUE", "model/dense/s/.ATTRIBUTES/VARIABLE_VALUE"]:
+    for name in [
+        "model/dense/f64/.ATTRIBUTES/VARIABLE_VALUE",
+        "model/dense/s/.ATTRIBUTES/VARIABLE_VALUE",
+    ]:
         entry = ckpt.entry(name)
         shard = Path(ckpt.shard_path(entry.shard_id))
         data = bytearray(shard.read_bytes())
@@ -309,7 +335,9 @@ def test_missing_shard(copy_of):
 def test_truncated_shard(copy_of):
     prefix = copy_of("tf1")
     ckpt = Checkpoint.open(prefix)
-    last = max((part for k in ckpt.keys() for part in ckpt.parts(k)), key=lambda e: e.offset + e.size)
+    last = max(
+        (part for k in ckpt.keys() for part in ckpt.parts(k)), key=lambda e: e.offset + e.size
+    )
     shard = Path(ckpt.shard_path(0))
     shard.write_bytes(shard.read_bytes()[:100])
     assert _open_error(prefix) == (
@@ -346,12 +374,17 @@ def test_corrupt_index_block(copy_of):
     data = bytearray(index.read_bytes())
     data[20] ^= 0x40  # inside the first data block
     index.write_bytes(bytes(data))
-    assert _open_error(prefix).startswith("corrupt checkpoint index: data block at offset 0 has crc32c 0x")
+    assert _open_error(prefix).startswith(
+        "corrupt checkpoint index: data block at offset 0 has crc32c 0x"
+    )
 
 
 def test_missing_index(tmp_path):
     (tmp_path / "other.ckpt.index").write_bytes(b"")
-    assert _open_error(tmp_path / "model.ckpt") == "expected a checkpoint index model.ckpt.index; found: other.ckpt.index"
+    assert (
+        _open_error(tmp_path / "model.ckpt")
+        == "expected a checkpoint index model.ckpt.index; found: other.ckpt.index"
+    )
 
 
 @pytest.mark.tf
@@ -390,7 +423,9 @@ def test_find_checkpoint_prefix(tf_checkpoints, tmp_path):
     moved = tmp_path / "moved"
     shutil.copytree(folder, moved)
     (moved / "checkpoint").write_text('model_checkpoint_path: "/elsewhere/model.ckpt"\n')
-    assert find_checkpoint_prefix(moved) == str(moved / "model.ckpt")  # absolute path from another machine
+    assert find_checkpoint_prefix(moved) == str(
+        moved / "model.ckpt"
+    )  # absolute path from another machine
 
     (moved / "checkpoint").unlink()
     shutil.copy(moved / "model.ckpt.index", moved / "model2.ckpt.index")
@@ -446,7 +481,9 @@ def test_mask_round_trips(crc):
 
 def test_mask_formula():
     crc = 0x12345678
-    assert crc32c.mask(crc) == ((((crc >> 15) | (crc << 17)) & 0xFFFFFFFF) + 0xA282EAD8) & 0xFFFFFFFF
+    assert (
+        crc32c.mask(crc) == ((((crc >> 15) | (crc << 17)) & 0xFFFFFFFF) + 0xA282EAD8) & 0xFFFFFFFF
+    )
 
 
 # ----------------------------------------------------------------------------------------------
@@ -475,7 +512,9 @@ def test_snappy_vectors(compressed, expected):
 def test_snappy_copy_with_a_long_one_byte_offset():
     # copy1 keeps offset bits 8..10 in the tag: offset 0x105 = 261, length 4.
     literal = bytes(range(256)) + b"ABCDE"
-    compressed = b"\x89\x02" + b"\xf0\xff" + bytes(range(256)) + b"\x10ABCDE" + bytes([(1 << 5) | 1, 0x05])
+    compressed = (
+        b"\x89\x02" + b"\xf0\xff" + bytes(range(256)) + b"\x10ABCDE" + bytes([(1 << 5) | 1, 0x05])
+    )
     assert snappy.decompress(compressed) == literal + literal[:4]
 
 
@@ -520,7 +559,9 @@ def _snappy_literals(raw: bytes) -> bytes:
     return bytes(out)
 
 
-def _build_table(items, *, compression=0, per_block=4, restart_interval=16, bad_crc=False, handles=None) -> bytes:
+def _build_table(
+    items, *, compression=0, per_block=4, restart_interval=16, bad_crc=False, handles=None
+) -> bytes:
     """A table as LevelDB lays it out; ``handles`` collects each data block's (offset, size)."""
     out = bytearray()
 
@@ -533,7 +574,13 @@ def _build_table(items, *, compression=0, per_block=4, restart_interval=16, bad_
                     shared += 1
             else:
                 restarts.append(len(body))
-            body += _varint(shared) + _varint(len(key) - shared) + _varint(len(value)) + key[shared:] + value
+            body += (
+                _varint(shared)
+                + _varint(len(key) - shared)
+                + _varint(len(value))
+                + key[shared:]
+                + value
+            )
             previous = key
         restarts = restarts or [0]  # an empty block still has one restart point
         return bytes(body) + struct.pack(f"<{len(restarts) + 1}I", *restarts, len(restarts))
@@ -570,7 +617,10 @@ def test_table_round_trip(compression, restart_interval):
 
 def test_table_checks_block_crc_only_when_asked():
     data = _build_table(ITEMS, bad_crc=True)
-    with pytest.raises(TableError, match=r"index block at offset \d+ has crc32c 0x[0-9a-f]{8} but its trailer says 0x"):
+    with pytest.raises(
+        TableError,
+        match=r"index block at offset \d+ has crc32c 0x[0-9a-f]{8} but its trailer says 0x",
+    ):
         list(Table(data))
     assert list(Table(data, verify_checksums=False)) == ITEMS
 
@@ -580,7 +630,9 @@ def test_table_rejects_unknown_compression():
     data = bytearray(_build_table(ITEMS, handles=handles))
     offset, size = handles[0]
     data[offset + size] = 2  # the compression type byte of the first data block's trailer
-    with pytest.raises(TableError, match=r"has compression type 2 \(expected 0 for none or 1 for snappy\)"):
+    with pytest.raises(
+        TableError, match=r"has compression type 2 \(expected 0 for none or 1 for snappy\)"
+    ):
         list(Table(bytes(data), verify_checksums=False))
 
 

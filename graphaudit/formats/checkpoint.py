@@ -84,14 +84,19 @@ class Checkpoint:
         prefix = os.fspath(prefix)
         if not os.path.isfile(prefix + ".index"):
             if not os.path.exists(prefix):
-                raise ArtifactError(prefix, f"expected a checkpoint index {_name(prefix)}.index; {_siblings(prefix)}")
+                raise ArtifactError(
+                    prefix,
+                    f"expected a checkpoint index {_name(prefix)}.index; {_siblings(prefix)}",
+                )
             prefix = find_checkpoint_prefix(prefix)
         index_path = prefix + ".index"
         try:
             with open(index_path, "rb") as f:
                 data = f.read()
         except OSError as exc:
-            raise ArtifactError(index_path, f"cannot read the checkpoint index: {exc.strerror}") from None
+            raise ArtifactError(
+                index_path, f"cannot read the checkpoint index: {exc.strerror}"
+            ) from None
         header, raw_entries, slice_keys = _read_index(index_path, data)
         entries, partitions = _build_entries(index_path, raw_entries, slice_keys)
         checkpoint = cls(prefix, header, entries, partitions)
@@ -101,12 +106,13 @@ class Checkpoint:
     def _check_shards(self) -> None:
         # The furthest byte each shard must hold; one stat per shard, no data read.
         furthest: dict[int, Entry] = {}
-        for entry in (part for name in self._entries for part in self.parts(name)):
-            if entry.size and (
-                entry.shard_id not in furthest
-                or entry.offset + entry.size > furthest[entry.shard_id].offset + furthest[entry.shard_id].size
-            ):
-                furthest[entry.shard_id] = entry
+        for name in self._entries:
+            for part in self.parts(name):
+                best = furthest.get(part.shard_id)
+                if part.size and (
+                    best is None or part.offset + part.size > best.offset + best.size
+                ):
+                    furthest[part.shard_id] = part
         for shard_id in sorted(furthest):
             entry = furthest[shard_id]
             path = self.shard_path(shard_id)
@@ -115,10 +121,13 @@ class Checkpoint:
             except FileNotFoundError:
                 raise ArtifactError(
                     self.prefix,
-                    f"data shard {_name(path)} is missing (the index names {self.num_shards} shards)",
+                    f"data shard {_name(path)} is missing"
+                    f" (the index names {self.num_shards} shards)",
                 ) from None
             except OSError as exc:
-                raise ArtifactError(self.prefix, f"cannot read data shard {_name(path)}: {exc.strerror}") from None
+                raise ArtifactError(
+                    self.prefix, f"cannot read data shard {_name(path)}: {exc.strerror}"
+                ) from None
             if not stat.S_ISREG(info.st_mode):
                 raise ArtifactError(self.prefix, f"data shard {_name(path)} is not a regular file")
             end = entry.offset + entry.size
@@ -176,7 +185,8 @@ class Checkpoint:
         entry = self.entry(name)
         if not entry.sliced:
             return self._read(entry)
-        out = np.zeros(entry.shape, dtype=object if entry.dtype == _STRING else self._numpy_dtype(entry))
+        dtype = np.dtype(object) if entry.dtype == _STRING else self._numpy_dtype(entry)
+        out = np.zeros(entry.shape, dtype=dtype)  # one variable in memory, never the whole file
         for spec, part in self._partitions[name]:
             out[tuple(slice(start, start + length) for start, length in spec)] = self._read(part)
         out.flags.writeable = False
@@ -190,13 +200,15 @@ class Checkpoint:
                 lengths, lengths_end = self._string_lengths(part, raw)
                 # TensorFlow checksums each length as a fixed uint32 (uint64 past 4 GiB), not
                 # as the varint it stores, then the stored length checksum and string bytes.
-                actual = crc32c.extend(crc32c.value(_fixed_width_lengths(lengths)), raw[lengths_end:])
+                actual = crc32c.value(_fixed_width_lengths(lengths))
+                actual = crc32c.extend(actual, raw[lengths_end:])
             else:
                 actual = crc32c.value(raw)
             if crc32c.mask(actual) != part.crc32c:
                 raise ArtifactError(
                     self.prefix,
-                    f"tensor '{name}' fails its checksum: bytes {part.offset}..{part.offset + part.size}"
+                    f"tensor '{name}' fails its checksum: bytes"
+                    f" {part.offset}..{part.offset + part.size}"
                     f" of {_name(self.shard_path(part.shard_id))} have masked crc32c"
                     f" 0x{crc32c.mask(actual):08x} but the index says 0x{part.crc32c:08x}",
                 )
@@ -209,13 +221,16 @@ class Checkpoint:
         if entry.dtype != _STRING or entry.shape != ():
             raise ArtifactError(
                 self.prefix,
-                f"'{OBJECT_GRAPH_KEY}' should be a string scalar but is {entry.dtype}{list(entry.shape)}",
+                f"'{OBJECT_GRAPH_KEY}' should be a string scalar"
+                f" but is {entry.dtype}{list(entry.shape)}",
             )
         graph = protos.TrackableObjectGraph()
         try:
             graph.ParseFromString(self.value(OBJECT_GRAPH_KEY).item())
         except DecodeError:
-            raise ArtifactError(self.prefix, f"'{OBJECT_GRAPH_KEY}' does not hold a TrackableObjectGraph") from None
+            raise ArtifactError(
+                self.prefix, f"'{OBJECT_GRAPH_KEY}' does not hold a TrackableObjectGraph"
+            ) from None
         return graph
 
     def _read(self, entry: Entry) -> np.ndarray:
@@ -228,7 +243,8 @@ class Checkpoint:
             return _NUMPY_DTYPES[entry.dtype]
         except KeyError:
             raise ArtifactError(
-                self.prefix, f"tensor '{entry.name}' has dtype {entry.dtype}, which graphaudit cannot read"
+                self.prefix,
+                f"tensor '{entry.name}' has dtype {entry.dtype}, which graphaudit cannot read",
             ) from None
 
     def _map(self, entry: Entry, dtype: np.dtype, shape: tuple[int, ...]) -> np.ndarray:
@@ -272,15 +288,22 @@ class Checkpoint:
             raise bad(str(exc)) from None
         strings_at = varints_end + 4
         if strings_at > len(raw):
-            raise bad(f"its {count} lengths and their checksum need {strings_at} bytes but it has {len(raw)}")
+            raise bad(
+                f"its {count} lengths and their checksum need {strings_at} bytes"
+                f" but it has {len(raw)}"
+            )
         stored = int.from_bytes(raw[varints_end:strings_at].tobytes(), "little")
         if crc32c.mask(crc32c.value(_fixed_width_lengths(lengths))) != stored:
             raise bad("the checksum of its string lengths does not match")
         available = len(raw) - strings_at
         ends = np.cumsum(lengths, dtype=np.uint64)
-        # Each length is checked against the space left before summing, so no sum can wrap.
-        if count and (lengths.max() > available or ends[-1] != available or (ends > available).any()):
-            raise bad(f"its string lengths add up to {int(ends[-1])} bytes but {available} follow them")
+        # No single length exceeds the space left, so a running sum passes it before it can
+        # wrap around 2**64: checking every running sum catches an overflow.
+        if count and (
+            lengths.max() > available or (ends > available).any() or ends[-1] != available
+        ):
+            total = "more than that" if (ends > available).any() else int(ends[-1])
+            raise bad(f"{available} bytes follow its string lengths, which add up to {total}")
         if not count and available:
             raise bad(f"it has no elements but {available} bytes follow its header")
         return lengths, varints_end
@@ -300,6 +323,8 @@ def find_checkpoint_prefix(path: str | os.PathLike[str]) -> str:
     path = os.fspath(path)
     if os.path.isfile(path + ".index"):
         return path
+    if not os.path.exists(path):
+        raise ArtifactError(path, f"no such file or folder; {_siblings(path)}")
     if path.endswith(".index") and os.path.isfile(path):
         return path[: -len(".index")]
     match = _DATA_FILE_RE.match(path)
@@ -307,7 +332,8 @@ def find_checkpoint_prefix(path: str | os.PathLike[str]) -> str:
         return match.group("prefix")
     if not os.path.isdir(path):
         raise ArtifactError(
-            path, "expected a checkpoint prefix, its .index or .data-NNNNN-of-NNNNN file, or a folder"
+            path,
+            "expected a checkpoint prefix, its .index or .data-NNNNN-of-NNNNN file, or a folder",
         )
     state_file = os.path.join(path, "checkpoint")
     if os.path.isfile(state_file):
@@ -336,7 +362,9 @@ def find_checkpoint_prefix(path: str | os.PathLike[str]) -> str:
 # -- index parsing -----------------------------------------------------------------------------
 
 
-def _read_index(index_path: str, data: bytes) -> tuple[object, dict[bytes, Entry], dict[bytes, list[bytes]]]:
+def _read_index(
+    index_path: str, data: bytes
+) -> tuple[object, dict[bytes, Entry], dict[bytes, list[bytes]]]:
     """Parse the index into the header, every entry by key, and each sliced tensor's part keys."""
     try:
         table = Table(data, verify_checksums=True)
@@ -353,7 +381,9 @@ def _read_index(index_path: str, data: bytes) -> tuple[object, dict[bytes, Entry
                 _check_header(index_path, header)
                 continue
             if header is None:
-                raise ArtifactError(index_path, "not a checkpoint index: no bundle header under the empty key")
+                raise ArtifactError(
+                    index_path, "not a checkpoint index: no bundle header under the empty key"
+                )
             proto = protos.BundleEntryProto()
             name = key.decode("utf-8", "surrogateescape")
             _parse(index_path, proto, value, f"the entry of {name!r}")
@@ -367,7 +397,9 @@ def _read_index(index_path: str, data: bytes) -> tuple[object, dict[bytes, Entry
     except TableError as exc:
         raise ArtifactError(index_path, f"corrupt checkpoint index: {exc}") from None
     if header is None:
-        raise ArtifactError(index_path, "not a checkpoint index: the table has no bundle header (empty key)")
+        raise ArtifactError(
+            index_path, "not a checkpoint index: the table has no bundle header (empty key)"
+        )
     return header, entries, slice_keys
 
 
@@ -382,10 +414,13 @@ def _parse(index_path: str, message, value: bytes, what: str) -> None:
 
 def _check_header(index_path: str, header) -> None:
     if header.num_shards < 1:
-        raise ArtifactError(index_path, f"the bundle header says {header.num_shards} shards (expected at least 1)")
+        raise ArtifactError(
+            index_path, f"the bundle header says {header.num_shards} shards (expected at least 1)"
+        )
     if header.endianness != 0:
         raise ArtifactError(
-            index_path, "the checkpoint was written big-endian; graphaudit reads little-endian checkpoints"
+            index_path,
+            "the checkpoint was written big-endian; graphaudit reads little-endian checkpoints",
         )
     version = header.version
     if version.min_consumer > BUNDLE_VERSION or BUNDLE_VERSION in version.bad_consumers:
@@ -399,13 +434,19 @@ def _check_header(index_path: str, header) -> None:
 def _entry(index_path: str, header, name: str, proto) -> Entry:
     shape = protos.shape_list(proto.shape)
     if shape is None or any(dim < 0 for dim in shape):
-        raise ArtifactError(index_path, f"tensor '{name}' has shape {shape}; a saved tensor needs a known shape")
+        raise ArtifactError(
+            index_path, f"tensor '{name}' has shape {shape}; a saved tensor needs a known shape"
+        )
     if not 0 <= proto.shard_id < header.num_shards:
         raise ArtifactError(
-            index_path, f"tensor '{name}' is in shard {proto.shard_id} but the index names {header.num_shards} shards"
+            index_path,
+            f"tensor '{name}' is in shard {proto.shard_id}"
+            f" but the index names {header.num_shards} shards",
         )
     if proto.offset < 0 or proto.size < 0:
-        raise ArtifactError(index_path, f"tensor '{name}' has offset {proto.offset} and size {proto.size}")
+        raise ArtifactError(
+            index_path, f"tensor '{name}' has offset {proto.offset} and size {proto.size}"
+        )
     slices = tuple(
         # A full extent has no length, which proto3 reads as 0 (no real partition is empty).
         tuple((ext.start, ext.length or shape[d] - ext.start) for d, ext in enumerate(piece.extent))
@@ -441,7 +482,8 @@ def _build_entries(
             if covered != math.prod(entry.shape):
                 raise ArtifactError(
                     index_path,
-                    f"the slices of tensor '{entry.name}' cover {covered} of its {math.prod(entry.shape)} elements",
+                    f"the slices of tensor '{entry.name}' cover {covered}"
+                    f" of its {math.prod(entry.shape)} elements",
                 )
             partitions[entry.name] = parts
             entry = dataclasses.replace(entry, nbytes=sum(part.size for _, part in parts))
@@ -456,12 +498,19 @@ def _partition(
 ) -> tuple[Slice, Entry]:
     text = ", ".join(f"{start}:{start + length}" for start, length in spec)
     if len(spec) != len(entry.shape) or any(
-        start < 0 or length < 0 or start + length > dim for (start, length), dim in zip(spec, entry.shape)
+        start < 0 or length < 0 or start + length > dim
+        for (start, length), dim in zip(spec, entry.shape)
     ):
-        raise ArtifactError(index_path, f"slice [{text}] of tensor '{entry.name}' is outside its shape {list(entry.shape)}")
+        raise ArtifactError(
+            index_path,
+            f"slice [{text}] of tensor '{entry.name}' is outside its shape {list(entry.shape)}",
+        )
     part = raw_entries.get(key)
     if part is None:
-        raise ArtifactError(index_path, f"tensor '{entry.name}' lists slice [{text}] but the index has no entry for it")
+        raise ArtifactError(
+            index_path,
+            f"tensor '{entry.name}' lists slice [{text}] but the index has no entry for it",
+        )
     part = dataclasses.replace(part, name=entry.name)  # its key is an encoding, not a name
     shape = tuple(length for _, length in spec)
     if part.dtype != entry.dtype or part.shape != shape:
@@ -577,7 +626,15 @@ def _siblings(prefix: str) -> str:
 
 
 _ESCAPE_RE = re.compile(rb"\\([0-7]{1,3}|x[0-9a-fA-F]{1,2}|.)")
-_SIMPLE_ESCAPES = {b"n": b"\n", b"t": b"\t", b"r": b"\r", b"a": b"\a", b"b": b"\b", b"f": b"\f", b"v": b"\v"}
+_SIMPLE_ESCAPES = {
+    b"n": b"\n",
+    b"t": b"\t",
+    b"r": b"\r",
+    b"a": b"\a",
+    b"b": b"\b",
+    b"f": b"\f",
+    b"v": b"\v",
+}
 
 
 def _prefix_from_state(folder: str, state_file: str) -> str | None:

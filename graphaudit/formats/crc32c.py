@@ -11,9 +11,13 @@ try:  # optional C extension; graphaudit works without it, only verification get
     import google_crc32c as _google_crc32c
 
     # Its "python" implementation is a byte loop, slower than the numpy fallback below.
-    _native_extend = _google_crc32c.extend if _google_crc32c.implementation == "c" else None
+    native = getattr(_google_crc32c, "implementation", None) == "c"
+    _native_extend = _google_crc32c.extend if native else None
 except ImportError:  # pragma: no cover - depends on the environment
     _native_extend = None
+
+#: Which implementation :func:`extend` uses: ``"google_crc32c"`` or ``"numpy"``.
+BACKEND = "numpy" if _native_extend is None else "google_crc32c"
 
 Buffer = Union[bytes, bytearray, memoryview, np.ndarray]
 
@@ -165,8 +169,15 @@ def _compose(first: np.ndarray, then: np.ndarray) -> np.ndarray:
 
 
 def _apply_array(op: np.ndarray, regs: np.ndarray) -> np.ndarray:
-    return op[0][regs & 0xFF] ^ op[1][(regs >> 8) & 0xFF] ^ op[2][(regs >> 16) & 0xFF] ^ op[3][regs >> 24]
+    return (
+        op[0][regs & 0xFF]
+        ^ op[1][(regs >> 8) & 0xFF]
+        ^ op[2][(regs >> 16) & 0xFF]
+        ^ op[3][regs >> 24]
+    )
 
 
 def _apply(op: np.ndarray, reg: int) -> int:
-    return int(op[0][reg & 0xFF] ^ op[1][(reg >> 8) & 0xFF] ^ op[2][(reg >> 16) & 0xFF] ^ op[3][reg >> 24])
+    return int(
+        op[0][reg & 0xFF] ^ op[1][(reg >> 8) & 0xFF] ^ op[2][(reg >> 16) & 0xFF] ^ op[3][reg >> 24]
+    )

@@ -30,21 +30,28 @@ def decompress(data: bytes | bytearray | memoryview) -> bytes:
                 # Tags 60..63 say the length minus one follows in 1..4 little-endian bytes.
                 width = length - 60
                 if pos + width > end:
-                    raise SnappyError(f"literal length at byte {pos - 1} runs past the end of the input")
+                    raise SnappyError(
+                        f"literal length at byte {pos - 1} runs past the end of the input"
+                    )
                 length = int.from_bytes(src[pos : pos + width], "little") + 1
                 pos += width
             if pos + length > end:
                 raise SnappyError(
-                    f"literal of {length} bytes at byte {pos} needs {pos + length - end} more input bytes"
+                    f"literal of {length} bytes at byte {pos}"
+                    f" needs {pos + length - end} more input bytes"
                 )
             out += src[pos : pos + length]
             pos += length
         else:
             pos = _copy(src, pos, tag, kind, out)
         if len(out) > expected:
-            raise SnappyError(f"elements decode to more than the {expected} bytes the preamble announces")
+            raise SnappyError(
+                f"elements decode to more than the {expected} bytes the preamble announces"
+            )
     if len(out) != expected:
-        raise SnappyError(f"preamble announces {expected} bytes but the elements decode to {len(out)}")
+        raise SnappyError(
+            f"preamble announces {expected} bytes but the elements decode to {len(out)}"
+        )
     return bytes(out)
 
 

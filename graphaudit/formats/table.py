@@ -37,7 +37,9 @@ class Table:
     inside a value, so it defaults to on.
     """
 
-    def __init__(self, data: bytes | bytearray | memoryview, *, verify_checksums: bool = True) -> None:
+    def __init__(
+        self, data: bytes | bytearray | memoryview, *, verify_checksums: bool = True
+    ) -> None:
         self._data = memoryview(data).cast("B")
         self.verify_checksums = verify_checksums
         size = len(self._data)
@@ -103,7 +105,9 @@ class Table:
             try:
                 return snappy.decompress(contents)
             except snappy.SnappyError as exc:
-                raise TableError(f"{what} block at offset {start} is bad snappy data: {exc}") from None
+                raise TableError(
+                    f"{what} block at offset {start} is bad snappy data: {exc}"
+                ) from None
         raise TableError(
             f"{what} block at offset {start} has compression type {kind}"
             " (expected 0 for none or 1 for snappy)"
@@ -152,7 +156,8 @@ def _parse_block(block: bytes) -> Iterator[tuple[bytes, bytes]]:
         value_length, pos = _varint(block, pos, restarts_at, 32)
         if shared > len(key):
             raise TableError(
-                f"entry at byte {entry_at} shares {shared} key bytes but the previous key has {len(key)}"
+                f"entry at byte {entry_at} shares {shared} key bytes"
+                f" but the previous key has {len(key)}"
             )
         value_at = pos + non_shared
         end = value_at + value_length
@@ -169,7 +174,9 @@ def _parse_block(block: bytes) -> Iterator[tuple[bytes, bytes]]:
     if restarts_at == 0:
         stray.discard(0)  # an empty block still carries one restart point at offset 0
     if stray:
-        raise TableError(f"restart offset {min(stray)} does not point at an entry that starts a key")
+        raise TableError(
+            f"restart offset {min(stray)} does not point at an entry that starts a key"
+        )
 
 
 def _block_handle(buf: memoryview, pos: int) -> tuple[BlockHandle, int]:

@@ -14,10 +14,14 @@ STYLES = {Severity.ERROR: "bold red", Severity.WARNING: "yellow", Severity.INFO:
 
 
 def _ticks(text: str) -> Text:
-    """Render `identifiers` in bold, as the messages put them in backticks."""
+    """Render `identifiers` in bold; the backticks stay, so plain output keeps them apart."""
     out = Text()
-    for k, part in enumerate(text.split("`")):
-        out.append(part, style="bold" if k % 2 else "")
+    parts = text.split("`")
+    for k, part in enumerate(parts):
+        if k % 2 and k < len(parts) - 1:
+            out.append(f"`{part}`", style="bold")
+        else:
+            out.append(part if k % 2 == 0 else f"`{part}")
     return out
 
 
@@ -44,9 +48,10 @@ class ConsoleReporter(Reporter):
     def _finding(self, f: Finding) -> None:
         c = self.console
         loc = f.location
-        where = loc.graph + (f" `{loc.scope}`" if loc.scope else "")
+        graph = "" if loc.graph == "graph" else f"in `{loc.graph}`"
+        where = " ".join(p for p in (graph, f"`{loc.scope}`" if loc.scope else "") if p)
         head = Text.assemble("  ", (f.code, "bold"), " ", (f.severity.value, STYLES[f.severity]),
-                             f" [{f.name}]", (f" {where}" if where else "", "dim"))
+                             f" [{f.name}]", *((" ", _ticks(where)) if where else ()))
         c.print(head)
         c.print(Text.assemble("    ", _ticks(f.message)))
         if f.fixup.title:
@@ -65,7 +70,7 @@ class ConsoleReporter(Reporter):
         total = sum(counts.values())
         parts = [f"{len(report.artifacts)} artifact{'s' if len(report.artifacts) != 1 else ''} checked"]
         if total:
-            detail = ", ".join(f"{n} {sev}" for sev, n in counts.items() if n)
+            detail = ", ".join(f"{n} {sev}{'s' if n != 1 else ''}" for sev, n in counts.items() if n)
             parts.append(f"{total} finding{'s' if total != 1 else ''} ({detail})")
         else:
             parts.append("no findings")

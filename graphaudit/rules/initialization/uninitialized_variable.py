@@ -96,8 +96,10 @@ class UninitializedVariable(Rule):
                 why = "no restore op assigns them, the checkpoint holds none of them, and no init op sets them"
                 if artifact.checkpoint is None:
                     why = "the artifact has no checkpoint and no init op sets them"
-                message = (f"{plural(len(names), 'variable')} ({params:,} params) read by the outputs get no "
-                           f"value when loaded: {name_list(names)}; {why}")
+                readers = _root_names(facts)
+                message = (f"{plural(len(names), 'variable')} ({params:,} params) that {readers} "
+                           f"{'reads' if readers.count('`') == 2 else 'read'} get no value when loaded: "
+                           f"{name_list(names)}; {why}")
             else:
                 keys = [artifact.variables[n].checkpoint_key for n in names]
                 message = (f"{plural(len(names), 'variable')} ({params:,} params) are restored from keys the "
@@ -112,10 +114,20 @@ class UninitializedVariable(Rule):
             yield self.finding(
                 artifact, message, graph=",".join(graphs), scope=scope, variables=names, evidence=evidence,
                 fixup=Fixup(
-                    title="Save every variable the graph reads, or restore the backbone in each session",
+                    title=(f"Create the `Saver` without a `var_list` that leaves out {plural(len(names), 'variable')}"
+                           if restored else "Save every variable the graph reads, or restore them in each session"),
                     detail=(f"The graph reads {name_list(names)} but {why if source is ValueSource.NONE else 'the checkpoint lacks their keys'}. "
                             "Create the Saver without a `var_list` that leaves them out, or load their weights "
                             "in every session that runs the graph."),
                     code=_FIX_CODE,
                 ),
             )
+
+
+def _root_names(facts) -> str:
+    roots = sorted({r.node for r in facts.use_roots})
+    if not roots:
+        return "the graph"
+    if len(roots) <= 3:
+        return " and ".join(f"`{r}`" for r in roots)
+    return f"{len(roots):,} outputs"

@@ -5,7 +5,9 @@ from __future__ import annotations
 from collections import Counter
 
 from graphaudit.analysis.coverage import ValueSource, coverage
+from graphaudit.analysis import Analyses
 from graphaudit.artifact import Artifact
+from graphaudit.config import Settings
 
 
 def inspect_dict(art: Artifact, *, top_ops: int = 15) -> dict:
@@ -15,6 +17,7 @@ def inspect_dict(art: Artifact, *, top_ops: int = 15) -> dict:
     fn_ops: Counter[str] = Counter()
     for f in art.functions.values():
         fn_ops.update(op for op, d in zip(f.ops, f.defs) if d is not None)
+    facts = Analyses(art, Settings())
     params = sum(v.size for v in art.variables.values())
     cov = coverage(art)
     by_source = Counter(c.source.value for c in cov.values())
@@ -48,7 +51,9 @@ def inspect_dict(art: Artifact, *, top_ops: int = 15) -> dict:
             "coverage": dict(sorted(by_source.items())),
         },
         "op_histogram": dict(sorted(ops.most_common(top_ops), key=lambda kv: (-kv[1], kv[0]))),
-        "roots": [{"graph": r.graph, "node": r.node, "kind": r.kind.value, "source": r.source} for r in art.roots],
+        "roots": [{"graph": r.graph, "node": r.node, "kind": r.kind.value, "source": r.source}
+                  for r in [*art.roots, *(r for r in facts.use_roots if r not in art.roots)]],
+        "roots_note": facts.roots_note,
         "metadata": {k: v for k, v in art.metadata.items() if isinstance(v, (str, int, float, bool))},
     }
 
@@ -92,6 +97,7 @@ def render_console(info: dict, console) -> None:
         console.print(table)
         if len(v["items"]) > 40:
             console.print(f"  ... and {len(v['items']) - 40:,} more (use --format json for all)")
+    console.print(f"  roots: {info['roots_note']}")
     if info["op_histogram"]:
         ops = ", ".join(f"{op} {n:,}" for op, n in info["op_histogram"].items())
         console.print(f"  ops: {ops}")

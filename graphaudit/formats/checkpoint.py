@@ -386,7 +386,8 @@ def _read_index(
                 )
             proto = protos.BundleEntryProto()
             name = key.decode("utf-8", "surrogateescape")
-            _parse(index_path, proto, value, f"the entry of {name!r}")
+            what = "a slice entry" if key.startswith(b"\x00") else f"the entry of '{name}'"
+            _parse(index_path, proto, value, what)
             entries[key] = _entry(index_path, header, name, proto)
             if proto.slices:
                 # A full extent has no length in the proto (read back as 0) and -1 in the key.
@@ -447,6 +448,13 @@ def _entry(index_path: str, header, name: str, proto) -> Entry:
         raise ArtifactError(
             index_path, f"tensor '{name}' has offset {proto.offset} and size {proto.size}"
         )
+    for piece in proto.slices:
+        if len(piece.extent) != len(shape):
+            raise ArtifactError(
+                index_path,
+                f"a slice of tensor '{name}' has {len(piece.extent)} dimensions"
+                f" but the tensor has {len(shape)}",
+            )
     slices = tuple(
         # A full extent has no length, which proto3 reads as 0 (no real partition is empty).
         tuple((ext.start, ext.length or shape[d] - ext.start) for d, ext in enumerate(piece.extent))

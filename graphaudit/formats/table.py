@@ -119,7 +119,7 @@ class Table:
             raise TableError(
                 f"{what} block at bytes {handle.offset}..{handle.offset + handle.size}"
                 f" (plus its {BLOCK_TRAILER_SIZE}-byte trailer) runs past the {limit} bytes before"
-                " the footer (the file is truncated)"
+                " the footer (the file is truncated or corrupt)"
             )
 
     def _block_entries(self, what: str, handle: BlockHandle) -> Iterator[tuple[bytes, bytes]]:

@@ -201,6 +201,21 @@ def explain(code: str = typer.Argument(..., help="A rule code (GA201) or name (u
         sys.stdout.write(text)
 
 
+@app.command()
+def demo(
+    keep: Optional[Path] = typer.Option(None, "--keep", help="Build into this folder and keep the artifacts."),
+    show_fixes: bool = typer.Option(True, "--show-fixes/--no-fixes", help="Print fix-up code under findings."),
+) -> None:
+    """Build the seed article's four pitfalls with TensorFlow, audit each, then audit the fix (needs graphaudit[tf])."""
+    import importlib.util
+
+    if importlib.util.find_spec("tensorflow") is None or importlib.util.find_spec("tf_keras") is None:
+        _fail('the demo builds real TensorFlow models: install them with `pip install "graphaudit[tf]"`')
+    from graphaudit.demo import run_demo
+
+    raise typer.Exit(run_demo(keep, _console(), show_fixes=show_fixes))
+
+
 def main(argv: list[str] | None = None) -> int:
     """Console-script entry point; returns the exit code instead of raising SystemExit to callers."""
     try:

@@ -85,6 +85,37 @@ def _console():
     return Console(highlight=False, soft_wrap=True, width=None if sys.stdout.isatty() else 120)
 
 
+@contextlib.contextmanager
+def _progress(delay: float = 1.0):
+    """A progress bar on stderr, shown only on a terminal and only once the audit has run ``delay`` seconds."""
+    if not sys.stderr.isatty():
+        yield None
+        return
+    import time
+
+    state: dict = {"start": time.monotonic(), "bar": None, "task": None}
+
+    def update(done: int, total: int, path: str) -> None:
+        bar = state["bar"]
+        if bar is None:
+            if done >= total or time.monotonic() - state["start"] < delay:
+                return
+            from rich.console import Console
+            from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+
+            bar = Progress(TextColumn("auditing"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn(),
+                           console=Console(stderr=True), transient=True)
+            bar.start()
+            state["bar"], state["task"] = bar, bar.add_task("audit", total=total)
+        bar.update(state["task"], completed=done)
+
+    try:
+        yield update
+    finally:
+        if state["bar"] is not None:
+            state["bar"].stop()
+
+
 def _fail(message: str) -> None:
     typer.echo(f"graphaudit: error: {message}", err=True)
     raise typer.Exit(EXIT_ERROR)
@@ -109,6 +140,8 @@ def check(
     max_file_size: Optional[int] = typer.Option(None, "--max-file-size", help="Refuse protobuf files larger than this many bytes."),
     show_fixes: bool = typer.Option(False, "--show-fixes", help="Print fix-up details, evidence and code."),
     color: Optional[bool] = typer.Option(None, "--color/--no-color", help="Force or disable colour."),
+    jobs: Optional[int] = typer.Option(None, "--jobs", "-j", min=0, help="Audit artifacts in this many processes (0: one per CPU; default 1)."),
+    pre_commit: bool = typer.Option(False, "--pre-commit", hidden=True, help="PATHS are changed files: audit the artifact each belongs to."),
 ) -> None:
     """Audit artifacts and report findings. Exit 0: clean; 1: findings; 2: unreadable input or usage error."""
     from graphaudit.engine import audit_paths
@@ -120,9 +153,17 @@ def check(
         cli = Options(select=_split(select), ignore=_split(ignore), extend_select=_split(extend_select),
                       fail_on=fail_on, outputs=tuple(output) if output else None,
                       pretrained=_split(pretrained), finetune=_split(finetune), weights=weights,
-                      max_file_size=max_file_size)
+                      max_file_size=max_file_size, jobs=jobs)
         settings = _settings(config, isolated, cli)
-        report = audit_paths([str(p) for p in paths], settings)
+        targets = [str(p) for p in paths]
+        if pre_commit:
+            from graphaudit.precommit import artifact_roots
+
+            targets = artifact_roots(targets)
+            if not targets:
+                raise typer.Exit(EXIT_CLEAN)
+        with _progress() as on_progress:
+            report = audit_paths(targets, settings, on_progress=on_progress)
         with _output(output_file) as stream:
             reporter = get_reporter(format, stream, show_fixes=show_fixes, color=color if output_file is None else False)
             reporter.write(report)

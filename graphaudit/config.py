@@ -36,6 +36,7 @@ class Options:
     fail_on: str | None = None
     max_file_size: int | None = None
     min_duplicate_ops: int | None = None
+    jobs: int | None = None
 
     def merged_over(self, base: "Options") -> "Options":
         """These options, with unset ones taken from ``base``."""
@@ -71,6 +72,10 @@ def options_from_mapping(data: Mapping[str, Any], origin: str) -> Options:
         elif attr in ("max_file_size", "min_duplicate_ops"):
             if not isinstance(value, int) or isinstance(value, bool) or value <= 0:
                 raise UsageError(f"{origin}: `{key}` must be a positive integer")
+            values[attr] = value
+        elif attr == "jobs":
+            if not isinstance(value, int) or isinstance(value, bool) or value < 0:
+                raise UsageError(f"{origin}: `{key}` must be a number of processes (0: one per CPU)")
             values[attr] = value
         else:
             if not isinstance(value, str):
@@ -128,6 +133,7 @@ class Settings:
     fail_on: Severity = Severity.WARNING
     max_file_size: int = DEFAULT_MAX_FILE_SIZE
     min_duplicate_ops: int = DEFAULT_MIN_DUPLICATE_OPS
+    jobs: int = 1  # processes for a folder audit; 0: one per CPU
     config_path: str | None = None
 
     def is_enabled(self, code: str, artifact_path: str | None = None) -> bool:
@@ -189,6 +195,7 @@ def resolve(options: Options, known_codes: Iterable[str], *, config_path: str | 
         fail_on=fail_on,
         max_file_size=options.max_file_size or base.max_file_size,
         min_duplicate_ops=options.min_duplicate_ops or base.min_duplicate_ops,
+        jobs=options.jobs if options.jobs is not None else base.jobs,
         config_path=config_path,
     )
 

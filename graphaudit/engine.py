@@ -77,13 +77,59 @@ def _relative_message(exc: ArtifactError, root: str) -> str:
 
 def audit_paths(paths: Sequence[str | os.PathLike[str]], settings: Settings, *,
                 on_progress: Callable[[int, int, str], None] | None = None) -> Report:
+    """Audit every artifact under ``paths``, in ``settings.jobs`` processes; results sorted by path.
+
+    ``on_progress(done, total, path)`` is called after each artifact, in the order they finish.
+    """
     candidates = discover(paths, max_file_size=settings.max_file_size)
-    results: list[ArtifactResult] = []
-    for k, cand in enumerate(candidates):
-        if on_progress:
-            on_progress(k, len(candidates), cand.path)
-        results.append(audit_candidate(cand, settings))
+    jobs = min(worker_count(settings.jobs), len(candidates))
+    if jobs > 1:
+        results = _audit_in_processes(candidates, settings, jobs, on_progress)
+    else:
+        results = []
+        for cand in candidates:
+            results.append(audit_candidate(cand, settings))
+            if on_progress:
+                on_progress(len(results), len(candidates), cand.path)
     return Report(artifacts=tuple(sorted(results, key=lambda r: r.path)), fail_on=settings.fail_on)
+
+
+def worker_count(jobs: int) -> int:
+    """``jobs`` processes; 0 means one per CPU this process may use."""
+    if jobs > 0:
+        return jobs
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except AttributeError:  # not on Linux
+        return max(1, os.cpu_count() or 1)
+
+
+def _audit_in_processes(candidates: Sequence[Candidate], settings: Settings, jobs: int,
+                        on_progress: Callable[[int, int, str], None] | None) -> list[ArtifactResult]:
+    """One candidate per task: a worker reads and checks it and sends back only the small result.
+
+    Workers are spawned, not forked, so nothing the caller holds (threads, a TensorFlow runtime, open
+    sessions) is copied into them.
+    """
+    import multiprocessing
+    from concurrent.futures import ProcessPoolExecutor, as_completed
+    from concurrent.futures.process import BrokenProcessPool
+
+    results: list[ArtifactResult] = []
+    context = multiprocessing.get_context("spawn")
+    with ProcessPoolExecutor(max_workers=jobs, mp_context=context) as pool:
+        futures = {pool.submit(audit_candidate, cand, settings): cand for cand in candidates}
+        for future in as_completed(futures):
+            cand = futures[future]
+            try:
+                results.append(future.result())
+            except BrokenProcessPool:
+                results.append(ArtifactResult(path=cand.path, format=cand.format.value if cand.format else None,
+                                              error="the worker process auditing this artifact died "
+                                                    "(out of memory?); rerun it with --jobs 1"))
+            if on_progress:
+                on_progress(len(results), len(candidates), cand.path)
+    return results
 
 
 def audit_artifacts(artifacts: Iterable[Artifact], settings: Settings) -> Report:

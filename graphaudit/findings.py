@@ -132,6 +132,55 @@ class Report:
             return 0
         return 1 if self.failing() else 0
 
+    def __repr__(self) -> str:
+        """One line, so that a bare ``assert report`` in a test says what failed."""
+        counts = self.counts()
+        total = sum(counts.values())
+        found = (f"{total} finding{'s' if total != 1 else ''} ("
+                 + ", ".join(f"{n} {sev}" for sev, n in counts.items() if n) + ")") if total else "no findings"
+        parts = [f"{len(self.artifacts)} artifact{'s' if len(self.artifacts) != 1 else ''}", found]
+        failing = self.failing()
+        if failing:
+            shown = "; ".join(f"{f.code} {f.location.artifact}" for f in failing[:3])
+            parts.append(f"failing at {self.fail_on.value}: {shown}" + (" ..." if len(failing) > 3 else ""))
+        if self.errors:
+            parts.append(f"unreadable: {'; '.join(a.path for a in self.errors[:3])}")
+        return f"<Report {', '.join(parts)}>"
+
+    # Output: the reporters do the work; imported here lazily to keep this module light.
+
+    def to_dict(self) -> dict:
+        """The ``--format json`` object (docs/output-contract.md)."""
+        from graphaudit.reporters.json import report_dict
+
+        return report_dict(self)
+
+    def to_json(self, *, indent: int | None = 2) -> str:
+        import json
+
+        return json.dumps(self.to_dict(), indent=indent, ensure_ascii=False)
+
+    def to_sarif(self, *, indent: int | None = 2) -> str:
+        """SARIF 2.1.0, as ``--format sarif`` writes it."""
+        import json
+
+        from graphaudit.reporters.sarif import sarif_dict
+
+        return json.dumps(sarif_dict(self), indent=indent, ensure_ascii=False)
+
+    def __rich_console__(self, console, options):
+        """Render through the console reporter, so ``rich.print(report)`` matches the CLI."""
+        import io
+
+        from rich.text import Text
+
+        from graphaudit.reporters.console import ConsoleReporter
+
+        buffer = io.StringIO()
+        # Styles go through ANSI codes and back, so the target console decides about colour.
+        ConsoleReporter(buffer, color=True).write(self)
+        yield Text.from_ansi(buffer.getvalue().rstrip("\n"))
+
 
 def sort_findings(findings: Iterable[Finding]) -> tuple[Finding, ...]:
     """Sort deterministically and drop exact duplicates (the same rule at the same place)."""

@@ -1,0 +1,604 @@
+"""Find keras.applications architectures among variables by layer names and weight shapes."""
+
+# How an instance shows up in variable names, and how the matcher reads it back:
+# - Named layers (`block1_conv1`) get a `_N` suffix when a graph already holds that name
+#   (`block1_conv1_4`). The suffix is per layer name: VGG19 built after VGG16 in one graph has
+#   `block1_conv1_1` but `block3_conv4`.
+# - Unnamed layers are numbered by Keras per graph (`conv2d`, `conv2d_1`, ...), so a second
+#   InceptionV3 starts at `conv2d_94`. The catalogue holds the numbers of a fresh graph; an
+#   instance is found at an *offset* from them, one per class prefix.
+# - Any scope may come in front (`VGG19/model/`), and `:0` may follow.
+# Matching indexes the catalogue by (layer name without its suffix, weight name, shape), so
+# each variable costs a few dict lookups. _Candidate instances (architecture, scope, suffix)
+# are then accepted greedily, largest first, and each variable goes to one instance only: that
+# is what makes VGG19 win over VGG16, whose weights it contains. Weights an instance still
+# lacks are then taken from the same scope under another suffix, if nobody claimed them.
+# Top layers (`predictions`, `fc1`) are left out of finding instances, because every
+# architecture shares their names and their suffixes count across architectures; they are
+# given afterwards, a whole layer at a time, to the instances whose shapes they fit. Names
+# alone cannot say which of two instances in one scope had the top (VGG19 without top, then
+# with, names exactly like with, then without): the first instance found gets it.
+# MobileNet and MobileNetV2 are catalogued at alpha=1.0: other alphas change every channel
+# count, so such instances are not recognised. Shapes are the evidence; names alone are not.
+
+from __future__ import annotations
+
+import functools
+import heapq
+import json
+import math
+import operator
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from importlib import resources
+from typing import Any
+
+__all__ = [
+    "ArchitectureMatch",
+    "Catalog",
+    "Fingerprint",
+    "Variant",
+    "WeightSpec",
+    "catalog_initializer",
+    "catalog_weight",
+    "load_catalog",
+    "match_architectures",
+]
+
+_NAMED = ""  # the "class prefix" of named layers, next to auto prefixes such as "conv2d"
+
+
+@dataclass(frozen=True)
+class WeightSpec:
+    """One weight of a catalogued architecture."""
+
+    layer: str
+    weight: str
+    shape: tuple[int | None, ...]  # None where the dim follows the input size
+    layer_class: str
+    initializer: str | None  # key into Catalog.initializers
+    top: bool = False  # only present with include_top=True
+    auto: bool = False  # the layer has a Keras-generated name such as conv2d_5
+    trainable: bool = True
+    dtype: str = "float32"
+
+    @property
+    def name(self) -> str:
+        return f"{self.layer}/{self.weight}"
+
+    @property
+    def size(self) -> int:
+        return math.prod(d for d in self.shape if d is not None)
+
+
+@dataclass(frozen=True)
+class Variant:
+    """An application built with or without its top."""
+
+    name: str  # the Keras model's default name, e.g. "vgg19"
+    params: int
+    weight_count: int
+
+
+@dataclass(frozen=True)
+class Fingerprint:
+    """A keras.applications architecture: every weight, its shape and its initializer."""
+
+    architecture: str
+    input_shape: tuple[int, ...]
+    include_top: Variant
+    no_top: Variant
+    weights: tuple[WeightSpec, ...]
+
+    def variant(self, include_top: bool) -> Variant:
+        return self.include_top if include_top else self.no_top
+
+    @functools.cached_property
+    def _by_name(self) -> dict[str, WeightSpec]:
+        return {spec.name: spec for spec in self.weights}
+
+    def weight(self, name: str) -> WeightSpec | None:
+        """The weight called ``layer/weight`` in a fresh graph, e.g. ``block1_conv1/kernel``."""
+        return self._by_name.get(name)
+
+
+@dataclass(frozen=True)
+class Catalog:
+    """The parsed ``fingerprints.json``."""
+
+    fingerprints: Mapping[str, Fingerprint]
+    initializers: Mapping[str, Mapping[str, Any]]
+    tf_keras_version: str
+
+    def initializer(self, architecture: str, weight: str) -> dict[str, Any] | None:
+        """``{"class_name", "config"}`` of one catalogue weight, or None when unknown."""
+        spec = self.fingerprints[architecture].weight(weight)
+        if spec is None or spec.initializer is None:
+            return None
+        found = self.initializers[spec.initializer]
+        return {"class_name": found["class_name"], "config": json.loads(json.dumps(found["config"]))}
+
+    @functools.cached_property
+    def _index(self) -> _Index:
+        return _Index(self)
+
+
+@dataclass(frozen=True)
+class ArchitectureMatch:
+    """One instance of a known architecture among the variables."""
+
+    scope: str  # prefix common to the instance's variables, e.g. "" or "VGG19/model/"
+    suffix: str  # Keras uniquification suffix of its named layers, e.g. "" or "_4"
+    architecture: str  # "VGG19"
+    include_top: bool
+    variables: tuple[str, ...]  # the artifact variable names that matched, sorted
+    params: int  # parameters held by the matched variables, at their actual shapes
+    quality: float  # matched weights / catalogue weights, 0..1
+    missing: tuple[str, ...]  # catalogue weights not found (layer/weight), sorted
+    # Catalogue weight (layer/weight) of each entry of `variables`, in the same order.
+    catalog_weights: tuple[str, ...] = ()
+    # Per class prefix of unnamed layers, how far the numbering is from a fresh graph's, when
+    # not zero: (("batch_normalization", 94), ("conv2d", 94)) for a second InceptionV3.
+    offsets: tuple[tuple[str, int], ...] = ()
+
+
+@functools.cache
+def load_catalog() -> Catalog:
+    """The packaged catalogue, read once."""
+    text = resources.files(__package__).joinpath("fingerprints.json").read_text(encoding="utf-8")
+    return parse_catalog(json.loads(text))
+
+
+def parse_catalog(document: Mapping[str, Any]) -> Catalog:
+    """A Catalog from the JSON document that ``build_catalog`` writes."""
+    if document.get("format") != 1:
+        raise ValueError(f"fingerprints: expected format 1, found {document.get('format')!r}")
+    fingerprints = {}
+    for architecture, entry in sorted(document["architectures"].items()):
+        weights = tuple(
+            WeightSpec(
+                layer=row["layer"],
+                weight=row["weight"],
+                shape=tuple(None if i in row.get("free", ()) else d for i, d in enumerate(row["shape"])),
+                layer_class=row["class"],
+                initializer=row.get("init"),
+                top=row.get("top", False),
+                auto=row.get("auto", False),
+                trainable=row.get("trainable", True),
+                dtype=row.get("dtype", "float32"),
+            )
+            for row in entry["weights"]
+        )
+        variants = {
+            key: Variant(name=value["name"], params=value["params"], weight_count=value["weights"])
+            for key, value in entry["variants"].items()
+        }
+        fingerprints[architecture] = Fingerprint(
+            architecture=architecture,
+            input_shape=tuple(entry["input_shape"]),
+            include_top=variants["include_top"],
+            no_top=variants["no_top"],
+            weights=weights,
+        )
+    return Catalog(
+        fingerprints=fingerprints,
+        initializers=document["initializers"],
+        tf_keras_version=document["generator"]["tf_keras"],
+    )
+
+
+def _split_number(name: str) -> tuple[str, int] | None:
+    """``block1_conv1_4`` -> (``block1_conv1``, 4); None without a ``_N`` ending."""
+    head, sep, tail = name.rpartition("_")
+    if sep and head and tail.isdigit() and tail.isascii():
+        return head, int(tail)
+    return None
+
+
+class _Arch:
+    """Per-architecture facts the matcher needs, derived from a Fingerprint."""
+
+    def __init__(self, fingerprint: Fingerprint) -> None:
+        self.fingerprint = fingerprint
+        self.name = fingerprint.architecture
+        self.top = [spec.top for spec in fingerprint.weights]
+        self.n_all = len(fingerprint.weights)
+        self.n_base = self.n_all - sum(self.top)
+        # Unnamed layers: class prefix and the number a fresh graph gives them.
+        self.prefix: list[str] = []
+        self.number: list[int] = []
+        for spec in fingerprint.weights:
+            if spec.auto:
+                prefix, number = _split_number(spec.layer) or (spec.layer, 0)
+            else:
+                prefix, number = _NAMED, 0
+            self.prefix.append(prefix)
+            self.number.append(number)
+        base_counts: dict[str, int] = {}
+        for prefix, top in zip(self.prefix, self.top):
+            if not top:
+                base_counts[prefix] = base_counts.get(prefix, 0) + 1
+        # Instances are enumerated by the prefix that holds most weights; the others follow.
+        self.primary = max(sorted(base_counts), key=lambda p: (base_counts[p], p == _NAMED))
+        self.secondary = sorted(set(base_counts) - {self.primary})
+        self.n_primary = base_counts[self.primary]
+        self.n_secondary = self.n_base - self.n_primary
+        # Top weights grouped by layer, in catalogue order: they are assigned a layer at a time.
+        layers: dict[str, list[int]] = {}
+        for w, spec in enumerate(fingerprint.weights):
+            if spec.top:
+                layers.setdefault(spec.layer, []).append(w)
+        self.top_layers = list(layers.values())
+
+
+class _Index:
+    """The catalogue keyed by (layer name, weight name, shape)."""
+
+    def __init__(self, catalog: Catalog) -> None:
+        self.archs = [_Arch(fp) for _, fp in sorted(catalog.fingerprints.items())]
+        # (layer, weight) -> [(shape, has free dims, arch, weight index, role)]
+        self.named: dict[tuple[str, str], list[tuple[tuple[int | None, ...], bool, int, int, str | None]]] = {}
+        # (prefix, weight, shape) -> [(number, arch, weight index, role)]
+        self.auto: dict[tuple[str, str, tuple[int, ...]], list[tuple[int, int, int, str | None]]] = {}
+        self.weight_names: set[str] = set()
+        self.max_depth = 1
+        for a, arch in enumerate(self.archs):
+            for w, spec in enumerate(arch.fingerprint.weights):
+                self.weight_names.add(spec.weight)
+                self.max_depth = max(self.max_depth, spec.layer.count("/") + 1)
+                # The role decides where a hit is filed: None for top weights, else the prefix.
+                role = None if spec.top else arch.prefix[w]
+                if spec.auto:
+                    key = (arch.prefix[w], spec.weight, spec.shape)
+                    self.auto.setdefault(key, []).append((arch.number[w], a, w, role))
+                else:
+                    entry = (spec.shape, None in spec.shape, a, w, role)
+                    self.named.setdefault((spec.layer, spec.weight), []).append(entry)
+        self.named_layers = {layer for layer, _ in self.named}
+        self.auto_prefixes = {prefix for prefix, _, _ in self.auto}
+
+    def hits(self, layer: str, weight: str, shape: tuple[Any, ...]) -> list[tuple[int, int, int, str | None]]:
+        """(arch, weight index, variant, role) for one layer/weight/shape of an artifact."""
+        found = []
+        split = _split_number(layer)
+        named = []
+        if layer in self.named_layers:
+            named.append((layer, 0))
+        if split is not None and split[0] in self.named_layers:
+            named.append(split)
+        for base, suffix in named:
+            for pattern, free, a, w, role in self.named.get((base, weight), ()):
+                if _fits(shape, pattern) if free else shape == pattern:
+                    found.append((a, w, suffix, role))
+        if layer in self.auto_prefixes:
+            auto: tuple[str, int] | None = (layer, 0)
+        elif split is not None and split[0] in self.auto_prefixes:
+            auto = split
+        else:
+            auto = None
+        if auto is not None:
+            prefix, number = auto
+            found.extend((a, w, number - n, role) for n, a, w, role in self.auto.get((prefix, weight, shape), ()))
+        return found
+
+
+def _fits(shape: tuple[Any, ...], pattern: tuple[int | None, ...]) -> bool:
+    return len(shape) == len(pattern) and all(p is None or p == s for p, s in zip(pattern, shape))
+
+
+def _strip_output_index(name: str) -> str:
+    """``block1_conv1/kernel:0`` -> ``block1_conv1/kernel``."""
+    head, sep, tail = name.rpartition(":")
+    return head if sep and tail.isdigit() else name
+
+
+@dataclass
+class _Instance:
+    arch: int
+    scope: str
+    variants: dict[str, int]  # class prefix -> suffix (named) or offset (auto)
+    matched: dict[int, str]  # weight index -> variable name
+    include_top: bool = False
+    quality: float = 0.0
+
+
+class _Ranked:
+    """Keys ranked once, then walked past the ones used up: amortized O(1) per question."""
+
+    __slots__ = ("keys", "position")
+
+    def __init__(self, keys: list[Any]) -> None:
+        self.keys = keys
+        self.position = 0
+
+    def first(self, used: Callable[[Any], bool]) -> Any:
+        # Only for questions whose answer, once "used", stays used: claims are never undone.
+        while self.position < len(self.keys) and used(self.keys[self.position]):
+            self.position += 1
+        return self.keys[self.position] if self.position < len(self.keys) else None
+
+
+_Candidate = tuple[int, str, int]  # (arch, scope, variant of the arch's primary prefix)
+
+
+class _Matcher:
+    """The state of one match_architectures call."""
+
+    def __init__(self, index: _Index, min_quality: float) -> None:
+        self.archs = index.archs
+        self.index = index
+        self.min_quality = min_quality
+        # (arch, scope, weight) -> variant -> variable: every place a variable could fit.
+        self.slots: dict[tuple[int, str, int], dict[int, str]] = {}
+        # Non-top hits, by candidate instance, for the arch's primary prefix...
+        self.primary: dict[_Candidate, dict[int, str]] = {}
+        # ... and by variant for its other prefixes: (arch, scope, prefix) -> variant -> hits.
+        self.secondary: dict[tuple[int, str, str], dict[int, dict[int, str]]] = {}
+        self.claimed: set[str] = set()
+        self.taken: dict[tuple[int, str, str], set[int]] = {}
+        self.ranked: dict[Any, _Ranked] = {}
+        self.instances: list[_Instance] = []
+
+    def collect(self, variables: Mapping[str, Sequence[int] | None]) -> None:
+        """Record every (arch, scope, weight, variant) each variable could fill."""
+        index, slots, primary, secondary = self.index, self.slots, self.primary, self.secondary
+        primaries = [arch.primary for arch in self.archs]
+        for name, shape in variables.items():
+            clean = _strip_output_index(name)
+            slash = clean.rfind("/")
+            if slash <= 0 or shape is None or clean[slash + 1 :] not in index.weight_names:
+                continue
+            weight = clean[slash + 1 :]
+            shape = tuple(shape)
+            end = slash
+            # Layer names may hold a slash (DenseNet's `conv1/conv`): try each split.
+            for _ in range(index.max_depth):
+                start = clean.rfind("/", 0, end) + 1
+                layer, scope = clean[start:slash], clean[:start]
+                for a, w, variant, role in index.hits(layer, weight, shape):
+                    slot = slots.get((a, scope, w))
+                    if slot is None:
+                        slot = slots[(a, scope, w)] = {}
+                    elif slot.get(variant, name) < name:
+                        continue  # two spellings of one slot (`x:0` and `x`): keep one, whatever the order
+                    slot[variant] = name
+                    if role is None:
+                        continue  # top weights are assigned after the instances are known
+                    if role == primaries[a]:
+                        primary.setdefault((a, scope, variant), {})[w] = name
+                    else:
+                        secondary.setdefault((a, scope, role), {}).setdefault(variant, {})[w] = name
+                if start == 0:
+                    break
+                end = start - 1
+
+    def _free_hits(self, candidate: _Candidate) -> dict[int, str]:
+        return {w: v for w, v in self.primary[candidate].items() if v not in self.claimed}
+
+    def _rank(self, candidate: _Candidate, count: int) -> tuple[Any, ...]:
+        a, scope, variant = candidate
+        # Ties go to the architecture the hits explain best (VGG16 over VGG19 for VGG16's).
+        return (-count, -count / self.archs[a].n_primary, scope, variant, self.archs[a].name, a)
+
+    def _greedy(
+        self,
+        candidates: Iterable[_Candidate],
+        accept: Callable[[_Candidate, dict[int, str]], None],
+        least: Callable[[_Candidate], float],
+        rejected: list[_Candidate],
+    ) -> None:
+        """Offer candidates to ``accept`` largest first, recounting hits others claimed.
+
+        A candidate with fewer than ``least`` free hits goes to ``rejected`` instead.
+        """
+        heap = []
+        for candidate in candidates:
+            count = len(self._free_hits(candidate))
+            if count >= least(candidate):
+                heap.append((self._rank(candidate, count), candidate))
+            elif count:
+                rejected.append(candidate)
+        heapq.heapify(heap)
+        while heap:
+            (negative_count, *_), candidate = heapq.heappop(heap)
+            hits = self._free_hits(candidate)
+            if len(hits) == -negative_count:
+                accept(candidate, hits)
+            elif len(hits) >= least(candidate):
+                heapq.heappush(heap, (self._rank(candidate, len(hits)), candidate))
+            elif hits:
+                rejected.append(candidate)
+
+    def _with_secondary(self, candidate: _Candidate, matched: dict[int, str]) -> dict[str, int]:
+        """Add the weights of the arch's other prefixes: each the variant with most hits."""
+        a, scope, variant = candidate
+        arch = self.archs[a]
+        variants = {arch.primary: variant}
+        for prefix in arch.secondary:
+            key = (a, scope, prefix)
+            options = self.secondary.get(key)
+            if not options:
+                continue
+            if key not in self.ranked:
+                self.ranked[key] = _Ranked(sorted(options, key=lambda v, o=options: (-len(o[v]), v)))
+            chosen = self.ranked[key].first(self.taken.setdefault(key, set()).__contains__)
+            if chosen is not None:
+                variants[prefix] = chosen
+                matched.update((w, v) for w, v in options[chosen].items() if v not in self.claimed)
+        return variants
+
+    def _accept(self, candidate: _Candidate, matched: dict[int, str], variants: dict[str, int]) -> None:
+        a, scope, _ = candidate
+        self.claimed.update(matched.values())
+        for prefix, chosen in variants.items():
+            if prefix != self.archs[a].primary:
+                self.taken[(a, scope, prefix)].add(chosen)
+        self.instances.append(_Instance(a, scope, variants, matched))
+
+    def _fill(self, a: int, scope: str, matched: dict[int, str], max_misses: int) -> bool:
+        """Fill missing non-top weights from any free variant of their slot, smallest first.
+
+        Stops, returning False, once more than ``max_misses`` weights stay missing.
+        """
+        arch = self.archs[a]
+        misses = 0
+        for w in range(arch.n_all):
+            if w in matched or arch.top[w]:
+                continue
+            key = (a, scope, w)
+            slot = self.slots.get(key)
+            variant = None
+            if slot is not None:
+                if key not in self.ranked:
+                    self.ranked[key] = _Ranked(sorted(slot))
+                variant = self.ranked[key].first(lambda v, s=slot: s[v] in self.claimed)
+            if variant is None:
+                misses += 1
+                if misses > max_misses:
+                    return False
+            else:
+                matched[w] = slot[variant]
+        return True
+
+    def _max_misses(self, a: int) -> int:
+        return math.floor((1.0 - self.min_quality) * self.archs[a].n_base + 1e-9)
+
+    def find_instances(self) -> None:
+        """Accept instances whose own suffix explains them, then rebuild mixed-suffix ones."""
+        rejected: list[_Candidate] = []
+
+        def exact(candidate: _Candidate, hits: dict[int, str]) -> None:
+            variants = self._with_secondary(candidate, hits)
+            if len(hits) >= self.min_quality * self.archs[candidate[0]].n_base:
+                self._accept(candidate, hits, variants)
+            else:
+                rejected.append(candidate)
+
+        def reachable(candidate: _Candidate) -> float:
+            # Fewer hits than this cannot reach min_quality, even with every other prefix.
+            arch = self.archs[candidate[0]]
+            return self.min_quality * arch.n_base - arch.n_secondary
+
+        self._greedy(self.primary, exact, reachable, rejected)
+        # Weights still missing may sit under another suffix in the same scope.
+        for instance in self.instances:
+            self._fill(instance.arch, instance.scope, instance.matched, max_misses=self.archs[instance.arch].n_all)
+            self.claimed.update(instance.matched.values())
+
+        # What is left may be instances whose layers carry different suffixes: ResNet50V2
+        # built after ResNet50 has `conv1_conv_1` (the name exists) but `post_bn`.
+        def mixed(candidate: _Candidate, hits: dict[int, str]) -> None:
+            variants = self._with_secondary(candidate, hits)
+            if self._fill(candidate[0], candidate[1], hits, self._max_misses(candidate[0])):
+                self._accept(candidate, hits, variants)
+
+        self._greedy(rejected, mixed, lambda candidate: 1, [])
+
+    def assign_tops(self) -> None:
+        """Give each instance, in the order found, the first free top layers its shapes fit."""
+        for instance in self.instances:
+            a, scope = instance.arch, instance.scope
+            arch = self.archs[a]
+            found = instance.matched
+            for layer in arch.top_layers:
+                keys = [(a, scope, w) for w in layer]
+                if not all(key in self.slots for key in keys):
+                    continue
+                layer_slots = [self.slots[key] for key in keys]
+
+                def unusable(v: int, layer_slots: list[dict[int, str]] = layer_slots) -> bool:
+                    return any(v not in slot or slot[v] in self.claimed for slot in layer_slots)
+
+                if keys[0] not in self.ranked:
+                    self.ranked[keys[0]] = _Ranked(sorted(layer_slots[0]))
+                variant = self.ranked[keys[0]].first(unusable)
+                if variant is not None:
+                    found.update((w, slot[variant]) for w, slot in zip(layer, layer_slots))
+            instance.include_top, instance.quality, instance.matched = _score(arch, found, self.min_quality)
+            self.claimed.update(instance.matched.values())
+
+
+def _score(arch: _Arch, matched: Mapping[int, str], min_quality: float) -> tuple[bool, float, dict[int, str]]:
+    """Decide include_top; give the quality and the weights the instance keeps."""
+    top_hits = sum(1 for w in matched if arch.top[w])
+    if top_hits and len(matched) / arch.n_all >= min_quality:
+        return True, len(matched) / arch.n_all, dict(matched)
+    kept = {w: v for w, v in matched.items() if not arch.top[w]}
+    return False, len(kept) / arch.n_base, kept
+
+
+def match_architectures(
+    variables: Mapping[str, Sequence[int] | None],
+    *,
+    min_quality: float = 0.9,
+    catalog: Catalog | None = None,
+) -> list[ArchitectureMatch]:
+    """Every instance of a catalogued architecture among ``variables`` (name -> shape).
+
+    Returns one match per instance, sorted by scope, then suffix. Runs in time linear in the
+    number of variables.
+    """
+    if not 0.0 < min_quality <= 1.0:
+        raise ValueError(f"min_quality must be in (0, 1], found {min_quality!r}")
+    matcher = _Matcher((catalog or load_catalog())._index, min_quality)
+    matcher.collect(variables)
+    matcher.find_instances()
+    matcher.assign_tops()
+    matches = [_to_match(matcher.archs[i.arch], i, variables) for i in matcher.instances]
+    matches.sort(key=lambda m: (m.scope, int(m.suffix[1:] or 0), m.offsets, m.architecture, m.variables))
+    return matches
+
+
+def _size(shape: Sequence[Any] | None, spec: WeightSpec) -> int:
+    """Elements of a matched variable; the catalogue's count when its shape is not fully known."""
+    if shape is not None:
+        try:
+            dims = [operator.index(d) for d in shape]
+        except TypeError:  # None dims of a partially known shape
+            dims = [-1]
+        if min(dims, default=0) >= 0:
+            return math.prod(dims)
+    return spec.size
+
+
+def _to_match(arch: _Arch, instance: _Instance, variables: Mapping[str, Sequence[int]]) -> ArchitectureMatch:
+    weights = arch.fingerprint.weights
+    pairs = sorted((name, weights[w].name) for w, name in instance.matched.items())
+    expected = range(arch.n_all) if instance.include_top else (w for w in range(arch.n_all) if not arch.top[w])
+    suffix = instance.variants.get(_NAMED, 0)
+    return ArchitectureMatch(
+        scope=instance.scope,
+        suffix=f"_{suffix}" if suffix else "",
+        architecture=arch.name,
+        include_top=instance.include_top,
+        variables=tuple(name for name, _ in pairs),
+        params=sum(_size(variables[name], weights[w]) for w, name in instance.matched.items()),
+        quality=instance.quality,
+        missing=tuple(sorted(weights[w].name for w in expected if w not in instance.matched)),
+        catalog_weights=tuple(weight for _, weight in pairs),
+        offsets=tuple(sorted((p, v) for p, v in instance.variants.items() if p != _NAMED and v)),
+    )
+
+
+def catalog_weight(
+    match: ArchitectureMatch, variable_name: str, *, catalog: Catalog | None = None
+) -> WeightSpec | None:
+    """The catalogue weight that ``variable_name`` plays in ``match``, or None."""
+    clean = _strip_output_index(variable_name)
+    for name, weight in zip(match.variables, match.catalog_weights):
+        if name == variable_name or _strip_output_index(name) == clean:
+            return (catalog or load_catalog()).fingerprints[match.architecture].weight(weight)
+    return None
+
+
+def catalog_initializer(
+    match: ArchitectureMatch, variable_name: str, *, catalog: Catalog | None = None
+) -> dict[str, Any] | None:
+    """What initializer Keras gives ``variable_name`` in ``match``: ``{"class_name", "config"}``.
+
+    None when the variable is not part of the match, or the catalogue does not know.
+    """
+    spec = catalog_weight(match, variable_name, catalog=catalog)
+    if spec is None:
+        return None
+    return (catalog or load_catalog()).initializer(match.architecture, spec.name)

@@ -15,6 +15,9 @@ class GraphauditFixture:
     def __init__(self, defaults: dict[str, Any]) -> None:
         self.defaults = defaults
 
+    def __repr__(self) -> str:
+        return f"<graphaudit fixture, options {self.defaults}>"
+
     def audit(self, target: Any, **options: Any) -> Report:
         from graphaudit.api import audit
 

@@ -12,6 +12,8 @@ import pytest
 
 # Quiet TensorFlow's C++ logging in tests that import it; users' settings win.
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+# Unknown ops or proto content degrade quietly for users and fail loudly here (like pyflakes).
+os.environ.setdefault("GRAPHAUDIT_STRICT", "1")
 
 
 def _load_builders():

@@ -177,6 +177,8 @@ def inspect_cmd(
     path: Path = typer.Argument(..., help="One artifact.", show_default=False),
     format: str = typer.Option("console", "--format", "-f", help="console or json."),
     max_file_size: Optional[int] = typer.Option(None, "--max-file-size"),
+    verify_checksums: bool = typer.Option(False, "--verify-checksums",
+                                          help="Read every checkpoint tensor and check its CRC-32C."),
 ) -> None:
     """Summarise what an artifact holds: format, tags, signatures, graphs, variables, checkpoint coverage, ops."""
     from graphaudit.config import DEFAULT_MAX_FILE_SIZE
@@ -194,6 +196,10 @@ def inspect_cmd(
                              f"(for example {candidates[0].path if candidates else path})")
         art = read(candidates[0], max_file_size=cap)
         info = inspect_dict(art)
+        if verify_checksums and art.checkpoint is not None:
+            for key in art.checkpoint.keys():
+                art.checkpoint.verify(key)  # raises ArtifactError naming the tensor
+            info["checkpoint"]["checksums"] = "verified"
     except GraphauditError as exc:
         _fail(str(exc))
     if format == "json":

@@ -85,7 +85,8 @@ def render_console(info: dict, console) -> None:
     ck = info["checkpoint"]
     if ck:
         cov = ", ".join(f"{n} {src}" for src, n in ck["coverage"].items())
-        console.print(f"  checkpoint: {ck['prefix']} ({ck['keys']:,} keys, {ck['shards']} shard(s)); values: {cov}")
+        sums = f"; checksums {ck['checksums']}" if ck.get("checksums") else ""
+        console.print(f"  checkpoint: {ck['prefix']} ({ck['keys']:,} keys, {ck['shards']} shard(s)); values: {cov}{sums}")
     if v["items"]:
         table = Table(show_header=True, header_style="bold", box=None, padding=(0, 1), pad_edge=True,
                       expand=False)

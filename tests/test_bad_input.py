@@ -131,3 +131,18 @@ def test_nothing_is_written_next_to_audited_files(artifacts, tmp_path):
     main(["inspect", str(d), "--format", "json"])
     after = sorted((p.relative_to(d), p.stat().st_mtime_ns) for p in d.rglob("*"))
     assert before == after
+
+
+def test_inspect_verifies_checksums_on_request(artifacts, tmp_path, capsys):
+    meta = _copy(artifacts.path("tf1_meta_ckpt_clean"), tmp_path / "ck")
+    assert main(["inspect", "--verify-checksums", str(meta)]) == 0
+    assert "checksums verified" in capsys.readouterr().out
+    shard = next(meta.parent.glob("*.data-*"))
+    data = bytearray(shard.read_bytes())
+    data[5] ^= 0xFF
+    shard.write_bytes(bytes(data))
+    assert main(["inspect", str(meta)]) == 0  # values are not read unless asked
+    capsys.readouterr()
+    assert main(["inspect", "--verify-checksums", str(meta)]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "fails its checksum" in err[0] and "data-00000-of-00001" in err[0]

@@ -7,6 +7,8 @@ from functools import cached_property
 from graphaudit.analysis import coverage as _coverage
 from graphaudit.analysis.provenance import PretrainedGroup, matches_any, pretrained_groups
 from graphaudit.analysis.reachability import Reach, infer_roots, reach
+from graphaudit.analysis.structure import (DeadCopy, FunctionHashes, GraphStructure, dead_copies, duplicate_sinks,
+                                          graph_structure, input_only_sinks)
 from graphaudit.artifact import VARIABLE_OPS, Artifact, Root
 from graphaudit.config import Settings
 
@@ -28,7 +30,7 @@ class Analyses:
         inferred_graphs = []
         for gname in art.graphs:
             if gname not in declared_graphs:
-                roots.extend(infer_roots(art, gname))
+                roots.extend(infer_roots(art, gname, exclude=self._duplicate_sink_mask(gname)))
                 inferred_graphs.append(gname)
         art.roots_inferred = bool(inferred_graphs)
         return roots
@@ -44,9 +46,51 @@ class Analyses:
             parts.append(f"{len(declared)} declared root(s) ({', '.join(kinds)})")
         if inferred:
             names = ", ".join(f"`{r.node}`" for r in inferred[:3]) + (" ..." if len(inferred) > 3 else "")
-            parts.append(f"{len(inferred)} root(s) inferred from graph sinks ({names}); "
+            skipped = [n for names_ in self.skipped_sinks.values() for n in names_]
+            left_out = ""
+            if skipped:
+                left_out = (f", leaving out {len(skipped)} sink(s) that end a structural duplicate of a used "
+                            f"subgraph ({', '.join(f'`{n}`' for n in skipped[:3])}{' ...' if len(skipped) > 3 else ''})")
+            parts.append(f"{len(inferred)} root(s) inferred from graph sinks ({names}){left_out}; "
                          "name the real outputs with --output")
         return "; ".join(parts) or "no roots"
+
+    @cached_property
+    def function_hashes(self) -> FunctionHashes:
+        """Structural ids of the function library's bodies (see analysis/structure.py)."""
+        return FunctionHashes(self.artifact.functions)
+
+    def structure(self, graph: str) -> GraphStructure:
+        """Structural hashes, copy nodes and duplicated regions of one graph, computed once."""
+        cache = self.__dict__.setdefault("_structures", {})
+        if graph not in cache:
+            cache[graph] = graph_structure(self.artifact.graphs[graph], self.function_hashes)
+        return cache[graph]
+
+    @cached_property
+    def skipped_sinks(self) -> dict[str, list[str]]:
+        """Per graph, sinks that root inference left out because they end a structural duplicate."""
+        return {}
+
+    def _duplicate_sink_mask(self, graph: str) -> bytearray:
+        g = self.artifact.graphs[graph]
+        mask = bytearray(len(g))
+        gs = self.structure(graph)
+        skipped = duplicate_sinks(gs, self.settings.min_duplicate_ops)
+        for i in skipped + input_only_sinks(gs):
+            mask[i] = 1
+        if skipped:
+            self.skipped_sinks[graph] = [g.names[i] for i in skipped]
+        return mask
+
+    @cached_property
+    def dead_copies(self) -> list[DeadCopy]:
+        """Duplicated regions of at least `min_duplicate_ops` nodes that no root reaches, with their twins."""
+        out: list[DeadCopy] = []
+        for gname in self.artifact.graphs:
+            out.extend(dead_copies(self.artifact, gname, self.structure(gname), self.use_reach,
+                                   self.settings.min_duplicate_ops))
+        return out
 
     @cached_property
     def use_reach(self) -> Reach:

@@ -3,12 +3,16 @@
 from __future__ import annotations
 
 from graphaudit.rules.base import DOC_SECTIONS, Rule
+from graphaudit.rules.duplicates.duplicate_model_instance import DuplicateModelInstance
+from graphaudit.rules.duplicates.orphaned_model_copy import OrphanedModelCopy
 from graphaudit.rules.initialization.uninitialized_variable import UninitializedVariable
 
 #: Every rule, in code order.
 ALL_RULES: tuple[type[Rule], ...] = tuple(sorted(
     [
         UninitializedVariable,
+        OrphanedModelCopy,
+        DuplicateModelInstance,
     ],
     key=lambda r: r.code,
 ))

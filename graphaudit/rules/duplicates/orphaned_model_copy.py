@@ -1,0 +1,128 @@
+"""GA101: a second copy of a model subgraph, reading the same weights, that no root needs."""
+
+from __future__ import annotations
+
+from typing import Iterator
+
+from graphaudit.analysis.structure import DeadCopy
+from graphaudit.findings import Confidence, Finding, Fixup, Severity
+from graphaudit.rules.base import Rule, name_list, plural
+
+_FIX_CODE = '''\
+# TF1: build the model on your tensor, once, and use its output
+vgg = tf.keras.applications.VGG19(weights="imagenet", include_top=False,
+                                  input_tensor=images)
+features = vgg.output       # not vgg(images): that builds a second copy
+
+# Or the reference wrapper: one copy on your tensor, loadable in any session
+from graphaudit.reference import VGG19
+vgg = VGG19(input_tensor=images, weights="vgg19_weights.h5")
+features = vgg["block5_pool"]
+
+# TF2: call the model eagerly or in tf.function; no graph copy is left over
+features = vgg(images)
+'''
+
+
+class OrphanedModelCopy(Rule):
+    """Finds a second copy of a model subgraph that reads the same weights and that nothing uses.
+
+    ## What it does
+    Hashes every node of each graph bottom-up (op type, the attrs that matter, its inputs in
+    order, and the variable it reads; never names), finds duplicated regions of at least
+    `min-duplicate-ops` ops (default 20), and reports a region that reaches no root while its
+    structural twin does, when both read the same weights. The finding names the dead copy and
+    its twin, their size in ops and parameters, the placeholder that feeds the dead copy, and how
+    the roots were chosen.
+
+    Roots are the artifact's signature outputs, train ops and collections, plus the nodes you
+    name with `--output` (or `outputs` in the config). A bare GraphDef or a MetaGraph without
+    signatures declares none; graphaudit then infers them from the graph's sinks, leaving out
+    bookkeeping (initializers, savers, weight loads), sinks that read no weight (Keras'
+    learning-phase conds), and any sink that ends a structural duplicate whose twin is consumed
+    further on (the dead copy's last op). When both copies end in sinks, graphaudit cannot tell
+    which one is used: name the real output with `--output`.
+
+    ## Why is this bad?
+    In a TF1-style graph, `model = VGG19(...)` builds the network on its own `input_1`
+    placeholder, and `model(images)` builds it a second time on `images`. Only the second copy is
+    used. The first one doubles the graph (TensorBoard shows two VGG blocks), slows down loading
+    and freezing, and confuses everyone who reads the graph: `model.output` and
+    `model.get_layer(...).output` point into the dead copy, so code that uses them silently needs
+    a feed for `input_1`. Names cannot tell the copies apart: with correct `input_tensor=` usage,
+    the only copy has exactly the names (`block1_conv1/Conv2D`, ...) that the dead copy has here.
+
+    ## Example
+    ```python
+    images = tf.compat.v1.placeholder(tf.float32, (None, 224, 224, 3), name="images")
+    vgg = tf.keras.applications.VGG19(weights="imagenet", include_top=False)
+    features = vgg(images)               # builds the network a second time
+    ```
+
+    ## Use instead
+    ```python
+    images = tf.compat.v1.placeholder(tf.float32, (None, 224, 224, 3), name="images")
+    vgg = tf.keras.applications.VGG19(weights="imagenet", include_top=False,
+                                      input_tensor=images)
+    features = vgg.output
+    ```
+
+    ## Fix-up
+    Pass `input_tensor=` to the model's constructor instead of calling the model on a tensor, or
+    use `graphaudit.reference.VGG19`, which builds one copy on your tensor and loads its weights
+    in any session. A graph that was already saved can be pruned to its outputs
+    (`tf.compat.v1.graph_util.extract_sub_graph`), but rebuilding it right is simpler.
+
+    ## Evidence
+    How the roots were chosen, the number of ops that match the twin one for one, the weights
+    both copies read with their parameter count, the placeholder that feeds the dead copy and
+    what consumes the dead copy's last op (usually nothing). Frozen graphs work too: a weight
+    `Const` counts as the variable it replaced.
+    """
+
+    code = "GA101"
+    name = "orphaned-model-copy"
+    severity = Severity.ERROR
+    confidence = Confidence.HIGH
+
+    def check(self, artifact, facts) -> Iterator[Finding]:
+        for d in facts.dead_copies:
+            if d.shares_weights:
+                yield self._finding(artifact, facts, d)
+
+    def _finding(self, artifact, facts, d: DeadCopy) -> Finding:
+        dead, twin = d.dead, d.twin
+        ops = len(dead.nodes)
+        fed = ""
+        if d.inputs:
+            fed = f", hangs off {_inputs(d)} that nothing feeds,"
+        message = (f"{dead.label} ({ops:,} ops, {dead.params:,} params) is an unused copy of {twin.label}: "
+                   f"it reads the same weights{fed} and reaches no root")
+        evidence = [f"roots: {facts.roots_note}",
+                    f"{ops:,} ops of the copy match {twin.label} ({len(twin.nodes):,} ops) one for one: the same op "
+                    "types, attrs and inputs, names ignored",
+                    f"both copies read the same {plural(len(dead.weights), 'weight')} ({dead.params:,} params): "
+                    f"{name_list(dead.weights)}"]
+        if d.inputs:
+            evidence.append(f"{_inputs(d)} feeds the copy and no root reads it")
+        last = name_list(d.outputs)
+        evidence.append(f"the copy's last op {last} feeds nothing" if not d.outputs_consumed
+                        else f"the copy's last op {last} feeds only ops that no root reaches")
+        placeholder = f" (which builds one copy on `{d.inputs[0]}`)" if d.inputs else ""
+        return self.finding(
+            artifact, message, graph=d.graph, scope=dead.scope, nodes=(*d.inputs, *d.outputs),
+            variables=dead.weights, evidence=evidence,
+            fixup=Fixup(
+                title="Pass `input_tensor=` to the model's constructor instead of calling the model on a tensor",
+                detail=(f"Construct the model on your tensor and use `model.output`, instead of constructing it"
+                        f"{placeholder} and then calling `model(tensor)` (which builds {twin.label}). Or use "
+                        "`graphaudit.reference.VGG19`, which builds exactly one copy."),
+                code=_FIX_CODE,
+            ),
+        )
+
+
+def _inputs(d: DeadCopy) -> str:
+    parts = [f"`{n}` {shape}" for n, shape in zip(d.inputs[:3], d.input_shapes[:3])]
+    more = f" and {len(d.inputs) - 3:,} more" if len(d.inputs) > 3 else ""
+    return ("the placeholder " if len(d.inputs) == 1 else "the placeholders ") + ", ".join(parts) + more

@@ -436,19 +436,21 @@ class _Matcher:
         self.instances.append(_Instance(a, scope, variants, matched))
 
     def _fill(self, a: int, scope: str, matched: dict[int, str], max_misses: int) -> bool:
-        """Fill missing non-top weights from any free variant of their slot, smallest first.
+        """Fill missing named, non-top weights from any free suffix of theirs, smallest first.
 
-        Stops, returning False, once more than ``max_misses`` weights stay missing.
+        Stops, returning False, once more than ``max_misses`` weights stay missing. Unnamed
+        layers are not filled: Keras numbers them in one run per instance, so a weight missing
+        at the instance's offset is missing.
         """
         arch = self.archs[a]
         misses = 0
         for w in range(arch.n_all):
             if w in matched or arch.top[w]:
                 continue
+            variant = None
             key = (a, scope, w)
             slot = self.slots.get(key)
-            variant = None
-            if slot is not None:
+            if slot is not None and arch.prefix[w] == _NAMED:
                 if key not in self.ranked:
                     self.ranked[key] = _Ranked(sorted(slot))
                 variant = self.ranked[key].first(lambda v, s=slot: s[v] in self.claimed)

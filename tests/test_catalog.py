@@ -1,0 +1,379 @@
+"""The architecture catalogue matches real tf_keras variable names, and is what the builder writes."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import time
+from collections import Counter
+from importlib import resources
+from typing import Any
+
+import pytest
+
+from graphaudit.catalog import build_catalog
+from graphaudit.catalog.matcher import (
+    ArchitectureMatch,
+    catalog_initializer,
+    catalog_weight,
+    load_catalog,
+    match_architectures,
+)
+
+CATALOG = load_catalog()
+
+
+def summary(matches: list[ArchitectureMatch]) -> list[tuple[Any, ...]]:
+    """What a test asserts about each match, one tuple per instance."""
+    return [(m.scope, m.suffix, m.architecture, m.include_top, m.params, m.quality, m.offsets) for m in matches]
+
+
+def check(variables: dict[str, tuple[int, ...]]) -> list[ArchitectureMatch]:
+    """Match, and check what holds for every answer: each variable in at most one instance."""
+    matches = match_architectures(variables)
+    owners = Counter(name for m in matches for name in m.variables)
+    assert [name for name, count in owners.items() if count > 1] == []
+    assert all(name in variables for name in owners)
+    return matches
+
+
+# -- real tf_keras models, each built once per session ------------------------------------
+
+
+@pytest.fixture(scope="session")
+def tfk() -> tuple[Any, Any]:
+    import tensorflow as tf
+    import tf_keras
+
+    return tf, tf_keras
+
+
+def eager_variables(model: Any) -> dict[str, tuple[int, ...]]:
+    return {w.name: tuple(w.shape) for w in model.weights}
+
+
+def graph_variables(tf: Any, graph: Any) -> dict[str, tuple[int, ...]]:
+    return {v.name: tuple(v.shape) for v in graph.get_collection(tf.compat.v1.GraphKeys.GLOBAL_VARIABLES)}
+
+
+@pytest.fixture(scope="session")
+def vgg19_64(tfk: tuple[Any, Any]) -> tuple[dict[str, tuple[int, ...]], int]:
+    model = tfk[1].applications.VGG19(weights=None, include_top=False, input_shape=(64, 64, 3))
+    return eager_variables(model), model.count_params()
+
+
+@pytest.fixture(scope="session")
+def mobilenetv2_32(tfk: tuple[Any, Any]) -> dict[float, tuple[dict[str, tuple[int, ...]], int]]:
+    built = {}
+    for alpha in (1.0, 0.35):
+        model = tfk[1].applications.MobileNetV2(weights=None, include_top=False, input_shape=(32, 32, 3), alpha=alpha)
+        built[alpha] = eager_variables(model), model.count_params()
+    return built
+
+
+@pytest.fixture(scope="session")
+def vgg19_five_in_one_graph(tfk: tuple[Any, Any]) -> tuple[dict[str, tuple[int, ...]], int]:
+    # The article's situation: a TF1 graph where the application is built again and again.
+    tf, tf_keras = tfk
+    with tf.Graph().as_default() as graph:
+        models = [tf_keras.applications.VGG19(weights=None, include_top=False) for _ in range(5)]
+        return graph_variables(tf, graph), models[0].count_params()
+
+
+@pytest.fixture(scope="session")
+def vgg19_nested(tfk: tuple[Any, Any]) -> tuple[dict[str, tuple[int, ...]], int]:
+    tf, tf_keras = tfk
+    with tf.Graph().as_default() as graph:
+        images = tf_keras.Input((64, 64, 3))
+        with tf.compat.v1.variable_scope("VGG19/model"):
+            vgg = tf_keras.applications.VGG19(weights=None, include_top=False, input_tensor=images)
+        features = tf_keras.layers.GlobalAveragePooling2D()(vgg.output)
+        wrapper = tf_keras.Model(images, features, name="wrapper")
+        return graph_variables(tf, graph), wrapper.count_params()
+
+
+@pytest.fixture(scope="session")
+def vgg_pair_graphs(tfk: tuple[Any, Any]) -> dict[str, tuple[dict[str, tuple[int, ...]], dict[str, int]]]:
+    tf, tf_keras = tfk
+    built = {}
+    for order in (("VGG19", "VGG16"), ("VGG16", "VGG19")):
+        with tf.Graph().as_default() as graph:
+            params = {}
+            for name in order:
+                model = getattr(tf_keras.applications, name)(weights=None, include_top=True, input_shape=(64, 64, 3))
+                params[name] = model.count_params()
+            built["+".join(order)] = graph_variables(tf, graph), params
+    return built
+
+
+@pytest.fixture(scope="session")
+def small_cnn(tfk: tuple[Any, Any]) -> dict[str, tuple[int, ...]]:
+    layers = tfk[1].layers
+    model = tfk[1].Sequential(
+        [
+            layers.Input((32, 32, 3)),
+            layers.Conv2D(32, 3, activation="relu"),
+            layers.BatchNormalization(),
+            layers.MaxPooling2D(),
+            layers.Conv2D(64, 3, activation="relu"),
+            layers.Flatten(),
+            layers.Dense(10),
+        ]
+    )
+    return eager_variables(model)
+
+
+@pytest.fixture(scope="session")
+def resnet50_top(tfk: tuple[Any, Any]) -> tuple[dict[str, tuple[int, ...]], int]:
+    model = tfk[1].applications.ResNet50(weights=None, include_top=True)
+    return eager_variables(model), model.count_params()
+
+
+@pytest.fixture(scope="session")
+def inception_eager(tfk: tuple[Any, Any]) -> tuple[dict[str, tuple[int, ...]], int, tuple[tuple[str, int], ...]]:
+    # Unnamed layers continue whatever numbering this process reached (conv2d_57, ...).
+    model = tfk[1].applications.InceptionV3(weights=None, include_top=False, input_shape=(75, 75, 3))
+    firsts = {}
+    for layer in model.layers:
+        for prefix, cls in (("conv2d", "Conv2D"), ("batch_normalization", "BatchNormalization")):
+            if type(layer).__name__ == cls and prefix not in firsts:
+                firsts[prefix] = int(layer.name.rpartition("_")[2]) if layer.name != prefix else 0
+    offsets = tuple(sorted((prefix, number) for prefix, number in firsts.items() if number))
+    return eager_variables(model), model.count_params(), offsets
+
+
+@pytest.mark.tf
+def test_vgg19_without_top_at_64(vgg19_64: Any) -> None:
+    variables, params = vgg19_64
+    assert summary(check(variables)) == [("", "", "VGG19", False, params, 1.0, ())]
+
+
+@pytest.mark.tf
+def test_mobilenetv2_alpha_1_matches(mobilenetv2_32: Any) -> None:
+    variables, params = mobilenetv2_32[1.0]
+    assert summary(check(variables)) == [("", "", "MobileNetV2", False, params, 1.0, ())]
+
+
+@pytest.mark.tf
+def test_mobilenetv2_other_alpha_is_not_catalogued(mobilenetv2_32: Any) -> None:
+    # By design: alpha scales every channel count, and the catalogue holds alpha=1.0 only.
+    variables, _ = mobilenetv2_32[0.35]
+    assert summary(check(variables)) == []
+
+
+@pytest.mark.tf
+def test_vgg19_built_five_times_in_one_graph(vgg19_five_in_one_graph: Any) -> None:
+    variables, params = vgg19_five_in_one_graph
+    assert "block1_conv1_4/kernel:0" in variables  # what TF 2.21 / tf_keras actually name them
+    expected = [("", suffix, "VGG19", False, params, 1.0, ()) for suffix in ("", "_1", "_2", "_3", "_4")]
+    assert summary(check(variables)) == expected
+
+
+@pytest.mark.tf
+def test_vgg19_under_a_scope_inside_a_wrapper(vgg19_nested: Any) -> None:
+    variables, params = vgg19_nested
+    assert summary(check(variables)) == [("VGG19/model/", "", "VGG19", False, params, 1.0, ())]
+
+
+@pytest.mark.tf
+def test_vgg19_is_not_also_vgg16(vgg_pair_graphs: Any) -> None:
+    variables, params = vgg_pair_graphs["VGG19+VGG16"]
+    assert summary(check(variables)) == [
+        ("", "", "VGG19", True, params["VGG19"], 1.0, ()),
+        ("", "_1", "VGG16", True, params["VGG16"], 1.0, ()),
+    ]
+
+
+@pytest.mark.tf
+def test_vgg16_then_vgg19_finds_both(vgg_pair_graphs: Any) -> None:
+    # Names cannot tell this order from VGG19 then VGG16 (`block3_conv4` is unsuffixed either
+    # way); what must hold is that both are found, completely, and nothing twice.
+    variables, params = vgg_pair_graphs["VGG16+VGG19"]
+    matches = check(variables)
+    assert sorted((m.architecture, m.quality, m.params) for m in matches) == [
+        ("VGG16", 1.0, params["VGG16"]),
+        ("VGG19", 1.0, params["VGG19"]),
+    ]
+
+
+@pytest.mark.tf
+def test_small_custom_cnn_matches_nothing(small_cnn: Any) -> None:
+    assert summary(check(small_cnn)) == []
+
+
+@pytest.mark.tf
+def test_resnet50_with_top(resnet50_top: Any) -> None:
+    variables, params = resnet50_top
+    assert summary(check(variables)) == [("", "", "ResNet50", True, params, 1.0, ())]
+
+
+@pytest.mark.tf
+def test_inception_v3_with_numbered_unnamed_layers(inception_eager: Any) -> None:
+    variables, params, offsets = inception_eager
+    assert summary(check(variables)) == [("", "", "InceptionV3", False, params, 1.0, offsets)]
+
+
+@pytest.mark.tf
+def test_initializers_of_matched_variables(vgg19_five_in_one_graph: Any, resnet50_top: Any) -> None:
+    last = check(vgg19_five_in_one_graph[0])[-1]
+    resnet = check(resnet50_top[0])[0]
+    assert catalog_initializer(last, "block1_conv1_4/kernel:0") == {"class_name": "GlorotUniform", "config": {"seed": None}}
+    assert catalog_initializer(last, "block5_conv4_4/bias") == {"class_name": "Zeros", "config": {}}
+    assert catalog_initializer(last, "block1_conv1/kernel:0") is None  # another instance's
+    assert catalog_initializer(resnet, "conv1_bn/moving_variance:0") == {"class_name": "Ones", "config": {}}
+    assert catalog_weight(resnet, "conv1_bn/moving_variance:0").trainable is False
+
+
+# -- name maps as one TF1 graph would give them, to cover many architectures cheaply ------
+
+
+def graph_names(*builds: tuple[str, bool], scope: str = "", colon: bool = True) -> dict[str, tuple[int, ...]]:
+    """Variables of ``(architecture, include_top)`` built in turn in one graph.
+
+    Follows TensorFlow's Graph.unique_name (case-insensitive, `_N` per name) and Keras's
+    numbering of unnamed layers per class prefix.
+    """
+    in_use: dict[str, int] = {}
+    numbers: Counter[str] = Counter()
+
+    def unique(name: str) -> str:
+        key = name.lower()
+        i = in_use.get(key, 0)
+        in_use[key] = i + 1
+        if i == 0:
+            return name
+        base = key
+        while key in in_use:
+            key = f"{base}_{i}"
+            i += 1
+        in_use[key] = 1
+        return f"{name}_{i - 1}"
+
+    variables = {}
+    for architecture, include_top in builds:
+        renamed: dict[str, str] = {}
+        created: Counter[str] = Counter()
+        for spec in CATALOG.fingerprints[architecture].weights:
+            if spec.top and not include_top:
+                continue
+            if spec.layer not in renamed:
+                layer = spec.layer
+                if spec.auto:
+                    # The catalogue holds a fresh graph's numbers; later builds continue them.
+                    prefix, _, number = layer.rpartition("_")
+                    prefix, number = (prefix, int(number)) if number.isdigit() else (layer, 0)
+                    number += numbers[prefix]
+                    layer = f"{prefix}_{number}" if number else prefix
+                    created[prefix] += 1
+                renamed[spec.layer] = unique(layer)
+            shape = tuple(25088 if d is None else d for d in spec.shape)
+            variables[f"{scope}{renamed[spec.layer]}/{spec.weight}{':0' if colon else ''}"] = shape
+        numbers.update(created)
+    return variables
+
+
+BN, CONV = "batch_normalization", "conv2d"
+
+
+@pytest.mark.parametrize(
+    "builds, expected",
+    [
+        ([("ResNet50", False), ("ResNet50V2", False)], [("", "", "ResNet50", False, ()), ("", "_1", "ResNet50V2", False, ())]),
+        ([("MobileNet", False), ("MobileNetV2", False)], [("", "", "MobileNet", False, ()), ("", "", "MobileNetV2", False, ())]),
+        ([("InceptionV3", True), ("InceptionV3", False)], [("", "", "InceptionV3", True, ()), ("", "", "InceptionV3", False, ((BN, 94), (CONV, 94)))]),
+        ([("Xception", True), ("Xception", False)], [("", "", "Xception", True, ()), ("", "_1", "Xception", False, ((BN, 4), (CONV, 4)))]),
+        ([("EfficientNetB0", True), ("EfficientNetB0", True)], [("", "", "EfficientNetB0", True, ()), ("", "_1", "EfficientNetB0", True, (("normalization", 1),))]),
+        ([("InceptionV3", False), ("Xception", False)], [("", "", "InceptionV3", False, ()), ("", "", "Xception", False, ((BN, 94), (CONV, 94)))]),
+        ([("VGG16", True), ("DenseNet121", True), ("DenseNet121", False)], [("", "", "DenseNet121", True, ()), ("", "", "VGG16", True, ()), ("", "_1", "DenseNet121", False, ())]),
+    ],
+)
+def test_several_instances_in_one_graph(builds: list[tuple[str, bool]], expected: list[tuple[Any, ...]]) -> None:
+    matches = check(graph_names(*builds))
+    assert [(m.scope, m.suffix, m.architecture, m.include_top, m.offsets) for m in matches] == expected
+    assert [m.quality for m in matches] == [1.0] * len(expected)
+
+
+def test_which_instance_had_the_top_is_not_in_the_names() -> None:
+    # Without top then with gives exactly the names of with then without: `predictions` is
+    # the first of its name either way. The matcher gives the top to the first instance.
+    assert graph_names(("Xception", False), ("Xception", True)) == graph_names(("Xception", True), ("Xception", False))
+    assert [m.include_top for m in check(graph_names(("Xception", False), ("Xception", True)))] == [True, False]
+
+
+@pytest.mark.parametrize("include_top", [True, False], ids=["top", "notop"])
+@pytest.mark.parametrize("architecture", sorted(CATALOG.fingerprints))
+def test_each_architecture_alone(architecture: str, include_top: bool) -> None:
+    params = CATALOG.fingerprints[architecture].variant(include_top).params
+    matches = check(graph_names((architecture, include_top), scope="net/", colon=False))
+    assert summary(matches) == [("net/", "", architecture, include_top, params, 1.0, ())]
+
+
+def test_vgg_top_follows_the_input_size() -> None:
+    variables = graph_names(("VGG19", True))
+    variables["fc1/kernel:0"] = (2 * 2 * 512, 4096)  # VGG19 at 64x64
+    params = CATALOG.fingerprints["VGG19"].include_top.params - (25088 - 2048) * 4096
+    assert summary(check(variables)) == [("", "", "VGG19", True, params, 1.0, ())]
+
+
+def test_incomplete_instance_lists_what_is_missing() -> None:
+    variables = graph_names(("VGG19", False))
+    del variables["block5_conv4/kernel:0"], variables["block5_conv4/bias:0"]
+    (match,) = check(variables)
+    assert (match.architecture, match.quality, match.missing) == ("VGG19", 30 / 32, ("block5_conv4/bias", "block5_conv4/kernel"))
+
+
+def test_too_incomplete_is_no_match() -> None:
+    variables = {k: v for k, v in graph_names(("VGG19", False)).items() if not k.startswith("block5")}
+    assert summary(check(variables)) == []
+
+
+def test_min_quality_is_checked() -> None:
+    with pytest.raises(ValueError, match="min_quality"):
+        match_architectures({}, min_quality=0)
+
+
+def test_cost_is_linear_in_variables() -> None:
+    # 120,000 variables: 3,750 VGG19 in one scope. Anything pairwise over instances would take
+    # minutes here; the linear matcher takes about a second even on a loaded machine.
+    variables = graph_names(*[("VGG19", False)] * 3750)
+    started = time.process_time()
+    matches = match_architectures(variables)
+    elapsed = time.process_time() - started
+    assert (len(matches), matches[-1].suffix) == (3750, "_3749")
+    assert elapsed < 15, f"{elapsed:.1f}s for {len(variables)} variables"
+
+
+# -- the catalogue itself ------------------------------------------------------------------
+
+
+def committed_text() -> str:
+    return resources.files("graphaudit.catalog").joinpath("fingerprints.json").read_text(encoding="utf-8")
+
+
+def test_committed_catalogue_is_canonical_and_small() -> None:
+    text = committed_text()
+    assert build_catalog.dumps(json.loads(text)) + "\n" == text
+    assert len(text.encode()) < 1_000_000
+    assert sorted(CATALOG.fingerprints) == sorted(build_catalog.ARCHITECTURES)
+
+
+@pytest.mark.tf
+def test_builder_reproduces_committed_vgg16() -> None:
+    committed = json.loads(committed_text())
+    rebuilt = build_catalog.build_catalog(["VGG16"])
+    assert rebuilt["architectures"]["VGG16"] == committed["architectures"]["VGG16"]
+    assert rebuilt["initializers"].items() <= committed["initializers"].items()
+    assert rebuilt["generator"]["tf_keras"] == committed["generator"]["tf_keras"]
+
+
+def test_matcher_never_imports_tensorflow() -> None:
+    code = (
+        "import sys\n"
+        "from graphaudit.catalog import load_catalog, match_architectures\n"
+        "load_catalog()\n"
+        "assert match_architectures({'block1_conv1/kernel:0': (3, 3, 3, 64)}) == []\n"
+        "print(sorted(m for m in sys.modules if m.split('.')[0] in ('tensorflow', 'tf_keras', 'keras')))\n"
+    )
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert result.stdout.strip() == "[]"

@@ -10,7 +10,7 @@ from graphaudit.artifact import Artifact
 from graphaudit.config import Settings
 
 
-def inspect_dict(art: Artifact, *, top_ops: int = 15) -> dict:
+def inspect_dict(art: Artifact, *, top_ops: int = 15, settings=None) -> dict:
     ops: Counter[str] = Counter()
     for g in art.graphs.values():
         ops.update(g.ops)
@@ -55,7 +55,16 @@ def inspect_dict(art: Artifact, *, top_ops: int = 15) -> dict:
                   for r in [*art.roots, *(r for r in facts.use_roots if r not in art.roots)]],
         "roots_note": facts.roots_note,
         "metadata": {k: v for k, v in art.metadata.items() if isinstance(v, (str, int, float, bool))},
+        "provenance": _provenance(art, settings),
     }
+
+
+def _provenance(art: Artifact, settings) -> list[str]:
+    """One line per pretrained group, e.g. "`vgg19/` (VGG19, include_top=False, ...) pretrained: ..."."""
+    from graphaudit.analysis import Analyses
+    from graphaudit.config import Settings
+
+    return [g.describe() for g in Analyses(art, settings or Settings()).pretrained_groups]
 
 
 def _tensor(t) -> dict:
@@ -103,7 +112,7 @@ def render_console(info: dict, console) -> None:
         ops = ", ".join(f"{op} {n:,}" for op, n in info["op_histogram"].items())
         console.print(f"  ops: {ops}")
     for extra in info.get("provenance", []):
-        console.print(f"  pretrained: {extra}")
+        console.print(f"  provenance: {extra}")
 
 
 def _fmt_tensor(t: dict) -> str:

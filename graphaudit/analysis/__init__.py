@@ -5,7 +5,10 @@ from __future__ import annotations
 from functools import cached_property
 
 from graphaudit.analysis import coverage as _coverage
-from graphaudit.analysis.provenance import PretrainedGroup, matches_any, pretrained_groups
+from graphaudit.analysis import name_drift as _name_drift
+from graphaudit.analysis import weight_stats as _weight_stats
+from graphaudit.analysis.provenance import (PretrainedGroup, ReferenceWeights, matches_any, open_reference,
+                                            pretrained_groups)
 from graphaudit.analysis.reachability import Reach, infer_roots, reach
 from graphaudit.analysis.structure import (DeadCopy, FunctionHashes, GraphStructure, dead_copies, duplicate_sinks,
                                           graph_structure, input_only_sinks)
@@ -119,12 +122,32 @@ class Analyses:
     @cached_property
     def claimed_by_more_specific_rules(self) -> set[str]:
         """Variables that a more specific rule explains (e.g. checkpoint name drift, GA203)."""
-        return set()
+        if not self.settings.is_enabled("GA203", self.artifact.path):
+            return set()
+        return {name for drift in self.name_drift for name in drift.variables}
+
+    @cached_property
+    def name_drift(self) -> list[_name_drift.Drift]:
+        """Read variables the checkpoint lacks but holds under another name (see analysis/name_drift.py)."""
+        cov = self.coverage
+        lacking = (_coverage.ValueSource.NONE, _coverage.ValueSource.MISSING_KEY)
+        missing = [n for n in sorted(self.read_variables) if n in cov and cov[n].source in lacking]
+        return _name_drift.drifts(self.artifact, missing)
+
+    @cached_property
+    def reference_weights(self) -> ReferenceWeights | None:
+        """The `--weights` file, indexed (values are read on demand)."""
+        return open_reference(self.settings.weights) if self.settings.weights else None
 
     @cached_property
     def pretrained_groups(self) -> list[PretrainedGroup]:
         """Pretrained variable groups with their evidence (see analysis/provenance.py)."""
-        return pretrained_groups(self.artifact, self.settings)
+        return pretrained_groups(self.artifact, self.settings, self.reference_weights)
+
+    @cached_property
+    def weight_verdicts(self) -> dict[str, _weight_stats.Verdict]:
+        """Pretrained variable -> is its stored value fresh initializer output (analysis/weight_stats.py)."""
+        return _weight_stats.judge_groups(self.artifact, self.pretrained_groups)
 
     @cached_property
     def group_of(self) -> dict[str, PretrainedGroup]:

@@ -4,11 +4,17 @@ from __future__ import annotations
 
 import enum
 import fnmatch
+import json
+import os
+import re
 from dataclasses import dataclass, field
-from typing import Iterable, Mapping, Sequence
+from typing import Any, Iterable, Iterator, Mapping, Sequence
+
+import numpy as np
 
 from graphaudit.artifact import Artifact, UpdateKind
 from graphaudit.config import Settings
+from graphaudit.errors import ArtifactError
 from graphaudit.names import common_scope
 
 
@@ -43,14 +49,40 @@ class PretrainedGroup:
     architecture: str | None = None
     include_top: bool | None = None
     suffix: str = ""  # Keras uniquification suffix, e.g. "_4"
+    # Catalogue weight (``layer/weight``) of each variable, for fingerprint groups: variable -> weight.
+    catalog_weights: Mapping[str, str] = field(default_factory=dict, compare=False, hash=False)
 
     def describe(self) -> str:
         """E.g. "`vgg19` (VGG19, include_top=False, 20,024,384 params) pretrained: fingerprint match"."""
         what = self.architecture or self.label
         top = f", include_top={self.include_top}" if self.include_top is not None else ""
-        where = f"`{self.scope}` " if self.scope else ""
+        if self.scope:
+            where = f"`{self.scope}/`"
+        else:
+            where = "root scope" if self.architecture else ""
+        if self.suffix:
+            where += f", layers `*{self.suffix}`"
+        where += " " if where else ""
         kinds = ", ".join(dict.fromkeys(_KIND_LABELS[e.kind] for e in self.evidence))
         return f"{where}({what}{top}, {self.params:,} params) pretrained: {kinds}"
+
+    @property
+    def kinds(self) -> tuple[EvidenceKind, ...]:
+        return tuple(dict.fromkeys(e.kind for e in self.evidence))
+
+    def catalog_initializers(self) -> dict[str, dict[str, Any]]:
+        """Variable -> the initializer the catalogue gives its weight (``{"class_name", "config"}``)."""
+        if not self.architecture or not self.catalog_weights:
+            return {}
+        from graphaudit.catalog import load_catalog
+
+        catalog = load_catalog()
+        out = {}
+        for name, weight in self.catalog_weights.items():
+            found = catalog.initializer(self.architecture, weight)
+            if found is not None:
+                out[name] = found
+        return out
 
 
 _KIND_LABELS = {
@@ -79,15 +111,23 @@ class _Draft:
     include_top: bool | None = None
     suffix: str = ""
     scope: str | None = None
+    catalog_weights: dict[str, str] = field(default_factory=dict)
 
 
-def pretrained_groups(artifact: Artifact, settings: Settings) -> list[PretrainedGroup]:
-    """Combine every kind of evidence into groups; a variable belongs to at most one group."""
+def pretrained_groups(artifact: Artifact, settings: Settings,
+                      reference: "ReferenceWeights | None" = None) -> list[PretrainedGroup]:
+    """Combine every kind of evidence into groups; a variable belongs to at most one group.
+
+    ``reference`` is the ``--weights`` file, opened (see :func:`open_reference`).
+    """
     shapes = {n: v.shape for n, v in artifact.variables.items() if v.shape is not None}
     drafts: list[_Draft] = []
     drafts.extend(_fingerprint_drafts(shapes))
     _attach(drafts, _declared(artifact.variables, settings.pretrained))
+    if reference is not None:
+        _attach(drafts, _weights_file(artifact, reference))
     _attach(drafts, _weight_loads(artifact))
+    _attach(drafts, _metadata(artifact))
     return [_finish(d, artifact) for d in drafts if d.variables]
 
 
@@ -102,6 +142,7 @@ def _fingerprint_drafts(shapes: Mapping[str, tuple[int, ...]]) -> list[_Draft]:
         out.append(_Draft(
             variables=set(m.variables), label=m.architecture, architecture=m.architecture,
             include_top=m.include_top, suffix=m.suffix, scope=m.scope.rstrip("/"),
+            catalog_weights=dict(zip(m.variables, m.catalog_weights)),
             evidence=[Evidence(EvidenceKind.FINGERPRINT,
                                f"fingerprint match: {m.architecture} ({top}), {len(m.variables)} weights, "
                                f"quality {m.quality:.0%}")],
@@ -158,4 +199,210 @@ def _finish(d: _Draft, artifact: Artifact) -> PretrainedGroup:
     scope = d.scope if d.scope is not None else common_scope(names)
     return PretrainedGroup(scope=scope, label=d.label, variables=names, params=params,
                            evidence=tuple(sorted(d.evidence, key=lambda e: e.kind)),
-                           architecture=d.architecture, include_top=d.include_top, suffix=d.suffix)
+                           architecture=d.architecture, include_top=d.include_top, suffix=d.suffix,
+                           catalog_weights=dict(d.catalog_weights))
+
+
+# ----------------------------------------------------------------------- --weights FILE (.h5)
+
+_NUMBER_SUFFIX = re.compile(r"_\d+$")
+
+
+@dataclass(frozen=True)
+class ReferenceWeight:
+    key: str  # ``layer/weight`` as the file names it, without ``:0``
+    dataset: str  # HDF5 path of the dataset
+    shape: tuple[int, ...]
+    dtype: str
+
+
+class ReferenceWeights:
+    """A Keras ``.h5`` weights file (``save_weights`` or a whole-model ``.h5``), read statically.
+
+    Only HDF5 attributes and datasets are read: the ``layer_names`` / ``weight_names`` attributes
+    say where each weight is, datasets hold the values. Nothing in the file is executed, and a
+    model config it may carry is never deserialized.
+    """
+
+    def __init__(self, path: str, weights: dict[str, ReferenceWeight]) -> None:
+        self.path = path
+        self.weights = weights  # key -> weight
+        self._by_tail: dict[str, list[ReferenceWeight]] = {}
+        for w in weights.values():
+            self._by_tail.setdefault(_tail(w.key), []).append(w)
+        self._file: Any = None
+
+    @property
+    def name(self) -> str:
+        return os.path.basename(self.path)
+
+    def lookup(self, variable: str, shape: Sequence[int] | None) -> ReferenceWeight | None:
+        """The reference weight a variable matches: by its full name, else by ``layer/weight``,
+        else with the layer's ``_N`` suffix removed; always with the same shape."""
+        if shape is None:
+            return None
+        shape = tuple(shape)
+        name = _strip_port(variable)
+        found = self.weights.get(name)
+        if found is not None and found.shape == shape:
+            return found
+        tail = _tail(name)
+        layer, _, weight = tail.rpartition("/")
+        for key in (tail, f"{_NUMBER_SUFFIX.sub('', layer)}/{weight}"):
+            same = [w for w in self._by_tail.get(key, ()) if w.shape == shape]
+            if len(same) == 1:
+                return same[0]
+        return None
+
+    def chunks(self, weight: ReferenceWeight, rows: int) -> Iterator[np.ndarray]:
+        """The dataset, ``rows`` leading-axis rows at a time (the whole value for scalars)."""
+        ds = self._open()[weight.dataset]
+        if not weight.shape:
+            yield np.asarray(ds[()])
+            return
+        for start in range(0, weight.shape[0], max(1, rows)):
+            yield np.asarray(ds[start:start + rows])
+
+    def compare(self, weight: ReferenceWeight, values: Any) -> bool:
+        """True when ``values`` equal the reference exactly (compared a slice at a time)."""
+        values = np.asarray(values) if not isinstance(values, np.ndarray) else values
+        if tuple(values.shape) != weight.shape:
+            return False
+        row = max(1, int(np.prod(weight.shape[1:], dtype=np.int64))) if weight.shape else 1
+        rows = max(1, (1 << 20) // row)
+        start = 0
+        for ref in self.chunks(weight, rows):
+            part = values[start:start + rows] if weight.shape else values
+            if not np.array_equal(np.asarray(part, dtype=ref.dtype), ref):
+                return False
+            start += rows
+        return True
+
+    def _open(self):
+        if self._file is None:
+            import h5py
+
+            self._file = h5py.File(self.path, "r")
+        return self._file
+
+    def close(self) -> None:
+        if self._file is not None:
+            self._file.close()
+            self._file = None
+
+
+def _strip_port(name: str) -> str:
+    head, sep, tail = name.rpartition(":")
+    return head if sep and tail.isdigit() else name
+
+
+def _tail(name: str) -> str:
+    parts = name.split("/")
+    return "/".join(parts[-2:])
+
+
+def open_reference(path: str) -> ReferenceWeights:
+    """Index a Keras ``.h5`` weights file. Raises ArtifactError naming the file if it is not one."""
+    try:
+        import h5py
+    except ImportError:  # pragma: no cover - h5py is a dependency
+        raise ArtifactError(path, "--weights needs h5py to read Keras .h5 files") from None
+    if not os.path.isfile(path):
+        raise ArtifactError(path, "--weights: no such file; expected a Keras .h5 weights file")
+    with open(path, "rb") as fh:
+        head = fh.read(8)
+    if head != b"\x89HDF\r\n\x1a\n":
+        found = "a zip archive (a Keras 3 `.keras` file?)" if head[:2] == b"PK" else "no HDF5 signature"
+        raise ArtifactError(path, f"--weights: expected a Keras .h5 weights file (HDF5); found {found}")
+    weights: dict[str, ReferenceWeight] = {}
+    try:
+        with h5py.File(path, "r") as f:
+            root = f["model_weights"] if "model_weights" in f else f
+            if "layer_names" not in root.attrs:
+                raise ArtifactError(path, "--weights: expected Keras weights (a `layer_names` attribute); "
+                                          "this HDF5 file has none")
+            for layer in _strings(root.attrs["layer_names"]):
+                group = root.get(layer)
+                if group is None or not hasattr(group, "attrs"):
+                    continue
+                for weight_name in _strings(group.attrs.get("weight_names", ())):
+                    ds = group.get(weight_name)
+                    if ds is None or not hasattr(ds, "shape"):
+                        continue
+                    key = _strip_port(weight_name)
+                    weights.setdefault(key, ReferenceWeight(key, ds.name, tuple(int(d) for d in ds.shape),
+                                                            str(ds.dtype)))
+    except ArtifactError:
+        raise
+    except (OSError, KeyError, ValueError, TypeError) as exc:
+        raise ArtifactError(path, f"--weights: cannot read this HDF5 file ({str(exc)[:120]})") from None
+    if not weights:
+        raise ArtifactError(path, "--weights: the file lists no weights")
+    return ReferenceWeights(path, weights)
+
+
+def _strings(values: Any) -> list[str]:
+    out = []
+    for v in np.asarray(values).reshape(-1):
+        out.append(v.decode("utf-8", "replace") if isinstance(v, bytes) else str(v))
+    return out
+
+
+def _weights_file(artifact: Artifact, reference: ReferenceWeights) -> list[_Draft]:
+    hit = {n for n, v in artifact.variables.items() if reference.lookup(n, v.shape) is not None}
+    if not hit:
+        return []
+    return [_Draft(variables=hit, label=f"matches `{reference.name}`", evidence=[Evidence(
+        EvidenceKind.WEIGHTS_FILE,
+        f"{len(hit):,} variables match `{reference.name}` (--weights) by name and shape")])]
+
+
+# --------------------------------------------------------------------------------- metadata
+
+def _application_names() -> list[re.Pattern[str]]:
+    """Default model names of the catalogued applications (``vgg19``, ``mobilenetv2_1.00_224``)."""
+    try:
+        from graphaudit.catalog import load_catalog
+    except ImportError:  # pragma: no cover
+        return []
+    names = set()
+    for fp in load_catalog().fingerprints.values():
+        for variant in (fp.include_top, fp.no_top):
+            # MobileNets put the input size in the name: any size matches.
+            names.add(re.sub(r"_(\d+|None)$", r"_(\\d+|None)", re.escape(variant.name)))
+    return [re.compile(f"^{n}(_\\d+)?$") for n in sorted(names)]
+
+
+def _metadata(artifact: Artifact) -> list[_Draft]:
+    """Nested Keras models named after a keras.applications model (tf_keras SavedModel metadata)."""
+    entries = artifact.metadata.get("keras_metadata") or ()
+    if not entries:
+        return []
+    patterns = _application_names()
+    by_layer: dict[str, list[str]] = {}
+    for name in artifact.variables:
+        parts = _strip_port(name).split("/")
+        if len(parts) >= 2:
+            by_layer.setdefault(parts[-2], []).append(name)
+    out = []
+    for path, identifier, raw in entries:
+        if identifier not in ("_tf_keras_network", "_tf_keras_model") or path == "root":
+            continue
+        try:
+            meta = json.loads(raw)
+        except (ValueError, TypeError):
+            continue
+        model = meta.get("name")
+        if not isinstance(model, str) or not any(p.match(model) for p in patterns):
+            continue
+        layers = (meta.get("config") or {}).get("layers") or ()
+        hit = set()
+        for layer in layers:
+            layer_name = (layer.get("config") or {}).get("name") or layer.get("name")
+            hit.update(by_layer.get(layer_name, ()))
+        if hit:
+            out.append(_Draft(variables=hit, label=f"Keras model `{model}`", evidence=[Evidence(
+                EvidenceKind.METADATA,
+                f"Keras metadata: nested model `{model}` is named like a keras.applications model "
+                f"({len(hit):,} variables)")]))
+    return out

@@ -222,7 +222,10 @@ def spec_from_variable(var: "Variable") -> InitSpec | None:
     """What a reader recorded on the Variable (``initializer_kind`` / ``initializer_params``)."""
     if not var.initializer_kind:
         return None
-    spec = spec_from_config(var.initializer_kind, var.initializer_params, var.shape, "artifact")
+    params = dict(var.initializer_params or {})
+    if snake(var.initializer_kind) == "variance_scaling" and not {"mode", "distribution"} <= set(params):
+        return None  # without its mode and distribution the defaults would guess wrong: look elsewhere
+    spec = spec_from_config(var.initializer_kind, params, var.shape, "artifact")
     return _named_by_shape(spec, var.shape)
 
 
@@ -640,4 +643,21 @@ def resolve_initializers(artifact: "Artifact", names: Any, catalogue: Mapping[st
             found = catalogue[name]
             spec = spec_from_config(found["class_name"], found["config"], var.shape, "catalogue")
         out[name] = _named_by_shape(spec, var.shape)
+    return out
+
+
+def judge_groups(artifact: "Artifact", groups: Any) -> dict[str, Verdict]:
+    """Test the stored value of every variable of every pretrained group against its initializer."""
+    out: dict[str, Verdict] = {}
+    for group in groups:
+        specs = resolve_initializers(artifact, group.variables, group.catalog_initializers())
+        for name in group.variables:
+            var = artifact.variables.get(name)
+            if var is None:
+                continue
+            try:
+                values = artifact.value_of(name)
+            except KeyError:  # the checkpoint lacks its key: GA201/GA203 report that
+                values = None
+            out[name] = test_values(values, specs.get(name), dtype=var.dtype)
     return out

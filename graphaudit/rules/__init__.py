@@ -5,12 +5,16 @@ from __future__ import annotations
 from graphaudit.rules.base import DOC_SECTIONS, Rule
 from graphaudit.rules.duplicates.duplicate_model_instance import DuplicateModelInstance
 from graphaudit.rules.duplicates.orphaned_model_copy import OrphanedModelCopy
+from graphaudit.rules.initialization.checkpoint_name_drift import CheckpointNameDrift
+from graphaudit.rules.initialization.pretrained_weights_reinitialized import PretrainedWeightsReinitialized
 from graphaudit.rules.initialization.uninitialized_variable import UninitializedVariable
 
 #: Every rule, in code order.
 ALL_RULES: tuple[type[Rule], ...] = tuple(sorted(
     [
         UninitializedVariable,
+        PretrainedWeightsReinitialized,
+        CheckpointNameDrift,
         OrphanedModelCopy,
         DuplicateModelInstance,
     ],

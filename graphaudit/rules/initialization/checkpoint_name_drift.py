@@ -1,0 +1,139 @@
+"""GA203: variables the checkpoint lacks but holds under another name (a `_N` suffix or a scope)."""
+
+from __future__ import annotations
+
+from typing import Iterator
+
+from graphaudit.artifact import Format
+from graphaudit.findings import Confidence, Finding, Fixup, Severity
+from graphaudit.rules.base import Rule, plural
+
+_FIX_CODE = '''\
+# TF1: build the model once per graph. Re-running the cell that builds it, or calling
+# VGG19(...) in a function, adds `_1`, `_2`, ... to every layer name.
+tf.compat.v1.reset_default_graph()          # or: with tf.Graph().as_default(): ...
+tf.compat.v1.keras.backend.clear_session()
+vgg = tf.keras.applications.VGG19(weights=None, include_top=False, input_tensor=images)
+
+# ... or restore the checkpoint's names into the variables you have:
+saver = tf.compat.v1.train.Saver(var_list={
+    v.op.name.replace("_4/", "/", 1): v for v in vgg.weights})   # checkpoint key -> variable
+saver.restore(sess, "model.ckpt")
+
+# ... or let the reference wrapper load the weights in every session:
+from graphaudit.reference import VGG19
+vgg = VGG19(input_tensor=images, weights="vgg19_weights.h5")
+vgg.load_weights(sess)
+
+# TF2: object-based checkpoints match by object, not by name
+tf.train.Checkpoint(model=model).restore(path).assert_existing_objects_matched()
+'''
+
+
+class CheckpointNameDrift(Rule):
+    """Finds variables that the checkpoint lacks under their own name but holds under a drifted one.
+
+    ## What it does
+    Takes the variables that the artifact's outputs read and that get no value from the
+    checkpoint (no key, or a restore of a key the checkpoint lacks), and looks for the checkpoint
+    key each one would have had if the model had been built once: the name without a Keras
+    `_N` suffix (`block1_conv1_4/kernel` -> `block1_conv1/kernel`), without a leading scope
+    (`model/vgg19/...` -> `vgg19/...`), or with a scope the checkpoint adds. A key counts only
+    with the same shape and dtype. The finding gives the mapping.
+
+    ## Why is this bad?
+    The saved weights are there, but nothing restores them into the variables the graph uses.
+    TensorFlow fails with `Attempting to use uninitialized value block1_conv1_4/bias` (TF 1.x) or
+    `Could not find variable block1_conv1_4/kernel ... In TF1, it can also mean the variable is
+    uninitialized` (TF 2.x), or, with a restore op, `Key block1_conv1_4/kernel not found in
+    checkpoint`. A caller that "fixes" this with `global_variables_initializer()` silently serves
+    random weights. The `_4` suffix means the model was built five times in the same graph: Keras
+    makes every layer name unique per graph, so each new build gets new variable names, while the
+    checkpoint holds the first build's.
+
+    ## Example
+    ```python
+    for _ in range(5):                     # e.g. a notebook cell run five times
+        vgg = tf.keras.applications.VGG19(weights=None, include_top=False, input_tensor=images)
+    saver = tf.compat.v1.train.Saver(vgg.weights)   # expects block1_conv1_4/kernel ...
+    saver.restore(sess, "vgg19.ckpt")               # ... but the file holds block1_conv1/kernel
+    ```
+
+    ## Use instead
+    ```python
+    tf.compat.v1.keras.backend.clear_session()      # build once, in a fresh graph
+    vgg = tf.keras.applications.VGG19(weights=None, include_top=False, input_tensor=images)
+    saver = tf.compat.v1.train.Saver(vgg.weights)
+    saver.restore(sess, "vgg19.ckpt")
+    ```
+
+    ## Fix-up
+    Build the model once per graph (`clear_session()` or a new `tf.Graph()` before building),
+    or restore with a `Saver` whose `var_list` maps the checkpoint's keys to your variables.
+    `graphaudit.reference.VGG19.load_weights(sess)` loads its weights in any session.
+
+    ## Evidence
+    The variable-to-key mapping (first entries), the number of variables and parameters, the
+    checkpoint's shape and dtype for each key, and the roots that read the variables. Needs a
+    graph and a checkpoint: a bare GraphDef or checkpoint alone is not checked.
+    """
+
+    code = "GA203"
+    name = "checkpoint-name-drift"
+    severity = Severity.ERROR
+    confidence = Confidence.HIGH
+
+    def check(self, artifact, facts) -> Iterator[Finding]:
+        if artifact.format in (Format.GRAPHDEF, Format.GRAPHDEF_TEXT, Format.CHECKPOINT):
+            return
+        for drift in facts.name_drift:
+            renames = drift.renames
+            shown = ", ".join(f"`{r.variable}` -> `{r.key}`" for r in renames[:3])
+            more = f" and {len(renames) - 3:,} more" if len(renames) > 3 else ""
+            why = _why(drift)
+            message = (f"{plural(len(renames), 'variable')} ({drift.params:,} params) get no value from the "
+                       f"checkpoint, which holds them under other names: {shown}{more}; {why}")
+            evidence = [f"roots: {facts.roots_note}"]
+            evidence.extend(f"`{r.variable}` -> checkpoint key `{r.key}` (same shape "
+                            f"{list(artifact.variables[r.variable].shape or ())}, "
+                            f"{artifact.variables[r.variable].dtype or 'same dtype'})" for r in renames[:5])
+            groups = {facts.group_of[r.variable].describe() for r in renames if r.variable in facts.group_of}
+            evidence.extend(f"pretrained group: {g}" for g in sorted(groups))
+            yield self.finding(
+                artifact, message, graph=drift.graph, scope=_scope(drift), variables=drift.variables,
+                evidence=evidence,
+                fixup=Fixup(
+                    title="Build the model once per graph, or restore the checkpoint under its saved names",
+                    detail=(f"{why[0].upper()}{why[1:]}. The checkpoint has the weights under the first build's "
+                            "names, and nothing restores them into the variables the graph uses. Build the model "
+                            "once (`tf.compat.v1.keras.backend.clear_session()` or a new `tf.Graph()` before "
+                            "building it), or restore with `tf.compat.v1.train.Saver(var_list={checkpoint_key: "
+                            "variable})`; `graphaudit.reference.VGG19.load_weights(sess)` loads its weights in "
+                            "any session."),
+                    code=_FIX_CODE,
+                ),
+            )
+
+
+def _why(drift) -> str:
+    parts = []
+    if drift.suffix:
+        suffixes = drift.suffix.split(",")
+        numbers = sorted(int(s.lstrip("_")) for s in suffixes)
+        if len(numbers) == 1:
+            parts.append(f"the `{suffixes[0]}` suffix means the model was built {numbers[0] + 1:,} times in this "
+                         "graph, and the checkpoint holds the first build's names")
+        else:
+            parts.append(f"the `{'`, `'.join(suffixes)}` suffixes mean layers were built several times in this "
+                         "graph, and the checkpoint holds the first build's names")
+    if drift.how == "drop-scope":
+        parts.append(f"the graph puts them under `{drift.scope}`, which the checkpoint's names lack")
+    elif drift.how == "add-scope":
+        parts.append(f"the checkpoint puts them under `{drift.scope}`, which the graph's names lack")
+    return "; ".join(parts)
+
+
+def _scope(drift) -> str:
+    from graphaudit.names import common_scope
+
+    return common_scope(drift.variables)

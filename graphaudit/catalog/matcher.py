@@ -128,7 +128,9 @@ class ArchitectureMatch:
     """One instance of a known architecture among the variables."""
 
     scope: str  # prefix common to the instance's variables, e.g. "" or "VGG19/model/"
-    suffix: str  # Keras uniquification suffix of its named layers, e.g. "" or "_4"
+    # Keras uniquification suffix of its named layers, e.g. "" or "_4"; when they differ
+    # (ResNet50V2 after ResNet50 has `conv1_conv_1` but `post_bn`), the one most of them carry.
+    suffix: str
     architecture: str  # "VGG19"
     include_top: bool
     variables: tuple[str, ...]  # the artifact variable names that matched, sorted

@@ -23,13 +23,21 @@ def rule_descriptor(rule: type[Rule]) -> dict:
     return {
         "id": rule.code,
         "name": rule.name,
-        "shortDescription": {"text": rule.summary()},
-        "fullDescription": {"text": sections.get("What it does", rule.summary())},
+        "shortDescription": {"text": _clip(rule.summary(), GITHUB_DESCRIPTION_LIMIT)},
+        "fullDescription": {"text": _clip(sections.get("What it does", rule.summary()), GITHUB_DESCRIPTION_LIMIT)},
         "helpUri": DOCS_URL.format(code=rule.code),
         "help": {"text": sections.get("Fix-up", ""), "markdown": rule_markdown(rule)},
         "defaultConfiguration": {"level": LEVELS[rule.severity]},
         "properties": {"tags": ["tensorflow", rule.name], "precision": PRECISION[rule.confidence.value]},
     }
+
+
+# GitHub code scanning truncates or rejects longer rule descriptions; the whole doc is in `help`.
+GITHUB_DESCRIPTION_LIMIT = 1024
+
+
+def _clip(text: str, limit: int) -> str:
+    return text if len(text) <= limit else text[: limit - 1].rstrip() + "…"
 
 
 def fingerprint(f: Finding) -> str:

@@ -284,6 +284,8 @@ class Artifact:
     metadata: dict[str, Any] = field(default_factory=dict)
     notes: list[str] = field(default_factory=list)
     live_values: Mapping[str, Any] | None = None  # name -> ndarray, from a live session
+    # name -> ndarray, read lazily from a file that is not a checkpoint (Keras HDF5 datasets).
+    stored_values: Mapping[str, Any] | None = None
 
     @property
     def node_count(self) -> int:
@@ -302,6 +304,8 @@ class Artifact:
         """The stored value of variable ``name`` (live session first, then checkpoint), or None."""
         if self.live_values is not None and name in self.live_values:
             return self.live_values[name]
+        if self.stored_values is not None and name in self.stored_values:
+            return self.stored_values[name]
         v = self.variables.get(name)
         if v is not None and v.checkpoint_key and self.checkpoint is not None:
             return self.checkpoint.value(v.checkpoint_key)

@@ -38,6 +38,8 @@ def coverage(artifact: Artifact) -> dict[str, Coverage]:
             src = ValueSource.UNKNOWN
         elif name in init_written:
             src = ValueSource.INIT_OP
+        elif artifact.stored_values is not None and name in artifact.stored_values:
+            src = ValueSource.RESTORED  # the file holds the value itself (Keras HDF5 weights)
         elif key is not None and key in keys and var.restored is not False:
             src = ValueSource.RESTORED
         elif key is not None and var.restored:

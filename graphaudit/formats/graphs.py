@@ -153,6 +153,8 @@ def classify_update(graph: Graph, i: int, initializer_names: set[str]) -> Update
             return UpdateKind.RESTORE
         if src_op in ("Placeholder", "PlaceholderWithDefault"):
             return UpdateKind.WEIGHT_LOAD
+        if src_op.startswith("FusedBatchNorm"):
+            return UpdateKind.MOVING_AVERAGE  # `AssignNewValue`: BatchNorm in training mode, TF2
         if "/Initializer/" in graph.names[src] or name.endswith("/Assign"):
             return UpdateKind.INITIALIZER
         if op in ("AssignSubVariableOp", "AssignSub", "AssignAddVariableOp", "AssignAdd"):

@@ -12,6 +12,7 @@ from graphaudit.artifact import Artifact, Format, Root, RootKind, Variable
 from graphaudit.errors import ArtifactError
 from graphaudit.formats import protos
 from graphaudit.formats.graphs import build_graph, read_metagraph
+from graphaudit.formats.keras import apply_saved_model_metadata, read_keras_h5, read_keras_v3
 from graphaudit.formats.sniff import SAVED_MODEL_FILES, Candidate, ensure_inside, sniff_file
 
 OBJECT_GRAPH_KEY = "_CHECKPOINTABLE_OBJECT_GRAPH"
@@ -281,6 +282,7 @@ def _read_keras_metadata(art: Artifact, path: Path, max_file_size: int) -> None:
         return
     msg = _parse_binary(meta, _read_bytes(meta, max_file_size), protos.KerasSavedMetadata, "Keras SavedMetadata")
     art.metadata["keras_metadata"] = [(n.node_path, n.identifier, n.metadata) for n in msg.nodes]
+    apply_saved_model_metadata(art)
 
 
 # ---------------------------------------------------------------------------- checkpoint
@@ -347,6 +349,10 @@ _READERS: dict[Format | None, Callable[[Path, int], Artifact]] = {
 def register_reader(fmt: Format, reader: Callable[[Path, int], Artifact]) -> None:
     """Formats added later (Keras .h5 / .keras) plug in here."""
     _READERS[fmt] = reader
+
+
+register_reader(Format.KERAS_H5, read_keras_h5)
+register_reader(Format.KERAS_V3, read_keras_v3)
 
 
 def add_user_outputs(art: Artifact, outputs: list[str]) -> None:

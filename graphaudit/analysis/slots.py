@@ -1,0 +1,195 @@
+"""Optimizer-slot evidence: which variables an optimizer kept state for, read from what was saved."""
+
+# An optimizer keeps slots (Adam's `m` and `v`, Momentum's accumulator) only for the variables
+# it trains, so slots in a checkpoint prove that a variable was trained. They show up as:
+# - TF1 slot variables named `<var>/Adam`, `<var>/Adam_1`, `<var>/Momentum`, ...;
+# - TF2 legacy optimizers: `.OPTIMIZER_SLOT` keys, linked to their variable by the
+#   TrackableObjectGraph's `slot_variables` (the readers put them in `Variable.slots`);
+# - tf_keras 2.11+ optimizers: opaque keys `optimizer/_variables/N`, tied to their variable only
+#   by the slot variable's name `Adam/m/<var>`;
+# - tf_keras `.h5`: `optimizer_weights` named like the above;
+# - Keras 3 `.keras`: `optimizer/vars/N`, unnamed, in the order the optimizer built them: after
+#   its scalars, one or more slots per trainable variable, in the model's variable order.
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from typing import Sequence
+
+from graphaudit.artifact import Artifact, Variable
+
+# Slot names of the TF1 optimizers (`tf.compat.v1.train.*`), with the `_N` of a second optimizer.
+TF1_SLOT_RE = re.compile(r"^(Adam|Momentum|RMSProp|Adagrad|AdagradDA|Ftrl|Adadelta|ProximalAdagrad|"
+                         r"LazyAdam|Nadam|Adamax|AMSGrad|Lamb|LARS)(_\d+)?$")
+# First name component of a Keras optimizer's own variables (`Adam/m/<var>`, `training/Adam/...`).
+OPTIMIZER_NAME_RE = re.compile(r"^(training|adam|adamw|adamax|nadam|sgd|rmsprop|adagrad|adadelta|ftrl|lion|"
+                               r"lamb|adafactor|momentum|optimizer)(_\d+)?$", re.I)
+_OPTIMIZER_SLOT_KEY = ".OPTIMIZER_SLOT/"
+_NON_TRAINABLE_WEIGHTS = ("moving_mean", "moving_variance")
+
+
+@dataclass(frozen=True)
+class Slot:
+    variable: str  # the variable this slot belongs to
+    slot: str  # e.g. `m`, `v`, `Adam_1`, `momentum`
+    key: str  # where it is stored: a checkpoint key, an HDF5 dataset, or a variable name
+    how: str  # how the link was found, for the evidence
+
+
+@dataclass
+class SlotEvidence:
+    by_variable: dict[str, list[Slot]] = field(default_factory=dict)
+    slot_variables: set[str] = field(default_factory=set)  # artifact variables that are slots
+    optimizer_weights: int = 0  # optimizer state seen at all (slots, iterations, ...)
+    unmapped: int = 0  # slots whose variable could not be told
+    where: str = ""  # e.g. "checkpoint `model.ckpt`"
+    notes: list[str] = field(default_factory=list)
+
+    def slot_names(self, variables: Sequence[str]) -> list[str]:
+        return sorted({s.slot for v in variables for s in self.by_variable.get(v, ())})
+
+    def add(self, slot: Slot) -> None:
+        self.by_variable.setdefault(slot.variable, []).append(slot)
+
+
+def optimizer_slots(artifact: Artifact) -> SlotEvidence:
+    out = SlotEvidence()
+    if artifact.checkpoint is not None:
+        out.where = f"checkpoint `{artifact.checkpoint.prefix}`"
+    variables = artifact.variables
+    # Links the readers already made (TF2 legacy optimizers, through the object graph).
+    for var in variables.values():
+        for key in var.slots:
+            out.add(Slot(var.name, _slot_name_of_key(key), key, "TrackableObjectGraph slot link"))
+            out.optimizer_weights += 1
+    linked_keys = {s.key for slots in out.by_variable.values() for s in slots}
+    for name, var in variables.items():
+        if var.checkpoint_key in linked_keys:
+            out.slot_variables.add(name)
+            continue
+        if not _is_optimizer_variable(name, var):
+            continue
+        out.optimizer_weights += 1
+        owner, slot = _owner_by_name(name, var.shape, variables)
+        if owner is None:
+            continue
+        out.slot_variables.add(name)
+        how = "TF1 slot variable `<var>/" + slot + "`" if name.endswith("/" + slot) else \
+            f"slot variable name `{name.split('/', 1)[0]}/{slot}/<var>`"
+        out.add(Slot(owner, slot, var.checkpoint_key or name, how))
+    keras = artifact.metadata.get("keras") or {}
+    weights = keras.get("optimizer_weights") or []
+    if weights:
+        out.where = f"Keras file `{artifact.path.rsplit('/', 1)[-1]}`"
+        out.optimizer_weights += len(weights)
+        if any(w.name for w in weights):
+            _h5_named(weights, variables, out)
+        else:
+            _keras3_ordered(weights, variables, out, _KERAS3_SLOTS.get(str(keras.get("optimizer_class", ""))))
+    return out
+
+
+def _slot_name_of_key(key: str) -> str:
+    """`.../.OPTIMIZER_SLOT/optimizer/m/.ATTRIBUTES/VARIABLE_VALUE` -> `m`."""
+    if _OPTIMIZER_SLOT_KEY in key:
+        rest = key.split(_OPTIMIZER_SLOT_KEY, 1)[1].split("/")
+        if len(rest) >= 2:
+            return rest[1]
+    return key.rsplit("/", 1)[-1]
+
+
+def _is_optimizer_variable(name: str, var: Variable) -> bool:
+    key = var.checkpoint_key or ""
+    if key.startswith("optimizer/") or _OPTIMIZER_SLOT_KEY in key:
+        return True
+    if var.trainable:
+        return False
+    parts = name.split("/")
+    return len(parts) > 1 and (bool(TF1_SLOT_RE.match(parts[-1])) or bool(OPTIMIZER_NAME_RE.match(parts[0])))
+
+
+def _owner_by_name(name: str, shape, variables) -> tuple[str | None, str]:
+    """The variable a slot is named after, and the slot's own name.
+
+    `Conv1/kernel/Adam_1` -> (`Conv1/kernel`, `Adam_1`); `Adam/m/Conv1/kernel` -> (`Conv1/kernel`,
+    `m`); `training/Adam/dense/kernel/m` -> (`dense/kernel`, `m`). The owner must have the slot's shape.
+    """
+    parts = name.split("/")
+    n = len(parts)
+    for length in range(n - 1, 0, -1):
+        for start in range(0, n - length + 1):
+            candidate = "/".join(parts[start:start + length])
+            owner = variables.get(candidate)
+            if owner is None or candidate == name or (shape is not None and owner.shape is not None
+                                                      and tuple(owner.shape) != tuple(shape)):
+                continue
+            if start == 0:  # `<var>/Adam_1`: a TF1 optimizer's slot name is required
+                if length != n - 1 or not TF1_SLOT_RE.match(parts[-1]):
+                    continue
+                slot = parts[-1]
+            elif start + length == n:  # `Adam/m/<var>`
+                slot = parts[start - 1]
+            else:  # `Adam/<var>/m`, `training/Adam/<var>/m`
+                slot = parts[-1]
+            return candidate, slot
+    return None, ""
+
+
+def _h5_named(weights, variables, out: SlotEvidence) -> None:
+    for w in weights:
+        if not w.shape and "/" not in w.name:
+            continue  # `iteration`, `learning_rate`
+        owner, slot = _owner_by_name(w.name, w.shape, variables)
+        if owner is None:
+            out.unmapped += 1
+            continue
+        out.add(Slot(owner, slot, w.key, f"`optimizer_weights` name `{w.name}`"))
+
+
+# Keras 3 optimizers name their slots, but the weights file keeps only their order.
+_KERAS3_SLOTS = {"Adam": ("momentum", "velocity"), "AdamW": ("momentum", "velocity"),
+                 "Adamax": ("m", "u"), "SGD": ("momentum",), "Lion": ("momentum",)}
+
+
+def _keras3_ordered(weights, variables, out: SlotEvidence, names: tuple[str, ...] | None) -> None:
+    """Keras 3 stores optimizer variables by index only; map them by the model's variable order."""
+    k = 0
+    while k < len(weights) and weights[k].shape == ():
+        k += 1  # iteration, learning_rate
+    rest = weights[k:]
+    if not rest:
+        return
+    flagged = [n for n, v in variables.items() if v.trainable]
+    capable = [n for n in variables if not n.rsplit("/", 1)[-1].startswith(_NON_TRAINABLE_WEIGHTS)]
+    for label, order in (("trainable", flagged), ("trainable-capable", capable)):
+        layout = _fit(rest, [variables[n].shape for n in order])
+        if layout is None:
+            continue
+        per, interleaved = layout
+        for i, owner in enumerate(order):
+            for j in range(per):
+                w = rest[i * per + j] if interleaved else rest[j * len(order) + i]
+                slot = names[j] if names and len(names) == per else f"slot {j}"
+                out.add(Slot(owner, slot, w.key,
+                             f"Keras 3 optimizer variable order ({per} per trainable variable)"))
+        if label != "trainable":
+            out.notes.append("the optimizer holds slots for variables that the saved config marks "
+                             "non-trainable: `trainable` was changed after the optimizer was built")
+        return
+    out.unmapped += len(rest)
+    out.notes.append(f"{len(rest):,} Keras 3 optimizer variables do not line up with the model's variables")
+
+
+def _fit(rest, shapes) -> tuple[int, bool] | None:
+    n = len(shapes)
+    if not n or len(rest) % n:
+        return None
+    per = len(rest) // n
+    if per > 4:
+        return None
+    for interleaved in (True, False):
+        if all(tuple(rest[i * per + j].shape if interleaved else rest[j * n + i].shape) == tuple(shapes[i] or ())
+               for i in range(n) for j in range(per)):
+            return per, interleaved
+    return None

@@ -1,0 +1,196 @@
+"""Which ops write each variable, in graphs and function bodies, and which of them the train op runs."""
+
+# TF2 function bodies see variables as resource-handle `_Arg`s. A handle's variable is found
+# at the call sites: a `StatefulPartitionedCall` (or `If`, `While`, ...) passes a `VarHandleOp`
+# (or its own `_Arg`) as argument k, so the callee's `_Arg` k is that variable. Handles are
+# propagated through the (acyclic) call graph once per new fact, so the cost stays linear in
+# nodes and edges for real libraries.
+
+from __future__ import annotations
+
+from collections import deque
+from dataclasses import dataclass, field
+
+from graphaudit.analysis.reachability import Reach, reach
+from graphaudit.artifact import (
+    ASSIGN_OPS,
+    VARIABLE_OPS,
+    Artifact,
+    Graph,
+    Root,
+    RootKind,
+    UpdateKind,
+)
+from graphaudit.formats.graphs import OPTIMIZER_PREFIXES, classify_update
+
+# Control-flow ops whose first input is not passed to the branch functions.
+_PREDICATE_FIRST = frozenset({"If", "StatelessIf", "Case", "StatelessCase"})
+_HANDLE_PASS = frozenset({"Identity", "IdentityN", "Snapshot"})
+BATCH_NORM_OPS = ("FusedBatchNorm", "FusedBatchNormV2", "FusedBatchNormV3")
+
+
+@dataclass(frozen=True)
+class Write:
+    variable: str
+    graph: str  # a graph name, or `function:<name>` for a function body
+    node: str
+    op: str
+    kind: UpdateKind
+
+
+@dataclass
+class UpdateFacts:
+    writes: dict[str, list[Write]] = field(default_factory=dict)  # variable -> every write
+    train_roots: list[Root] = field(default_factory=list)
+    train_declared: bool = False
+    trained: dict[str, list[Write]] = field(default_factory=dict)  # optimizer writes the train op runs
+    moving_average: dict[str, list[Write]] = field(default_factory=dict)  # moving averages it runs
+    optimizer_writes: int = 0  # optimizer writes anywhere in the artifact
+    # graph key -> node id -> variables that node's handle refers to
+    handles: dict[str, dict[int, frozenset[str]]] = field(default_factory=dict)
+
+    @property
+    def has_train_op(self) -> bool:
+        """True when something in the artifact trains: a declared train op or optimizer updates."""
+        return self.train_declared or self.optimizer_writes > 0
+
+    def train_note(self) -> str:
+        if self.train_declared:
+            return ", ".join(f"`{r.node}` ({r.source})" for r in self.train_roots[:3])
+        return "no train op is declared; every optimizer update in the artifact counts"
+
+
+def graph_key(name: str, is_function: bool) -> str:
+    return f"function:{name}" if is_function else name
+
+
+def analyse_updates(artifact: Artifact) -> UpdateFacts:
+    facts = UpdateFacts()
+    handles = _resolve_handles(artifact)
+    facts.handles = handles
+    initializers = {v.initializer for v in artifact.variables.values() if v.initializer}
+    for key, graph in _all_graphs(artifact):
+        marks = handles.get(key, {})
+        is_function = graph.kind == "function"
+        for i, op in enumerate(graph.ops):
+            if not (op in ASSIGN_OPS or op.startswith(OPTIMIZER_PREFIXES)) or not graph.inputs[i]:
+                continue
+            target = graph.source(graph.inputs[i][0], through=_HANDLE_PASS)
+            names = marks.get(target)
+            if not names:
+                continue
+            kind = classify_update(graph, i, set() if is_function else initializers)
+            if kind is UpdateKind.OPTIMIZER:
+                facts.optimizer_writes += 1
+            for name in sorted(names):
+                facts.writes.setdefault(name, []).append(Write(name, key, graph.names[i], op, kind))
+    facts.train_roots = [r for r in artifact.roots if r.kind is RootKind.TRAIN_OP]
+    facts.train_declared = bool(facts.train_roots)
+    run = reach(artifact, facts.train_roots) if facts.train_declared else None
+    for name, writes in facts.writes.items():
+        for w in writes:
+            if w.kind not in (UpdateKind.OPTIMIZER, UpdateKind.MOVING_AVERAGE):
+                continue
+            if run is not None and not _reached(run, artifact, w):
+                continue
+            if run is None and w.kind is UpdateKind.MOVING_AVERAGE:
+                continue  # without a train op, an unrun moving-average assign proves nothing
+            target = facts.trained if w.kind is UpdateKind.OPTIMIZER else facts.moving_average
+            target.setdefault(name, []).append(w)
+    return facts
+
+
+def _reached(run: Reach, artifact: Artifact, w: Write) -> bool:
+    if w.graph.startswith("function:"):
+        return w.graph[len("function:"):] in run.functions
+    graph = artifact.graphs.get(w.graph)
+    if graph is None:
+        return False
+    i = graph.index.get(w.node)
+    return i is not None and run.reached(w.graph, i)
+
+
+def _all_graphs(artifact: Artifact):
+    for name, graph in artifact.graphs.items():
+        yield name, graph
+    for name, body in artifact.functions.items():
+        yield graph_key(name, True), body
+
+
+def _variable_of_node(artifact: Artifact, graph: Graph, i: int) -> str | None:
+    name = graph.names[i]
+    if name in artifact.variables:
+        return name
+    av = graph.attr(i, "shared_name")
+    if av is not None and av.s:
+        shared = av.s.decode("utf-8", "replace")
+        if shared in artifact.variables:
+            return shared
+    return None
+
+
+def _resolve_handles(artifact: Artifact) -> dict[str, dict[int, frozenset[str]]]:
+    """For every graph and function body: which nodes are handles of which variables."""
+    library = artifact.functions
+    out: dict[str, dict[int, frozenset[str]]] = {}
+    args: dict[str, dict[int, set[str]]] = {}  # function -> arg index -> variables
+    queue: deque[str] = deque()
+
+    def scan(key: str, graph: Graph, marks: dict[int, frozenset[str]]) -> None:
+        """Record marks for the graph's variable ops and pass handles on to its callees."""
+        for op in VARIABLE_OPS:
+            for i in graph.by_op.get(op, ()):
+                name = _variable_of_node(artifact, graph, i)
+                if name is not None:
+                    marks[i] = frozenset((name,))
+        out[key] = marks
+        if not marks or not library:
+            return
+        for i in range(len(graph)):
+            callees = graph.function_calls(i, library)
+            if not callees:
+                continue
+            offset = 1 if graph.ops[i] in _PREDICATE_FIRST else 0
+            for pos, j in enumerate(graph.inputs[i]):
+                src = graph.source(j, through=_HANDLE_PASS)
+                names = marks.get(src)
+                if not names or pos < offset:
+                    continue
+                for callee in callees:
+                    slot = args.setdefault(callee, {}).setdefault(pos - offset, set())
+                    if not names <= slot:
+                        slot.update(names)
+                        queue.append(callee)
+
+    for gname, graph in artifact.graphs.items():
+        scan(gname, graph, {})
+    done: dict[str, int] = {}
+    while queue:
+        fname = queue.popleft()
+        body = library.get(fname)
+        if body is None:
+            continue
+        size = sum(len(v) for v in args.get(fname, {}).values())
+        if done.get(fname) == size:
+            continue
+        done[fname] = size
+        marks = {k: frozenset(v) for k, v in args.get(fname, {}).items() if k < len(body.arg_names)}
+        scan(graph_key(fname, True), body, marks)
+    return out
+
+
+def batch_norm_variables(graph: Graph, i: int, marks: dict[int, frozenset[str]]) -> set[str]:
+    """Variables feeding a FusedBatchNorm's scale, offset, mean and variance inputs."""
+    out: set[str] = set()
+    for j in graph.inputs[i][1:5]:
+        src = graph.source(j, through=_HANDLE_PASS | {"ReadVariableOp"})
+        out.update(marks.get(src, ()))
+    return out
+
+
+def via_switch(graph: Graph, i: int) -> bool:
+    """True when a node's inputs come through a `Switch`: it runs in one branch of a TF1 cond."""
+    for j in graph.inputs[i][:1]:
+        if graph.ops[graph.source(j, through=_HANDLE_PASS)] in ("Switch", "RefSwitch"):
+            return True
+    return False

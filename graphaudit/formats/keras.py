@@ -1,0 +1,523 @@
+"""Read Keras files statically: tf_keras `.h5`, Keras 3 `.keras` zips, and `keras_metadata.pb`."""
+
+# Only JSON configs and HDF5 attributes and datasets are read. Nothing is deserialized: a
+# Lambda layer's bytecode stays a string, no class named in a config is imported, nothing is
+# unpickled, and `load_model` is never called. h5py comes with the `keras` extra and is
+# imported only when an HDF5 file is read.
+
+from __future__ import annotations
+
+import io
+import json
+import re
+import zipfile
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Iterator, Mapping
+
+from graphaudit.artifact import Artifact, Format, Variable
+from graphaudit.errors import ArtifactError
+
+# A .keras file holds three members; anything near these limits is not a Keras model.
+MAX_ZIP_ENTRIES = 1_000
+MAX_JSON_BYTES = 64 * 1024**2
+# Past this ratio (uncompressed / compressed) a large member is treated as a zip bomb.
+MAX_COMPRESSION_RATIO = 100
+BOMB_MIN_BYTES = 16 * 1024**2
+KERAS_V3_WEIGHTS = "model.weights.h5"
+
+# Weights Keras never trains, whatever the layer's flag says.
+_NON_TRAINABLE_WEIGHTS = frozenset({"moving_mean", "moving_variance"})
+# Where a layer's config keeps the initializer of each weight.
+_INITIALIZER_KEYS = {
+    "kernel": ("kernel_initializer", "depthwise_initializer"),
+    "bias": ("bias_initializer",),
+    "gamma": ("gamma_initializer",),
+    "beta": ("beta_initializer",),
+    "moving_mean": ("moving_mean_initializer",),
+    "moving_variance": ("moving_variance_initializer",),
+    "depthwise_kernel": ("depthwise_initializer",),
+    "pointwise_kernel": ("pointwise_initializer",),
+    "embeddings": ("embeddings_initializer",),
+    "recurrent_kernel": ("recurrent_initializer",),
+}
+_CONTAINER_CLASSES = frozenset({"Functional", "Model", "Sequential"})
+
+
+def _h5py():
+    try:
+        import h5py
+    except ImportError:
+        return None
+    return h5py
+
+
+def _need_h5py(path: Path):
+    h5py = _h5py()
+    if h5py is None:
+        raise ArtifactError(path, "reading Keras HDF5 weights needs h5py; install the extra: "
+                                  "pip install 'graphaudit[keras]'")
+    return h5py
+
+
+# ---------------------------------------------------------------------------- layer configs
+
+@dataclass(frozen=True)
+class KerasLayer:
+    """One layer of a Keras model config, with the `trainable` that actually applies to it."""
+
+    name: str
+    class_name: str
+    path: tuple[str, ...]  # names of the enclosing models, outermost first, then this layer
+    trainable: bool  # the layer's own flag and every enclosing model's
+    own_trainable: bool
+    config: Mapping[str, Any]
+    index: int  # position in the parent's layer list
+
+    @property
+    def qualified(self) -> str:
+        return "/".join(self.path)
+
+
+def walk_layers(model_config: Mapping[str, Any]) -> Iterator[KerasLayer]:
+    """Every layer of a serialized Keras model, depth first in the model's own order."""
+    yield from _walk(model_config, (), True)
+
+
+def _walk(entry: Mapping[str, Any], parents: tuple[str, ...], parent_trainable: bool,
+          index: int = 0) -> Iterator[KerasLayer]:
+    config = entry.get("config")
+    class_name = str(entry.get("class_name", ""))
+    if isinstance(config, list):  # old Sequential configs: a bare list of layers
+        config = {"layers": config}
+    if not isinstance(config, Mapping):
+        return
+    name = str(config.get("name") or entry.get("name") or class_name)
+    own = config.get("trainable")
+    own_trainable = own is not False
+    trainable = parent_trainable and own_trainable
+    path = (*parents, name)
+    yield KerasLayer(name, class_name, path, trainable, own_trainable, config, index)
+    layers = config.get("layers")
+    if isinstance(layers, list):
+        for k, sub in enumerate(layers):
+            if isinstance(sub, Mapping):
+                yield from _walk(sub, path, trainable, k)
+
+
+def _snake(name: str) -> str:
+    """Keras' `to_snake_case`: the class-based names of Keras 3 weight files."""
+    name = re.sub(r"\W+", "", name)
+    name = re.sub("(.)([A-Z][a-z]+)", r"\1_\2", name)
+    name = re.sub("([a-z])([A-Z])", r"\1_\2", name)
+    return name.lower()
+
+
+def _initializer(layer: KerasLayer | None, weight: str) -> tuple[str | None, dict[str, float]]:
+    """(kind, numeric params) of a weight's initializer, from its layer config."""
+    if layer is None:
+        return None, {}
+    keys = _INITIALIZER_KEYS.get(weight, ())
+    if weight == "kernel" and layer.class_name.startswith("Depthwise"):
+        keys = ("depthwise_initializer",)
+    for key in keys:
+        init = layer.config.get(key)
+        if isinstance(init, Mapping) and init.get("class_name"):
+            params = {k: float(v) for k, v in (init.get("config") or {}).items()
+                      if isinstance(v, (int, float)) and not isinstance(v, bool)}
+            return _snake(str(init["class_name"])), params
+        if isinstance(init, str):
+            return _snake(init), {}
+    return None, {}
+
+
+def _apply_layer(var: Variable, layer: KerasLayer | None, weight: str, source: str) -> None:
+    """Set a variable's Keras facts: layer, trainable (and why), initializer."""
+    if layer is None:
+        return
+    var.keras_layer = layer.qualified
+    if weight in _NON_TRAINABLE_WEIGHTS:
+        var.trainable = False
+        var.trainable_source = f"{source}: `{weight}` of `{layer.class_name}` is never trained"
+    else:
+        var.trainable = layer.trainable
+        if layer.trainable:
+            var.trainable_source = f"{source}: layer `{layer.name}` trainable"
+        else:
+            frozen = next((p for p in layer.path if p != layer.name), None) if layer.own_trainable else None
+            why = f"model `{frozen}` has trainable=false" if frozen else "trainable=false"
+            var.trainable_source = f"{source}: layer `{layer.name}` {why}"
+    kind, params = _initializer(layer, weight)
+    if kind:
+        var.initializer_kind = kind
+        var.initializer_params = params
+
+
+def _layers_by_name(model_config: Mapping[str, Any]) -> dict[str, KerasLayer]:
+    """Leaf layers by name; with duplicates across nested models, the first wins."""
+    out: dict[str, KerasLayer] = {}
+    for layer in walk_layers(model_config):
+        out.setdefault(layer.name, layer)
+    return out
+
+
+# ---------------------------------------------------------------------------- lazy values
+
+class H5Values(Mapping[str, Any]):
+    """Variable name -> its HDF5 dataset's value, read only when asked (one dataset at a time)."""
+
+    def __init__(self, handle: Any, paths: Mapping[str, str], keep: tuple = ()) -> None:
+        self._handle = handle
+        self._paths = dict(paths)
+        self._keep = keep  # objects the open HDF5 file depends on (the zip it lives in)
+
+    def __getitem__(self, name: str):
+        return self._handle[self._paths[name]][()]
+
+    def __iter__(self):
+        return iter(self._paths)
+
+    def __len__(self) -> int:
+        return len(self._paths)
+
+    def dataset_path(self, name: str) -> str:
+        return self._paths[name]
+
+
+@dataclass(frozen=True)
+class OptimizerWeight:
+    """One weight an optimizer saved: where it is stored, its name when the file has one."""
+
+    key: str  # dataset path, or checkpoint key
+    name: str  # e.g. `Adam/m/Conv1/kernel`; empty when only an index is stored (Keras 3)
+    shape: tuple[int, ...]
+    dtype: str
+
+
+# ---------------------------------------------------------------------------- tf_keras .h5
+
+def _attr_json(path: Path, attrs, key: str) -> Any:
+    raw = attrs.get(key)
+    if raw is None:
+        return None
+    if isinstance(raw, bytes):
+        raw = raw.decode("utf-8", "replace")
+    try:
+        return json.loads(str(raw))
+    except ValueError:
+        raise ArtifactError(path, f"expected JSON in the HDF5 attribute `{key}`; it does not parse") from None
+
+
+def _str_list(values) -> list[str]:
+    if values is None:
+        return []
+    return [v.decode("utf-8", "replace") if isinstance(v, bytes) else str(v) for v in values]
+
+
+def _strip_port(name: str) -> str:
+    return name[:-2] if name.endswith(":0") else name
+
+
+def _open_h5(path: Path, source):
+    h5py = _need_h5py(path)
+    try:
+        return h5py.File(source, "r")
+    except (OSError, ValueError) as exc:
+        raise ArtifactError(path, f"expected an HDF5 file; it does not open ({str(exc).splitlines()[0][:160]})") from None
+
+
+def read_keras_h5(path: Path, max_file_size: int) -> Artifact:
+    """A tf_keras `.h5`: a whole model (`model_config`, `model_weights`, `optimizer_weights`) or weights only."""
+    size = path.stat().st_size
+    if size > max_file_size:
+        raise ArtifactError(path, f"file is {size:,} bytes, over the {max_file_size:,}-byte size cap "
+                                  "(raise it with --max-file-size)")
+    f = _open_h5(path, str(path))
+    try:
+        art = _read_h5_model(path, f)
+    except ArtifactError:
+        f.close()
+        raise
+    except (OSError, KeyError, ValueError, TypeError) as exc:
+        f.close()
+        raise ArtifactError(path, f"expected a Keras HDF5 model; it is damaged ({type(exc).__name__}: "
+                                  f"{str(exc).splitlines()[0][:160] if str(exc) else 'no detail'})") from None
+    return art
+
+
+def _read_h5_model(path: Path, f) -> Artifact:
+    art = Artifact(path=str(path), format=Format.KERAS_H5)
+    attrs = f.attrs
+    model_config = _attr_json(path, attrs, "model_config")
+    training_config = _attr_json(path, attrs, "training_config")
+    weights_root = f["model_weights"] if "model_weights" in f else f
+    layer_names = _str_list(weights_root.attrs.get("layer_names"))
+    if model_config is None and not layer_names:
+        raise ArtifactError(path, "expected a Keras HDF5 file (`model_config` or `layer_names` attributes); "
+                                  f"found groups: {', '.join(sorted(f.keys())[:5]) or 'none'}")
+    layers = _layers_by_name(model_config) if isinstance(model_config, Mapping) else {}
+    top = {layer.name: layer for layer in walk_layers(model_config)} if isinstance(model_config, Mapping) else {}
+    paths: dict[str, str] = {}
+    for layer_name in layer_names:
+        if layer_name not in weights_root:
+            raise ArtifactError(path, f"layer `{layer_name}` is listed in `layer_names` but has no weights group")
+        group = weights_root[layer_name]
+        for weight_name in _str_list(group.attrs.get("weight_names")):
+            ds = group.get(weight_name)
+            if ds is None:
+                raise ArtifactError(path, f"weight `{layer_name}/{weight_name}` is listed but not stored")
+            name = _strip_port(weight_name)
+            if name in art.variables:
+                name = f"{layer_name}/{name}"
+            owner, _, weight = name.rpartition("/")
+            owner_layer = layers.get(owner.rpartition("/")[2]) or top.get(layer_name)
+            var = Variable(name=name, dtype=str(ds.dtype), shape=tuple(int(d) for d in ds.shape))
+            _apply_layer(var, owner_layer, weight, "Keras model_config")
+            art.variables[name] = var
+            paths[name] = ds.name
+    art.stored_values = H5Values(f, paths)
+    art.value_sources = ("keras_weights",)
+    meta: dict[str, Any] = {"keras_version": _str_list([attrs.get("keras_version", "")])[0],
+                            "backend": _str_list([attrs.get("backend", "")])[0]}
+    if isinstance(model_config, Mapping):
+        meta["model_config"] = model_config
+        meta["layers"] = list(walk_layers(model_config))
+    if isinstance(training_config, Mapping):
+        meta["training_config"] = training_config
+        opt = training_config.get("optimizer_config") or {}
+        meta["optimizer_class"] = str(opt.get("class_name", "")).replace("Custom>", "")
+    if "optimizer_weights" in f:
+        ow = f["optimizer_weights"]
+        weights = []
+        for weight_name in _str_list(ow.attrs.get("weight_names")):
+            ds = ow.get(weight_name)
+            if ds is None:
+                continue
+            weights.append(OptimizerWeight(ds.name, _strip_port(weight_name), tuple(int(d) for d in ds.shape),
+                                           str(ds.dtype)))
+        meta["optimizer_weights"] = weights
+    art.metadata["keras"] = meta
+    return art
+
+
+# ---------------------------------------------------------------------------- Keras 3 .keras
+
+def _zip_member(path: Path, zf: zipfile.ZipFile, name: str, limit: int) -> bytes:
+    info = zf.getinfo(name)
+    if info.file_size > limit:
+        raise ArtifactError(path, f"member `{name}` is {info.file_size:,} bytes, over the {limit:,}-byte limit")
+    with zf.open(info) as fh:
+        data = fh.read(limit + 1)
+    if len(data) > limit:
+        raise ArtifactError(path, f"member `{name}` inflates past its declared size; refusing a zip bomb")
+    return data
+
+
+def _check_zip(path: Path, zf: zipfile.ZipFile, max_file_size: int) -> None:
+    infos = zf.infolist()
+    if len(infos) > MAX_ZIP_ENTRIES:
+        raise ArtifactError(path, f"zip holds {len(infos):,} entries, over the limit of {MAX_ZIP_ENTRIES:,}; "
+                                  "a Keras 3 file holds config.json, metadata.json and model.weights.h5")
+    total = 0
+    for info in infos:
+        total += info.file_size
+        if info.file_size >= BOMB_MIN_BYTES and info.file_size > MAX_COMPRESSION_RATIO * max(info.compress_size, 1):
+            raise ArtifactError(path, f"member `{info.filename}` inflates {info.compress_size:,} bytes to "
+                                      f"{info.file_size:,}; refusing a zip bomb")
+    if total > max_file_size:
+        raise ArtifactError(path, f"zip inflates to {total:,} bytes, over the {max_file_size:,}-byte size cap "
+                                  "(raise it with --max-file-size)")
+
+
+def read_keras_v3(path: Path, max_file_size: int) -> Artifact:
+    """A Keras 3 `.keras` zip: `config.json`, `metadata.json` and `model.weights.h5`."""
+    try:
+        zf = zipfile.ZipFile(path)
+    except (zipfile.BadZipFile, OSError, ValueError) as exc:
+        raise ArtifactError(path, f"expected a Keras 3 .keras zip; it does not open ({str(exc)[:160]})") from None
+    try:
+        _check_zip(path, zf, max_file_size)
+        names = set(zf.namelist())
+        if "config.json" not in names:
+            found = ", ".join(f"`{n}`" for n in sorted(names)[:5]) or "nothing"
+            raise ArtifactError(path, f"expected a Keras 3 .keras zip with `config.json`; found: {found}")
+        try:
+            config = json.loads(_zip_member(path, zf, "config.json", MAX_JSON_BYTES))
+            metadata = json.loads(_zip_member(path, zf, "metadata.json", MAX_JSON_BYTES)) \
+                if "metadata.json" in names else {}
+        except (ValueError, UnicodeDecodeError) as exc:
+            raise ArtifactError(path, f"expected JSON in config.json/metadata.json; it does not parse ({exc})") from None
+        except (zipfile.BadZipFile, OSError, EOFError) as exc:
+            raise ArtifactError(path, f"zip member is damaged ({str(exc)[:160]})") from None
+        if not isinstance(config, Mapping):
+            raise ArtifactError(path, "expected an object in config.json")
+        art = Artifact(path=str(path), format=Format.KERAS_V3)
+        meta: dict[str, Any] = {"keras_version": str(metadata.get("keras_version", "")) if isinstance(metadata, Mapping) else "",
+                                "model_config": config, "layers": list(walk_layers(config))}
+        compile_config = config.get("compile_config")
+        if isinstance(compile_config, Mapping):
+            opt = compile_config.get("optimizer") or {}
+            if isinstance(opt, Mapping):
+                meta["optimizer_class"] = str(opt.get("class_name", ""))
+        art.metadata["keras"] = meta
+        if KERAS_V3_WEIGHTS in names:
+            _read_v3_weights(path, zf, art, config)
+        art.value_sources = ("keras_weights",)
+        return art
+    except BaseException:
+        zf.close()
+        raise
+
+
+def _read_v3_weights(path: Path, zf: zipfile.ZipFile, art: Artifact, config: Mapping[str, Any]) -> None:
+    info = zf.getinfo(KERAS_V3_WEIGHTS)
+    if info.compress_type == zipfile.ZIP_STORED:
+        source = zf.open(info)  # seekable without inflating; read lazily
+    else:
+        source = io.BytesIO(_zip_member(path, zf, KERAS_V3_WEIGHTS, info.file_size))
+    f = _open_h5(path, source)
+    try:
+        paths = _map_v3(path, f, art, config)
+    except ArtifactError:
+        raise
+    except (OSError, KeyError, ValueError, TypeError) as exc:
+        raise ArtifactError(path, f"`{KERAS_V3_WEIGHTS}` is damaged ({type(exc).__name__}: {str(exc)[:160]})") from None
+    art.stored_values = H5Values(f, paths, keep=(zf, source))
+
+
+# Weight names of `vars/0`, `vars/1`, ... per layer class (trainable first, then the rest, as
+# Keras 3 saves them); a class not listed gets `<layer>/<index>` names.
+def _v3_weight_names(layer: KerasLayer) -> list[str] | None:
+    c = layer.class_name
+    cfg = layer.config
+    bias = ["bias"] if cfg.get("use_bias", True) else []
+    if c in ("Dense", "EinsumDense") or c.startswith(("Conv", "DepthwiseConv")):
+        return ["kernel", *bias]
+    if c.startswith("SeparableConv"):
+        return ["depthwise_kernel", "pointwise_kernel", *bias]
+    if c == "BatchNormalization":
+        return [*(["gamma"] if cfg.get("scale", True) else []), *(["beta"] if cfg.get("center", True) else []),
+                "moving_mean", "moving_variance"]
+    if c == "LayerNormalization":
+        return [*(["gamma"] if cfg.get("scale", True) else []), *(["beta"] if cfg.get("center", True) else [])]
+    if c == "Embedding":
+        return ["embeddings"]
+    return None
+
+
+def _v3_children(layer_config: Mapping[str, Any]) -> list[Mapping[str, Any]]:
+    cfg = layer_config.get("config")
+    if isinstance(cfg, list):
+        return [x for x in cfg if isinstance(x, Mapping)]
+    if isinstance(cfg, Mapping) and isinstance(cfg.get("layers"), list):
+        return [x for x in cfg["layers"] if isinstance(x, Mapping)]
+    return []
+
+
+def _map_v3(path: Path, f, art: Artifact, config: Mapping[str, Any]) -> dict[str, str]:
+    """Map class-based weight paths (`layers/functional/layers/batch_normalization/vars/0`) to
+    layer names through config.json, in the model's layer order (the optimizer's order too)."""
+    paths: dict[str, str] = {}
+    by_name: dict[str, KerasLayer] = {}
+    for layer in walk_layers(config):
+        by_name.setdefault(layer.qualified, layer)
+
+    def visit(entry: Mapping[str, Any], group, qualified: tuple[str, ...]) -> None:
+        layer = by_name.get("/".join(qualified))
+        if "vars" in group and layer is not None:
+            _add_vars(group["vars"], layer)
+        children = _v3_children(entry)
+        if not children or "layers" not in group:
+            return
+        counts: dict[str, int] = {}
+        sub_groups = group["layers"]
+        for child in children:
+            snake = _snake(str(child.get("class_name", "")))
+            n = counts.get(snake, 0)
+            counts[snake] = n + 1
+            key = snake if n == 0 else f"{snake}_{n}"
+            child_cfg = child.get("config") if isinstance(child.get("config"), Mapping) else {}
+            child_name = str(child_cfg.get("name") or child.get("name") or key)
+            if key in sub_groups:
+                visit(child, sub_groups[key], (*qualified, child_name))
+
+    def _add_vars(vars_group, layer: KerasLayer) -> None:
+        stored_name = vars_group.attrs.get("name")
+        if stored_name is not None:
+            stored_name = _str_list([stored_name])[0]
+            if stored_name != layer.name:
+                raise ArtifactError(path, f"`{vars_group.name}` holds layer `{stored_name}`, but config.json "
+                                          f"puts `{layer.name}` there")
+        keys = sorted(vars_group.keys(), key=lambda k: (not k.isdigit(), int(k) if k.isdigit() else 0, k))
+        if not keys:
+            return
+        names = _v3_weight_names(layer)
+        if names is None or len(names) != len(keys):
+            names = [str(k) for k in keys]
+        for key, weight in zip(keys, names):
+            ds = vars_group[key]
+            name = f"{layer.name}/{weight}"
+            if name in art.variables:
+                name = f"{layer.qualified}/{weight}"
+            var = Variable(name=name, dtype=str(ds.dtype), shape=tuple(int(d) for d in ds.shape))
+            _apply_layer(var, layer, weight, "Keras config.json")
+            art.variables[name] = var
+            paths[name] = ds.name
+
+    root_name = str((config.get("config") or {}).get("name", "")) if isinstance(config.get("config"), Mapping) else ""
+    visit(config, f, (root_name or str(config.get("class_name", "")),))
+    weights = []
+    if "optimizer" in f and "vars" in f["optimizer"]:
+        ov = f["optimizer"]["vars"]
+        for key in sorted(ov.keys(), key=lambda k: int(k) if k.isdigit() else 1 << 30):
+            ds = ov[key]
+            weights.append(OptimizerWeight(ds.name, "", tuple(int(d) for d in ds.shape), str(ds.dtype)))
+        art.metadata["keras"]["optimizer_name"] = _str_list([ov.attrs.get("name", "")])[0]
+    art.metadata["keras"]["optimizer_weights"] = weights
+    return paths
+
+
+# ---------------------------------------------------------------------------- keras_metadata.pb
+
+def apply_saved_model_metadata(art: Artifact) -> None:
+    """tf_keras SavedModels: per-layer `trainable` from `keras_metadata.pb` overrides
+    `SavedVariable.trainable`, which stays True even for the variables of a frozen layer."""
+    nodes = art.metadata.get("keras_metadata") or []
+    parsed: list[tuple[str, dict]] = []
+    for node_path, identifier, raw in nodes:
+        if not identifier.startswith(("_tf_keras_layer", "_tf_keras_network", "_tf_keras_model",
+                                      "_tf_keras_sequential")):
+            continue
+        try:
+            data = json.loads(raw)
+        except ValueError:
+            continue
+        if isinstance(data, dict):
+            parsed.append((node_path, data))
+    if not parsed:
+        return
+    own = {p: d.get("trainable") is not False for p, d in parsed}
+    by_path = dict(parsed)
+    layers: dict[str, KerasLayer] = {}
+    for node_path, data in sorted(parsed, key=lambda x: (x[0].count("."), x[0])):
+        parts = node_path.split(".")
+        prefixes = [".".join(parts[:k]) for k in range(1, len(parts) + 1)]
+        trainable = all(own.get(p, True) for p in prefixes)
+        names = [str(by_path[p]["name"]) for p in prefixes if p in by_path and by_path[p].get("name")]
+        layer = KerasLayer(str(data.get("name", parts[-1])), str(data.get("class_name", "")), tuple(names),
+                           trainable, own[node_path], data.get("config") if isinstance(data.get("config"), Mapping)
+                           else {}, 0)
+        if data.get("class_name") not in _CONTAINER_CLASSES:
+            layers.setdefault(layer.name, layer)
+    for var in art.variables.values():
+        if (var.checkpoint_key or "").startswith("optimizer/"):
+            continue  # an optimizer's own variable, e.g. the slot `Adam/m/Conv1/kernel`
+        owner, _, weight = var.name.rpartition("/")
+        layer = layers.get(owner)
+        if layer is None:
+            continue
+        if var.trainable is False and weight in _NON_TRAINABLE_WEIGHTS:
+            var.keras_layer = layer.qualified
+            continue
+        _apply_layer(var, layer, weight, "keras_metadata.pb")
+

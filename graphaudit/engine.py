@@ -10,7 +10,8 @@ from graphaudit.analysis import Analyses
 from graphaudit.artifact import Artifact
 from graphaudit.config import Settings
 from graphaudit.errors import ArtifactError, strict
-from graphaudit.findings import ArtifactResult, ArtifactStats, Finding, Report, sort_findings
+from graphaudit.findings import (ArtifactResult, ArtifactStats, Finding, Report, Silenced, merge_silenced,
+                                 sort_findings)
 from graphaudit.formats.readers import add_user_outputs, read
 from graphaudit.formats.sniff import Candidate, discover
 from graphaudit.rules import ALL_RULES, Rule
@@ -31,9 +32,16 @@ def check_artifact(artifact: Artifact, settings: Settings) -> ArtifactResult:
         add_user_outputs(artifact, list(settings.outputs))
     facts = Analyses(artifact, settings)
     findings: list[Finding] = []
+    # Findings a declaration of intent (`finetune`) covers: rules yield them as `Silenced`; they
+    # are counted per declaration, so the report can say what each declaration hid.
+    silenced: dict[str, int] = {}
     for rule in enabled_rules(settings, artifact.path):
         try:
-            findings.extend(rule.check(artifact, facts))
+            for item in rule.check(artifact, facts):
+                if isinstance(item, Silenced):
+                    silenced[item.declaration] = silenced.get(item.declaration, 0) + 1
+                else:
+                    findings.append(item)
         except ArtifactError:
             raise
         except Exception as exc:  # noqa: BLE001 - one broken rule must not lose the others' findings
@@ -44,7 +52,8 @@ def check_artifact(artifact: Artifact, settings: Settings) -> ArtifactResult:
                                   error=f"internal error in rule {rule.code} ({type(exc).__name__}: {exc}); "
                                         "please report it with this artifact")
     return ArtifactResult(path=artifact.path, format=artifact.format.value, stats=stats_of(artifact),
-                          findings=sort_findings(findings), notes=tuple(artifact.notes))
+                          findings=sort_findings(findings), notes=tuple(artifact.notes),
+                          silenced=tuple(sorted(silenced.items())))
 
 
 def audit_candidate(candidate: Candidate, settings: Settings) -> ArtifactResult:
@@ -91,7 +100,8 @@ def audit_paths(paths: Sequence[str | os.PathLike[str]], settings: Settings, *,
             results.append(audit_candidate(cand, settings))
             if on_progress:
                 on_progress(len(results), len(candidates), cand.path)
-    return Report(artifacts=tuple(sorted(results, key=lambda r: r.path)), fail_on=settings.fail_on)
+    return Report(artifacts=tuple(sorted(results, key=lambda r: r.path)), fail_on=settings.fail_on,
+                  silenced=merge_silenced(results))
 
 
 def worker_count(jobs: int) -> int:
@@ -134,7 +144,7 @@ def _audit_in_processes(candidates: Sequence[Candidate], settings: Settings, job
 
 def audit_artifacts(artifacts: Iterable[Artifact], settings: Settings) -> Report:
     results = [check_artifact(a, settings) for a in artifacts]
-    return Report(artifacts=tuple(results), fail_on=settings.fail_on)
+    return Report(artifacts=tuple(results), fail_on=settings.fail_on, silenced=merge_silenced(results))
 
 
 def display_path(path: str) -> str:

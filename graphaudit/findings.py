@@ -86,6 +86,17 @@ class ArtifactStats:
 
 
 @dataclass(frozen=True)
+class Silenced:
+    """A finding that a declaration of intent covers (e.g. `finetune = ["vgg19/block5_*"]`).
+
+    Rules yield it instead of the finding; the engine drops it and counts it per declaration.
+    """
+
+    declaration: str  # e.g. 'finetune "vgg19/block5_*"'
+    finding: Finding
+
+
+@dataclass(frozen=True)
 class ArtifactResult:
     """The outcome for one artifact: its findings, or the one-line reason it could not be read."""
 
@@ -95,6 +106,7 @@ class ArtifactResult:
     stats: ArtifactStats = field(default_factory=ArtifactStats)
     findings: tuple[Finding, ...] = ()
     notes: tuple[str, ...] = ()
+    silenced: tuple[tuple[str, int], ...] = ()  # (declaration, findings it silenced)
 
 
 @dataclass(frozen=True)
@@ -180,6 +192,15 @@ class Report:
         # Styles go through ANSI codes and back, so the target console decides about colour.
         ConsoleReporter(buffer, color=True).write(self)
         yield Text.from_ansi(buffer.getvalue().rstrip("\n"))
+
+
+def merge_silenced(results: Iterable[ArtifactResult]) -> tuple[tuple[str, int], ...]:
+    """Silenced counts of several artifacts, added up per declaration, sorted."""
+    total: dict[str, int] = {}
+    for r in results:
+        for declaration, n in r.silenced:
+            total[declaration] = total.get(declaration, 0) + n
+    return tuple(sorted(total.items()))
 
 
 def sort_findings(findings: Iterable[Finding]) -> tuple[Finding, ...]:

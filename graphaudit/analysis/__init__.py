@@ -6,6 +6,8 @@ from functools import cached_property
 
 from graphaudit.analysis import coverage as _coverage
 from graphaudit.analysis import name_drift as _name_drift
+from graphaudit.analysis import slots as _slots
+from graphaudit.analysis import updates as _updates
 from graphaudit.analysis import weight_stats as _weight_stats
 from graphaudit.analysis.provenance import (PretrainedGroup, ReferenceWeights, matches_any, open_reference,
                                             pretrained_groups)
@@ -153,6 +155,16 @@ class Analyses:
     def group_of(self) -> dict[str, PretrainedGroup]:
         """Variable name -> the pretrained group holding it."""
         return {v: g for g in self.pretrained_groups for v in g.variables}
+
+    @cached_property
+    def updates(self) -> _updates.UpdateFacts:
+        """Every write of every variable, in graphs and function bodies, and what the train op runs."""
+        return _updates.analyse_updates(self.artifact)
+
+    @cached_property
+    def slots(self) -> _slots.SlotEvidence:
+        """Optimizer slots saved for each variable (analysis/slots.py)."""
+        return _slots.optimizer_slots(self.artifact)
 
     def is_finetuned(self, variable: str) -> bool:
         """True when a `finetune` declaration covers ``variable`` (intentional training)."""

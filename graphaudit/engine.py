@@ -114,31 +114,60 @@ def worker_count(jobs: int) -> int:
         return max(1, os.cpu_count() or 1)
 
 
+def audit_chunk(candidates: Sequence[Candidate], settings: Settings) -> list[ArtifactResult]:
+    """A worker's task: read and check a few candidates, return only their small results."""
+    return [audit_candidate(cand, settings) for cand in candidates]
+
+
 def _audit_in_processes(candidates: Sequence[Candidate], settings: Settings, jobs: int,
                         on_progress: Callable[[int, int, str], None] | None) -> list[ArtifactResult]:
-    """One candidate per task: a worker reads and checks it and sends back only the small result.
+    """``jobs`` processes in all: this one and ``jobs - 1`` spawned workers.
 
-    Workers are spawned, not forked, so nothing the caller holds (threads, a TensorFlow runtime, open
-    sessions) is copied into them.
+    Workers take small chunks from the front of the list while this process audits from the back,
+    so the seconds a worker needs to start are not lost, and the two meet in the middle. Workers are
+    spawned, not forked: nothing the caller holds (threads, a TensorFlow runtime, open sessions)
+    is copied into them.
     """
     import multiprocessing
-    from concurrent.futures import ProcessPoolExecutor, as_completed
+    from collections import deque
+    from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
     from concurrent.futures.process import BrokenProcessPool
 
+    total = len(candidates)
+    pending = deque(candidates)
+    chunk = max(1, min(8, total // (jobs * 8)))
     results: list[ArtifactResult] = []
-    context = multiprocessing.get_context("spawn")
-    with ProcessPoolExecutor(max_workers=jobs, mp_context=context) as pool:
-        futures = {pool.submit(audit_candidate, cand, settings): cand for cand in candidates}
-        for future in as_completed(futures):
-            cand = futures[future]
-            try:
-                results.append(future.result())
-            except BrokenProcessPool:
-                results.append(ArtifactResult(path=cand.path, format=cand.format.value if cand.format else None,
-                                              error="the worker process auditing this artifact died "
-                                                    "(out of memory?); rerun it with --jobs 1"))
+    in_flight: dict = {}
+
+    def report(new: list[ArtifactResult]) -> None:
+        for result in new:
+            results.append(result)
             if on_progress:
-                on_progress(len(results), len(candidates), cand.path)
+                on_progress(len(results), total, result.path)
+
+    with ProcessPoolExecutor(max_workers=jobs - 1, mp_context=multiprocessing.get_context("spawn")) as pool:
+        def refill() -> None:
+            while pending and len(in_flight) < 2 * (jobs - 1):
+                batch = [pending.popleft() for _ in range(min(chunk, len(pending)))]
+                in_flight[pool.submit(audit_chunk, batch, settings)] = batch
+
+        refill()
+        while in_flight or pending:
+            done = [f for f in in_flight if f.done()]
+            for future in done:
+                batch = in_flight.pop(future)
+                try:
+                    report(future.result())
+                except BrokenProcessPool:
+                    report([ArtifactResult(path=c.path, format=c.format.value if c.format else None,
+                                           error="the worker process auditing this artifact died "
+                                                 "(out of memory?); rerun with --jobs 1") for c in batch])
+            refill()
+            if not done:
+                if pending:
+                    report([audit_candidate(pending.pop(), settings)])
+                elif in_flight:
+                    wait(list(in_flight), return_when=FIRST_COMPLETED)
     return results
 
 

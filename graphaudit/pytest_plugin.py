@@ -53,10 +53,16 @@ def pytest_assertrepr_compare(config: pytest.Config, op: str, left: Any, right: 
     sides = [s for s in (left, right) if _is_ours(s)]
     if not sides:
         return None
+    if len(sides) == 2 and not any(isinstance(s, Report) for s in sides):
+        return None  # findings against findings: pytest's own diff shows which field differs
     from graphaudit.testing import failure_message, findings_table
 
     lines = [f"{_short(left)} {op} {_short(right)}"]
-    for side in sides:
+    for which, side in (("left", left), ("right", right)):
+        if not _is_ours(side):
+            continue
+        if len(sides) == 2:
+            lines.append(f"{which}:")
         if isinstance(side, Report):
             if not side:
                 lines.extend(failure_message(side).splitlines())

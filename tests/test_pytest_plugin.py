@@ -59,11 +59,18 @@ def test_fixture_marker_and_assertion_rewriting(pytester, paths):
             report = graphaudit.audit(r"{paths['missing']}")
             assert report.findings == []
 
+        def test_findings_against_findings_keep_pytests_diff(graphaudit):
+            import dataclasses
+
+            (found,) = graphaudit.audit(r"{paths['missing']}").findings
+            assert [found] == [dataclasses.replace(found, message="other")]
+
         def test_other_comparisons_are_left_to_pytest():
             assert [1, 2] == [1]
     """)
     result = pytester.runpytest_subprocess("-p", "no:cacheprovider", "--strict-markers")
-    result.assert_outcomes(passed=1, failed=3)
+    result.assert_outcomes(passed=1, failed=4)
+    result.stdout.fnmatch_lines(["E         At index 0 diff: Finding(code='GA201'*"])
     result.stdout.fnmatch_lines([
         "E       assert <Report 1 artifact, 1 finding (1 error), failing at warning: GA201 *model.ckpt.meta>",
     ])

@@ -48,7 +48,7 @@ class ConsoleReporter(Reporter):
     def _finding(self, f: Finding) -> None:
         c = self.console
         loc = f.location
-        graph = "" if loc.graph == "graph" else f"in `{loc.graph}`"
+        graph = "" if loc.graph in ("", "graph") else f"in `{loc.graph}`"
         where = " ".join(p for p in (graph, f"`{loc.scope}`" if loc.scope else "") if p)
         head = Text.assemble("  ", (f.code, "bold"), " ", (f.severity.value, STYLES[f.severity]),
                              f" [{f.name}]", *((" ", _ticks(where)) if where else ()))

@@ -8,6 +8,9 @@ from graphaudit.rules.duplicates.orphaned_model_copy import OrphanedModelCopy
 from graphaudit.rules.initialization.checkpoint_name_drift import CheckpointNameDrift
 from graphaudit.rules.initialization.pretrained_weights_reinitialized import PretrainedWeightsReinitialized
 from graphaudit.rules.initialization.uninitialized_variable import UninitializedVariable
+from graphaudit.rules.trainability.frozen_batchnorm_training import FrozenBatchnormTraining
+from graphaudit.rules.trainability.pretrained_weights_trainable import PretrainedWeightsTrainable
+from graphaudit.rules.trainability.pretrained_weights_updated import PretrainedWeightsUpdated
 
 #: Every rule, in code order.
 ALL_RULES: tuple[type[Rule], ...] = tuple(sorted(
@@ -17,6 +20,9 @@ ALL_RULES: tuple[type[Rule], ...] = tuple(sorted(
         CheckpointNameDrift,
         OrphanedModelCopy,
         DuplicateModelInstance,
+        PretrainedWeightsUpdated,
+        PretrainedWeightsTrainable,
+        FrozenBatchnormTraining,
     ],
     key=lambda r: r.code,
 ))

@@ -1,0 +1,174 @@
+"""GA303: BatchNorm of a pretrained backbone runs in training mode when serving, or drifts while frozen."""
+
+from __future__ import annotations
+
+from typing import Iterator
+
+from graphaudit.analysis.reachability import reach
+from graphaudit.analysis.updates import BATCH_NORM_OPS, batch_norm_variables, graph_key, via_switch
+from graphaudit.artifact import RootKind, UpdateKind
+from graphaudit.findings import Confidence, Finding, Fixup, Severity
+from graphaudit.rules.base import Rule, plural
+from graphaudit.rules.trainability import code_list, group_label, layer_of
+
+_FIX_CODE = '''\
+# TF2 Keras: call the pretrained base in inference mode, in training and in serving
+features = base(inputs, training=False)
+
+@tf.function(input_signature=[tf.TensorSpec((None, 224, 224, 3), tf.float32)])
+def serve(images):
+    return {"logits": model(images, training=False)}
+
+# TF1: run only the head's update ops with the train op, not the backbone's BatchNorm updates
+head_updates = [op for op in model.updates if op not in set(base.updates)]
+with tf.control_dependencies(head_updates):
+    train_op = optimizer.minimize(loss, var_list=head_vars)
+'''
+
+
+class FrozenBatchnormTraining(Rule):
+    """Finds BatchNorm layers of a pretrained backbone that behave as if they were training.
+
+    ## What it does
+    Checks the BatchNorm layers of every pretrained variable group in two places:
+    - in what the serving signatures run, a `FusedBatchNorm*` op with `is_training=true` whose
+      scale, offset or statistics are variables of the group (followed through function bodies
+      and the `_Arg`s that carry variable handles). A BatchNorm in one branch of a TF1
+      learning-phase `cond` (fed through a `Switch`) is left out: the learning phase decides;
+    - in what the train op runs, moving-average updates (`AssignMovingAvg`, `AssignNewValue`) of
+      the group's moving statistics while the train op updates none of the group's other
+      variables: the backbone is meant to be frozen.
+
+    ## Why is this bad?
+    In training mode, BatchNorm normalizes with the statistics of the current batch: served
+    predictions depend on what else is in the batch, a batch of one is normalized to nothing, and
+    each call may overwrite the pretrained moving statistics. In a frozen backbone whose moving
+    statistics are still updated by the train op, the weights stay put but the normalization
+    drifts towards the new data set, which breaks the features the backbone was chosen for.
+
+    ## Example
+    ```python
+    @tf.function(input_signature=[tf.TensorSpec((None, 224, 224, 3), tf.float32)])
+    def serve(images):
+        return {"logits": model(images, training=True)}
+    tf.saved_model.save(model, "export/", signatures={"serving_default": serve})
+    ```
+
+    ## Use instead
+    ```python
+    @tf.function(input_signature=[tf.TensorSpec((None, 224, 224, 3), tf.float32)])
+    def serve(images):
+        return {"logits": model(images, training=False)}
+    tf.saved_model.save(model, "export/", signatures={"serving_default": serve})
+    ```
+
+    ## Fix-up
+    Call the base model with `training=False`, both in the training model (`base(inputs,
+    training=False)`) and in serving functions. In TF1, do not run the backbone's BatchNorm
+    update ops with the train op when the backbone is frozen.
+
+    ## Evidence
+    The group and why it is pretrained; for serving, the signatures, the BatchNorm ops and their
+    layers, and the moving-statistics writes the signature runs; for training, the train op and
+    the moving-average updates it runs on a group that it otherwise leaves alone.
+    """
+
+    code = "GA303"
+    name = "frozen-batchnorm-training"
+    severity = Severity.WARNING
+    confidence = Confidence.HIGH
+
+    def check(self, artifact, facts) -> Iterator[Finding]:
+        groups = facts.pretrained_groups
+        if not groups:
+            return
+        yield from self._serving(artifact, facts, groups)
+        yield from self._frozen_drift(artifact, facts, groups)
+
+    def _serving(self, artifact, facts, groups) -> Iterator[Finding]:
+        roots = [r for r in artifact.roots if r.kind is RootKind.SIGNATURE_OUTPUT]
+        if not roots:
+            return
+        served = reach(artifact, roots)
+        handles = facts.updates.handles
+        hits: dict[str, list[tuple[str, str, str]]] = {}  # variable -> (graph key, node, op)
+        bodies = [(name, g, name) for name, g in artifact.graphs.items()]
+        bodies += [(graph_key(name, True), g, name) for name, g in artifact.functions.items()
+                   if name in served.functions]
+        for key, graph, name in bodies:
+            is_function = graph.kind == "function"
+            for op in BATCH_NORM_OPS:
+                for i in graph.by_op.get(op, ()):
+                    if not is_function and not served.reached(name, i):
+                        continue
+                    av = graph.attr(i, "is_training")
+                    # The op's default is is_training=true; function bodies leave defaults out.
+                    if (av.b if av is not None else True) is False or via_switch(graph, i):
+                        continue
+                    for v in batch_norm_variables(graph, i, handles.get(key, {})):
+                        hits.setdefault(v, []).append((key, graph.names[i], op))
+        if not hits:
+            return
+        signatures = sorted({s.name for mg in artifact.meta_graphs for s in mg.signatures
+                             if not s.name.startswith("__")})
+        served_writes = {w.variable for ws in facts.updates.writes.values() for w in ws
+                         if w.kind is UpdateKind.MOVING_AVERAGE and w.graph.startswith("function:")
+                         and w.graph[len("function:"):] in served.functions}
+        for group in groups:
+            names = [v for v in group.variables if v in hits]
+            if not names:
+                continue
+            layers = sorted({layer_of(v) for v in names})
+            ops = sorted({op for v in names for _, _, op in hits[v]})
+            nodes = sorted({node for v in names for _, node, _ in hits[v]})
+            graphs = sorted({g for v in names for g, _, _ in hits[v]})
+            overwritten = sorted(v for v in group.variables if v in served_writes)
+            tail = (f", and each call overwrites {plural(len(overwritten), 'moving statistic')}"
+                    if overwritten else "")
+            message = (f"{plural(len(layers), 'BatchNorm layer')} of pretrained {group_label(group)} run in "
+                       f"training mode ({code_list(ops)} with `is_training=true`) in signature "
+                       f"{code_list(signatures)}: {code_list(layers)}; predictions depend on the batch{tail}")
+            evidence = [group.describe(), *(str(e) for e in group.evidence),
+                        f"{plural(len(nodes), 'BatchNorm op')} in training mode reached from "
+                        f"{plural(len(roots), 'signature output')}, e.g. `{nodes[0]}` in {graphs[0]}"]
+            if overwritten:
+                evidence.append(f"moving statistics written while serving: {code_list(overwritten)}")
+            yield self.finding(
+                artifact, message, graph=",".join(graphs[:3]) + (" ..." if len(graphs) > 3 else ""),
+                scope=group.scope, variables=names, nodes=nodes, evidence=evidence,
+                fixup=self._fixup(group),
+            )
+
+    def _frozen_drift(self, artifact, facts, groups) -> Iterator[Finding]:
+        updates = facts.updates
+        if not updates.train_declared:
+            return
+        for group in groups:
+            drifting = [v for v in group.variables if v in updates.moving_average]
+            if not drifting or any(v in updates.trained for v in group.variables):
+                continue
+            writes = [w for v in drifting for w in updates.moving_average[v]]
+            layers = sorted({layer_of(v) for v in drifting})
+            message = (f"the train op updates the moving statistics of {plural(len(layers), 'BatchNorm layer')} "
+                       f"of pretrained {group_label(group)}, whose other variables it leaves alone: "
+                       f"{code_list(layers)}; the frozen backbone's normalization drifts with every batch")
+            evidence = [group.describe(), *(str(e) for e in group.evidence),
+                        f"train op: {updates.train_note()}; it runs {plural(len(writes), 'moving-average update')}"
+                        f" ({code_list({w.op for w in writes})}) on {plural(len(drifting), 'variable')} of this "
+                        f"group, e.g. `{writes[0].node}`",
+                        "no optimizer update of the train op touches this group"]
+            yield self.finding(
+                artifact, message, graph=",".join(sorted({w.graph for w in writes})), scope=group.scope,
+                variables=drifting, nodes=sorted({w.node for w in writes}), evidence=evidence,
+                fixup=self._fixup(group),
+            )
+
+    def _fixup(self, group) -> Fixup:
+        label = group_label(group)
+        return Fixup(
+            title=f"Call the pretrained {label} with `training=False`",
+            detail=("Pass `training=False` when calling the base model, in the training model and in "
+                    "every serving function, so its BatchNorm layers use their moving statistics and "
+                    "never update them. In TF1, leave the backbone's update ops out of the train op."),
+            code=_FIX_CODE,
+        )

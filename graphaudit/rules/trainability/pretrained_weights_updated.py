@@ -1,0 +1,154 @@
+"""GA301: the train op updates pretrained weights, or the optimizer kept slots for them."""
+
+from __future__ import annotations
+
+from typing import Iterator
+
+from graphaudit.findings import Confidence, Finding, Fixup, Severity, Silenced
+from graphaudit.rules.base import Rule, name_list, plural
+from graphaudit.rules.trainability import (
+    code_list,
+    declaration,
+    group_label,
+    params_of,
+    split_finetuned,
+    trainable_sources,
+)
+
+_FIX_CODE = '''\
+# TF1: give the optimizer the head's variables only (Keras' `trainable=False` never reaches it)
+from graphaudit.reference import VGG19
+vgg = VGG19(input_tensor=images, weights="vgg19_weights.h5")
+backbone = set(vgg.model_weights_tensors)
+head_vars = [v for v in tf.compat.v1.trainable_variables() if v not in backbone]
+train_op = tf.compat.v1.train.AdamOptimizer(1e-3).minimize(loss, var_list=head_vars)
+
+# TF2 Keras: freeze the base before compile(); compile() again after any change of `trainable`
+base = tf.keras.applications.MobileNetV2(include_top=False, weights="imagenet")
+base.trainable = False
+outputs = head(base(inputs, training=False))
+model = tf.keras.Model(inputs, outputs)
+model.compile(optimizer="adam", loss=loss)
+
+# Or, if fine-tuning is intended, say so in pyproject.toml:
+# [tool.graphaudit]
+# finetune = ["block_16_*"]
+'''
+
+
+class PretrainedWeightsUpdated(Rule):
+    """Finds pretrained weights that the train op updates, or that the optimizer kept slots for.
+
+    ## What it does
+    For every pretrained variable group (see provenance: a recognised architecture, weight-loading
+    ops, a declaration), looks for proof that an optimizer trains it:
+    - optimizer updates (`ApplyAdam`, `ResourceApplyAdam`, `ResourceSparseApply*`, assign-subs fed
+      by gradients) that the train op runs, in the graph or in function bodies;
+    - optimizer slots saved for the group's variables: TF1 `<var>/Adam` and `<var>/Adam_1`, TF2
+      `.OPTIMIZER_SLOT` keys, tf_keras slot variables `Adam/m/<var>`, `.h5` `optimizer_weights`
+      and Keras 3 `optimizer/vars`.
+
+    Variables that a `finetune` declaration covers are intentional and not reported; the report
+    counts how many findings each declaration silenced.
+
+    ## Why is this bad?
+    The backbone drifts away from the weights it was downloaded with, usually with the large
+    learning rate meant for a fresh head, and the features it was chosen for are lost. In a TF1
+    graph `optimizer.minimize(loss)` trains every variable of `TRAINABLE_VARIABLES`, and Keras
+    puts the backbone there: `base.trainable = False` has no effect, because Keras never compiles
+    the model. In TF2, leaving the base trainable, or changing `trainable` after `compile()`,
+    does the same. Nothing in `model.summary()` shows it.
+
+    ## Example
+    ```python
+    base = tf.keras.applications.MobileNetV2(input_tensor=images, include_top=False)
+    base.trainable = False                         # no effect on a TF1 optimizer
+    logits = head(base.output)
+    train_op = tf.compat.v1.train.AdamOptimizer(1e-3).minimize(loss)   # trains the base too
+    ```
+
+    ## Use instead
+    ```python
+    base = tf.keras.applications.MobileNetV2(input_tensor=images, include_top=False)
+    logits = head(base.output)
+    head_vars = [v for v in tf.compat.v1.trainable_variables() if v not in set(base.weights)]
+    train_op = tf.compat.v1.train.AdamOptimizer(1e-3).minimize(loss, var_list=head_vars)
+    ```
+
+    ## Fix-up
+    TF1: pass `var_list=` with the head's variables only, for example everything except
+    `graphaudit.reference.VGG19(...).model_weights_tensors`. TF2: set `base.trainable = False`
+    before `compile()` (and compile again after changing it). If the fine-tuning is intended,
+    declare it with `finetune = ["<scope>/*"]`.
+
+    ## Evidence
+    The group and why it is pretrained; the optimizer op types and the train op that runs them
+    (or, when no train op is declared, every optimizer update in the artifact); the slot names and
+    the checkpoint or Keras file that holds them; how many of the group's variables and
+    parameters are affected.
+    """
+
+    code = "GA301"
+    name = "pretrained-weights-updated"
+    severity = Severity.ERROR
+    confidence = Confidence.HIGH
+
+    def check(self, artifact, facts) -> Iterator[Finding | Silenced]:
+        updates = facts.updates
+        slots = facts.slots
+        for group in facts.pretrained_groups:
+            hit = [v for v in group.variables if v in updates.trained or v in slots.by_variable]
+            if not hit:
+                continue
+            rest, covered = split_finetuned(hit, facts.settings.finetune)
+            for pattern, names in covered.items():
+                yield Silenced(declaration(pattern), self._finding(artifact, facts, group, names))
+            if rest:
+                yield self._finding(artifact, facts, group, rest)
+
+    def _finding(self, artifact, facts, group, names: list[str]) -> Finding:
+        updates = facts.updates
+        slots = facts.slots
+        label = group_label(group)
+        writes = [w for n in names for w in updates.trained.get(n, ())]
+        ops = sorted({w.op for w in writes})
+        slotted = [n for n in names if n in slots.by_variable]
+        slot_names = slots.slot_names(slotted)
+        params = params_of(artifact, names)
+        share = (f"{len(names):,} of its {len(group.variables):,} variables "
+                 f"({params:,} of {group.params:,} params)")
+        if writes:
+            what = f"the train op updates {share} with {code_list(ops)}"
+        else:
+            what = f"{slots.where or 'the artifact'} holds optimizer slots ({code_list(slot_names)}) for {share}"
+        message = f"pretrained {label} is being trained: {what}; no `finetune` declaration covers them"
+        evidence = [group.describe(), *(str(e) for e in group.evidence)]
+        if writes:
+            example = writes[0]
+            evidence.append(f"train op: {updates.train_note()}; it runs {plural(len(writes), 'optimizer update')} "
+                            f"({code_list(ops)}) on this group, e.g. `{example.node}` in {example.graph}")
+        if slotted:
+            n_slots = sum(len(slots.by_variable[n]) for n in slotted)
+            first = slots.by_variable[slotted[0]][0]
+            evidence.append(f"{slots.where or 'saved state'}: {plural(n_slots, 'optimizer slot')} "
+                            f"({code_list(slot_names)}) for {plural(len(slotted), 'variable')} of this group, "
+                            f"e.g. `{first.key}` for `{first.variable}` ({first.how})")
+        flagged = [n for n in names if artifact.variables[n].trainable]
+        if flagged:
+            evidence.append(f"marked trainable by: {trainable_sources(artifact, flagged)}")
+        evidence.extend(slots.notes)
+        order_only = not writes and all(s.how.startswith("Keras 3") for n in slotted for s in slots.by_variable[n])
+        graphs = sorted({w.graph for w in writes})
+        return self.finding(
+            artifact, message, graph=",".join(graphs), scope=group.scope, variables=names,
+            nodes=sorted({w.node for w in writes}), evidence=evidence,
+            confidence=Confidence.MEDIUM if order_only else None,
+            fixup=Fixup(
+                title=f"Exclude the pretrained {label} from the optimizer",
+                detail=(f"The optimizer trains {name_list(names)}. TF1: pass `var_list=` with the head's "
+                        "variables only (for the reference wrapper, everything but "
+                        "`VGG19.model_weights_tensors`). TF2: set `base.trainable = False` before "
+                        "`compile()`. If fine-tuning is intended, declare it with `finetune`."),
+                code=_FIX_CODE,
+            ),
+        )

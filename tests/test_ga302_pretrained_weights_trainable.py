@@ -1,0 +1,76 @@
+"""GA302 pretrained-weights-trainable: fires on a trainable backbone nothing trains yet, not where training leaves it alone."""
+
+from __future__ import annotations
+
+import pytest
+
+from graphaudit.config import Settings
+from graphaudit.engine import audit_paths
+
+pytestmark = pytest.mark.tf
+
+WHOLE_BACKBONE = ("Conv1*", "bn_Conv1*", "expanded_conv*", "block_*", "Conv_1*")
+
+
+def audit(path, **settings):
+    report = audit_paths([str(path)], Settings(**settings))
+    assert not report.errors, [a.error for a in report.errors]
+    return report
+
+
+def findings(path, code="GA302", **settings):
+    return [f for f in audit(path, **settings).findings if f.code == code]
+
+
+def case(artifacts, builder, name):
+    return artifacts.folder(builder) / name, artifacts.manifest(builder)["cases"][name]
+
+
+@pytest.mark.parametrize(("artifact", "source"), [("saved_model", "keras_metadata.pb"),
+                                                  ("model.h5", "Keras model_config")])
+def test_fires_on_an_untrained_model_with_the_base_left_trainable(artifacts, artifact, source):
+    folder, facts = case(artifacts, "trainability_tf2", "untrained")
+    flagged = facts["backbone_trainable_variables"]
+    assert flagged  # Keras' own view: the base's kernels, gammas and betas are trainable
+
+    (finding,) = findings(folder / artifact)
+    assert finding.severity.value == "warning"
+    assert finding.location.variables == tuple(sorted(flagged))
+    assert finding.message.startswith(
+        f"{len(flagged)} of the {len(facts['backbone_variables'])} variables of pretrained `MobileNetV2` backbone (")
+    assert f"are marked trainable, by {source} ({len(flagged)})" in finding.message
+    assert finding.fixup.title == "Freeze the pretrained `MobileNetV2` backbone before training, or declare the fine-tune"
+    assert [f for f in audit(folder / artifact).findings if f.code == "GA301"] == []
+
+
+def test_silent_when_a_tf1_train_op_leaves_the_backbone_alone(artifacts):
+    folder, facts = case(artifacts, "trainability_tf1", "var_list")
+    # Keras still lists the backbone in TRAINABLE_VARIABLES: correct usage all the same.
+    assert facts["backbone_trainable_variables"]
+    assert findings(folder / facts["root"]) == []
+
+
+@pytest.mark.parametrize("artifact", ["saved_model", "model.h5"])
+def test_silent_when_the_base_was_frozen_before_compile(artifacts, artifact):
+    folder, facts = case(artifacts, "trainability_tf2", "base_frozen")
+    # SavedVariable.trainable stays True for the frozen base; keras_metadata.pb tells the truth.
+    saved = {v["name"]: v["trainable"] for v in facts["variables"]}
+    assert all(saved[v] for v in facts["backbone_variables"] if "moving_" not in v)
+    assert findings(folder / artifact) == []
+
+
+def test_silent_when_ga301_reports_the_group(artifacts):
+    folder, _ = case(artifacts, "trainability_tf2", "base_trainable")
+    report = audit(folder / "saved_model")
+    assert [f.code for f in report.findings if f.code.startswith("GA30")] == ["GA301"]
+
+
+def test_declared_finetune_silences_it(artifacts):
+    folder, _ = case(artifacts, "trainability_tf2", "untrained")
+    report = audit(folder / "saved_model", finetune=WHOLE_BACKBONE)
+    assert [f for f in report.findings if f.code == "GA302"] == []
+    assert dict(report.silenced) == {f'finetune "{p}"': 1 for p in WHOLE_BACKBONE}
+
+
+def test_no_pretrained_group_is_clean(artifacts):
+    assert findings(artifacts.path("tf2_saved_model_keras")) == []

@@ -50,6 +50,7 @@ class Analyses:
             kinds = sorted({r.kind.value for r in declared})
             parts.append(f"{len(declared)} declared root(s) ({', '.join(kinds)})")
         if inferred:
+            inferred = sorted(inferred, key=self._sink_display_key)
             names = ", ".join(f"`{r.node}`" for r in inferred[:3]) + (" ..." if len(inferred) > 3 else "")
             skipped = [n for names_ in self.skipped_sinks.values() for n in names_]
             left_out = ""
@@ -59,6 +60,12 @@ class Analyses:
             parts.append(f"{len(inferred)} root(s) inferred from graph sinks ({names}){left_out}; "
                          "name the real outputs with --output")
         return "; ".join(parts) or "no roots"
+
+    def _sink_display_key(self, root: Root) -> tuple:
+        """Sinks outside any duplicated region first (`output`), then side outputs of a copy."""
+        graph = self.artifact.graphs[root.graph]
+        i = graph.index.get(root.node, 0)
+        return (bool(self.structure(root.graph).copy[i]), root.graph, i)
 
     @cached_property
     def function_hashes(self) -> FunctionHashes:

@@ -329,6 +329,16 @@ class GraphStructure:
     component_size: np.ndarray  # per node: the size of its component (0 when not a copy node)
     weight: np.ndarray  # bool: a variable op or a frozen weight Const
 
+    def edges(self) -> tuple[np.ndarray, np.ndarray]:
+        """Every data edge as (source, destination) node-id arrays."""
+        cached = self.__dict__.get("_edges")
+        if cached is None:
+            inputs = self.graph.inputs
+            dst = np.fromiter((i for i, ins in enumerate(inputs) for _ in ins), dtype=np.int64)
+            src = np.fromiter((j for ins in inputs for j in ins), dtype=np.int64, count=len(dst))
+            cached = self.__dict__["_edges"] = (src, dst)
+        return cached
+
     def class_members(self, classes: Iterable[int], among: np.ndarray | None = None) -> dict[int, list[int]]:
         """Node ids of each abstract class in ``classes``, optionally only where ``among`` is true."""
         wanted = np.fromiter(sorted(set(classes)), dtype=np.int64)
@@ -419,21 +429,52 @@ def _components(graph: Graph, mask: np.ndarray) -> np.ndarray:
 # ------------------------------------------------------------------------------ roots
 
 def duplicate_sinks(gs: GraphStructure, min_ops: int) -> list[int]:
-    """Sinks that root inference must skip: the end of a structural duplicate whose twin goes on.
+    """Sinks that root inference must skip: the ends of a structural duplicate whose twin goes on.
 
-    A sink (a node nothing consumes) is skipped when it is a copy node in a duplicated region of
-    at least ``min_ops`` nodes and another node of its abstract class is consumed. That is the
-    dead copy's last op in the seed scenario (`block5_pool/MaxPool`, while `vgg19/block5_pool/
-    MaxPool` feeds the head). When every member is a sink (two parallel heads), none is skipped.
+    Two cases, both only for duplicated regions (copy-node components) of ``min_ops`` nodes or more:
+
+    - a sink whose abstract class has a member that something consumes: the dead copy's last op
+      in the seed scenario (`block5_pool/MaxPool`, while `vgg19/block5_pool/MaxPool` feeds the head);
+    - every sink of a *closed* component (no data edge leaves it) whose last op has a classmate in
+      an *open* one: the unused side outputs a dead copy carries along (the `cond/Identity_3`
+      of each BatchNorm `If`);
+    - every sink of an *open* component: the same side outputs in the used copy, whose real
+      output is consumed further on.
+
+    When every copy ends in sinks (two parallel heads, or a graph that never consumes its output),
+    nothing is skipped: structure alone cannot tell which copy is used.
     """
     graph = gs.graph
     n = len(graph)
+    if not n:
+        return []
     sink = _sinks(graph)
-    ncls = int(gs.abstract.max()) + 1 if n else 1
+    ncls = int(gs.abstract.max()) + 1
     consumed_members = np.bincount(gs.abstract[~sink], minlength=ncls)
-    cand = sink & gs.copy & (gs.component_size >= min_ops)
-    cand &= consumed_members[gs.abstract] > 0
-    return np.flatnonzero(cand).tolist()
+    big = gs.copy & (gs.component_size >= min_ops)
+    ends = sink & big & (consumed_members[gs.abstract] > 0)
+    skip = ends.copy()
+    if big.any():
+        src, dst = gs.edges()
+        comp = gs.component
+        leaving = big[src] & (comp[dst] != comp[src])
+        is_open = np.zeros(n, dtype=bool)  # indexed by component root
+        is_open[comp[src[leaving]]] = True
+        idx = np.flatnonzero(big)
+        roots = comp[idx]
+        last = np.full(n, -1, dtype=np.int64)
+        np.maximum.at(last, roots, gs.position[idx])
+        component_roots = np.unique(roots)
+        anchors = gs.order[last[component_roots]]
+        open_members = np.bincount(gs.abstract[big & is_open[np.maximum(comp, 0)]], minlength=ncls)
+        # A closed component whose last op has a classmate in an open one (never itself: it is
+        # closed), and every open component: their sinks are side outputs or dead ends.
+        closed = ~is_open[component_roots]
+        ended = component_roots[(closed & (open_members[gs.abstract[anchors]] > 0)) | ~closed]
+        if len(ended):
+            skip |= sink & big & np.isin(comp, ended)
+    # The copies' last ops first: they are what a reader recognises.
+    return np.flatnonzero(ends).tolist() + np.flatnonzero(skip & ~ends).tolist()
 
 
 def input_only_sinks(gs: GraphStructure) -> list[int]:
@@ -481,7 +522,7 @@ class DeadCopy:
     unused_bytes: int
     inputs: tuple[str, ...]  # graph inputs (placeholders) that feed only dead nodes of it
     input_shapes: tuple[str, ...]
-    outputs: tuple[str, ...]  # its last ops
+    outputs: tuple[str, ...]  # its last ops, the copy's output first
     outputs_consumed: bool  # whether anything consumes those last ops
     architecture: int  # abstract class of its last op: equal for copies of the same model
     live_twins: tuple[Copy, ...]  # every reached copy of the same model
@@ -544,7 +585,9 @@ def dead_copies(artifact: "Artifact", graph_name: str, gs: GraphStructure, reach
         unused_bytes = sum(sizes[w][1] for w in unused)
         inputs = _feeding_inputs(graph, gs, nodes, reached)
         region = set(nodes)
-        tops = [i for i in nodes if not any(c in region for c in graph.consumers[i])]
+        # The region's last ops, the deepest (the copy's output) first.
+        tops = sorted((i for i in nodes if not any(c in region for c in graph.consumers[i])),
+                      key=lambda i: (-gs.position[i], i))
         consumed = any(graph.consumers[i] for i in tops)
         lives = []
         seen_roots = set()

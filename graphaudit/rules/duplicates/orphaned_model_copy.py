@@ -105,12 +105,13 @@ class OrphanedModelCopy(Rule):
                     f"{name_list(dead.weights)}"]
         if d.inputs:
             evidence.append(f"{_inputs(d)} feeds the copy and no root reads it")
-        last = name_list(d.outputs)
-        evidence.append(f"the copy's last op {last} feeds nothing" if not d.outputs_consumed
+        last = f"`{d.outputs[0]}`" if d.outputs else "op"
+        side = f" (nor do its {plural(len(d.outputs) - 1, 'other dead end')})" if len(d.outputs) > 1 else ""
+        evidence.append(f"the copy's last op {last} feeds nothing{side}" if not d.outputs_consumed
                         else f"the copy's last op {last} feeds only ops that no root reaches")
         placeholder = f" (which builds one copy on `{d.inputs[0]}`)" if d.inputs else ""
         return self.finding(
-            artifact, message, graph=d.graph, scope=dead.scope, nodes=(*d.inputs, *d.outputs),
+            artifact, message, graph=d.graph, scope=dead.scope, nodes=(*d.inputs, *d.outputs[:1]),
             variables=dead.weights, evidence=evidence,
             fixup=Fixup(
                 title="Pass `input_tensor=` to the model's constructor instead of calling the model on a tensor",

@@ -291,6 +291,34 @@ class ReferenceWeights:
             self._file = None
 
 
+def reference_status(artifact: Artifact, reference: ReferenceWeights, names: Iterable[str],
+                     verdicts: Mapping[str, Any]) -> dict[str, str]:
+    """Each variable against the ``--weights`` file: "equals reference", "differs from reference
+    (trained)", "initializer values" (differs, and its weight statistics say fresh init),
+    "not in reference" or "no stored value". ``verdicts`` are weight_stats Verdicts by name."""
+    out = {}
+    for name in names:
+        var = artifact.variables.get(name)
+        weight = reference.lookup(name, var.shape if var else None)
+        if weight is None:
+            out[name] = "not in reference"
+            continue
+        try:
+            values = artifact.value_of(name)
+        except KeyError:
+            values = None
+        verdict = verdicts.get(name)
+        if values is None:
+            out[name] = "no stored value"
+        elif reference.compare(weight, values):
+            out[name] = "equals reference"
+        elif verdict is not None and verdict.fresh:
+            out[name] = "initializer values"
+        else:
+            out[name] = "differs from reference (trained)"
+    return out
+
+
 def _strip_port(name: str) -> str:
     head, sep, tail = name.rpartition(":")
     return head if sep and tail.isdigit() else name

@@ -5,6 +5,7 @@ from __future__ import annotations
 import math
 from typing import Iterator
 
+from graphaudit.analysis.provenance import reference_status
 from graphaudit.findings import Confidence, Finding, Fixup, Severity
 from graphaudit.rules.base import Rule, name_list, plural
 
@@ -104,7 +105,7 @@ class PretrainedWeightsReinitialized(Rule):
             judged = {n: verdicts[n] for n in group.variables if n in verdicts and verdicts[n].fresh is not None}
             if len(judged) < 2:
                 continue
-            status = _reference_status(artifact, reference, group.variables, judged) if reference else {}
+            status = reference_status(artifact, reference, group.variables, verdicts) if reference else {}
             fresh = {n for n, v in judged.items() if v.fresh and status.get(n) != "equals reference"}
             layers: dict[str, list[str]] = {}
             for name in judged:
@@ -118,6 +119,9 @@ class PretrainedWeightsReinitialized(Rule):
             arch = group.architecture or group.label
             message = (f"pretrained {arch} in {what} ({group.params:,} params) holds fresh initializer values: "
                        f"{len(fresh_layers):,}/{len(layers):,} layers re-initialized ({'; '.join(tests)})")
+            if reference is not None:
+                same = sum(1 for n in fresh if status.get(n) == "initializer values")
+                message += f"; {same:,}/{len(status):,} differ from `{reference.name}` and hold initializer values"
             evidence = [f"pretrained: {e.detail}" for e in group.evidence]
             evidence.append(_sources(judged))
             evidence.extend(_examples(judged, fresh))
@@ -215,29 +219,6 @@ def _examples(judged, fresh) -> list[str]:
 
 def _worst(stats) -> float:
     return max(abs(stats.get(k, 0.0)) for k in ("z_mean", "z_var", "z_m4"))
-
-
-def _reference_status(artifact, reference, names, judged) -> dict[str, str]:
-    out = {}
-    for name in names:
-        var = artifact.variables.get(name)
-        weight = reference.lookup(name, var.shape if var else None)
-        if weight is None:
-            out[name] = "not in reference"
-            continue
-        try:
-            values = artifact.value_of(name)
-        except KeyError:
-            values = None
-        if values is None:
-            out[name] = "no stored value"
-        elif reference.compare(weight, values):
-            out[name] = "equals reference"
-        elif name in judged and judged[name].fresh:
-            out[name] = "initializer values"
-        else:
-            out[name] = "differs from reference (trained)"
-    return out
 
 
 def _reference_summary(file_name: str, status) -> str:

@@ -20,8 +20,15 @@
 #   (different spread, kurtosis), or on shape. Tensors with fewer than MIN_RANDOM_ELEMENTS are
 #   not judged: too few values to tell a fresh init from a trained one.
 # - Everything is accumulated chunk by chunk over the flattened array (no Python loop over
-#   elements), and memory-mapped pages are released after each chunk, so a multi-GB tensor costs
-#   one chunk of memory. Bounded tests stop reading at the first chunk that fails them.
+#   elements), in float32 buffers that stay in the CPU cache, and memory-mapped pages are released
+#   after each chunk, so a multi-GB tensor costs one chunk of memory. Support, NaN and zero checks
+#   see every element and stop reading at the first chunk that fails them (trained weights
+#   usually fail in the first chunk); the moment, shape and channel tests use whole chunks spread
+#   evenly over the tensor, at most MAX_SAMPLED elements.
+# - Measured (tests/test_weight_stats.py, bench/bench_weight_stats.py --quality): 0 of 1,200
+#   trained-like tensors on the catalogued architectures' weights judged fresh, 1,200 of 1,200
+#   fresh draws (>= 64 elements) judged fresh. The known limit: at 64 elements, a trained tensor
+#   that happens to look like a normal draw of the init's scale cannot be told from one.
 
 from __future__ import annotations
 

@@ -8,7 +8,7 @@ from dataclasses import fields
 from pathlib import Path
 from typing import Any
 
-from graphaudit.config import KEYS, Options, Settings, find_config, load_config, options_from_mapping, resolve
+from graphaudit.config import Options, Settings, find_config, load_config, options_from_mapping, resolve
 from graphaudit.errors import ArtifactError
 from graphaudit.findings import ArtifactResult, Report
 
@@ -70,7 +70,6 @@ def settings_for(options: Mapping[str, Any], *, config: str | os.PathLike[str] |
         if isinstance(value, Mapping):
             value = {k: list(v) if isinstance(v, (tuple, set, frozenset)) else v for k, v in value.items()}
         table[key.replace("_", "-")] = value
-    assert all(k in KEYS for k in table)
     user = options_from_mapping(table, "graphaudit.audit()")
     file_opts, config_path = Options(), None
     if config is not None:

@@ -345,3 +345,39 @@ def test_a_region_below_the_threshold_is_neither_skipped_nor_reported():
     assert duplicate_sinks(gs, 13) == []
     r = reach(art, [Root("graph", "output", RootKind.USER_OUTPUT)])
     assert dead_copies(art, "graph", gs, r, 13) == [] and len(dead_copies(art, "graph", gs, r, 12)) == 1
+
+
+def test_a_copy_called_on_features_with_weights_still_twins_its_dead_copy():
+    """`head = Model(Input, ...)` then `head(features)`: the twin's input carries weights of its own."""
+    g = G()
+    g.placeholder("images")
+    g.placeholder("head_input")
+    for name in ("b0", "k0", "k1", "k2", "k3"):
+        g.variable(name)
+    features = g.conv("backbone", "images", "b0")
+    live = g.tower("head/", features, ["k0", "k1", "k2", "k3"])
+    g.op("Identity", "output", [live], T=FLOAT)
+    g.tower("", "head_input", ["k0", "k1", "k2", "k3"])
+    art = g.artifact()
+    facts = Analyses(art, Settings(min_duplicate_ops=5))
+    assert [r.node for r in facts.use_roots] == ["output"]
+    (d,) = facts.dead_copies
+    assert d.shares_weights and d.inputs == ("head_input",) and d.twin.label == "`head/`"
+    assert len(d.dead.nodes) == len(d.twin.nodes) == 12
+
+
+def test_layers_shaped_like_the_first_are_not_taken_for_a_second_copy():
+    """An MLP-like chain whose kernels all share one shape: one model, one output, nothing dead."""
+    g = G()
+    g.placeholder("x")
+    kernels = [f"k{i}" for i in range(12)]
+    for name in kernels:
+        g.variable(name)
+    out = g.tower("", "x", kernels)
+    g.op("Identity", "output", [out], T=FLOAT)
+    facts = Analyses(g.artifact(), Settings(min_duplicate_ops=5))
+    assert [r.node for r in facts.use_roots] == ["output"]
+    assert facts.dead_copies == []
+    graph = facts.artifact.graphs["graph"]
+    gs = facts.structure("graph")
+    assert len({int(gs.exact[graph.index[f"layer{k}/Relu"]]) for k in range(12)}) == 12

@@ -97,7 +97,7 @@ class FunctionHashes:
     def _body_id(self, body: Graph) -> int:
         local = [self.local(_local_keys(body, i, self)[0]) for i in range(len(body))]
         # One table for both kinds of class: inside a body, every value comes from the arguments.
-        classes, _, _ = _classify(body, local, local, self._table, self._table, self._kinds, self._kinds,
+        classes, _, _, _ = _classify(body, local, local, self._table, self._table, self._kinds, self._kinds,
                                   kinds_local=[_PARAM] * len(body))
         rets = []
         for out_name in sorted(body.ret_map):
@@ -258,61 +258,174 @@ def topological_order(graph: Graph) -> list[int]:
     return order
 
 
-def _classify(graph: Graph, local_a: Sequence[int], local_e: Sequence[int], table_a: dict, table_e: dict,
-              kinds_a: list[int], kinds_e: list[int], *, kinds_local: Sequence[int],
-              order: Sequence[int] | None = None) -> tuple[list[int], list[int], list[int]]:
-    """Abstract and exact class of every node, bottom-up; class ids index ``kinds_*``.
+class _Hasher:
+    """Bottom-up interning of node keys into abstract and exact class ids; ids index ``kinds_*``.
 
     A new class takes its kind from the node's own kind (a data source, a weight) or else from
     its inputs: a weight upstream makes it PARAM, otherwise a graph input makes it DATA (and it
     collapses into class 0), otherwise it is a constant expression.
     """
+
+    def __init__(self, graph: Graph, local_a: Sequence[int], local_e: Sequence[int], kinds_local: Sequence[int],
+                 table_a: dict, table_e: dict, kinds_a: list[int], kinds_e: list[int]) -> None:
+        n = len(graph)
+        self.graph = graph
+        self.local_a, self.local_e, self.kinds_local = local_a, local_e, kinds_local
+        self.table_a, self.table_e, self.kinds_a, self.kinds_e = table_a, table_e, kinds_a, kinds_e
+        self.ports = graph.input_ports
+        back = {i for op in _BACK_EDGE_OPS for i in graph.by_op.get(op, ())}
+        # A back edge reads "the previous iteration": a fixed marker (-1), the same in every copy.
+        self.hin: Sequence[Sequence[int]] = graph.inputs
+        if back:
+            self.hin = [tuple(n if j in back else j for j in ins) for ins in graph.inputs]
+        self.ca = [-1] * (n + 1)
+        self.ce = [-1] * (n + 1)
+        if not kinds_a:
+            kinds_a.append(DATA)  # class 0 is DATA
+        if not kinds_e:
+            kinds_e.append(DATA)
+
+    def run(self, order: Iterable[int], override: Mapping[int, int] | None = None) -> None:
+        """Class the nodes of ``order``; ``override`` maps a node to an input slot read as DATA."""
+        ca, ce, hin, ports = self.ca, self.ce, self.hin, self.ports
+        local_a, local_e, kinds_local = self.local_a, self.local_e, self.kinds_local
+        table_a, table_e, kinds_a, kinds_e = self.table_a, self.table_e, self.kinds_a, self.kinds_e
+        for i in order:
+            ins = hin[i]
+            if ins:
+                if override is not None and i in override:
+                    slot = override[i]
+                    ka = (local_a[i], *[DATA if s == slot else ca[j] for s, j in enumerate(ins)], *ports[i])
+                    ke = (local_e[i], *[DATA if s == slot else ce[j] for s, j in enumerate(ins)], *ports[i])
+                else:
+                    ka = (local_a[i], *[ca[j] for j in ins], *ports[i])
+                    ke = (local_e[i], *[ce[j] for j in ins], *ports[i])
+            else:
+                ka = (local_a[i],)
+                ke = (local_e[i],)
+            a = table_a.get(ka)
+            if a is None:
+                kind = kinds_local[i]
+                if kind == _CONST and ins:
+                    sub = {kinds_a[c] if c >= 0 else _CONST for c in ka[1:1 + len(ins)]}
+                    kind = _PARAM if _PARAM in sub else DATA if DATA in sub else _CONST
+                if kind == DATA:
+                    a = DATA
+                else:
+                    a = len(kinds_a)
+                    kinds_a.append(kind)
+                table_a[ka] = a
+            ca[i] = a
+            e = table_e.get(ke)
+            if e is None:
+                if a == DATA:
+                    e = DATA
+                else:
+                    e = len(kinds_e)
+                    kinds_e.append(kinds_a[a])
+                table_e[ke] = e
+            ce[i] = e
+
+    def entries_fed_elsewhere(self) -> dict[int, int]:
+        """Nodes that would equal a model copy's first op if one input slot were a graph input.
+
+        A copy built on its own placeholder starts with ops that read that placeholder (`input_1`
+        -> `Conv2D`); its twin, called on a tensor that carries weights of its own (another
+        model's features, an image variable), starts with the same ops reading that tensor. The
+        result maps each such twin op to the slot to read as DATA. Matching uses exact classes,
+        so a twin op must read the very weights of the entry op: inside one model, a layer whose
+        kernel merely has the first layer's shape is never taken for an entry.
+        """
+        graph = self.graph
+        n = len(graph)
+        ca, ce, hin, ports, local_e = self.ca, self.ce, self.hin, self.ports, self.local_e
+        ops = graph.ops
+        # DATA nodes computed from a real graph input (not Keras' learning phase).
+        fed = bytearray(n + 1)
+        stack = [i for op in DATA_SOURCE_OPS - {"PlaceholderWithDefault"} for i in graph.by_op.get(op, ())]
+        for i in stack:
+            fed[i] = 1
+        consumers = graph.consumers
+        while stack:
+            j = stack.pop()
+            for c in consumers[j]:
+                if not fed[c] and ca[c] == DATA and ops[c] != "PlaceholderWithDefault":
+                    fed[c] = 1
+                    stack.append(c)
+        entry_classes: set[tuple[int, int]] = set()
+        entry_slots: dict[int, set[int]] = {}
+        for c in set(consumers_of_fed(graph, fed)):
+            if ca[c] == DATA:
+                continue
+            for s, j in enumerate(hin[c]):
+                if fed[j]:
+                    entry_classes.add((ce[c], s))
+                    entry_slots.setdefault(local_e[c], set()).add(s)
+        if not entry_classes:
+            return {}
+        table_e = self.table_e
+        out: dict[int, int] = {}
+        for i in range(n):
+            slots = entry_slots.get(local_e[i])
+            if slots is None or ca[i] == DATA:
+                continue
+            ins = hin[i]
+            for s in slots:
+                if s >= len(ins) or ca[ins[s]] == DATA:
+                    continue
+                key = (local_e[i], *[DATA if t == s else ce[j] for t, j in enumerate(ins)], *ports[i])
+                got = table_e.get(key)
+                if got is not None and (got, s) in entry_classes:
+                    out[i] = s
+                    break
+        return out
+
+
+def consumers_of_fed(graph: Graph, fed: bytearray) -> Iterable[int]:
+    consumers = graph.consumers
+    for j in range(len(graph)):
+        if fed[j]:
+            yield from consumers[j]
+
+
+def _classify(graph: Graph, local_a: Sequence[int], local_e: Sequence[int], table_a: dict, table_e: dict,
+              kinds_a: list[int], kinds_e: list[int], *, kinds_local: Sequence[int],
+              order: Sequence[int] | None = None, reroot: bool = False
+              ) -> tuple[list[int], list[int], list[int], dict[int, int]]:
+    """Abstract and exact class of every node, bottom-up (see ``_Hasher``).
+
+    With ``reroot``, a second pass re-classes what lies downstream of the ops found by
+    ``_Hasher.entries_fed_elsewhere``, reading their tensor as a graph input: a copy called on
+    another model's features then hashes like the copy built on its own placeholder.
+    """
     n = len(graph)
     if order is None:
         order = topological_order(graph)
-    inputs, ports = graph.inputs, graph.input_ports
-    back = {i for op in _BACK_EDGE_OPS for i in graph.by_op.get(op, ())}
-    # A back edge reads "the previous iteration": a fixed marker (-1), the same in every copy.
-    ca = [-1] * (n + 1)
-    ce = [-1] * (n + 1)
-    hin: Sequence[Sequence[int]] = inputs
-    if back:
-        hin = [tuple(n if j in back else j for j in ins) for ins in inputs]
-    if not kinds_a:
-        kinds_a.append(DATA)  # class 0 is DATA
-    if not kinds_e:
-        kinds_e.append(DATA)
-    for i in order:
-        ins = hin[i]
-        if ins:
-            ka = (local_a[i], *[ca[j] for j in ins], *ports[i])
-            ke = (local_e[i], *[ce[j] for j in ins], *ports[i])
-        else:
-            ka = (local_a[i],)
-            ke = (local_e[i],)
-        a = table_a.get(ka)
-        if a is None:
-            kind = kinds_local[i]
-            if kind == _CONST and ins:
-                sub = {kinds_a[ca[j]] if ca[j] >= 0 else _CONST for j in ins}
-                kind = _PARAM if _PARAM in sub else DATA if DATA in sub else _CONST
-            if kind == DATA:
-                a = DATA
-            else:
-                a = len(kinds_a)
-                kinds_a.append(kind)
-            table_a[ka] = a
-        ca[i] = a
-        e = table_e.get(ke)
-        if e is None:
-            if a == DATA:
-                e = DATA
-            else:
-                e = len(kinds_e)
-                kinds_e.append(kinds_a[a])
-            table_e[ke] = e
-        ce[i] = e
-    return ca[:n], ce[:n], list(order)
+    hasher = _Hasher(graph, local_a, local_e, kinds_local, table_a, table_e, kinds_a, kinds_e)
+    hasher.run(order)
+    override: dict[int, int] = {}
+    if reroot:
+        override = hasher.entries_fed_elsewhere()
+        if override:
+            below = _downstream(graph, override)
+            hasher.run((i for i in order if below[i]), override)
+    return hasher.ca[:n], hasher.ce[:n], list(order), override
+
+
+def _downstream(graph: Graph, starts: Iterable[int]) -> bytearray:
+    """Nodes reachable from ``starts`` over data and control edges, the starts included."""
+    marks = bytearray(len(graph))
+    stack = list(starts)
+    for i in stack:
+        marks[i] = 1
+    consumers = graph.consumers
+    while stack:
+        j = stack.pop()
+        for c in consumers[j]:
+            if not marks[c]:
+                marks[c] = 1
+                stack.append(c)
+    return marks
 
 
 @dataclass
@@ -328,6 +441,7 @@ class GraphStructure:
     component: np.ndarray  # int64 component of each copy node (a union-find root), -1 otherwise
     component_size: np.ndarray  # per node: the size of its component (0 when not a copy node)
     weight: np.ndarray  # bool: a variable op or a frozen weight Const
+    entries: dict[int, int]  # ops of a copy called on a tensor with weights -> the slot read as DATA
 
     def edges(self) -> tuple[np.ndarray, np.ndarray]:
         """Every data edge as (source, destination) node-id arrays."""
@@ -370,7 +484,8 @@ def graph_structure(graph: Graph, functions: FunctionHashes | None = None) -> Gr
     table_e: dict = {}
     kinds_a: list[int] = []
     kinds_e: list[int] = []
-    ca, ce, order = _classify(graph, local_a, local_e, table_a, table_e, kinds_a, kinds_e, kinds_local=kinds)
+    ca, ce, order, entries = _classify(graph, local_a, local_e, table_a, table_e, kinds_a, kinds_e,
+                                       kinds_local=kinds, reroot=True)
     abstract = np.asarray(ca, dtype=np.int64)
     exact = np.asarray(ce, dtype=np.int64)
     order_arr = np.asarray(order, dtype=np.int64)
@@ -379,13 +494,13 @@ def graph_structure(graph: Graph, functions: FunctionHashes | None = None) -> Gr
     has_inputs = np.fromiter((bool(x) for x in graph.inputs), dtype=bool, count=n)
     sizes = np.bincount(abstract, minlength=1)
     copy = has_inputs & (abstract != DATA) & (sizes[abstract] >= 2)
-    component = _components(graph, copy)
+    component = _components(graph, copy, entries)
     comp_size = np.zeros(n, dtype=np.int64)
     members = component >= 0
     if members.any():
         counts = np.bincount(component[members], minlength=n)
         comp_size[members] = counts[component[members]]
-    return GraphStructure(graph, abstract, exact, order_arr, position, copy, component, comp_size, weight)
+    return GraphStructure(graph, abstract, exact, order_arr, position, copy, component, comp_size, weight, entries)
 
 
 def _find(parent: list[int], i: int) -> int:
@@ -395,12 +510,13 @@ def _find(parent: list[int], i: int) -> int:
     return i
 
 
-def _components(graph: Graph, mask: np.ndarray) -> np.ndarray:
+def _components(graph: Graph, mask: np.ndarray, entries: Mapping[int, int] | None = None) -> np.ndarray:
     """Union-find over data edges between nodes of ``mask``.
 
     A read shared by several copies (a TF1 ref variable's single ``V/read``) would join them
     into one component; a node whose data inputs are all leaves and that feeds several nodes
-    is therefore left out of the joins.
+    is therefore left out of the joins. So is the edge into a copy's first op from the tensor
+    it was called on (``entries``): that tensor belongs to whatever computed it.
     """
     n = len(graph)
     inputs = graph.inputs
@@ -408,9 +524,11 @@ def _components(graph: Graph, mask: np.ndarray) -> np.ndarray:
     idx = np.flatnonzero(mask).tolist()
     flags = mask.tolist()
     consumers = graph.consumers
+    entries = entries or {}
     for i in idx:
-        for j in inputs[i]:
-            if not flags[j]:
+        cut = entries.get(i, -1)
+        for slot, j in enumerate(inputs[i]):
+            if not flags[j] or slot == cut:
                 continue
             if len(consumers[j]) > 1 and all(not inputs[k] for k in inputs[j]):
                 continue  # a shared read
@@ -548,7 +666,7 @@ def dead_copies(artifact: "Artifact", graph_name: str, gs: GraphStructure, reach
     dead = gs.copy & ~reached & (reached_members[gs.abstract] > 0)
     if not dead.any():
         return []
-    comp = _components(graph, dead)
+    comp = _components(graph, dead, gs.entries)
     roots, counts = np.unique(comp[dead], return_counts=True)
     big = roots[counts >= min_ops]
     if not len(big):

@@ -110,12 +110,14 @@ class UninitializedVariable(Rule):
                 evidence.append(f"checkpoint `{artifact.checkpoint.prefix}` holds "
                                 f"{plural(len(artifact.checkpoint.keys()), 'key')}; none for these variables")
             restored = sum(1 for c in cov.values() if c.source is ValueSource.RESTORED)
+            # A saver_def restore op that assigns some variables but not these: its var_list dropped them.
+            saver_drops_them = any(v.restored for v in artifact.variables.values()) and source is ValueSource.NONE
             evidence.append(f"{restored:,} of {len(cov):,} variables are restored from the checkpoint")
             yield self.finding(
                 artifact, message, graph=",".join(graphs), scope=scope, variables=names, evidence=evidence,
                 fixup=Fixup(
                     title=(f"Create the `Saver` without a `var_list` that leaves out {plural(len(names), 'variable')}"
-                           if restored else "Save every variable the graph reads, or restore them in each session"),
+                           if saver_drops_them else "Save every variable the graph reads, or restore them in each session"),
                     detail=(f"The graph reads {name_list(names)} but {why if source is ValueSource.NONE else 'the checkpoint lacks their keys'}. "
                             "Create the Saver without a `var_list` that leaves them out, or load their weights "
                             "in every session that runs the graph."),

@@ -13,7 +13,10 @@ def group_label(group: PretrainedGroup) -> str:
     """How a message names a group: its scope, else what it is (`MobileNetV2` backbone)."""
     if group.scope:
         return f"`{group.scope}`"
-    return f"`{group.architecture or group.label}` backbone"
+    what = group.architecture or group.label
+    if group.suffix:  # one of several instances built in one graph: say which
+        return f"`{what}` backbone (layers `*{group.suffix}`)"
+    return f"`{what}` backbone"
 
 
 def declaration(pattern: str) -> str:

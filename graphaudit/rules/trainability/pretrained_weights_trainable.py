@@ -77,7 +77,10 @@ class PretrainedWeightsTrainable(Rule):
         slots = facts.slots
         # A train op, or saved optimizer state, that touches none of a group proves it is left alone.
         trains_something = updates.has_train_op or bool(slots.by_variable)
+        read = facts.read_variables
         for group in facts.pretrained_groups:
+            if not any(v in read for v in group.variables):
+                continue  # an instance nothing uses: GA101/GA102's finding, not a training risk
             if any(v in updates.trained or v in slots.by_variable for v in group.variables):
                 continue  # trained: GA301's finding
             if trains_something:

@@ -121,8 +121,9 @@ def test_keras3_base_left_trainable_fires(artifacts):
     assert len(facts["optimizer_variables"]) == 2 + 2 * len(facts["model_trainable_variables"])
 
     (finding,) = findings(path)
-    assert set(finding.location.variables) <= trained
-    assert "holds optimizer slots (`momentum`, `velocity`)" in finding.message
+    # Keras 3 names depthwise kernels `kernel`; the matcher aliases them, so the whole backbone is found.
+    assert set(finding.location.variables) == trained
+    assert f"holds optimizer slots (`momentum`, `velocity`) for {len(trained)} of its 260 variables" in finding.message
     # The slots are tied to variables by position only.
     assert finding.confidence.value == "medium"
     assert any("Keras 3 optimizer variable order (2 per trainable variable)" in e for e in finding.evidence)

@@ -269,9 +269,10 @@ class _Index:
         if split is not None and split[0] in self.named_layers:
             named.append(split)
         for base, suffix in named:
-            for pattern, free, a, w, role in self.named.get((base, weight), ()):
-                if _fits(shape, pattern) if free else shape == pattern:
-                    found.append((a, w, suffix, role))
+            for alias in _WEIGHT_ALIASES.get(weight, (weight,)):
+                for pattern, free, a, w, role in self.named.get((base, alias), ()):
+                    if _fits(shape, pattern) if free else shape == pattern:
+                        found.append((a, w, suffix, role))
         if layer in self.auto_prefixes:
             auto: tuple[str, int] | None = (layer, 0)
         elif split is not None and split[0] in self.auto_prefixes:
@@ -282,6 +283,10 @@ class _Index:
             prefix, number = auto
             found.extend((a, w, number - n, role) for n, a, w, role in self.auto.get((prefix, weight, shape), ()))
         return found
+
+
+# Keras 3 names a DepthwiseConv2D's weight `kernel`; tf_keras (and so the catalogue) `depthwise_kernel`.
+_WEIGHT_ALIASES = {"kernel": ("kernel", "depthwise_kernel")}
 
 
 def _fits(shape: tuple[Any, ...], pattern: tuple[int | None, ...]) -> bool:

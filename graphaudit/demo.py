@@ -130,8 +130,7 @@ def pitfall_trainable_backbone(folder: Path, weights: Path) -> Path:
         vgg.trainable = False  # has no effect on a TF1 optimizer: the seed's point
         logits = tf.identity(_head(tf, vgg.output), name="output")
         loss = tf.reduce_mean(tf.nn.sparse_softmax_cross_entropy_with_logits(labels=labels, logits=logits))
-        train = tf.compat.v1.train.AdamOptimizer(1e-3).minimize(loss, name="train_op")
-        tf.compat.v1.add_to_collection(tf.compat.v1.GraphKeys.TRAIN_OP, train)
+        tf.compat.v1.train.AdamOptimizer(1e-3).minimize(loss, name="train_op")  # joins the train_op collection
         sess.run(tf.compat.v1.global_variables_initializer())
         vgg.load_weights(str(weights))
         prefix = tf.compat.v1.train.Saver().save(sess, str(folder / "model.ckpt"))
@@ -151,9 +150,8 @@ def reference_pipeline(folder: Path, weights: Path) -> Path:
         vgg = VGG19(input_tensor=images, weights=str(weights))
         logits = tf.identity(_head(tf, vgg["block5_pool"]), name="output")
         loss = tf.reduce_mean(tf.nn.sparse_softmax_cross_entropy_with_logits(labels=labels, logits=logits))
-        train = tf.compat.v1.train.AdamOptimizer(1e-3).minimize(
+        tf.compat.v1.train.AdamOptimizer(1e-3).minimize(
             loss, var_list=vgg.trainable_variables_excluding_backbone(), name="train_op")
-        tf.compat.v1.add_to_collection(tf.compat.v1.GraphKeys.TRAIN_OP, train)
         sess.run(tf.compat.v1.global_variables_initializer())
         vgg.load_weights(sess)  # after the initializer, as often as needed, in any session
         prefix = tf.compat.v1.train.Saver().save(sess, str(folder / "model.ckpt"))

@@ -62,8 +62,12 @@ class ConsoleReporter(Reporter):
             for line in f.evidence:
                 c.print(Text.assemble("    ", ("evidence: ", "dim"), _ticks(line)))
             if f.fixup.code:
-                c.print(Syntax(f.fixup.code.rstrip(), "python", theme="ansi_dark", padding=(0, 4),
-                               background_color="default"))
+                code = f.fixup.code.rstrip()
+                if c.is_terminal:
+                    c.print(Syntax(code, "python", theme="ansi_dark", padding=(0, 4), word_wrap=True,
+                                   background_color="default"))
+                else:  # piped or saved: plain lines, never cropped to a terminal width
+                    c.print(Text("\n".join("    " + line if line else "" for line in code.splitlines())))
 
     def stop(self, report: Report) -> None:
         counts = report.counts()

@@ -19,8 +19,7 @@ _FIX_CODE = '''\
 # TF1: give the optimizer the head's variables only (Keras' `trainable=False` never reaches it)
 from graphaudit.reference import VGG19
 vgg = VGG19(input_tensor=images, weights="vgg19_weights.h5")
-backbone = set(vgg.model_weights_tensors)
-head_vars = [v for v in tf.compat.v1.trainable_variables() if v not in backbone]
+head_vars = vgg.trainable_variables_excluding_backbone()   # everything but vgg.model_weights_tensors
 train_op = tf.compat.v1.train.AdamOptimizer(1e-3).minimize(loss, var_list=head_vars)
 
 # TF2 Keras: freeze the base before compile(); compile() again after any change of `trainable`

@@ -103,9 +103,89 @@ class Graph:
     def __repr__(self) -> str:
         return f"<Graph {self.name!r} {self.kind} nodes={len(self.names)}>"
 
+    #: Attr entries read from the wire (formats/wire.py), when the graph was built from columns.
+    wire_attrs = None
+
+    @classmethod
+    def from_columns(cls, name: str, columns: Any, node_defs: Sequence[Any]) -> "Graph":
+        """A graph from :func:`graphaudit.formats.wire.scan_nodes` columns: the same API, no per-node work.
+
+        ``inputs``, ``input_ports``, ``control_inputs`` and ``defs`` become read-only views that
+        build a node's row when it is asked for.
+        """
+        self = cls.__new__(cls)
+        self.name = name
+        self.kind = "graph"
+        self.names = columns.names
+        self.ops = columns.ops
+        self.index = columns.index
+        self.arg_names = ()
+        self.ret_map = {}
+        self.defs = _Defs(node_defs)
+        in_nodes = columns.in_nodes.tolist()
+        in_offsets = columns.in_offsets.tolist()
+        self.inputs = _Rows(in_offsets, in_nodes)
+        self.input_ports = _Rows(in_offsets, columns.in_ports.tolist())
+        self.control_inputs = _Rows(columns.ctrl_offsets.tolist(), columns.ctrl_nodes.tolist())
+        self.dangling = columns.dangling
+        self.wire_attrs = columns.attrs
+        self.__dict__["_arrays"] = (columns.in_offsets, columns.in_nodes, columns.in_ports,
+                                    columns.ctrl_offsets, columns.ctrl_nodes)
+        self.__dict__["_op_codes"] = (columns.op_codes, columns.op_table)
+        return self
+
+    def edge_arrays(self):
+        """(in_offsets, in_nodes, in_ports, ctrl_offsets, ctrl_nodes): data and control inputs as CSR arrays."""
+        got = self.__dict__.get("_arrays")
+        if got is None:
+            import numpy as np
+
+            def csr(rows):
+                offsets = np.zeros(len(rows) + 1, dtype=np.int64)
+                np.cumsum(np.fromiter(map(len, rows), dtype=np.int64, count=len(rows)), out=offsets[1:])
+                flat = np.fromiter((j for row in rows for j in row), dtype=np.int64, count=int(offsets[-1]))
+                return offsets, flat
+
+            in_offsets, in_nodes = csr(self.inputs)
+            _, in_ports = csr(self.input_ports)
+            ctrl_offsets, ctrl_nodes = csr(self.control_inputs)
+            got = self.__dict__["_arrays"] = (in_offsets, in_nodes, in_ports, ctrl_offsets, ctrl_nodes)
+        return got
+
+    def adjacency_lists(self):
+        """(in_offsets, in_nodes, ctrl_offsets, ctrl_nodes) as Python lists, for walks that slice them."""
+        got = self.__dict__.get("_adjacency_lists")
+        if got is None:
+            in_offsets, in_nodes, _, ctrl_offsets, ctrl_nodes = self.edge_arrays()
+            got = self.__dict__["_adjacency_lists"] = (in_offsets.tolist(), in_nodes.tolist(),
+                                                       ctrl_offsets.tolist(), ctrl_nodes.tolist())
+        return got
+
+    def op_codes(self):
+        """(codes, table): each node's op as an index into a table of op names."""
+        got = self.__dict__.get("_op_codes")
+        if got is None:
+            import numpy as np
+
+            table = list(dict.fromkeys(self.ops))
+            code_of = {op: k for k, op in enumerate(table)}
+            codes = np.fromiter(map(code_of.__getitem__, self.ops), dtype=np.int64, count=len(self.ops))
+            got = self.__dict__["_op_codes"] = (codes, table)
+        return got
+
+    def consumer_counts(self):
+        """Number of data and control consumers of each node, as an array."""
+        import numpy as np
+
+        _, in_nodes, _, _, ctrl_nodes = self.edge_arrays()
+        n = len(self.names)
+        return np.bincount(in_nodes, minlength=n) + np.bincount(ctrl_nodes, minlength=n)
+
     @cached_property
     def consumers(self) -> list[list[int]]:
         """Data and control consumers of each node."""
+        if "_arrays" in self.__dict__ and self.wire_attrs is not None:
+            return _consumer_rows(self)
         out: list[list[int]] = [[] for _ in self.names]
         for i, ins in enumerate(self.inputs):
             for j in ins:
@@ -117,6 +197,14 @@ class Graph:
 
     @cached_property
     def by_op(self) -> dict[str, list[int]]:
+        if "_op_codes" in self.__dict__:
+            import numpy as np
+
+            codes, table = self.__dict__["_op_codes"]
+            order = np.argsort(codes, kind="stable")
+            bounds = np.searchsorted(codes[order], np.arange(len(table) + 1))
+            ids = order.tolist()
+            return {table[k]: ids[bounds[k]:bounds[k + 1]] for k in range(len(table)) if bounds[k + 1] > bounds[k]}
         out: dict[str, list[int]] = {}
         for i, op in enumerate(self.ops):
             out.setdefault(op, []).append(i)
@@ -157,6 +245,84 @@ class Graph:
             i = self.inputs[i][0]
             seen += 1
         return i
+
+
+class _Rows(Sequence):
+    """Row ``i`` of a CSR structure as a tuple, built when asked for."""
+
+    __slots__ = ("_offsets", "_values")
+
+    def __init__(self, offsets: list[int], values: list[int]) -> None:
+        self._offsets = offsets
+        self._values = values
+
+    def __len__(self) -> int:
+        return len(self._offsets) - 1
+
+    def __getitem__(self, i):
+        if isinstance(i, slice):
+            return [self[k] for k in range(*i.indices(len(self)))]
+        if i < 0:
+            i += len(self)
+        return tuple(self._values[self._offsets[i]:self._offsets[i + 1]])
+
+    def __iter__(self):
+        values, offsets = self._values, self._offsets
+        for k in range(len(offsets) - 1):
+            yield tuple(values[offsets[k]:offsets[k + 1]])
+
+
+class _ListRows(_Rows):
+    """Like _Rows, with lists: what ``Graph.consumers`` has always returned."""
+
+    __slots__ = ()
+
+    def __getitem__(self, i):
+        if isinstance(i, slice):
+            return [self[k] for k in range(*i.indices(len(self)))]
+        if i < 0:
+            i += len(self)
+        return self._values[self._offsets[i]:self._offsets[i + 1]]
+
+    def __iter__(self):
+        values, offsets = self._values, self._offsets
+        for k in range(len(offsets) - 1):
+            yield values[offsets[k]:offsets[k + 1]]
+
+
+class _Defs(Sequence):
+    """NodeDefs by node id, fetched from the GraphDef when asked for."""
+
+    __slots__ = ("_nodes",)
+
+    def __init__(self, nodes: Sequence[Any]) -> None:
+        self._nodes = nodes
+
+    def __len__(self) -> int:
+        return len(self._nodes)
+
+    def __getitem__(self, i):
+        if isinstance(i, slice):
+            return [self._nodes[k] for k in range(*i.indices(len(self)))]
+        return self._nodes[i]
+
+    def __iter__(self):
+        return iter(self._nodes)
+
+
+def _consumer_rows(graph: Graph) -> _ListRows:
+    """Data consumers then control consumers of each node, each group in node order, from the CSR arrays."""
+    import numpy as np
+
+    in_offsets, in_nodes, _, ctrl_offsets, ctrl_nodes = graph.edge_arrays()
+    n = len(graph.names)
+    dst = np.concatenate([np.repeat(np.arange(n), np.diff(in_offsets)), np.repeat(np.arange(n), np.diff(ctrl_offsets))])
+    src = np.concatenate([in_nodes, ctrl_nodes])
+    kind = np.concatenate([np.zeros(len(in_nodes), dtype=np.int8), np.ones(len(ctrl_nodes), dtype=np.int8)])
+    order = np.lexsort((dst, kind, src))
+    offsets = np.zeros(n + 1, dtype=np.int64)
+    np.cumsum(np.bincount(src, minlength=n), out=offsets[1:])
+    return _ListRows(offsets.tolist(), dst[order].tolist())
 
 
 def _split_ref(ref: str, is_function: bool) -> tuple[str, int]:

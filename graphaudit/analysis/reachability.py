@@ -69,21 +69,47 @@ def _mark(graph: Graph, starts: list[int], marks: bytearray, library: Mapping[st
     stack = [i for i in starts if not marks[i]]
     for i in stack:
         marks[i] = 1
-    inputs, controls = graph.inputs, graph.control_inputs
-    has_library = bool(library)
+    offsets, flat, ctrl_offsets, ctrl_flat = graph.adjacency_lists()
+    callers = _callers(graph, library) if library else {}
     while stack:
         i = stack.pop()
-        if has_library:
-            called.extend(graph.function_calls(i, library))
-        for j in inputs[i]:
+        if callers:
+            calls = callers.get(i)
+            if calls:
+                called.extend(calls)
+        for j in flat[offsets[i]:offsets[i + 1]]:
             if not marks[j]:
                 marks[j] = 1
                 stack.append(j)
-        for j in controls[i]:
+        for j in ctrl_flat[ctrl_offsets[i]:ctrl_offsets[i + 1]]:
             if not marks[j]:
                 marks[j] = 1
                 stack.append(j)
     return called
+
+
+def _callers(graph: Graph, library: Mapping[str, Graph]) -> dict[int, list[str]]:
+    """Nodes that call library functions (as their op or through a func attr), computed once per graph."""
+    cached = graph.__dict__.get("_callers")
+    if cached is not None and cached[0] is library:
+        return cached[1]
+    candidates: Iterable[int]
+    wire = graph.wire_attrs
+    if wire is not None:
+        import numpy as np
+
+        has_func = (wire.value_tag == 0x52) | ((wire.value_tag == 0x0A) & (wire.list_tag == 0x4A))
+        by_op = [i for op in library for i in graph.by_op.get(op, ())]
+        candidates = sorted(set(np.unique(wire.node[has_func]).tolist()) | set(by_op))
+    else:
+        candidates = range(len(graph))
+    out = {}
+    for i in candidates:
+        calls = graph.function_calls(i, library)
+        if calls:
+            out[i] = calls
+    graph.__dict__["_callers"] = (library, out)
+    return out
 
 
 def infer_roots(artifact: Artifact, graph_name: str, *, exclude: bytearray | None = None) -> list[Root]:
@@ -94,6 +120,8 @@ def infer_roots(artifact: Artifact, graph_name: str, *, exclude: bytearray | Non
     (``<var>/Read/ReadVariableOp``) or init NoOps are left out, and so are nodes in ``exclude``
     (e.g. the inside of a structural duplicate).
     """
+    import numpy as np
+
     graph = artifact.graphs[graph_name]
     maintenance = reach(artifact, [r for r in artifact.roots if r.graph == graph_name and
                                    r.kind in (RootKind.INIT_OP, RootKind.RESTORE_OP, RootKind.SAVE_OP)])
@@ -101,14 +129,15 @@ def infer_roots(artifact: Artifact, graph_name: str, *, exclude: bytearray | Non
     # Every Saver leaves a scope (`save/`, `save_1/`, ...) whose sinks are never outputs, even
     # when the saver_def names another one.
     saver_scopes = {graph.names[i].rpartition("/")[0] for op in _SAVER_OPS for i in graph.by_op.get(op, ())}
-    consumers = graph.consumers
+    codes, table = graph.op_codes()
+    sink = graph.consumer_counts() == 0
+    bookkeeping = np.isin(codes, [c for c, op in enumerate(table) if op in _NOT_A_ROOT_OPS])
+    candidates = np.flatnonzero(sink & ~bookkeeping).tolist()
+    # A train op grouped under a NoOp (``minimize`` without a train_op collection) is a root.
+    candidates += [i for i in graph.by_op.get("NoOp", ()) if sink[i] and _is_update_group(graph, i)]
     out: list[Root] = []
-    for i, op in enumerate(graph.ops):
-        if consumers[i] or op in _NOT_A_ROOT_OPS:
-            if op == "NoOp" and not consumers[i] and _is_update_group(graph, i):
-                pass  # a train op grouped under a NoOp (``minimize`` without a train_op collection)
-            else:
-                continue
+    for i in sorted(candidates):
+        op = graph.ops[i]
         if maint is not None and maint[i]:
             continue
         if exclude is not None and exclude[i]:

@@ -17,9 +17,9 @@ their inputs (in order, with output ports) are the same. Names never count.
   variable read (its node), the *abstract* class only its dtype and shape. Copies with equal exact
   classes read the same variables (weight-sharing duplicates); copies equal only in their
   abstract classes read different variables of identical shapes (instance duplicates). In a
-  frozen graph, a weight ``Const`` (a float tensor of 2+ elements, or any float read through an
-  ``Identity``, which is what freezing makes of ``ReadVariableOp``) is hashed like the variable it
-  replaced; other constants count by value.
+  frozen graph, a weight ``Const`` (a float tensor whose serialized value is 64 bytes or more, or
+  one read through an ``Identity`` or a cond's ``Switch``, which is what freezing makes of a
+  variable read) is hashed like the variable it replaced; other constants count by value.
 
 A *copy node* is a node with data inputs, not ``DATA``, whose abstract class has two or more
 members. Copy nodes joined by data edges form components: a maximal duplicated region is such a
@@ -31,6 +31,8 @@ small integer tuples, union-find, and numpy over whole columns. Nothing compares
 
 from __future__ import annotations
 
+import itertools
+import os
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Iterable, Mapping, Sequence
 
@@ -66,16 +68,21 @@ _PARAM, _CONST = 2, 1  # kinds of a class besides DATA
 
 
 class _Interner:
-    """Small integer ids for hashable keys, shared by all graphs and function bodies of an artifact."""
+    """Integer ids for hashable keys: equal keys, equal ids (ids are unique, not dense)."""
 
     def __init__(self) -> None:
         self.table: dict[object, int] = {}
+        self._next = itertools.count()
 
     def __call__(self, key: object) -> int:
         got = self.table.get(key)
         if got is None:
-            got = self.table[key] = len(self.table)
+            got = self.table[key] = next(self._next)
         return got
+
+    def many(self, keys: Iterable[object]) -> list[int]:
+        """Ids of many keys at once, without a Python-level loop."""
+        return list(map(self.table.setdefault, keys, self._next))
 
 
 class FunctionHashes:
@@ -175,17 +182,25 @@ def _tensor_dtype_shape(av) -> tuple[int, tuple[int, ...]]:
     return t.dtype, tuple(d.size for d in t.tensor_shape.dim)
 
 
+#: A float Const whose serialized value is at least this big is taken for a (frozen) weight.
+WEIGHT_CONST_BYTES = 64
+
+
+#: What freezing makes of the ops that read a variable: a frozen weight feeds one of these.
+_FROZEN_READ_OPS = frozenset({"Identity", "Switch", "RefSwitch", "Enter", "RefEnter"})
+
+
 def _is_weight_const(graph: Graph, i: int) -> bool:
+    """A float Const that is big, or that is read like a variable (an Identity, a cond's Switch)."""
     av = graph.attr(i, "value")
     if av is None:
         return False
-    dtype, dims = _tensor_dtype_shape(av)
+    dtype = av.tensor.dtype
     if dtype not in _FLOAT_TYPES:
         return False
-    size = int(np.prod(dims)) if dims else 1
-    if size >= 2:
+    if len(av.SerializeToString()) >= WEIGHT_CONST_BYTES:
         return True
-    return any(graph.ops[j] == "Identity" for j in graph.consumers[i])
+    return any(graph.ops[j] in _FROZEN_READ_OPS and i in graph.inputs[j] for j in graph.consumers[i])
 
 
 def _local_keys(graph: Graph, i: int, functions: FunctionHashes | None) -> tuple[object, object, int]:
@@ -226,28 +241,215 @@ def _full_shape(av) -> tuple:
     return ("?",) if shape.unknown_rank else tuple(d.size for d in shape.dim)
 
 
+def _wire_local_keys(graph: Graph, functions: FunctionHashes | None, local: "_Interner"
+                     ) -> tuple[list[int], list[int], list[int], np.ndarray] | None:
+    """Local ids of every node from its attr entries on the wire (formats/wire.py), or None.
+
+    A node's attrs count as the bytes of its kept entries (not ``_``-prefixed, not a naming attr)
+    in key order. Nodes whose attrs need reading (shapes, functions, weight constants) go through
+    :func:`_local_keys`, like every node of a graph read node by node.
+    """
+    w = getattr(graph, "wire_attrs", None)
+    if w is None:
+        return None
+    from graphaudit.formats.wire import key_prefix
+
+    n = len(graph)
+    buf = w.buf
+    a = np.frombuffer(buf, dtype=np.uint8)
+    codes, table = graph.op_codes()
+    library = functions.library if functions is not None else {}
+    op_kind = np.array([_op_kind(op, library) for op in table] or [0], dtype=np.int64)
+    node_kind = op_kind[codes] if n else np.zeros(0, dtype=np.int64)
+
+    def is_key(name: str) -> np.ndarray:
+        prefix, length = key_prefix(name)
+        return (w.key_prefix == np.uint64(prefix)) & (w.key_len == length)
+
+    first = a[np.minimum(w.key_start, len(a) - 1)] if len(a) else np.zeros(0, dtype=np.uint8)
+    keep = first != ord("_")
+    for name in IGNORED_ATTRS:
+        keep &= ~is_key(name)
+    special = keep & ((w.value_tag == 0x3A) | (w.value_tag == 0x52)
+                      | ((w.value_tag == 0x0A) & np.isin(w.list_tag, (0x3A, 0x4A))))
+    node_special = np.bincount(w.node[special], minlength=n) > 0
+    node_special &= node_kind != _OP_VARIABLE  # a variable's shape is read below, whole
+
+    # Kept entries in key order? (TensorFlow writes maps sorted; a node that is not gets sorted here.)
+    ke = np.flatnonzero(keep)
+    kn, kp, kl = w.node[ke], w.key_prefix[ke], w.key_len[ke]
+    ks, kend = w.start[ke], w.end[ke]
+    same = kn[1:] == kn[:-1]
+    down = same & ((kp[1:] < kp[:-1]) | ((kp[1:] == kp[:-1]) & (kl[1:] < kl[:-1])))
+    unsorted = np.bincount(kn[1:][down], minlength=n) > 0
+    begins = np.ones(len(ke), dtype=bool)
+    begins[1:] = ~(same & (ks[1:] == kend[:-1]))
+    runs = np.bincount(kn[begins], minlength=n)
+    run_idx = np.flatnonzero(begins)
+    run_last = np.append(run_idx[1:] - 1, len(ke) - 1) if len(run_idx) else run_idx
+    run_node = kn[run_idx]
+    run_s, run_e = ks[run_idx], kend[run_last]
+    # Runs are grouped by node in node order: a node's first run is where its id first appears.
+    first_run = np.searchsorted(run_node, np.arange(n))
+    found = first_run < len(run_node)
+    found[found] = run_node[first_run[found]] == np.flatnonzero(found)
+    first_run[~found] = -1
+    s1 = np.zeros(n, dtype=np.int64)
+    e1 = np.zeros(n, dtype=np.int64)
+    s2 = np.zeros(n, dtype=np.int64)
+    e2 = np.zeros(n, dtype=np.int64)
+    has1 = first_run >= 0
+    s1[has1], e1[has1] = run_s[first_run[has1]], run_e[first_run[has1]]
+    has2 = runs >= 2
+    s2[has2], e2[has2] = run_s[first_run[has2] + 1], run_e[first_run[has2] + 1]
+    loose = unsorted | (runs > 2)
+
+    # Consts: float, and big or read through an Identity, are weights.
+    in_offsets, in_nodes, _, _, _ = graph.edge_arrays()
+    dst = np.repeat(np.arange(n), np.diff(in_offsets))
+    read_codes = [c for c, op in enumerate(table) if op in _FROZEN_READ_OPS]
+    read_by_identity = np.zeros(n, dtype=bool)
+    read_by_identity[in_nodes[np.isin(codes[dst], read_codes)]] = True
+    dtype_entry = is_key("dtype")
+    value_entry = is_key("value")
+    node_dtype = np.zeros(n, dtype=np.int64)
+    node_dtype[w.node[dtype_entry]] = a[np.minimum(w.value_start[dtype_entry] + 1, len(a) - 1)]
+    value_size = np.zeros(n, dtype=np.int64)
+    value_size[w.node[value_entry]] = (w.value_end - w.value_start)[value_entry]
+    is_const = node_kind == _OP_CONST
+    weight_const = is_const & np.isin(node_dtype, list(_FLOAT_TYPES)) & (
+        (value_size >= WEIGHT_CONST_BYTES) | read_by_identity)
+
+    has_inputs = np.diff(in_offsets) > 0
+    is_variable = node_kind == _OP_VARIABLE
+    slow = node_special | weight_const | (node_kind == _OP_CALLS)
+    slow |= is_variable & (np.bincount(w.node[dtype_entry], minlength=n) == 0)
+
+    names = graph.names
+    local_a = np.zeros(n, dtype=np.int64)
+    kinds = np.full(n, _CONST, dtype=np.int64)
+    weight = np.zeros(n, dtype=bool)
+    is_data = node_kind == _OP_DATA
+    local_a[is_data] = local(("data",))
+    kinds[is_data] = DATA
+    local_e = local_a.copy()
+
+    # Nodes whose attrs need reading: through the protobuf API.
+    for i in np.flatnonzero(slow & ~is_data).tolist():
+        ka, kx, kd = _local_keys(graph, i, functions)
+        local_a[i] = local(ka)
+        local_e[i] = local(kx) if kx is not ka else local_a[i]
+        kinds[i] = kd
+        weight[i] = kd == _PARAM and ka[0] == "var"
+
+    # Variables: dtype and shape; their identity is their node.
+    variables = np.flatnonzero(is_variable & ~slow)
+    if len(variables):
+        entry_of = np.full(n, -1, dtype=np.int64)
+        entry_of[w.node[dtype_entry]] = np.flatnonzero(dtype_entry)
+        shape_of = np.full(n, -1, dtype=np.int64)
+        shape_entry = is_key("shape")
+        shape_of[w.node[shape_entry]] = np.flatnonzero(shape_entry)
+        d, sh = entry_of[variables], shape_of[variables]
+        dtype_bytes = _slices(buf, w.start[d], w.end[d])
+        shape_bytes = _slices(buf, np.where(sh >= 0, w.start[sh], 0), np.where(sh >= 0, w.end[sh], 0))
+        local_a[variables] = local.many(zip(itertools.repeat("var"), dtype_bytes, shape_bytes))
+        local_e[variables] = local.many(zip(itertools.repeat("var-node"), (names[i] for i in variables.tolist())))
+        kinds[variables] = _PARAM
+        weight[variables] = True
+
+    # Everything else: op and attr bytes, the entries' runs joined (sorted first when not in order).
+    rest = ~is_data & ~slow & ~is_variable
+    tight = np.flatnonzero(rest & ~loose)
+    attrs = _slices(buf, s1[tight], e1[tight])
+    two = np.flatnonzero(has2[tight])
+    if len(two):
+        second = _slices(buf, s2[tight[two]], e2[tight[two]])
+        for k, extra in zip(two.tolist(), second):
+            attrs[k] += extra
+    local_a[tight] = local.many(zip(codes[tight].tolist(), attrs))
+    offsets = w.offsets.tolist()
+    keep_list = keep.tolist()
+    starts, ends = w.start.tolist(), w.end.tolist()
+    prefixes, lengths = w.key_prefix.tolist(), w.key_len.tolist()
+    code_list = codes.tolist()
+    for i in np.flatnonzero(rest & loose).tolist():
+        entries = sorted((prefixes[k], lengths[k], buf[starts[k]:ends[k]])
+                         for k in range(offsets[i], offsets[i + 1]) if keep_list[k])
+        local_a[i] = local((code_list[i], b"".join(e[2] for e in entries)))
+    local_e[rest] = local_a[rest]
+    # A stateful leaf (a lookup table, a queue, a NoOp): its identity counts, like a variable's.
+    leaves = np.flatnonzero(rest & ~has_inputs & (node_kind != _OP_CONST))
+    local_e[leaves] = local.many(zip(itertools.repeat("leaf-node"), (names[i] for i in leaves.tolist())))
+    kinds[leaves] = _PARAM
+    return local_a.tolist(), local_e.tolist(), kinds.tolist(), weight
+
+
+def _slices(buf: bytes, starts: np.ndarray, ends: np.ndarray) -> list[bytes]:
+    """``buf[s:e]`` for each pair, without a Python-level loop."""
+    return list(map(buf.__getitem__, map(slice, starts.tolist(), ends.tolist())))
+
+
+_OP_GENERIC, _OP_DATA, _OP_VARIABLE, _OP_CONST, _OP_CALLS = range(5)
+
+
+def _op_kind(op: str, library: Mapping[str, Graph]) -> int:
+    if op in DATA_SOURCE_OPS:
+        return _OP_DATA
+    if op in VARIABLE_OPS:
+        return _OP_VARIABLE
+    if op == "Const":
+        return _OP_CONST
+    if op in library:
+        return _OP_CALLS
+    return _OP_GENERIC
+
+
 # ------------------------------------------------------------------------------ classes
 
 def topological_order(graph: Graph) -> list[int]:
-    """Node ids with every node after its data inputs (loop back edges ignored); ties by id."""
+    """Node ids with every node after its data inputs (loop back edges ignored).
+
+    GraphDefs come nearly in creation order, so ranks start as node ids and are pushed past
+    their inputs until no edge goes backwards; a graph that does not settle in a few dozen
+    rounds is sorted by Kahn's algorithm instead.
+    """
     n = len(graph)
-    inputs = graph.inputs
-    ops = graph.ops
-    back = {i for op in _BACK_EDGE_OPS for i in graph.by_op.get(op, ())}
-    indegree = [0] * n
-    consumers: list[list[int]] = [[] for _ in range(n)]
-    for i in range(n):
-        ins = inputs[i]
-        if ins:
-            for j in ins:
-                if j in back and ops[i] in ("Merge", "RefMerge"):
-                    continue
-                indegree[i] += 1
-                consumers[j].append(i)
+    in_offsets, in_nodes, _, _, _ = graph.edge_arrays()
+    src, dst = _forward_edges(graph, in_offsets, in_nodes)
+    rank = np.arange(n, dtype=np.int64)
+    for _ in range(48):
+        bad = rank[src] >= rank[dst]
+        if not bad.any():
+            return np.lexsort((np.arange(n), rank)).tolist()
+        np.maximum.at(rank, dst[bad], rank[src[bad]] + 1)
+    return _kahn(n, src, dst)
+
+
+def _forward_edges(graph: Graph, in_offsets: np.ndarray, in_nodes: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Data edges (source, destination), without the loop back edges into a Merge."""
+    n = len(graph)
+    dst = np.repeat(np.arange(n, dtype=np.int64), np.diff(in_offsets))
+    src = in_nodes
+    back = [i for op in _BACK_EDGE_OPS for i in graph.by_op.get(op, ())]
+    if back:
+        merges = [i for op in ("Merge", "RefMerge") for i in graph.by_op.get(op, ())]
+        drop = np.isin(src, back) & np.isin(dst, merges)
+        src, dst = src[~drop], dst[~drop]
+    return src, dst
+
+
+def _kahn(n: int, src: np.ndarray, dst: np.ndarray) -> list[int]:
+    indegree = np.bincount(dst, minlength=n).tolist()
+    order_by_src = np.argsort(src, kind="stable")
+    out_offsets = np.zeros(n + 1, dtype=np.int64)
+    np.cumsum(np.bincount(src, minlength=n), out=out_offsets[1:])
+    offs, outs = out_offsets.tolist(), dst[order_by_src].tolist()
     order = [i for i in range(n) if indegree[i] == 0]
     k = 0
     while k < len(order):
-        for c in consumers[order[k]]:
+        i = order[k]
+        for c in outs[offs[i]:offs[i + 1]]:
             indegree[c] -= 1
             if indegree[c] == 0:
                 order.append(c)
@@ -272,12 +474,14 @@ class _Hasher:
         self.graph = graph
         self.local_a, self.local_e, self.kinds_local = local_a, local_e, kinds_local
         self.table_a, self.table_e, self.kinds_a, self.kinds_e = table_a, table_e, kinds_a, kinds_e
-        self.ports = graph.input_ports
-        back = {i for op in _BACK_EDGE_OPS for i in graph.by_op.get(op, ())}
-        # A back edge reads "the previous iteration": a fixed marker (-1), the same in every copy.
-        self.hin: Sequence[Sequence[int]] = graph.inputs
+        in_offsets, in_nodes, in_ports, _, _ = graph.edge_arrays()
+        back = [i for op in _BACK_EDGE_OPS for i in graph.by_op.get(op, ())]
         if back:
-            self.hin = [tuple(n if j in back else j for j in ins) for ins in graph.inputs]
+            # A back edge reads "the previous iteration": a fixed marker (-1), the same in every copy.
+            in_nodes = np.where(np.isin(in_nodes, back), n, in_nodes)
+        self.offsets = in_offsets.tolist()
+        self.flat = in_nodes.tolist()
+        self.flat_ports = in_ports.tolist()
         self.ca = [-1] * (n + 1)
         self.ce = [-1] * (n + 1)
         if not kinds_a:
@@ -285,29 +489,54 @@ class _Hasher:
         if not kinds_e:
             kinds_e.append(DATA)
 
+    def inputs(self, i: int) -> list[int]:
+        return self.flat[self.offsets[i]:self.offsets[i + 1]]
+
+    def ports(self, i: int) -> list[int]:
+        return self.flat_ports[self.offsets[i]:self.offsets[i + 1]]
+
     def run(self, order: Iterable[int], override: Mapping[int, int] | None = None) -> None:
-        """Class the nodes of ``order``; ``override`` maps a node to an input slot read as DATA."""
-        ca, ce, hin, ports = self.ca, self.ce, self.hin, self.ports
+        """Class the nodes of ``order``; ``override`` maps a node to an input slot read as DATA.
+
+        A key is (local id, the inputs' classes..., their ports...); the common arities are
+        spelled out, as this loop runs once per node.
+        """
+        ca, ce, flat, fports, offsets = self.ca, self.ce, self.flat, self.flat_ports, self.offsets
         local_a, local_e, kinds_local = self.local_a, self.local_e, self.kinds_local
         table_a, table_e, kinds_a, kinds_e = self.table_a, self.table_e, self.kinds_a, self.kinds_e
+        get_a, get_e = table_a.get, table_e.get
         for i in order:
-            ins = hin[i]
-            if ins:
-                if override is not None and i in override:
-                    slot = override[i]
-                    ka = (local_a[i], *[DATA if s == slot else ca[j] for s, j in enumerate(ins)], *ports[i])
-                    ke = (local_e[i], *[DATA if s == slot else ce[j] for s, j in enumerate(ins)], *ports[i])
-                else:
-                    ka = (local_a[i], *[ca[j] for j in ins], *ports[i])
-                    ke = (local_e[i], *[ce[j] for j in ins], *ports[i])
-            else:
+            o0 = offsets[i]
+            arity = offsets[i + 1] - o0
+            if override is not None and i in override:
+                slot = override[i]
+                ins = flat[o0:o0 + arity]
+                pts = fports[o0:o0 + arity]
+                ka = (local_a[i], *[DATA if s == slot else ca[j] for s, j in enumerate(ins)], *pts)
+                ke = (local_e[i], *[DATA if s == slot else ce[j] for s, j in enumerate(ins)], *pts)
+            elif arity == 0:
                 ka = (local_a[i],)
                 ke = (local_e[i],)
-            a = table_a.get(ka)
+            elif arity == 1:
+                j = flat[o0]
+                p = fports[o0]
+                ka = (local_a[i], ca[j], p)
+                ke = (local_e[i], ce[j], p)
+            elif arity == 2:
+                j, k = flat[o0], flat[o0 + 1]
+                p, q = fports[o0], fports[o0 + 1]
+                ka = (local_a[i], ca[j], ca[k], p, q)
+                ke = (local_e[i], ce[j], ce[k], p, q)
+            else:
+                ins = flat[o0:o0 + arity]
+                pts = fports[o0:o0 + arity]
+                ka = (local_a[i], *[ca[j] for j in ins], *pts)
+                ke = (local_e[i], *[ce[j] for j in ins], *pts)
+            a = get_a(ka)
             if a is None:
                 kind = kinds_local[i]
-                if kind == _CONST and ins:
-                    sub = {kinds_a[c] if c >= 0 else _CONST for c in ka[1:1 + len(ins)]}
+                if kind == _CONST and arity:
+                    sub = {kinds_a[c] if c >= 0 else _CONST for c in ka[1:1 + arity]}
                     kind = _PARAM if _PARAM in sub else DATA if DATA in sub else _CONST
                 if kind == DATA:
                     a = DATA
@@ -316,7 +545,7 @@ class _Hasher:
                     kinds_a.append(kind)
                 table_a[ka] = a
             ca[i] = a
-            e = table_e.get(ke)
+            e = get_e(ke)
             if e is None:
                 if a == DATA:
                     e = DATA
@@ -325,6 +554,37 @@ class _Hasher:
                     kinds_e.append(kinds_a[a])
                 table_e[ke] = e
             ce[i] = e
+
+    def _entry_candidates(self, entry_slots: Mapping[int, set[int]], entry_classes: set[tuple[int, int]]) -> list[int]:
+        """Nodes that may match an entry op: same local id, and for two-input ops, the same other input.
+
+        A cheap vectorized filter; the exact key lookup afterwards decides.
+        """
+        local_e = np.asarray(self.local_e, dtype=np.int64)
+        mask = np.isin(local_e, list(entry_slots))
+        idx = np.flatnonzero(mask)
+        if len(idx) < 1024:
+            return idx.tolist()
+        offsets = np.asarray(self.offsets, dtype=np.int64)
+        flat = np.asarray(self.flat, dtype=np.int64)
+        ce = np.asarray(self.ce, dtype=np.int64)
+        arity = offsets[idx + 1] - offsets[idx]
+        pairs = idx[arity == 2]
+        others = idx[arity != 2]
+        # For a two-input op entered at slot s, the other input's exact class must be the entry's.
+        wanted = {(int(self.local_e[i]), s, int(ce[flat[offsets[i] + 1 - s]]))
+                  for i, s in self._entries if offsets[i + 1] - offsets[i] == 2}
+        keep = np.zeros(len(pairs), dtype=bool)
+        for s in (0, 1):
+            other = ce[flat[offsets[pairs] + 1 - s]]
+            keys = {(le, ss, oc) for le, ss, oc in wanted if ss == s}
+            if not keys:
+                continue
+            les = np.fromiter((k[0] for k in keys), dtype=np.int64, count=len(keys))
+            ocs = np.fromiter((k[2] for k in keys), dtype=np.int64, count=len(keys))
+            hit = np.isin(other, ocs) & np.isin(local_e[pairs], les)
+            keep |= hit
+        return sorted(others.tolist() + pairs[keep].tolist())
 
     def entries_fed_elsewhere(self) -> dict[int, int]:
         """Nodes that would equal a model copy's first op if one input slot were a graph input.
@@ -338,7 +598,7 @@ class _Hasher:
         """
         graph = self.graph
         n = len(graph)
-        ca, ce, hin, ports, local_e = self.ca, self.ce, self.hin, self.ports, self.local_e
+        ca, ce, local_e = self.ca, self.ce, self.local_e
         ops = graph.ops
         # DATA nodes computed from a real graph input (not Keras' learning phase).
         fed = bytearray(n + 1)
@@ -346,46 +606,44 @@ class _Hasher:
         for i in stack:
             fed[i] = 1
         consumers = graph.consumers
+        fed_nodes = list(stack)
         while stack:
             j = stack.pop()
             for c in consumers[j]:
                 if not fed[c] and ca[c] == DATA and ops[c] != "PlaceholderWithDefault":
                     fed[c] = 1
                     stack.append(c)
+                    fed_nodes.append(c)
         entry_classes: set[tuple[int, int]] = set()
         entry_slots: dict[int, set[int]] = {}
-        for c in set(consumers_of_fed(graph, fed)):
+        self._entries: list[tuple[int, int]] = []
+        for c in sorted({c for j in fed_nodes for c in consumers[j]}):
             if ca[c] == DATA:
                 continue
-            for s, j in enumerate(hin[c]):
+            for s, j in enumerate(self.inputs(c)):
                 if fed[j]:
                     entry_classes.add((ce[c], s))
                     entry_slots.setdefault(local_e[c], set()).add(s)
+                    self._entries.append((c, s))
         if not entry_classes:
             return {}
         table_e = self.table_e
         out: dict[int, int] = {}
-        for i in range(n):
-            slots = entry_slots.get(local_e[i])
-            if slots is None or ca[i] == DATA:
+        candidates = self._entry_candidates(entry_slots, entry_classes)
+        for i in candidates:
+            slots = entry_slots[local_e[i]]
+            if ca[i] == DATA:
                 continue
-            ins = hin[i]
+            ins = self.inputs(i)
             for s in slots:
                 if s >= len(ins) or ca[ins[s]] == DATA:
                     continue
-                key = (local_e[i], *[DATA if t == s else ce[j] for t, j in enumerate(ins)], *ports[i])
+                key = (local_e[i], *[DATA if t == s else ce[j] for t, j in enumerate(ins)], *self.ports(i))
                 got = table_e.get(key)
                 if got is not None and (got, s) in entry_classes:
                     out[i] = s
                     break
         return out
-
-
-def consumers_of_fed(graph: Graph, fed: bytearray) -> Iterable[int]:
-    consumers = graph.consumers
-    for j in range(len(graph)):
-        if fed[j]:
-            yield from consumers[j]
 
 
 def _classify(graph: Graph, local_a: Sequence[int], local_e: Sequence[int], table_a: dict, table_e: dict,
@@ -447,10 +705,9 @@ class GraphStructure:
         """Every data edge as (source, destination) node-id arrays."""
         cached = self.__dict__.get("_edges")
         if cached is None:
-            inputs = self.graph.inputs
-            dst = np.fromiter((i for i, ins in enumerate(inputs) for _ in ins), dtype=np.int64)
-            src = np.fromiter((j for ins in inputs for j in ins), dtype=np.int64, count=len(dst))
-            cached = self.__dict__["_edges"] = (src, dst)
+            in_offsets, in_nodes, _, _, _ = self.graph.edge_arrays()
+            dst = np.repeat(np.arange(len(self.graph), dtype=np.int64), np.diff(in_offsets))
+            cached = self.__dict__["_edges"] = (in_nodes, dst)
         return cached
 
     def class_members(self, classes: Iterable[int], among: np.ndarray | None = None) -> dict[int, list[int]]:
@@ -469,17 +726,19 @@ def graph_structure(graph: Graph, functions: FunctionHashes | None = None) -> Gr
     """Hash every node of ``graph`` and find its copy nodes and their components."""
     n = len(graph)
     local = _Interner()
-    local_a: list[int] = []
-    local_e: list[int] = []
-    kinds: list[int] = []
-    weight = np.zeros(n, dtype=bool)
-    for i in range(n):
-        ka, ke, kind = _local_keys(graph, i, functions)
-        local_a.append(local(ka))
-        local_e.append(local(ke) if ke is not ka else local_a[-1])
-        kinds.append(kind)
-        if kind == _PARAM and ka[0] == "var":
-            weight[i] = True
+    fast = _wire_local_keys(graph, functions, local)
+    if fast is not None:
+        local_a, local_e, kinds, weight = fast
+    else:
+        local_a, local_e, kinds = [], [], []
+        weight = np.zeros(n, dtype=bool)
+        for i in range(n):
+            ka, ke, kind = _local_keys(graph, i, functions)
+            local_a.append(local(ka))
+            local_e.append(local(ke) if ke is not ka else local_a[-1])
+            kinds.append(kind)
+            if kind == _PARAM and ka[0] == "var":
+                weight[i] = True
     table_a: dict = {}
     table_e: dict = {}
     kinds_a: list[int] = []
@@ -491,7 +750,7 @@ def graph_structure(graph: Graph, functions: FunctionHashes | None = None) -> Gr
     order_arr = np.asarray(order, dtype=np.int64)
     position = np.empty(n, dtype=np.int64)
     position[order_arr] = np.arange(n, dtype=np.int64)
-    has_inputs = np.fromiter((bool(x) for x in graph.inputs), dtype=bool, count=n)
+    has_inputs = np.diff(graph.edge_arrays()[0]) > 0
     sizes = np.bincount(abstract, minlength=1)
     copy = has_inputs & (abstract != DATA) & (sizes[abstract] >= 2)
     component = _components(graph, copy, entries)
@@ -503,15 +762,8 @@ def graph_structure(graph: Graph, functions: FunctionHashes | None = None) -> Gr
     return GraphStructure(graph, abstract, exact, order_arr, position, copy, component, comp_size, weight, entries)
 
 
-def _find(parent: list[int], i: int) -> int:
-    while parent[i] != i:
-        parent[i] = parent[parent[i]]
-        i = parent[i]
-    return i
-
-
 def _components(graph: Graph, mask: np.ndarray, entries: Mapping[int, int] | None = None) -> np.ndarray:
-    """Union-find over data edges between nodes of ``mask``.
+    """Connected components over data edges between nodes of ``mask``: each node's smallest id.
 
     A read shared by several copies (a TF1 ref variable's single ``V/read``) would join them
     into one component; a node whose data inputs are all leaves and that feeds several nodes
@@ -519,29 +771,41 @@ def _components(graph: Graph, mask: np.ndarray, entries: Mapping[int, int] | Non
     it was called on (``entries``): that tensor belongs to whatever computed it.
     """
     n = len(graph)
-    inputs = graph.inputs
-    parent = list(range(n))
-    idx = np.flatnonzero(mask).tolist()
-    flags = mask.tolist()
-    consumers = graph.consumers
-    entries = entries or {}
-    for i in idx:
-        cut = entries.get(i, -1)
-        for slot, j in enumerate(inputs[i]):
-            if not flags[j] or slot == cut:
-                continue
-            if len(consumers[j]) > 1 and all(not inputs[k] for k in inputs[j]):
-                continue  # a shared read
-            ri, rj = _find(parent, i), _find(parent, j)
-            if ri != rj:
-                if ri < rj:
-                    parent[rj] = ri
-                else:
-                    parent[ri] = rj
-    out = np.full(n, -1, dtype=np.int64)
-    for i in idx:
-        out[i] = _find(parent, i)
-    return out
+    in_offsets, in_nodes, _, _, _ = graph.edge_arrays()
+    dst = np.repeat(np.arange(n, dtype=np.int64), np.diff(in_offsets))
+    src = in_nodes
+    keep = mask[src] & mask[dst]
+    if keep.any():
+        has_inputs = np.diff(in_offsets) > 0
+        reads_only_leaves = np.bincount(dst[has_inputs[src]], minlength=n) == 0
+        shared_read = reads_only_leaves & (graph.consumer_counts() > 1)
+        keep &= ~shared_read[src]
+        if entries:
+            slot = np.arange(len(src), dtype=np.int64) - in_offsets[dst]
+            cut_slot = np.full(n, -1, dtype=np.int64)
+            cut_slot[list(entries)] = list(entries.values())
+            keep &= slot != cut_slot[dst]
+    parent = _union(n, src[keep], dst[keep])
+    return np.where(mask, parent, -1)
+
+
+def _union(n: int, u: np.ndarray, v: np.ndarray) -> np.ndarray:
+    """Each node's component label (the smallest node id in it), by hooking and pointer jumping."""
+    parent = np.arange(n, dtype=np.int64)
+    while len(u):
+        pu, pv = parent[u], parent[v]
+        differ = pu != pv
+        if not differ.any():
+            break
+        lo, hi = np.minimum(pu[differ], pv[differ]), np.maximum(pu[differ], pv[differ])
+        np.minimum.at(parent, hi, lo)  # roots hook under smaller roots: no cycle can form
+        while True:
+            jumped = parent[parent]
+            if np.array_equal(jumped, parent):
+                break
+            parent = jumped
+        u, v = u[differ], v[differ]
+    return parent
 
 
 # ------------------------------------------------------------------------------ roots
@@ -609,7 +873,7 @@ def input_only_sinks(gs: GraphStructure) -> list[int]:
 
 
 def _sinks(graph: Graph) -> np.ndarray:
-    return np.fromiter((not c for c in graph.consumers), dtype=bool, count=len(graph))
+    return graph.consumer_counts() == 0
 
 
 # ------------------------------------------------------------------------------ dead copies
@@ -677,7 +941,6 @@ def dead_copies(artifact: "Artifact", graph_name: str, gs: GraphStructure, reach
     regions = [sorted(nodes) for _, nodes in sorted(region_of.items())]
     anchors = [max(nodes, key=lambda i: (gs.position[i], i)) for nodes in regions]
     reached_classmates = gs.class_members((int(gs.abstract[a]) for a in anchors), among=reached)
-    weights_reached = _reached_weights(gs, reached)
     live_components: dict[int, Copy] = {}
 
     def live_copy(node: int) -> Copy:
@@ -697,10 +960,11 @@ def dead_copies(artifact: "Artifact", graph_name: str, gs: GraphStructure, reach
         twin_anchor = min(same or mates)
         twin = live_copy(twin_anchor)
         dead_copy = _copy(artifact, graph_name, gs, nodes)
-        unused = tuple(w for w in dead_copy.weights if w not in weights_reached)
-        sizes = _weight_sizes(graph, gs, artifact)
-        unused_params = sum(sizes[w][0] for w in unused)
-        unused_bytes = sum(sizes[w][1] for w in unused)
+        unused_ids = [w for w in _weights_read(graph, gs, nodes) if not reached[w]]
+        sizes = _weight_sizes(gs, unused_ids)
+        unused = tuple(graph.names[w] for w in unused_ids)
+        unused_params = sum(sizes[w][0] for w in unused_ids)
+        unused_bytes = sum(sizes[w][1] for w in unused_ids)
         inputs = _feeding_inputs(graph, gs, nodes, reached)
         region = set(nodes)
         # The region's last ops, the deepest (the copy's output) first.
@@ -725,22 +989,25 @@ def dead_copies(artifact: "Artifact", graph_name: str, gs: GraphStructure, reach
     return out
 
 
-def _reached_weights(gs: GraphStructure, reached: np.ndarray) -> set[str]:
-    names = gs.graph.names
-    return {names[i] for i in np.flatnonzero(gs.weight & reached).tolist()}
-
-
 def _copy(artifact: "Artifact", graph_name: str, gs: GraphStructure, nodes: list[int]) -> Copy:
-    from graphaudit.names import common_scope
-
     graph = gs.graph
     names = [graph.names[i] for i in sorted(nodes)]
     weights = _weights_read(graph, gs, nodes)
-    sizes = _weight_sizes(graph, gs, artifact)
-    scope = common_scope(names)
+    sizes = _weight_sizes(gs, weights)
+    scope = _common_scope(names)
     return Copy(graph=graph_name, nodes=tuple(names), scope=scope, label=_label(names, scope),
-                weights=tuple(weights), params=sum(sizes[w][0] for w in weights),
+                weights=tuple(graph.names[w] for w in weights), params=sum(sizes[w][0] for w in weights),
                 nbytes=sum(sizes[w][1] for w in weights))
+
+
+def _common_scope(names: Sequence[str]) -> str:
+    """The longest scope `a/b` with every name under `a/b/`, as names.common_scope gives it.
+
+    The common prefix of many strings is that of the smallest and the largest: no split per name.
+    """
+    if not names:
+        return ""
+    return os.path.commonprefix([min(names), max(names)]).rpartition("/")[0]
 
 
 def _label(names: Sequence[str], scope: str) -> str:
@@ -751,43 +1018,79 @@ def _label(names: Sequence[str], scope: str) -> str:
     return f"`{first}/`" if first == last else f"`{first}/` ... `{last}/`"
 
 
-def _weights_read(graph: Graph, gs: GraphStructure, nodes: Iterable[int]) -> list[str]:
-    """Weights that ``nodes`` read, directly or through reads, switches and identities."""
-    found: dict[int, None] = {}
-    weight = gs.weight
-    ops = graph.ops
-    for i in nodes:
-        for j in graph.inputs[i]:
-            k, hops = j, 0
-            while not weight[k] and ops[k] in _WEIGHT_PATH_OPS and graph.inputs[k] and hops < 8:
-                k = graph.inputs[k][0]
-                hops += 1
-            if weight[k]:
-                found[k] = None
-    return [graph.names[k] for k in sorted(found)]
+def _weights_read(graph: Graph, gs: GraphStructure, nodes: Sequence[int]) -> list[int]:
+    """Weight nodes that ``nodes`` read, directly or through reads, switches and identities."""
+    in_offsets, in_nodes, _, _, _ = graph.edge_arrays()
+    idx = np.asarray(nodes, dtype=np.int64)
+    counts = in_offsets[idx + 1] - in_offsets[idx]
+    firsts = np.repeat(in_offsets[idx], counts)
+    within = np.arange(int(counts.sum()), dtype=np.int64) - np.repeat(np.cumsum(counts) - counts, counts)
+    k = in_nodes[firsts + within]
+    codes, table = graph.op_codes()
+    passing = np.isin(codes, [c for c, op in enumerate(table) if op in _WEIGHT_PATH_OPS])
+    has_input = np.diff(in_offsets) > 0
+    for _ in range(8):
+        step = ~gs.weight[k] & passing[k] & has_input[k]
+        if not step.any():
+            break
+        k = np.where(step, in_nodes[in_offsets[np.minimum(k, len(graph) - 1)]], k)
+    return np.unique(k[gs.weight[k]]).tolist()
 
 
-def _weight_sizes(graph: Graph, gs: GraphStructure, artifact: "Artifact") -> dict[str, tuple[int, int]]:
-    """(params, bytes) of each weight node of the graph, from its shape and dtype attrs."""
-    cache = getattr(gs, "_sizes", None)
-    if cache is not None:
+def _weight_sizes(gs: GraphStructure, weights: Sequence[int]) -> dict[int, tuple[int, int]]:
+    """(params, bytes) of weight nodes, from their shape and dtype attrs (cached per graph).
+
+    Variables of a graph read from the wire are sized once per distinct (dtype, shape) bytes.
+    """
+    graph = gs.graph
+    cache = gs.__dict__.setdefault("_sizes", {})
+    todo = [i for i in weights if i not in cache]
+    if not todo:
         return cache
-    out: dict[str, tuple[int, int]] = {}
-    for i in np.flatnonzero(gs.weight).tolist():
+    wire = graph.wire_attrs
+    by_bytes: dict[bytes, tuple[int, int]] = {}
+    dtype_of = shape_of = None
+    if wire is not None:
+        from graphaudit.formats.wire import key_prefix
+
+        dtype_of, shape_of = _entry_index(gs, wire, key_prefix("dtype")), _entry_index(gs, wire, key_prefix("shape"))
+    for i in todo:
         if graph.ops[i] == "Const":
             dtype, dims = _tensor_dtype_shape(graph.attr(i, "value"))
-        else:
-            dt = graph.attr(i, "dtype")
-            dtype = dt.type if dt is not None else 0
-            shape = _full_shape(graph.attr(i, "shape"))
-            dims = () if shape == ("?",) else shape
-        if any(d < 0 for d in dims):
-            size = 0
-        else:
-            size = int(np.prod(dims, dtype=np.int64)) if dims else 1
-        out[graph.names[i]] = (size, size * _DTYPE_BYTES.get(dtype, 4))
-    gs._sizes = out  # type: ignore[attr-defined]
-    return out
+            cache[i] = _size(dtype, dims)
+            continue
+        if dtype_of is not None and dtype_of[i] >= 0 and shape_of[i] >= 0:
+            d, sh = int(dtype_of[i]), int(shape_of[i])
+            raw = wire.buf[wire.value_start[d]:wire.value_end[d]] + b"|" + wire.buf[wire.value_start[sh]:wire.value_end[sh]]
+            got = by_bytes.get(raw)
+            if got is None:
+                got = by_bytes[raw] = _variable_size(graph.attr(i, "dtype"), graph.attr(i, "shape"))
+            cache[i] = got
+            continue
+        cache[i] = _variable_size(graph.attr(i, "dtype"), graph.attr(i, "shape"))
+    return cache
+
+
+def _entry_index(gs: GraphStructure, wire, key: tuple[int, int]) -> np.ndarray:
+    """Per node, the index of its attr entry with key ``key`` (as wire.key_prefix gives it), or -1."""
+    cache = gs.__dict__.setdefault("_entry_index", {})
+    got = cache.get(key)
+    if got is None:
+        mask = (wire.key_prefix == np.uint64(key[0])) & (wire.key_len == key[1])
+        got = np.full(len(gs.graph), -1, dtype=np.int64)
+        got[wire.node[mask]] = np.flatnonzero(mask)
+        cache[key] = got
+    return got
+
+
+def _variable_size(dtype_av, shape_av) -> tuple[int, int]:
+    shape = _full_shape(shape_av)
+    return _size(dtype_av.type if dtype_av is not None else 0, () if shape == ("?",) else shape)
+
+
+def _size(dtype: int, dims: Sequence[int]) -> tuple[int, int]:
+    size = 0 if any(d < 0 for d in dims) else (int(np.prod(dims, dtype=np.int64)) if dims else 1)
+    return size, size * _DTYPE_BYTES.get(dtype, 4)
 
 
 def _feeding_inputs(graph: Graph, gs: GraphStructure, nodes: Sequence[int], reached: np.ndarray) -> list[int]:

@@ -33,9 +33,23 @@ INIT_COLLECTIONS = ("saved_model_main_op", "legacy_init_op", "table_initializer"
                     "local_init_op", "ready_op")
 
 
-def build_graph(name: str, graph_def, path: str) -> tuple[Graph, dict[str, Graph]]:
-    """The Graph of a GraphDef, plus its function library (checked for call cycles)."""
-    graph = Graph(name, graph_def.node)
+def build_graph(name: str, graph_def, path: str, serialized: bytes | None = None) -> tuple[Graph, dict[str, Graph]]:
+    """The Graph of a GraphDef, plus its function library (checked for call cycles).
+
+    The nodes are read in bulk from the serialized GraphDef (``serialized``, when the caller has
+    the file's bytes, else a re-serialization) by formats/wire.py; a GraphDef laid out in an
+    unusual way is read node by node instead.
+    """
+    from graphaudit.formats.wire import scan_nodes
+
+    if serialized is None and len(graph_def.node):
+        serialized = graph_def.SerializeToString(deterministic=True)
+    columns = scan_nodes(serialized) if serialized else None
+    if columns is not None and len(columns.names) == len(graph_def.node) and \
+            all(columns.names[i] == graph_def.node[i].name for i in (0, len(columns.names) // 2, -1)):
+        graph = Graph.from_columns(name, columns, graph_def.node)
+    else:
+        graph = Graph(name, graph_def.node)
     functions = build_library(graph_def.library, path)
     return graph, functions
 

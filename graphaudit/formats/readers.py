@@ -90,7 +90,7 @@ def read_graphdef(path: Path, max_file_size: int) -> Artifact:
         raise ArtifactError(path, "expected a GraphDef with nodes; it parsed but holds no nodes")
     _check_nodes(path, gd.node)
     art = Artifact(path=str(path), format=Format.GRAPHDEF_TEXT if text else Format.GRAPHDEF)
-    graph, functions = build_graph("graph", gd, str(path))
+    graph, functions = build_graph("graph", gd, str(path), serialized=None if text else data)
     art.graphs["graph"] = graph
     art.functions.update(functions)
     from graphaudit.formats.graphs import collect_variables

@@ -1,0 +1,229 @@
+"""Time `graphaudit check` on synthetic GraphDefs of ~10k, 100k and 1M nodes against a bare protobuf parse.
+
+Each graph is a chain of Keras-style conv blocks (variables with their initializers, reads,
+Conv2D, BiasAdd, Relu) on `images`, with an `output`, plus one dead duplicate of the whole chain
+on its own `input_1`: the seed's `vgg(images)` bug at scale. It is written with graphaudit's own
+protobuf classes, so TensorFlow is not needed.
+
+Every measurement runs in a fresh subprocess: the check (read, analyse, every enabled rule; the
+interpreter's start-up and imports excluded), and a bare `GraphDef.ParseFromString` of the same
+file (the floor: nothing can read the graph faster than protobuf parses it). Peak RSS is each
+subprocess's own maximum resident set.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(REPO))  # run from a checkout without installing
+
+WORK = REPO / "bench" / "_work" / "duplicates"
+SIZES = {"10k": 10_000, "100k": 100_000, "1M": 1_000_000}
+WIDTH = 8  # channels of every conv
+NODES_PER_BLOCK = 25  # 20 for a live layer (2 variables with initializers, reads, conv) + 5 dead
+
+DT_FLOAT, DT_INT32 = 1, 3
+
+# Goals from the issue.
+MAX_RATIO_AT_1M = 4.0
+MAX_PER_NODE_GROWTH = 2.0
+MAX_RSS_BYTES = 3 * 1024**3
+
+
+# ------------------------------------------------------------------------------ the graph
+
+def synthetic_graph(blocks: int):
+    from graphaudit.formats import protos
+
+    gd = protos.GraphDef()
+
+    def node(name, op, inputs=(), **attrs):
+        nd = gd.node.add()
+        nd.name = name
+        nd.op = op
+        nd.input.extend(inputs)
+        for key, value in attrs.items():
+            av = nd.attr[key]
+            if key in ("T", "dtype"):
+                av.type = value
+            elif isinstance(value, str):
+                av.s = value.encode()
+            elif isinstance(value, bool):
+                av.b = value
+            elif isinstance(value, list):
+                av.list.i.extend(value)
+        return nd
+
+    def shape(av, dims):
+        for d in dims:
+            av.shape.dim.add().size = d
+
+    def const(name, dtype, dims, values, colocate):
+        nd = node(name, "Const", dtype=dtype)
+        t = nd.attr["value"].tensor
+        t.dtype = dtype
+        for d in dims:
+            t.tensor_shape.dim.add().size = d
+        (t.int_val if dtype == DT_INT32 else t.float_val).extend(values)
+        nd.attr["_class"].list.s.append(f"loc:@{colocate}".encode())
+
+    def variable(name, dims, zeros):
+        if zeros:
+            init = f"{name}/Initializer/zeros"
+            const(init, DT_FLOAT, dims, [0.0], name)
+        else:
+            init = f"{name}/Initializer/random_uniform"
+            const(f"{init}/shape", DT_INT32, [len(dims)], list(dims), name)
+            const(f"{init}/min", DT_FLOAT, [], [-0.2], name)
+            const(f"{init}/max", DT_FLOAT, [], [0.2], name)
+            node(f"{init}/RandomUniform", "RandomUniform", [f"{init}/shape"], T=DT_INT32, dtype=DT_FLOAT)
+            node(f"{init}/sub", "Sub", [f"{init}/max", f"{init}/min"], T=DT_FLOAT)
+            node(f"{init}/mul", "Mul", [f"{init}/RandomUniform", f"{init}/sub"], T=DT_FLOAT)
+            node(init, "AddV2", [f"{init}/mul", f"{init}/min"], T=DT_FLOAT)
+        v = node(name, "VarHandleOp", dtype=DT_FLOAT, shared_name=name, container="", debug_name=name)
+        shape(v.attr["shape"], dims)
+        node(f"{name}/IsInitialized/VarIsInitializedOp", "VarIsInitializedOp", [name])
+        node(f"{name}/Assign", "AssignVariableOp", [name, init], dtype=DT_FLOAT, validate_shape=False)
+        node(f"{name}/Read/ReadVariableOp", "ReadVariableOp", [name], dtype=DT_FLOAT)
+
+    def forward(scope, x, layer):
+        p = f"{scope}{layer}"
+        node(f"{p}/Conv2D/ReadVariableOp", "ReadVariableOp", [f"{layer}/kernel"], dtype=DT_FLOAT)
+        node(f"{p}/Conv2D", "Conv2D", [x, f"{p}/Conv2D/ReadVariableOp"], T=DT_FLOAT, data_format="NHWC",
+             dilations=[1, 1, 1, 1], padding="SAME", strides=[1, 1, 1, 1], use_cudnn_on_gpu=True)
+        node(f"{p}/BiasAdd/ReadVariableOp", "ReadVariableOp", [f"{layer}/bias"], dtype=DT_FLOAT)
+        node(f"{p}/BiasAdd", "BiasAdd", [f"{p}/Conv2D", f"{p}/BiasAdd/ReadVariableOp"], T=DT_FLOAT,
+             data_format="NHWC")
+        node(f"{p}/Relu", "Relu", [f"{p}/BiasAdd"], T=DT_FLOAT)
+        return f"{p}/Relu"
+
+    for name in ("images", "input_1"):
+        ph = node(name, "Placeholder", dtype=DT_FLOAT)
+        shape(ph.attr["shape"], [-1, 32, 32, WIDTH])
+    layers = [f"block{b}_conv" for b in range(1, blocks + 1)]
+    for layer in layers:
+        variable(f"{layer}/kernel", [3, 3, WIDTH, WIDTH], zeros=False)
+        variable(f"{layer}/bias", [WIDTH], zeros=True)
+    live = "images"
+    for layer in layers:
+        live = forward("model/", live, layer)
+    node("output", "Identity", [live], T=DT_FLOAT)
+    dead = "input_1"
+    for layer in layers:  # the dead duplicate: the whole chain again, on its own placeholder
+        dead = forward("", dead, layer)
+    return gd
+
+
+def graph_file(label: str, nodes: int) -> Path:
+    path = WORK / f"graph_{label}.pb"
+    if not path.is_file():
+        WORK.mkdir(parents=True, exist_ok=True)
+        start = time.perf_counter()
+        # Maps sorted by key, as TensorFlow writes them.
+        data = synthetic_graph(max(1, nodes // NODES_PER_BLOCK)).SerializeToString(deterministic=True)
+        tmp = path.with_suffix(".partial")
+        tmp.write_bytes(data)
+        tmp.rename(path)
+        print(f"  wrote {path.name}: {len(data) / 1e6:.1f} MB in {time.perf_counter() - start:.1f}s", file=sys.stderr)
+    return path
+
+
+# ------------------------------------------------------------------------------ measurements
+
+_PARSE = """
+import json, resource, sys, time
+from graphaudit.formats import protos
+path = sys.argv[1]
+start = time.perf_counter()
+with open(path, "rb") as fh:
+    data = fh.read()
+gd = protos.GraphDef()
+gd.ParseFromString(data)
+seconds = time.perf_counter() - start
+print(json.dumps({"seconds": seconds, "nodes": len(gd.node),
+                  "rss": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024}))
+"""
+
+_CHECK = """
+import json, resource, sys, time
+from graphaudit.config import Settings
+from graphaudit.engine import audit_paths
+import graphaudit.rules, graphaudit.analysis.structure  # imported before timing: start-up is not the check
+path = sys.argv[1]
+start = time.perf_counter()
+report = audit_paths([path], Settings())
+seconds = time.perf_counter() - start
+assert not report.errors, report.errors[0].error
+found = [f for f in report.findings if f.code == "GA101"]
+print(json.dumps({"seconds": seconds, "nodes": report.artifacts[0].stats.nodes,
+                  "ga101": [f.message for f in found],
+                  "rss": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024}))
+"""
+
+
+def measure(script: str, path: Path) -> dict:
+    proc = subprocess.run([sys.executable, "-c", script, str(path)], capture_output=True, text=True,
+                          check=False, cwd=REPO)
+    if proc.returncode != 0:
+        raise SystemExit(f"measurement failed:\n{proc.stderr[-3000:]}")
+    return json.loads(proc.stdout.strip().splitlines()[-1])
+
+
+def median_run(script: str, path: Path, repeat: int) -> dict:
+    runs = [measure(script, path) for _ in range(repeat)]
+    best = sorted(runs, key=lambda r: r["seconds"])[len(runs) // 2]
+    best["seconds"] = statistics.median(r["seconds"] for r in runs)
+    best["rss"] = max(r["rss"] for r in runs)
+    return best
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n", 1)[0])
+    parser.add_argument("--repeat", type=int, default=3, help="runs per measurement (median)")
+    parser.add_argument("--sizes", nargs="*", default=list(SIZES), choices=list(SIZES))
+    args = parser.parse_args(argv)
+
+    rows = []
+    for label in args.sizes:
+        path = graph_file(label, SIZES[label])
+        # Interleave check and parse runs, so that load from other processes hits both alike.
+        parse = median_run(_PARSE, path, args.repeat)
+        check = median_run(_CHECK, path, args.repeat)
+        assert check["nodes"] == parse["nodes"], (check["nodes"], parse["nodes"])
+        assert len(check["ga101"]) == 1, check["ga101"]
+        rows.append({"label": label, "nodes": parse["nodes"], "mb": path.stat().st_size / 1e6,
+                     "parse": parse["seconds"], "check": check["seconds"], "parse_rss": parse["rss"],
+                     "check_rss": check["rss"], "finding": check["ga101"][0]})
+
+    print(f"{'graph':>6} {'nodes':>10} {'MB':>7} {'parse s':>8} {'check s':>8} {'check/parse':>11} "
+          f"{'us/node':>8} {'parse RSS':>10} {'check RSS':>10}")
+    for r in rows:
+        print(f"{r['label']:>6} {r['nodes']:>10,} {r['mb']:>7.1f} {r['parse']:>8.2f} {r['check']:>8.2f} "
+              f"{r['check'] / r['parse']:>10.2f}x {r['check'] / r['nodes'] * 1e6:>8.2f} "
+              f"{r['parse_rss'] / 2**20:>8.0f}MB {r['check_rss'] / 2**20:>8.0f}MB")
+    print(f"finding at {rows[-1]['label']}: {rows[-1]['finding'][:160]}")
+    by = {r["label"]: r for r in rows}
+    if "1M" in by:
+        big = by["1M"]
+        verdicts = [("check within {:.0f}x bare parse at 1M".format(MAX_RATIO_AT_1M),
+                     big["check"] / big["parse"] <= MAX_RATIO_AT_1M),
+                    ("peak RSS under 3 GB at 1M", big["check_rss"] < MAX_RSS_BYTES)]
+        if "10k" in by:
+            small = by["10k"]
+            growth = (big["check"] / big["nodes"]) / (small["check"] / small["nodes"])
+            verdicts.append((f"per-node time at 1M within {MAX_PER_NODE_GROWTH:.0f}x of 10k ({growth:.2f}x)",
+                             growth <= MAX_PER_NODE_GROWTH))
+        for text, ok in verdicts:
+            print(f"  {'ok  ' if ok else 'MISS'} {text}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

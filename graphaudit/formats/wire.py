@@ -1,0 +1,390 @@
+"""Column-wise reading of a serialized GraphDef's nodes with numpy, without Python work per node.
+
+Reading a million NodeDefs field by field through the protobuf API costs several times what
+parsing them does. This module reads the same bytes (already validated by a protobuf parse) in
+bulk: numpy walks all nodes at once through their fields, and the strings come out of one
+``bytes.split``. It yields names, ops, data and control inputs (as CSR arrays), and the span of
+every attr entry, from which structural hashing builds attr keys without touching NodeDefs.
+
+It expects the usual layout, in which fields come in field-number order (what TensorFlow and
+protobuf write). Anything else makes :func:`scan_nodes` return None, and callers fall back to
+the protobuf API.
+"""
+
+from __future__ import annotations
+
+import itertools
+from dataclasses import dataclass
+from functools import lru_cache
+
+import numpy as np
+
+# NodeDef field tags (field number << 3 | wire type 2).
+_NAME, _OP, _INPUT, _DEVICE, _ATTR = 0x0A, 0x12, 0x1A, 0x22, 0x2A
+_LATER_FIELDS = (0x32, 0x3A)  # experimental_debug_info, experimental_type: skipped
+# After this many rounds over a repeated field, the few nodes left are walked in Python.
+_VECTOR_ROUNDS = 12
+_MAX_PORT_DIGITS = 6
+
+
+@lru_cache(maxsize=1)
+def _records_class():
+    """A message that reads a GraphDef's `node` field as raw bytes: node boundaries at C speed."""
+    from google.protobuf import descriptor_pb2, descriptor_pool, message_factory
+
+    fdp = descriptor_pb2.FileDescriptorProto(name="graphaudit/wire_records.proto", package="graphaudit_wire",
+                                             syntax="proto3")
+    msg = fdp.message_type.add(name="NodeRecords")
+    msg.field.add(name="node", number=1, type=descriptor_pb2.FieldDescriptorProto.TYPE_BYTES,
+                  label=descriptor_pb2.FieldDescriptorProto.LABEL_REPEATED)
+    pool = descriptor_pool.DescriptorPool()
+    pool.Add(fdp)
+    return message_factory.GetMessageClass(pool.FindMessageTypeByName("graphaudit_wire.NodeRecords"))
+
+
+@dataclass
+class NodeColumns:
+    """What :func:`scan_nodes` reads: one entry per node, in GraphDef order."""
+
+    names: list[str]
+    index: dict[str, int]
+    ops: list[str]
+    op_codes: np.ndarray  # int64 index into op_table
+    op_table: list[str]
+    in_offsets: np.ndarray  # CSR over data inputs: node i's are in_nodes[in_offsets[i]:in_offsets[i+1]]
+    in_nodes: np.ndarray
+    in_ports: np.ndarray
+    ctrl_offsets: np.ndarray
+    ctrl_nodes: np.ndarray
+    dangling: list[tuple[int, str]]
+    attrs: "AttrEntries"
+
+
+@dataclass
+class AttrEntries:
+    """Every attr map entry of every node: its bytes in ``buf`` and its parts."""
+
+    buf: bytes
+    node: np.ndarray  # owning node of each entry, entries grouped by node in wire order
+    start: np.ndarray  # the entry's bytes (key and AttrValue, with framing)
+    end: np.ndarray
+    key_start: np.ndarray
+    key_len: np.ndarray
+    key_prefix: np.ndarray  # uint64: the key's first 8 bytes, big-endian, zero-padded (orders like the key)
+    value_start: np.ndarray  # the AttrValue's bytes
+    value_end: np.ndarray
+    value_tag: np.ndarray  # first byte of the AttrValue: which oneof field it holds
+    list_tag: np.ndarray  # for a list value, the first byte inside the ListValue (else 0)
+    offsets: np.ndarray  # CSR: node i's entries are [offsets[i], offsets[i+1])
+
+
+class _Malformed(Exception):
+    pass
+
+
+def _varint(a: np.ndarray, pos: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Values and byte lengths of the varints at ``pos`` (all at once)."""
+    top = len(a) - 1
+    b = a[np.minimum(pos, top)].astype(np.int64)
+    value = b & 0x7F
+    length = np.ones(len(pos), dtype=np.int64)
+    more = np.flatnonzero(b >= 0x80)
+    shift = 7
+    while len(more):
+        if shift > 56:
+            raise _Malformed("varint too long")
+        b = a[np.minimum(pos[more] + length[more], top)].astype(np.int64)
+        value[more] |= (b & 0x7F) << shift
+        length[more] += 1
+        more = more[b >= 0x80]
+        shift += 7
+    return value, length
+
+
+def _py_varint(buf: bytes, i: int) -> tuple[int, int]:
+    value = shift = 0
+    while True:
+        b = buf[i]
+        value |= (b & 0x7F) << shift
+        i += 1
+        if b < 0x80:
+            return value, i
+        shift += 7
+
+
+def _repeated(a: np.ndarray, buf: bytes, cursor: np.ndarray, end: np.ndarray, tag: int
+              ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Spans of a repeated length-delimited field at each node's cursor; advances ``cursor``.
+
+    Returns (node, occurrence, start, length) arrays, grouped by round; ``cursor`` is updated in
+    place to just after each node's last occurrence.
+    """
+    nodes, ks, starts, lengths = [], [], [], []
+    top = len(a) - 1
+    active = np.flatnonzero((cursor < end) & (a[np.minimum(cursor, top)] == tag))
+    k = 0
+    while len(active):
+        if k >= _VECTOR_ROUNDS and len(active) < 4096:
+            break
+        ln, vl = _varint(a, cursor[active] + 1)
+        st = cursor[active] + 1 + vl
+        nodes.append(active)
+        ks.append(np.full(len(active), k, dtype=np.int64))
+        starts.append(st)
+        lengths.append(ln)
+        cursor[active] = st + ln
+        keep = (cursor[active] < end[active]) & (a[np.minimum(cursor[active], top)] == tag)
+        active = active[keep]
+        k += 1
+    # The long tail (an init op with thousands of control inputs): plain Python.
+    for i in active.tolist():
+        c, e, kk = int(cursor[i]), int(end[i]), k
+        tail_n, tail_k, tail_s, tail_l = [], [], [], []
+        while c < e and buf[c] == tag:
+            ln, s = _py_varint(buf, c + 1)
+            tail_n.append(i)
+            tail_k.append(kk)
+            tail_s.append(s)
+            tail_l.append(ln)
+            c = s + ln
+            kk += 1
+        cursor[i] = c
+        nodes.append(np.asarray(tail_n, dtype=np.int64))
+        ks.append(np.asarray(tail_k, dtype=np.int64))
+        starts.append(np.asarray(tail_s, dtype=np.int64))
+        lengths.append(np.asarray(tail_l, dtype=np.int64))
+    if not nodes:
+        empty = np.zeros(0, dtype=np.int64)
+        return empty, empty, empty, empty
+    return np.concatenate(nodes), np.concatenate(ks), np.concatenate(starts), np.concatenate(lengths)
+
+
+def _optional(a: np.ndarray, cursor: np.ndarray, end: np.ndarray, tag: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(has, start, length) of an optional length-delimited field at each cursor; advances it."""
+    top = len(a) - 1
+    has = (cursor < end) & (a[np.minimum(cursor, top)] == tag)
+    start = np.zeros(len(cursor), dtype=np.int64)
+    length = np.zeros(len(cursor), dtype=np.int64)
+    idx = np.flatnonzero(has)
+    if len(idx):
+        ln, vl = _varint(a, cursor[idx] + 1)
+        start[idx] = cursor[idx] + 1 + vl
+        length[idx] = ln
+        cursor[idx] = start[idx] + ln
+    return has, start, length
+
+
+def _strings(a: np.ndarray, starts: np.ndarray, lengths: np.ndarray) -> np.ndarray:
+    """The byte spans (sorted, disjoint) as an object array of str, through one bytes.split.
+
+    Each span is preceded by framing bytes (a tag and a length) that no span holds; the one just
+    before it becomes the separator. Node names, ops and inputs never hold a newline; if one did,
+    the count comes out wrong and the caller falls back.
+    """
+    if not len(starts):
+        return np.zeros(0, dtype=object)
+    s, ln = starts, lengths
+    if s[0] < 1 or (s[1:] <= s[:-1] + ln[:-1] + 1).any():
+        raise _Malformed("overlapping strings")
+    copy = a.copy()
+    copy[s - 1] = 0x0A
+    # Alternating runs: a gap, then a separator and its string; one repeat builds the mask.
+    gaps = np.empty(len(s), dtype=np.int64)
+    gaps[0] = s[0] - 1
+    gaps[1:] = (s[1:] - 1) - (s[:-1] + ln[:-1])
+    runs = np.empty(2 * len(s) + 1, dtype=np.int64)
+    runs[0:-1:2] = gaps
+    runs[1::2] = ln + 1
+    runs[-1] = len(a) - (s[-1] + ln[-1])
+    pattern = np.zeros(len(runs), dtype=bool)
+    pattern[1::2] = True
+    inside = np.repeat(pattern, runs)
+    text = copy[inside].tobytes().decode("utf-8", "replace")
+    parts = text.split("\n")[1:]
+    if len(parts) != len(starts):
+        raise _Malformed("a name holds a newline")
+    out = np.empty(len(parts), dtype=object)
+    out[:] = parts
+    return out
+
+
+def _ports(a: np.ndarray, start: np.ndarray, length: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """For ``name:port`` spans: the port (0 when absent) and the length of ``name``."""
+    end = start + length
+    port = np.zeros(len(start), dtype=np.int64)
+    base = length.copy()
+    found = np.zeros(len(start), dtype=bool)
+    digits_ok = np.ones(len(start), dtype=bool)
+    top = len(a) - 1
+    for k in range(1, _MAX_PORT_DIGITS + 2):
+        pos = end - k
+        valid = (pos > start) & ~found & digits_ok
+        b = a[np.clip(pos, 0, top)]
+        colon = valid & (b == ord(":")) & (k > 1)
+        if colon.any():
+            idx = np.flatnonzero(colon)
+            value = np.zeros(len(idx), dtype=np.int64)
+            for d in range(k - 1, 0, -1):
+                value = value * 10 + (a[end[idx] - d].astype(np.int64) - ord("0"))
+            port[idx] = value
+            base[idx] = length[idx] - k
+            found[idx] = True
+        digits_ok &= (b >= ord("0")) & (b <= ord("9"))
+    return port, base
+
+
+def scan_nodes(buf: bytes) -> NodeColumns | None:
+    """Read the nodes of a serialized GraphDef; None when its layout is not the usual one."""
+    try:
+        return _scan(buf)
+    except _Malformed:
+        return None
+
+
+def _scan(buf: bytes) -> NodeColumns:
+    records = _records_class()()
+    records.ParseFromString(buf)
+    n = len(records.node)
+    a = np.frombuffer(buf, dtype=np.uint8)
+    lengths = np.fromiter(map(len, records.node), dtype=np.int64, count=n)
+    del records
+    # Node records come first, one after the other: tag, varint length, body.
+    vlen = np.ones(n, dtype=np.int64)
+    for limit in (1 << 7, 1 << 14, 1 << 21, 1 << 28):
+        vlen += lengths >= limit
+    size = 1 + vlen + lengths
+    starts = np.zeros(n, dtype=np.int64)
+    np.cumsum(size[:-1], out=starts[1:])
+    if n and (starts[-1] + size[-1] > len(a) or (a[starts] != 0x0A).any()):
+        raise _Malformed("node records are not contiguous")
+    body = starts + 1 + vlen
+    end = body + lengths
+    if n:
+        got, _ = _varint(a, starts + 1)
+        if (got != lengths).any():
+            raise _Malformed("node lengths disagree")
+    cursor = body.copy()
+    has_name, name_start, name_len = _optional(a, cursor, end, _NAME)
+    has_op, op_start, op_len = _optional(a, cursor, end, _OP)
+    if not has_name.all() or not has_op.all():
+        raise _Malformed("a node without a name or an op")
+    in_node, in_k, in_start, in_len = _repeated(a, buf, cursor, end, _INPUT)
+    _optional(a, cursor, end, _DEVICE)
+    at_node, at_k, at_start, at_len = _repeated(a, buf, cursor, end, _ATTR)
+    for tag in _LATER_FIELDS:
+        _optional(a, cursor, end, tag)
+    if (cursor != end).any():
+        raise _Malformed("fields out of the usual order")
+
+    # Inputs: `^ctrl`, `name`, `name:port`, in order per node.
+    order = np.lexsort((in_k, in_node))
+    in_node, in_start, in_len = in_node[order], in_start[order], in_len[order]
+    control = a[np.minimum(in_start, len(a) - 1)] == ord("^")
+    port, base_len = _ports(a, in_start, in_len)
+    port[control] = 0
+    base_start = in_start + control
+    base_len = np.where(control, in_len - 1, base_len)
+    if (base_len <= 0).any():
+        raise _Malformed("an empty input name")
+
+    # One split for names, ops and input names together, in the order they lie in the buffer:
+    # each node's name, its op, then its inputs.
+    counts = np.bincount(in_node, minlength=n)
+    first = np.zeros(n, dtype=np.int64)
+    np.cumsum(counts[:-1] + 2, out=first[1:])
+    name_pos = first
+    op_pos = first + 1
+    input_pos = np.repeat(first + 2, counts) + (np.arange(len(in_node)) - np.repeat(np.cumsum(counts) - counts, counts))
+    total = 2 * n + len(in_node)
+    all_starts = np.empty(total, dtype=np.int64)
+    all_lens = np.empty(total, dtype=np.int64)
+    all_starts[name_pos], all_lens[name_pos] = name_start, name_len
+    all_starts[op_pos], all_lens[op_pos] = op_start, op_len
+    all_starts[input_pos], all_lens[input_pos] = base_start, base_len
+    text = _strings(a, all_starts, all_lens)
+    names = text[name_pos].tolist()
+    ops_raw = text[op_pos].tolist()
+    bases = text[input_pos].tolist()
+    index = dict(zip(names, range(n)))
+    if len(index) != n:
+        raise _Malformed("duplicate node names")
+    op_table = list(dict.fromkeys(ops_raw))
+    op_code_of = {op: k for k, op in enumerate(op_table)}
+    op_codes = np.fromiter(map(op_code_of.__getitem__, ops_raw), dtype=np.int64, count=n)
+    ops = [op_table[c] for c in op_codes.tolist()]
+    ids = np.fromiter(map(index.get, bases, itertools.repeat(-1)), dtype=np.int64, count=len(bases))
+    dangling_mask = ids < 0
+    dangling: list[tuple[int, str]] = []
+    if dangling_mask.any():
+        for k in np.flatnonzero(dangling_mask).tolist():
+            s, ln = int(in_start[k]), int(in_len[k])
+            dangling.append((int(in_node[k]), buf[s:s + ln].decode("utf-8", "replace")))
+    data = ~control & ~dangling_mask
+    ctrl = control & ~dangling_mask
+    in_offsets = np.zeros(n + 1, dtype=np.int64)
+    np.cumsum(np.bincount(in_node[data], minlength=n), out=in_offsets[1:])
+    ctrl_offsets = np.zeros(n + 1, dtype=np.int64)
+    np.cumsum(np.bincount(in_node[ctrl], minlength=n), out=ctrl_offsets[1:])
+
+    attrs = _attr_entries(a, buf, n, at_node, at_k, at_start, at_len)
+    return NodeColumns(names=names, index=index, ops=ops, op_codes=op_codes, op_table=op_table,
+                       in_offsets=in_offsets, in_nodes=ids[data], in_ports=port[data],
+                       ctrl_offsets=ctrl_offsets, ctrl_nodes=ids[ctrl], dangling=dangling, attrs=attrs)
+
+
+def _attr_entries(a: np.ndarray, buf: bytes, n: int, node: np.ndarray, k: np.ndarray, start: np.ndarray,
+                  length: np.ndarray) -> AttrEntries:
+    order = np.lexsort((k, node))
+    node, start, length = node[order], start[order], length[order]
+    end = start + length
+    top = len(a) - 1
+    # A map entry: key (field 1) then value (field 2).
+    if len(start) and (a[np.minimum(start, top)] != 0x0A).any():
+        raise _Malformed("an attr entry without a key first")
+    key_len, vl = _varint(a, start + 1)
+    key_start = start + 1 + vl
+    key_end = key_start + key_len
+    has_value = (key_end < end) & (a[np.minimum(key_end, top)] == 0x12)
+    value_len, vl2 = _varint(a, key_end + 1)
+    value_start = np.where(has_value, key_end + 1 + vl2, end)
+    value_end = np.where(has_value, value_start + value_len, end)
+    if (value_end != end).any():
+        raise _Malformed("an attr entry with extra fields")
+    value_tag = np.where(value_end > value_start, a[np.minimum(value_start, top)], 0).astype(np.int64)
+    # For a list, the first field inside the ListValue (after its tag and length).
+    list_len, vl3 = _varint(a, value_start + 1)
+    inner = value_start + 1 + vl3
+    list_tag = np.where((value_tag == 0x0A) & (list_len > 0), a[np.minimum(inner, top)], 0).astype(np.int64)
+    offsets = np.zeros(n + 1, dtype=np.int64)
+    np.cumsum(np.bincount(node, minlength=n), out=offsets[1:])
+    return AttrEntries(buf=buf, node=node, start=start - 1 - _vlen(length), end=end, key_start=key_start,
+                       key_len=key_len, key_prefix=prefix8(buf, key_start, key_len), value_start=value_start,
+                       value_end=value_end, value_tag=value_tag, list_tag=list_tag, offsets=offsets)
+
+
+def prefix8(buf: bytes, start: np.ndarray, length: np.ndarray) -> np.ndarray:
+    """The first 8 bytes of each span as a big-endian uint64, bytes past the span zeroed."""
+    if not len(start):
+        return np.zeros(0, dtype=np.uint64)
+    padded = buf + bytes(8)
+    # Every byte offset seen as the start of an 8-byte big-endian word: one gather reads them all.
+    words = np.ndarray(shape=(len(buf),), dtype=">u8", buffer=padded, offset=0, strides=(1,))
+    value = words[start].astype(np.uint64)
+    short = length < 8
+    if short.any():
+        drop = (8 - length[short]).astype(np.uint64) * np.uint64(8)
+        value[short] = (value[short] >> drop) << drop
+    return value
+
+
+def key_prefix(key: str) -> tuple[int, int]:
+    """(prefix, length) of an attr key, as :func:`prefix8` computes them."""
+    raw = key.encode()
+    return int.from_bytes((raw[:8] + bytes(8))[:8], "big"), len(raw)
+
+
+def _vlen(values: np.ndarray) -> np.ndarray:
+    out = np.ones(len(values), dtype=np.int64)
+    for limit in (1 << 7, 1 << 14, 1 << 21, 1 << 28):
+        out += values >= limit
+    return out

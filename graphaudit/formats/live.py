@@ -1,8 +1,7 @@
-"""Live objects (GraphDef messages, tf.Graph, Session, Keras models, tf.Module) to an Artifact.
+"""Live objects (GraphDef messages, tf.Graph, Session, Keras models, tf.Module) to an Artifact."""
 
-The only module that touches TensorFlow, and only for objects that already come from it: an
-object's kind is told from the modules of its classes, before anything is imported.
-"""
+# The only module that touches TensorFlow, and only for objects that already come from it: an
+# object's kind is told from the modules of its classes, before anything is imported.
 
 from __future__ import annotations
 

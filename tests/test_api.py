@@ -178,6 +178,31 @@ def test_session_reports_the_truly_uninitialized_variables_without_changing_the_
         np.testing.assert_array_equal(art.value_of("legacy/scale"), [2.0, 3.0])
 
 
+def test_ga202_judges_the_session_s_current_values_not_a_checkpoint():
+    """The seed's bug #2 in a live session: weights loaded, then `global_variables_initializer()` again."""
+    import tensorflow as tf
+    import tf_keras
+
+    graph = tf.Graph()
+    with graph.as_default():
+        images = tf.compat.v1.placeholder(tf.float32, (None, 32, 32, 3), name="images")
+        x = tf_keras.layers.Conv2D(8, 3, name="block1_conv1")(tf_keras.layers.Input(tensor=images))
+        tf.identity(tf_keras.layers.Conv2D(8, 3, name="block1_conv2")(x), name="output")
+        weights = tf.compat.v1.global_variables()
+        init = tf.compat.v1.global_variables_initializer()
+    rng = np.random.default_rng(0)
+    with tf.compat.v1.Session(graph=graph) as sess:
+        sess.run(init)
+        for v in weights:  # "load the pretrained weights": values no initializer would draw
+            v.load(rng.normal(0.05, 0.2, v.shape.as_list()).astype("float32"), sess)
+        options = dict(isolated=True, select=["GA202"], pretrained=["block1_*"])
+        assert graphaudit.audit(sess, **options).findings == []
+        sess.run(init)  # the bug: the initializer runs after the load
+        (finding,) = graphaudit.audit(sess, **options).findings
+    assert finding.code == "GA202" and finding.location.artifact == "<Session>"
+    assert "(808 params)" in finding.message and "2/2 layers re-initialized" in finding.message
+
+
 def test_graph_alone_has_no_values_and_keras_model_roots_at_its_outputs():
     import tensorflow as tf
 

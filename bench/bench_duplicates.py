@@ -168,6 +168,44 @@ print(json.dumps({"seconds": seconds, "nodes": report.artifacts[0].stats.nodes,
 """
 
 
+_PHASES = """
+import json, sys, time
+from graphaudit.analysis import Analyses
+from graphaudit.config import Settings
+from graphaudit.engine import enabled_rules
+from graphaudit.formats.graphs import collect_variables
+from graphaudit.artifact import Artifact, Format
+from graphaudit.formats import protos, graphs
+import graphaudit.rules
+path = sys.argv[1]
+settings = Settings()
+phases = {}
+
+
+def timed(label, fn):
+    start = time.perf_counter()
+    result = fn()
+    phases[label] = time.perf_counter() - start
+    return result
+
+
+# Reading, step by step as read_graphdef does it.
+data = open(path, "rb").read()
+gd = timed("read: protobuf parse", lambda: protos.GraphDef.FromString(data))
+graph, functions = timed("read: node columns (wire.py)", lambda: graphs.build_graph("graph", gd, path, serialized=data))
+art = Artifact(path=path, format=Format.GRAPHDEF, graphs={"graph": graph}, functions=functions)
+timed("read: variables (collect_variables)", lambda: collect_variables(art, graph, (), set(), False))
+art.value_sources = ("init",) if art.variables else ()
+facts = Analyses(art, settings)
+timed("structural hashing", lambda: facts.structure("graph"))
+timed("roots and reachability", lambda: (facts.use_roots, facts.use_reach))
+timed("dead copies (GA101/GA102 analysis)", lambda: facts.dead_copies)
+for rule in enabled_rules(settings, art.path):
+    timed(f"rule {rule.code}", lambda: list(rule.check(art, facts)))
+print(json.dumps(phases))
+"""
+
+
 def measure(script: str, path: Path) -> dict:
     proc = subprocess.run([sys.executable, "-c", script, str(path)], capture_output=True, text=True,
                           check=False, cwd=REPO)
@@ -188,6 +226,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n", 1)[0])
     parser.add_argument("--repeat", type=int, default=3, help="runs per measurement (median)")
     parser.add_argument("--sizes", nargs="*", default=list(SIZES), choices=list(SIZES))
+    parser.add_argument("--phases", action="store_true", help="also time the check's phases at the largest size")
     args = parser.parse_args(argv)
 
     rows = []
@@ -209,6 +248,15 @@ def main(argv: list[str] | None = None) -> int:
               f"{r['check'] / r['parse']:>10.2f}x {r['check'] / r['nodes'] * 1e6:>8.2f} "
               f"{r['parse_rss'] / 2**20:>8.0f}MB {r['check_rss'] / 2**20:>8.0f}MB")
     print(f"finding at {rows[-1]['label']}: {rows[-1]['finding'][:160]}")
+    if args.phases:
+        last = rows[-1]
+        proc = subprocess.run([sys.executable, "-c", _PHASES, str(graph_file(last["label"], SIZES[last["label"]]))],
+                              capture_output=True, text=True, check=True, cwd=REPO)
+        phases = json.loads(proc.stdout.strip().splitlines()[-1])
+        print(f"where the check's time goes at {last['label']} (one run, x = multiples of the bare parse):")
+        for name, seconds in phases.items():
+            if seconds >= 0.005:
+                print(f"  {name:<40} {seconds:7.2f}s {seconds / last['parse']:6.2f}x")
     by = {r["label"]: r for r in rows}
     if "1M" in by:
         big = by["1M"]

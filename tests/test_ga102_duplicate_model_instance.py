@@ -74,7 +74,8 @@ def test_frozen_without_a_declared_output_infers_it(artifacts):
     m = artifacts.manifest(NAME)
     path = artifacts.folder(NAME) / m["frozen"]["file"]
     (f,) = findings(path)
-    assert f.evidence[0].startswith(f"roots: 1 root(s) inferred from graph sinks (`{m['output_node']}`), leaving out 4 ")
+    inferred = f"roots: 1 root(s) inferred from graph sinks (`{m['output_node']}`), leaving out 4 "
+    assert f.evidence[0].startswith(inferred)
 
 
 @pytest.mark.parametrize("name", ["dup_mobilenetv2_clean", "dup_vgg19_clean", "tf1_meta_ckpt_clean", "dup_siamese"])

@@ -1,4 +1,22 @@
-"""Which nodes and functions the artifact's roots reach, backwards over data and control edges."""
+"""Which nodes and functions the artifact's roots reach, backwards over data and control edges.
+
+Roots are what the artifact is for: signature outputs, train ops, collections, and the nodes named
+with ``--output`` (``outputs`` in the config). A graph that declares none (a bare GraphDef, a
+MetaGraph without signatures) gets inferred roots: its sinks (nodes nothing consumes), less
+
+- bookkeeping: initializers, savers and restores (and everything under a saver's scope), weight
+  loads (Keras' ``Placeholder_N`` -> ``AssignVariableOp_N``), variable snapshots
+  (``<var>/Read/ReadVariableOp``), init NoOps (a NoOp grouping optimizer updates stays a root);
+- sinks that read no weight (class DATA in analysis/structure.py), such as Keras' learning-phase
+  cond outputs, when the graph has sinks that do;
+- sinks inside a duplicated region of at least ``min-duplicate-ops`` ops when a copy of the same
+  model is consumed further on: the dead copy's last op and the side outputs that both copies
+  carry (analysis/structure.py, ``duplicate_sinks``). When every copy ends in sinks, all stay
+  roots: structure alone cannot tell which one is used, and ``--output`` settles it.
+
+The exclusions come from ``Analyses`` (analysis/__init__.py) through ``infer_roots(exclude=...)``,
+and ``Analyses.roots_note`` says which roots were used and what was left out.
+"""
 
 from __future__ import annotations
 

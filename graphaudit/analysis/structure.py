@@ -12,7 +12,10 @@ their inputs (in order, with output ports) are the same. Names never count.
 - **Graph inputs collapse.** A node computed from graph inputs alone (placeholders, dataset
   iterators, Keras' learning phase, and any preprocessing of them that holds no weight) gets the
   class ``DATA``. A model copy hanging off Keras' own ``input_1`` and its twin fed by a
-  preprocessed image therefore hash alike from their first weighted op on.
+  preprocessed image therefore hash alike from their first weighted op on. A twin called on a
+  tensor that carries weights of its own (another model's features) is found by its first op,
+  which reads the very weights of the dead copy's first op; what lies below it is hashed again
+  with that tensor read as ``DATA`` (``_Hasher.entries_fed_elsewhere``).
 - **Weights.** Two classes are kept per node: the *exact* class counts the identity of each
   variable read (its node), the *abstract* class only its dtype and shape. Copies with equal exact
   classes read the same variables (weight-sharing duplicates); copies equal only in their
@@ -25,8 +28,11 @@ A *copy node* is a node with data inputs, not ``DATA``, whose abstract class has
 members. Copy nodes joined by data edges form components: a maximal duplicated region is such a
 component, or, once reachability is known, the unreached part of one (see ``dead_copies``).
 
-Everything here is linear in nodes plus edges: one topological pass, dictionary interning of
-small integer tuples, union-find, and numpy over whole columns. Nothing compares subgraphs pairwise.
+Everything here is linear in nodes plus edges: one topological pass (ranks relaxed with numpy,
+Kahn's algorithm as the fallback), dictionary interning of small integer tuples, components by
+hooking and pointer jumping, and numpy over whole columns. Nothing compares subgraphs pairwise.
+For a graph read column-wise (formats/wire.py), attrs are read as bytes off the wire; only nodes
+whose attrs need interpreting (shapes, functions, weight constants) go through protobuf.
 """
 
 from __future__ import annotations
@@ -53,7 +59,6 @@ DATA_SOURCE_OPS = frozenset({
     "IteratorGetNextAsOptional", "QueueDequeue", "QueueDequeueV2", "QueueDequeueMany", "QueueDequeueManyV2",
     "QueueDequeueUpTo", "QueueDequeueUpToV2", "ReaderRead", "ReaderReadV2",
 })
-PLACEHOLDER_OPS = frozenset({"Placeholder", "PlaceholderV2", "PlaceholderWithDefault"})
 #: Attrs that carry names or placement, not structure.
 IGNORED_ATTRS = frozenset({"shared_name", "container", "debug_name", "allowed_devices"})
 #: Loop back edges: a ``Merge`` fed by a ``NextIteration`` would make the graph cyclic.
@@ -117,13 +122,16 @@ class FunctionHashes:
 
 def _callees_first(library: Mapping[str, Graph]) -> list[str]:
     """Function names ordered so that every function comes after the functions it calls."""
+    def callees(name: str):
+        body = library[name]
+        return iter(sorted({c for i in range(len(body)) for c in body.function_calls(i, library)}))
+
     order: list[str] = []
     state: dict[str, int] = {}
     for start in sorted(library):
         if start in state:
             continue
-        stack = [(start, iter(sorted({c for i in range(len(library[start]))
-                                      for c in library[start].function_calls(i, library)})))]
+        stack = [(start, callees(start))]
         state[start] = 1
         while stack:
             name, it = stack[-1]
@@ -134,8 +142,7 @@ def _callees_first(library: Mapping[str, Graph]) -> list[str]:
                 order.append(name)
             elif nxt not in state:
                 state[nxt] = 1
-                body = library[nxt]
-                stack.append((nxt, iter(sorted({c for i in range(len(body)) for c in body.function_calls(i, library)}))))
+                stack.append((nxt, callees(nxt)))
     return order
 
 
@@ -939,7 +946,8 @@ def dead_copies(artifact: "Artifact", graph_name: str, gs: GraphStructure, reach
     for i in np.flatnonzero(np.isin(comp, big)).tolist():
         region_of[int(comp[i])].append(i)
     regions = [sorted(nodes) for _, nodes in sorted(region_of.items())]
-    anchors = [max(nodes, key=lambda i: (gs.position[i], i)) for nodes in regions]
+    # Each region's deepest node (its output), the one hashed from the whole copy.
+    anchors = [int(nodes[int(np.argmax(gs.position[np.asarray(nodes)]))]) for nodes in regions]
     reached_classmates = gs.class_members((int(gs.abstract[a]) for a in anchors), among=reached)
     live_components: dict[int, Copy] = {}
 
@@ -966,11 +974,7 @@ def dead_copies(artifact: "Artifact", graph_name: str, gs: GraphStructure, reach
         unused_params = sum(sizes[w][0] for w in unused_ids)
         unused_bytes = sum(sizes[w][1] for w in unused_ids)
         inputs = _feeding_inputs(graph, gs, nodes, reached)
-        region = set(nodes)
-        # The region's last ops, the deepest (the copy's output) first.
-        tops = sorted((i for i in nodes if not any(c in region for c in graph.consumers[i])),
-                      key=lambda i: (-gs.position[i], i))
-        consumed = any(graph.consumers[i] for i in tops)
+        tops, consumed = _last_ops(gs, nodes)
         lives = []
         seen_roots = set()
         for m in sorted(mates):
@@ -1013,8 +1017,9 @@ def _common_scope(names: Sequence[str]) -> str:
 def _label(names: Sequence[str], scope: str) -> str:
     if scope:
         return f"`{scope}/`"
-    heads = [n.split("/", 1)[0] for n in names if "/" in n] or list(names)
-    first, last = heads[0], heads[-1]
+    scoped = [names[k] for k in (0, -1)] if "/" in names[0] and "/" in names[-1] else \
+        [n for n in names if "/" in n] or list(names)
+    first, last = scoped[0].split("/", 1)[0], scoped[-1].split("/", 1)[0]
     return f"`{first}/`" if first == last else f"`{first}/` ... `{last}/`"
 
 
@@ -1048,7 +1053,7 @@ def _weight_sizes(gs: GraphStructure, weights: Sequence[int]) -> dict[int, tuple
     if not todo:
         return cache
     wire = graph.wire_attrs
-    by_bytes: dict[bytes, tuple[int, int]] = {}
+    by_bytes: dict[tuple[bytes, bytes], tuple[int, int]] = {}
     dtype_of = shape_of = None
     if wire is not None:
         from graphaudit.formats.wire import key_prefix
@@ -1061,7 +1066,7 @@ def _weight_sizes(gs: GraphStructure, weights: Sequence[int]) -> dict[int, tuple
             continue
         if dtype_of is not None and dtype_of[i] >= 0 and shape_of[i] >= 0:
             d, sh = int(dtype_of[i]), int(shape_of[i])
-            raw = wire.buf[wire.value_start[d]:wire.value_end[d]] + b"|" + wire.buf[wire.value_start[sh]:wire.value_end[sh]]
+            raw = (wire.buf[wire.value_start[d]:wire.value_end[d]], wire.buf[wire.value_start[sh]:wire.value_end[sh]])
             got = by_bytes.get(raw)
             if got is None:
                 got = by_bytes[raw] = _variable_size(graph.attr(i, "dtype"), graph.attr(i, "shape"))
@@ -1093,9 +1098,32 @@ def _size(dtype: int, dims: Sequence[int]) -> tuple[int, int]:
     return size, size * _DTYPE_BYTES.get(dtype, 4)
 
 
+def _last_ops(gs: GraphStructure, nodes: Sequence[int]) -> tuple[list[int], bool]:
+    """The nodes of a region that no other node of it consumes, deepest first; and whether anything consumes them."""
+    graph = gs.graph
+    n = len(graph)
+    in_offsets, in_nodes, _, ctrl_offsets, ctrl_nodes = graph.edge_arrays()
+    inside = np.zeros(n, dtype=bool)
+    inside[np.asarray(nodes, dtype=np.int64)] = True
+    consumed_inside = np.zeros(n, dtype=bool)
+    for offsets, flat in ((in_offsets, in_nodes), (ctrl_offsets, ctrl_nodes)):
+        dst = np.repeat(np.arange(n, dtype=np.int64), np.diff(offsets))
+        consumed_inside[flat[inside[dst]]] = True
+    tops = np.flatnonzero(inside & ~consumed_inside)
+    tops = tops[np.lexsort((tops, -gs.position[tops]))].tolist()
+    counts = graph.consumer_counts()
+    return tops, bool(any(counts[i] for i in tops))
+
+
 def _feeding_inputs(graph: Graph, gs: GraphStructure, nodes: Sequence[int], reached: np.ndarray) -> list[int]:
     """Unreached graph inputs upstream of ``nodes``, through unreached DATA nodes."""
-    stack = [j for i in nodes for j in graph.inputs[i] if gs.abstract[j] == DATA and not reached[j]]
+    in_offsets, in_nodes, _, _, _ = graph.edge_arrays()
+    idx = np.asarray(nodes, dtype=np.int64)
+    counts = in_offsets[idx + 1] - in_offsets[idx]
+    firsts = np.repeat(in_offsets[idx], counts)
+    within = np.arange(int(counts.sum()), dtype=np.int64) - np.repeat(np.cumsum(counts) - counts, counts)
+    direct = np.unique(in_nodes[firsts + within])
+    stack = direct[(gs.abstract[direct] == DATA) & ~reached[direct]].tolist()
     seen = set(stack)
     found = []
     while stack:

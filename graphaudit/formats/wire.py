@@ -159,7 +159,8 @@ def _repeated(a: np.ndarray, buf: bytes, cursor: np.ndarray, end: np.ndarray, ta
     return np.concatenate(nodes), np.concatenate(ks), np.concatenate(starts), np.concatenate(lengths)
 
 
-def _optional(a: np.ndarray, cursor: np.ndarray, end: np.ndarray, tag: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def _optional(a: np.ndarray, cursor: np.ndarray, end: np.ndarray, tag: int
+              ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """(has, start, length) of an optional length-delimited field at each cursor; advances it."""
     top = len(a) - 1
     has = (cursor < end) & (a[np.minimum(cursor, top)] == tag)
@@ -268,7 +269,7 @@ def _scan(buf: bytes) -> NodeColumns:
     has_op, op_start, op_len = _optional(a, cursor, end, _OP)
     if not has_name.all() or not has_op.all():
         raise _Malformed("a node without a name or an op")
-    in_node, in_k, in_start, in_len = _repeated(a, buf, cursor, end, _INPUT)
+    in_node, _, in_start, in_len = _repeated(a, buf, cursor, end, _INPUT)
     _optional(a, cursor, end, _DEVICE)
     at_node, at_k, at_start, at_len = _repeated(a, buf, cursor, end, _ATTR)
     for tag in _LATER_FIELDS:
@@ -277,7 +278,7 @@ def _scan(buf: bytes) -> NodeColumns:
         raise _Malformed("fields out of the usual order")
 
     # Inputs: `^ctrl`, `name`, `name:port`, in order per node.
-    order = np.lexsort((in_k, in_node))
+    order = np.argsort(in_node, kind="stable")  # rounds come in order: sorted runs, merged cheaply
     in_node, in_start, in_len = in_node[order], in_start[order], in_len[order]
     control = a[np.minimum(in_start, len(a) - 1)] == ord("^")
     port, base_len = _ports(a, in_start, in_len)
@@ -334,7 +335,7 @@ def _scan(buf: bytes) -> NodeColumns:
 
 def _attr_entries(a: np.ndarray, buf: bytes, n: int, node: np.ndarray, k: np.ndarray, start: np.ndarray,
                   length: np.ndarray) -> AttrEntries:
-    order = np.lexsort((k, node))
+    order = np.argsort(node, kind="stable")
     node, start, length = node[order], start[order], length[order]
     end = start + length
     top = len(a) - 1

@@ -39,9 +39,10 @@ class OrphanedModelCopy(Rule):
     name with `--output` (or `outputs` in the config). A bare GraphDef or a MetaGraph without
     signatures declares none; graphaudit then infers them from the graph's sinks, leaving out
     bookkeeping (initializers, savers, weight loads), sinks that read no weight (Keras'
-    learning-phase conds), and any sink that ends a structural duplicate whose twin is consumed
-    further on (the dead copy's last op). When both copies end in sinks, graphaudit cannot tell
-    which one is used: name the real output with `--output`.
+    learning-phase conds), and the sinks of a duplicated region whose twin is consumed further
+    on (the dead copy's last op, and the side outputs both copies carry). When every copy ends in
+    sinks, graphaudit cannot tell which one is used and reports nothing: name the real output
+    with `--output`. The finding's evidence says how the roots were chosen.
 
     ## Why is this bad?
     In a TF1-style graph, `model = VGG19(...)` builds the network on its own `input_1`

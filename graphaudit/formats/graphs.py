@@ -264,7 +264,8 @@ def read_metagraph(artifact: Artifact, mg, graph_name: str, path: str) -> MetaGr
             variable_defs.extend(parsed)
             info.collections[key] = [tensor_node(vd.variable_name) for vd in parsed]
         elif kind == "node_list":
-            info.collections[key] = [tensor_node(n) for n in coll.node_list.value]
+            # A node added twice (TF1 `minimize` adds its train op itself) is one root.
+            info.collections[key] = list(dict.fromkeys(tensor_node(n) for n in coll.node_list.value))
         elif kind == "bytes_list":
             info.collections[key] = []
     collect_variables(artifact, graph, variable_defs, trainable_names, has_trainable)

@@ -209,9 +209,11 @@ def collect_variables(artifact: Artifact, graph: Graph, variable_defs: Iterable,
                 var.trainable_source = "VariableDef.trainable"
         artifact.variables[name] = var
     # Writes: every op that takes a variable as input 0 and writes it.
-    for i, op in enumerate(graph.ops):
-        if not (op in ASSIGN_OPS or op.startswith(OPTIMIZER_PREFIXES)):
-            continue
+    # Only the op types that write are visited: one pass over the op-type index, not the nodes.
+    writers = sorted(i for op, ids in graph.by_op.items()
+                     if op in ASSIGN_OPS or op.startswith(OPTIMIZER_PREFIXES) for i in ids)
+    for i in writers:
+        op = graph.ops[i]
         if not graph.inputs[i]:
             continue
         target = graph.source(graph.inputs[i][0])

@@ -119,3 +119,16 @@ def test_usage_errors_exit_2(capsys, tmp_path):
     assert "unknown rule code `GA999`" in capsys.readouterr().err
     assert main(["check", "--format", "xml", str(tmp_path)]) == 2
     assert main(["explain", "GA999"]) == 2
+
+
+def test_sarif_caps_results_for_github(monkeypatch):
+    from graphaudit.reporters import sarif
+
+    monkeypatch.setattr(sarif, "MAX_RESULTS", 5)
+    findings = tuple(_finding(k, Severity.WARNING if k % 2 else Severity.ERROR) for k in range(8))
+    report = Report(artifacts=(ArtifactResult(path="m", format="metagraph", findings=findings),))
+    run = sarif.sarif_dict(report)["runs"][0]
+    assert len(run["results"]) == 5
+    assert [r["level"] for r in run["results"]] == ["error"] * 4 + ["warning"]
+    (note,) = run["invocations"][0]["toolExecutionNotifications"]
+    assert note["message"]["text"] == "3 results left out: a SARIF run holds at most 5 for GitHub"

@@ -16,6 +16,9 @@ PRECISION = {"high": "very-high", "medium": "high", "low": "medium"}
 DOCS_URL = "https://github.com/graphaudit/graphaudit/blob/main/docs/rules/{code}.md"
 
 
+MAX_RESULTS = 25_000  # GitHub code scanning's limit of results per run
+
+
 def rule_descriptor(rule: type[Rule]) -> dict:
     from graphaudit.docs import rule_markdown
 
@@ -79,6 +82,13 @@ def sarif_dict(report: Report) -> dict:
          "locations": [{"physicalLocation": {"artifactLocation": {"uri": _uri(a.path)}}}]}
         for a in report.artifacts if a.error
     ]
+    if len(results) > MAX_RESULTS:
+        # GitHub code scanning rejects a run with more results; keep the most severe, say so.
+        dropped = len(results) - MAX_RESULTS
+        rank = {"error": 0, "warning": 1, "note": 2}
+        results = sorted(results, key=lambda r: rank[r["level"]])[:MAX_RESULTS]
+        notifications.append({"level": "warning", "message": {
+            "text": f"{dropped:,} results left out: a SARIF run holds at most {MAX_RESULTS:,} for GitHub"}})
     return {
         "$schema": SCHEMA,
         "version": "2.1.0",
@@ -90,7 +100,7 @@ def sarif_dict(report: Report) -> dict:
                 "informationUri": "https://github.com/graphaudit/graphaudit",
                 "rules": [rule_descriptor(r) for r in rules],
             }},
-            "invocations": [{"executionSuccessful": not notifications,
+            "invocations": [{"executionSuccessful": not any(n["level"] == "error" for n in notifications),
                              "toolExecutionNotifications": notifications}],
             "results": results,
             "columnKind": "unicodeCodePoints",

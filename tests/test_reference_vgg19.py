@@ -11,11 +11,10 @@ from typing import Any, NamedTuple
 
 import numpy as np
 import pytest
+import tensorflow as tf  # CI installs it: a missing TensorFlow must fail, not skip
+import tf_keras
 
-tf = pytest.importorskip("tensorflow")
-tf_keras = pytest.importorskip("tf_keras")
-
-from graphaudit.reference import VGG19, frozen_vgg19  # noqa: E402  (after the importorskips)
+from graphaudit.reference import VGG19, frozen_vgg19
 
 pytestmark = pytest.mark.tf
 
@@ -310,7 +309,7 @@ def test_importing_the_package_does_not_import_tensorflow() -> None:
 def test_keras3_frozen_vgg19_matches_pure_keras(
     weights_file: Path, image: np.ndarray, pure_keras: Measurement
 ) -> None:
-    keras = pytest.importorskip("keras")
+    import keras
     model = frozen_vgg19(IMAGE_SHAPE[1:], weights=str(weights_file))
     backbone = model.get_layer("vgg19")
     assert [layer.name for layer in model.layers] == ["images", "preprocessing", "vgg19"]

@@ -3,9 +3,8 @@
 from __future__ import annotations
 
 import fnmatch
-import os
 import sys
-from dataclasses import dataclass, field, fields, replace
+from dataclasses import dataclass, fields, replace
 from pathlib import Path
 from typing import Any, Iterable, Mapping
 
@@ -205,7 +204,3 @@ def _check_code(prefix: str, codes: list[str], where: str) -> None:
     if p == "" or any(c.startswith(p) for c in codes):
         return
     raise UsageError(f"{where}: unknown rule code `{prefix}`; known codes: {', '.join(codes)}")
-
-
-def env_flag(name: str) -> bool:
-    return os.environ.get(name, "") not in ("", "0")

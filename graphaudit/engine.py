@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-from pathlib import Path
 from typing import Callable, Iterable, Sequence
 
 from graphaudit.analysis import Analyses
@@ -174,11 +173,3 @@ def _audit_in_processes(candidates: Sequence[Candidate], settings: Settings, job
 def audit_artifacts(artifacts: Iterable[Artifact], settings: Settings) -> Report:
     results = [check_artifact(a, settings) for a in artifacts]
     return Report(artifacts=tuple(results), fail_on=settings.fail_on, silenced=merge_silenced(results))
-
-
-def display_path(path: str) -> str:
-    try:
-        rel = Path(path).resolve().relative_to(Path.cwd().resolve())
-        return rel.as_posix()
-    except ValueError:
-        return Path(path).as_posix()

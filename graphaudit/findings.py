@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import enum
 from dataclasses import dataclass, field
-from typing import Iterable, Iterator
+from typing import Iterable
 
 
 class Severity(str, enum.Enum):
@@ -213,8 +213,3 @@ def sort_findings(findings: Iterable[Finding]) -> tuple[Finding, ...]:
             seen.add(key)
             out.append(f)
     return tuple(out)
-
-
-def iter_all(reports: Iterable[Report]) -> Iterator[Finding]:
-    for r in reports:
-        yield from r.findings

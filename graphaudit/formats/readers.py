@@ -13,7 +13,7 @@ from graphaudit.errors import ArtifactError
 from graphaudit.formats import protos
 from graphaudit.formats.graphs import build_graph, read_metagraph
 from graphaudit.formats.keras import apply_saved_model_metadata, read_keras_h5, read_keras_v3
-from graphaudit.formats.sniff import SAVED_MODEL_FILES, Candidate, ensure_inside, sniff_file
+from graphaudit.formats.sniff import SAVED_MODEL_FILES, Candidate, checkpoint_prefix, ensure_inside, sniff_file
 
 OBJECT_GRAPH_KEY = "_CHECKPOINTABLE_OBJECT_GRAPH"
 
@@ -66,12 +66,6 @@ def _parse_text(path: Path, data: bytes, cls, what: str):
 def _short(exc: BaseException) -> str:
     text = str(exc).strip().splitlines()
     return text[0][:200] if text else type(exc).__name__
-
-
-def _is_text(path: Path) -> bool:
-    fmt = sniff_file(path)
-    return fmt is Format.GRAPHDEF_TEXT or (fmt in (Format.METAGRAPH, Format.SAVED_MODEL_V1)
-                                           and _starts_texty(path))
 
 
 def _starts_texty(path: Path) -> bool:
@@ -290,8 +284,7 @@ def _read_keras_metadata(art: Artifact, path: Path, max_file_size: int) -> None:
 def read_checkpoint(path: Path, max_file_size: int) -> Artifact:
     from graphaudit.formats.checkpoint import Checkpoint
 
-    prefix = path.with_name(path.name[: -len(".index")]) if path.name.endswith(".index") else path
-    ckpt = Checkpoint.open(prefix)
+    ckpt = Checkpoint.open(checkpoint_prefix(path))
     art = Artifact(path=str(path), format=Format.CHECKPOINT, checkpoint=ckpt)
     tog = ckpt.object_graph()
     slot_keys: set[str] = set()

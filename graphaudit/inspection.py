@@ -20,12 +20,14 @@ def inspect_dict(art: Artifact, *, top_ops: int = 15, settings=None) -> dict:
     facts = Analyses(art, Settings())
     params = sum(v.size for v in art.variables.values())
     cov = coverage(art)
+    roles = facts.roles
     by_source = Counter(c.source.value for c in cov.values())
     ckpt = art.checkpoint
     variables = [
         {"name": v.name, "dtype": v.dtype, "shape": list(v.shape) if v.shape is not None else None,
          "trainable": v.trainable, "trainable_source": v.trainable_source,
          "checkpoint_key": v.checkpoint_key, "value": cov[v.name].source.value,
+         "role": roles[v.name].role.value, "role_evidence": roles[v.name].evidence,
          "slots": list(v.slots)}
         for v in sorted(art.variables.values(), key=lambda v: v.name)
     ]
@@ -99,11 +101,11 @@ def render_console(info: dict, console) -> None:
     if v["items"]:
         table = Table(show_header=True, header_style="bold", box=None, padding=(0, 1), pad_edge=True,
                       expand=False)
-        for col in ("variable", "dtype", "shape", "trainable", "value"):
+        for col in ("variable", "dtype", "shape", "trainable", "role", "value"):
             table.add_column(col)
         for item in v["items"][:40]:
             shape = "?" if item["shape"] is None else "x".join(map(str, item["shape"])) or "scalar"
-            table.add_row(item["name"], item["dtype"], shape, str(item["trainable"]), item["value"])
+            table.add_row(item["name"], item["dtype"], shape, str(item["trainable"]), item["role"], item["value"])
         console.print(table)
         if len(v["items"]) > 40:
             console.print(f"  ... and {len(v['items']) - 40:,} more (use --format json for all)")

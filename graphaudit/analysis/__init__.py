@@ -6,6 +6,7 @@ from functools import cached_property
 
 from graphaudit.analysis import coverage as _coverage
 from graphaudit.analysis import name_drift as _name_drift
+from graphaudit.analysis import roles as _roles
 from graphaudit.analysis import slots as _slots
 from graphaudit.analysis import updates as _updates
 from graphaudit.analysis import weight_stats as _weight_stats
@@ -102,7 +103,13 @@ class Analyses:
         for gname in self.artifact.graphs:
             out.extend(dead_copies(self.artifact, gname, self.structure(gname), self.use_reach,
                                    self.settings.min_duplicate_ops))
-        return out
+        # Metric counters, steps and optimizer state never make a model: a leftover metric
+        # computation that duplicates another is not a copy of the model.
+        return [d for d in out if self._reads_model(d.dead.weights)]
+
+    def _reads_model(self, weights) -> bool:
+        variables, model = self.artifact.variables, self.model_variables
+        return any(w not in variables or w in model for w in weights)
 
     @cached_property
     def use_reach(self) -> Reach:
@@ -167,6 +174,16 @@ class Analyses:
     def updates(self) -> _updates.UpdateFacts:
         """Every write of every variable, in graphs and function bodies, and what the train op runs."""
         return _updates.analyse_updates(self.artifact)
+
+    @cached_property
+    def roles(self) -> dict[str, _roles.VariableRole]:
+        """Variable -> its role (model weight, BatchNorm statistic, optimizer slot, metric, counter, resource)."""
+        return _roles.variable_roles(self.artifact, self.updates)
+
+    @cached_property
+    def model_variables(self) -> frozenset[str]:
+        """Variables that are part of a model: only these make a model, a copy or a pretrained group."""
+        return _roles.model_variables(self.roles)
 
     @cached_property
     def slots(self) -> _slots.SlotEvidence:

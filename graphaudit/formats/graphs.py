@@ -27,7 +27,8 @@ from graphaudit.formats import protos
 OPTIMIZER_PREFIXES = ("Apply", "ResourceApply", "ResourceSparseApply", "SparseApply")
 MOVING_AVERAGE_OPS = frozenset({"AssignMovingAvg"})
 
-GRAPH_KEYS_VARIABLES = ("variables", "trainable_variables", "model_variables", "local_variables")
+GRAPH_KEYS_VARIABLES = ("variables", "trainable_variables", "model_variables", "local_variables",
+                        "metric_variables", "global_step")
 TRAIN_OP_COLLECTION = "train_op"
 INIT_COLLECTIONS = ("saved_model_main_op", "legacy_init_op", "table_initializer", "init_op",
                     "local_init_op", "ready_op")

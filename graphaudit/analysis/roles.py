@@ -1,0 +1,188 @@
+"""What each variable is for: model weight, BatchNorm statistic, optimizer slot, metric state, counter, resource.
+
+Only model weights and BatchNorm statistics make a model: a "copy" of a model (GA101), an
+instance (GA102) or a pretrained group. The other roles are bookkeeping that every TF program
+carries, and no rule may call them a model.
+
+Evidence, strongest first; the first that speaks decides:
+
+1. **Collections and object-graph kinds.** ``local_variables`` and ``metric_variables`` hold
+   metric and other local state (never saved by a ``Saver``); ``global_step`` the step; the
+   TF2 checkpoint's slot variables are optimizer slots, and the object graph puts an optimizer's
+   variables under ``optimizer/`` and a Keras model's metrics under ``keras_api/metrics/``.
+2. **What reads and writes it.** A variable fed to an ``Apply*`` op other than as its first input
+   (``m``, ``v``, ``beta1_power``) is optimizer state; one read as a ``FusedBatchNorm``'s mean or
+   variance, or written by a moving-average update, is a BatchNorm statistic; one that only
+   ``AssignAdd`` ever writes, and that is not trainable, is a counter (integer) or an
+   accumulator (float).
+3. **Its type.** An integer scalar is a step or counter; a string, variant or resource variable
+   is a table, iterator or other resource.
+4. **Names, as a last resort:** ``global_step``, ``iterations``, ``moving_mean``, Keras' metric
+   variables (``total``, ``count``, ``true_positives``), optimizer slot suffixes (``/Adam``, ...).
+
+Anything else is a model weight: when nothing speaks, rules keep their old behaviour.
+"""
+
+from __future__ import annotations
+
+import enum
+import re
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Mapping
+
+from graphaudit.artifact import VARIABLE_OPS, Artifact, UpdateKind
+
+if TYPE_CHECKING:
+    from graphaudit.analysis.updates import UpdateFacts
+
+
+class Role(str, enum.Enum):
+    WEIGHT = "model weight"
+    BATCHNORM_STATISTIC = "BatchNorm statistic"
+    OPTIMIZER_SLOT = "optimizer slot"
+    METRIC = "metric or local state"
+    STEP = "step or counter"
+    RESOURCE = "table, iterator or resource"
+
+
+#: Roles that are part of the model itself: only these make a model, a copy or a pretrained group.
+MODEL_ROLES = frozenset({Role.WEIGHT, Role.BATCHNORM_STATISTIC})
+
+
+@dataclass(frozen=True)
+class VariableRole:
+    role: Role
+    evidence: str  # why, e.g. "collection `metric_variables`"
+
+    @property
+    def is_model(self) -> bool:
+        return self.role in MODEL_ROLES
+
+
+_METRIC_COLLECTIONS = ("metric_variables", "local_variables")
+_STEP_COLLECTIONS = ("global_step",)
+_BATCH_NORM_OPS = ("FusedBatchNorm", "FusedBatchNormV2", "FusedBatchNormV3")
+_OPTIMIZER_PREFIXES = ("Apply", "ResourceApply", "ResourceSparseApply", "SparseApply")
+_COUNTING_OPS = frozenset({"AssignAdd", "AssignAddVariableOp"})
+_INT_TYPES = frozenset({"int8", "int16", "int32", "int64", "uint8", "uint16", "uint32", "uint64"})
+_RESOURCE_TYPES = frozenset({"string", "variant", "resource"})
+_HANDLE_PASS = frozenset({"Identity", "IdentityN", "Snapshot", "ReadVariableOp", "RefIdentity"})
+
+# Names, last resort only. Slots: `<var>/Adam`, `<var>/Adam_1`, `<var>/Momentum`, `Adam/m/<var>`.
+_SLOT_NAME = re.compile(r"(/(Adam|Adam_\d+|Momentum|RMSProp|RMSProp_\d+|Adagrad|Adadelta|Adadelta_\d+|Ftrl|Ftrl_\d+|"
+                        r"ExponentialMovingAverage)$)|(^|/)(Adam|SGD|RMSprop|Adagrad|Nadam|Adamax)/(m|v|momentum|"
+                        r"velocity|vhat|accumulator)/|(^|/)(beta1_power|beta2_power)$")
+_STEP_NAME = re.compile(r"(^|/)(global_step|iterations|iter|step|steps|epoch|counter)(:\d+)?$")
+_STATISTIC_NAME = re.compile(r"(^|/)(moving_mean|moving_variance|moving_var|running_mean|running_var)(:\d+)?$")
+_METRIC_NAME = re.compile(r"(^|/)(true_positives|false_positives|true_negatives|false_negatives|total|count|"
+                          r"accumulator|confusion_matrix|total_weights|num_examples)(_\d+)?(:\d+)?$")
+
+
+def variable_roles(artifact: Artifact, updates: "UpdateFacts") -> dict[str, VariableRole]:
+    """The role of every variable of ``artifact``, with the evidence that decided it."""
+    decided: dict[str, VariableRole] = {}
+
+    def settle(name: str, role: Role, why: str) -> None:
+        if name in artifact.variables and name not in decided:
+            decided[name] = VariableRole(role, why)
+
+    # 1. Collections, the TF2 object graph and checkpoint slots.
+    for info in artifact.meta_graphs:
+        for key in _STEP_COLLECTIONS:
+            for name in info.collections.get(key, ()):
+                settle(name, Role.STEP, f"collection `{key}`")
+        for key in _METRIC_COLLECTIONS:
+            for name in info.collections.get(key, ()):
+                settle(name, Role.METRIC, f"collection `{key}`")
+    slot_keys = {k for v in artifact.variables.values() for k in v.slots}
+    for name, var in artifact.variables.items():
+        if var.checkpoint_key and var.checkpoint_key in slot_keys:
+            settle(name, Role.OPTIMIZER_SLOT, "the checkpoint lists it as another variable's slot")
+    paths: Mapping[int, str] = artifact.metadata.get("object_paths") or {}
+    for node_id, name in (artifact.metadata.get("object_variable_ids") or {}).items():
+        path = paths.get(node_id, "")
+        where = f"object-graph path `{path}`"
+        if path.startswith("optimizer/") or "/optimizer/" in path:
+            leaf = path.rsplit("/", 1)[-1]
+            settle(name, Role.STEP if leaf in ("iter", "iterations") else Role.OPTIMIZER_SLOT, where)
+        elif "keras_api/metrics/" in path or path.startswith("metrics/"):
+            settle(name, Role.METRIC, where)
+    keras = artifact.metadata.get("keras") or {}
+    for entry in keras.get("optimizer_weights", ()) if isinstance(keras, Mapping) else ():
+        name = getattr(entry, "name", None)
+        if isinstance(name, str):
+            settle(name, Role.OPTIMIZER_SLOT, "Keras `optimizer_weights`")
+
+    # 2. What reads and writes it.
+    handles = updates.handles
+    graphs = [(name, g) for name, g in artifact.graphs.items()]
+    graphs += [(f"function:{name}", g) for name, g in artifact.functions.items()]
+    for key, graph in graphs:
+        marks = handles.get(key, {})
+        if not marks:
+            continue
+        for op, ids in graph.by_op.items():
+            if op.startswith(_OPTIMIZER_PREFIXES):
+                for i in ids:
+                    for j in graph.inputs[i][1:]:
+                        for v in marks.get(graph.source(j, through=_HANDLE_PASS), ()):
+                            settle(v, Role.OPTIMIZER_SLOT, f"input of optimizer update `{graph.names[i]}` ({op})")
+            elif op in _BATCH_NORM_OPS:
+                for i in ids:
+                    for j in graph.inputs[i][3:5]:
+                        for v in marks.get(graph.source(j, through=_HANDLE_PASS), ()):
+                            settle(v, Role.BATCHNORM_STATISTIC, f"mean or variance of `{graph.names[i]}` ({op})")
+    for name, writes in updates.writes.items():
+        averaging = [w for w in writes if w.kind is UpdateKind.MOVING_AVERAGE]
+        if averaging and not name.endswith("/ExponentialMovingAverage"):
+            settle(name, Role.BATCHNORM_STATISTIC, f"moving-average update `{averaging[0].node}`")
+    for name, var in artifact.variables.items():
+        if name in decided or var.trainable:
+            continue
+        writes = updates.writes.get(name, ())
+        counting = [w for w in writes if w.op in _COUNTING_OPS]
+        others = [w for w in writes if w.op not in _COUNTING_OPS and w.kind not in (
+            UpdateKind.INITIALIZER, UpdateKind.RESTORE, UpdateKind.WEIGHT_LOAD)]
+        if counting and not others:
+            if var.dtype in _INT_TYPES:
+                settle(name, Role.STEP, f"an integer only `{counting[0].op}` writes (`{counting[0].node}`)")
+            else:
+                settle(name, Role.METRIC, f"an accumulator only `{counting[0].op}` writes (`{counting[0].node}`)")
+
+    # 3. Its type, then 4. names; trainable variables are weights whatever their name.
+    for name, var in artifact.variables.items():
+        if name in decided:
+            continue
+        if var.dtype in _RESOURCE_TYPES:
+            settle(name, Role.RESOURCE, f"dtype {var.dtype}")
+        elif var.trainable:
+            settle(name, Role.WEIGHT, f"trainable ({var.trainable_source or 'flag'})")
+        elif var.dtype in _INT_TYPES and var.shape == ():
+            settle(name, Role.STEP, f"an integer scalar ({var.dtype})")
+        elif _SLOT_NAME.search(name):
+            settle(name, Role.OPTIMIZER_SLOT, "name (an optimizer slot's)")
+        elif _STATISTIC_NAME.search(name):
+            settle(name, Role.BATCHNORM_STATISTIC, "name (a BatchNorm statistic's)")
+        elif _STEP_NAME.search(name):
+            settle(name, Role.STEP, "name (a step's)")
+        elif _METRIC_NAME.search(name) and not var.keras_layer:
+            settle(name, Role.METRIC, "name (a metric variable's)")
+        else:
+            settle(name, Role.WEIGHT, "no other role applies")
+    return decided
+
+
+def model_variables(roles: Mapping[str, VariableRole]) -> frozenset[str]:
+    """Names of the variables that are part of a model (weights and BatchNorm statistics)."""
+    return frozenset(n for n, r in roles.items() if r.is_model)
+
+
+def variable_nodes(artifact: Artifact) -> dict[tuple[str, str], str]:
+    """(graph, node) -> variable name, for the variable ops that stand for a variable."""
+    out = {}
+    for name, var in artifact.variables.items():
+        if var.graph and var.node:
+            graph = artifact.graphs.get(var.graph)
+            if graph is not None and var.node in graph.index and graph.ops[graph.index[var.node]] in VARIABLE_OPS:
+                out[(var.graph, var.node)] = name
+    return out

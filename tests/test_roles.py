@@ -1,0 +1,94 @@
+"""Variable roles from collections, readers and writers, types and names, on graphs written by hand."""
+
+from __future__ import annotations
+
+from graphaudit.analysis import Analyses
+from graphaudit.analysis.roles import Role
+from graphaudit.config import Settings
+from graphaudit.formats.live import from_message
+from tests.handmade import graph_def, meta_graph, node, variable
+
+
+def _roles(mg):
+    facts = Analyses(from_message(mg, label="<hand>"), Settings())
+    return {n: (r.role, r.evidence) for n, r in facts.roles.items()}, facts
+
+
+def _tf1_program():
+    """A TF1 training graph: a conv with BatchNorm, Adam, a global step, an AUC-like metric, a table."""
+    nodes = [node("images", "Placeholder", dtype="float", shape=(-1, 4, 4, 3))]
+    for name, shape in (("conv/kernel", (3, 3, 3, 4)), ("bn/gamma", (4,)), ("bn/beta", (4,)),
+                        ("bn/moving_mean", (4,)), ("bn/moving_variance", (4,)), ("conv/kernel/Adam", (3, 3, 3, 4)),
+                        ("beta1_power", ()), ("auc/true_positives", (200,)), ("mean/total", ()),
+                        ("running_sum", ())):
+        nodes += variable(name, shape)
+    nodes += variable("global_step", (), dtype="int64")
+    nodes += variable("vocab", (), dtype="string")
+    nodes += [
+        node("conv", "Conv2D", "images", "conv/kernel/read", T="float"),
+        node("bn", "FusedBatchNormV3", "conv", "bn/gamma/read", "bn/beta/read", "bn/moving_mean/read",
+             "bn/moving_variance/read", T="float", is_training=False),
+        node("lr", "Const", value=0.1), node("grad", "Const", value=[[[[0.0] * 4] * 3] * 3] * 3),
+        node("Adam/update_conv/kernel", "ApplyAdam", "conv/kernel", "conv/kernel/Adam", "conv/kernel/Adam",
+             "beta1_power", "beta1_power", "lr", "lr", "lr", "lr", "grad", T="float"),
+        node("one", "Const", value=1), node("step_inc", "AssignAdd", "global_step", "one", T="int64"),
+        node("x", "Const", value=1.0), node("acc", "AssignAdd", "running_sum", "x", T="float"),
+        node("auc/update", "AssignAdd", "auc/true_positives", "x", T="float"),
+    ]
+    everything = ["conv/kernel", "bn/gamma", "bn/beta", "bn/moving_mean", "bn/moving_variance",
+                  "conv/kernel/Adam", "beta1_power", "global_step", "vocab", "running_sum"]
+    return meta_graph(graph_def(*nodes), variable_collections={
+        "variables": everything, "trainable_variables": ["conv/kernel", "bn/gamma", "bn/beta"],
+        "local_variables": ["auc/true_positives", "mean/total"], "metric_variables": ["auc/true_positives"],
+        "global_step": ["global_step"]})
+
+
+def test_each_role_comes_from_its_strongest_evidence():
+    roles, facts = _roles(_tf1_program())
+    assert roles["conv/kernel"][0] is Role.WEIGHT and "trainable" in roles["conv/kernel"][1]
+    assert roles["bn/gamma"][0] is Role.WEIGHT
+    assert roles["bn/moving_mean"] == (Role.BATCHNORM_STATISTIC, "mean or variance of `bn` (FusedBatchNormV3)")
+    assert roles["bn/moving_variance"][0] is Role.BATCHNORM_STATISTIC
+    assert roles["conv/kernel/Adam"] == (Role.OPTIMIZER_SLOT,
+                                         "input of optimizer update `Adam/update_conv/kernel` (ApplyAdam)")
+    assert roles["beta1_power"][0] is Role.OPTIMIZER_SLOT
+    assert roles["global_step"] == (Role.STEP, "collection `global_step`")
+    # Collections win over the writer (an AssignAdd makes it an accumulator anyway).
+    assert roles["auc/true_positives"] == (Role.METRIC, "collection `metric_variables`")
+    assert roles["mean/total"] == (Role.METRIC, "collection `local_variables`")
+    assert roles["running_sum"] == (Role.METRIC, "an accumulator only `AssignAdd` writes (`acc`)")
+    assert roles["vocab"] == (Role.RESOURCE, "dtype string")
+    assert facts.model_variables == {"conv/kernel", "bn/gamma", "bn/beta", "bn/moving_mean", "bn/moving_variance"}
+
+
+def test_without_collections_writers_types_and_names_decide():
+    nodes = []
+    for name, shape, dtype in (("dense/kernel", (4, 2), "float"), ("iterations", (), "int64"),
+                               ("counter", (), "int32"), ("bn/moving_mean", (4,), "float"),
+                               ("dense/kernel/Momentum", (4, 2), "float"), ("metrics/count", (), "float")):
+        nodes += variable(name, shape, dtype)
+    nodes += [node("x", "Const", value=1), node("inc", "AssignAdd", "counter", "x", T="int32")]
+    roles, _ = _roles(meta_graph(graph_def(*nodes)))
+    assert roles["dense/kernel"] == (Role.WEIGHT, "no other role applies")
+    assert roles["iterations"] == (Role.STEP, "an integer scalar (int64)")
+    assert roles["counter"] == (Role.STEP, "an integer only `AssignAdd` writes (`inc`)")
+    assert roles["bn/moving_mean"] == (Role.BATCHNORM_STATISTIC, "name (a BatchNorm statistic's)")
+    assert roles["dense/kernel/Momentum"] == (Role.OPTIMIZER_SLOT, "name (an optimizer slot's)")
+    assert roles["metrics/count"] == (Role.METRIC, "name (a metric variable's)")
+
+
+def test_a_trainable_variable_is_a_weight_whatever_its_name():
+    nodes = variable("count", (8, 8)) + variable("total", (8,))
+    roles, _ = _roles(meta_graph(graph_def(*nodes), variable_collections={
+        "variables": ["count", "total"], "trainable_variables": ["count", "total"]}))
+    assert roles["count"][0] is Role.WEIGHT and roles["total"][0] is Role.WEIGHT
+
+
+def test_inspect_shows_each_variable_s_role_and_why():
+    from graphaudit.inspection import inspect_dict
+
+    info = inspect_dict(from_message(_tf1_program(), label="<hand>"))
+    items = {v["name"]: v for v in info["variables"]["items"]}
+    assert items["global_step"]["role"] == "step or counter"
+    assert items["auc/true_positives"]["role_evidence"] == "collection `metric_variables`"
+    assert items["conv/kernel"]["role"] == "model weight"

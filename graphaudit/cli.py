@@ -141,6 +141,7 @@ def check(
     show_fixes: bool = typer.Option(False, "--show-fixes", help="Print fix-up details, evidence and code."),
     color: Optional[bool] = typer.Option(None, "--color/--no-color", help="Force or disable colour."),
     jobs: Optional[int] = typer.Option(None, "--jobs", "-j", min=0, help="Audit artifacts in this many processes (0: one per CPU; default 1)."),
+    timeout: Optional[int] = typer.Option(None, "--timeout", min=1, help="Seconds to read one Keras .h5/.keras file before giving up on it (default 120)."),
     pre_commit: bool = typer.Option(False, "--pre-commit", hidden=True, help="PATHS are changed files: audit the artifact each belongs to."),
 ) -> None:
     """Audit artifacts and report findings. Exit 0: clean; 1: findings; 2: unreadable input or usage error."""
@@ -153,7 +154,7 @@ def check(
         cli = Options(select=_split(select), ignore=_split(ignore), extend_select=_split(extend_select),
                       fail_on=fail_on, outputs=tuple(output) if output else None,
                       pretrained=_split(pretrained), finetune=_split(finetune), weights=weights,
-                      max_file_size=max_file_size, jobs=jobs)
+                      max_file_size=max_file_size, jobs=jobs, timeout=timeout)
         settings = _settings(config, isolated, cli)
         targets = [str(p) for p in paths]
         if pre_commit:
@@ -168,7 +169,9 @@ def check(
             reporter = get_reporter(format, stream, show_fixes=show_fixes, color=color if output_file is None else False)
             reporter.write(report)
     except GraphauditError as exc:
-        _fail(str(exc))
+        from graphaudit.reporters.escaping import escape
+
+        _fail(escape(str(exc)))
     raise typer.Exit(report.exit_code(exit_zero))
 
 
@@ -179,12 +182,16 @@ def inspect_cmd(
     max_file_size: Optional[int] = typer.Option(None, "--max-file-size"),
     verify_checksums: bool = typer.Option(False, "--verify-checksums",
                                           help="Read every checkpoint tensor and check its CRC-32C."),
+    timeout: int = typer.Option(120, "--timeout", min=1, help="Seconds to read a Keras .h5/.keras file before giving up."),
 ) -> None:
     """Summarise what an artifact holds: format, tags, signatures, graphs, variables, checkpoint coverage, ops."""
+    from graphaudit.budget import BudgetExceeded, run_with_budget
     from graphaudit.config import DEFAULT_MAX_FILE_SIZE
-    from graphaudit.formats.readers import read
+    from graphaudit.engine import NATIVE_FORMATS, budget_message, read_failure
+    from graphaudit.errors import strict
     from graphaudit.formats.sniff import discover
-    from graphaudit.inspection import inspect_dict, render_console
+    from graphaudit.inspection import render_console
+    from graphaudit.reporters.escaping import escape, escape_tree
 
     try:
         if format not in ("console", "json"):
@@ -194,19 +201,41 @@ def inspect_cmd(
         if len(candidates) != 1:
             raise UsageError(f"{path}: holds {len(candidates)} artifacts; inspect takes one "
                              f"(for example {candidates[0].path if candidates else path})")
-        art = read(candidates[0], max_file_size=cap)
-        info = inspect_dict(art)
-        if verify_checksums and art.checkpoint is not None:
-            for key in art.checkpoint.keys():
-                art.checkpoint.verify(key)  # raises ArtifactError naming the tensor
-            info["checkpoint"]["checksums"] = "verified"
+        candidate = candidates[0]
+        try:
+            if candidate.format in NATIVE_FORMATS:
+                info = run_with_budget(lambda: _inspect_info(candidate, cap, verify_checksums), timeout)
+            else:
+                info = _inspect_info(candidate, cap, verify_checksums)
+        except BudgetExceeded as exc:
+            raise ArtifactError(candidate.path, budget_message(exc, timeout)) from None
+        except GraphauditError:
+            raise
+        except Exception as exc:  # noqa: BLE001 - a damaged artifact is one line, as in `check`
+            if strict():
+                raise
+            raise ArtifactError(candidate.path, read_failure(candidate, exc)) from None
     except GraphauditError as exc:
-        _fail(str(exc))
+        _fail(escape(str(exc)))
+    info = escape_tree(info, multiline=frozenset({"code"}))
     if format == "json":
         json.dump(info, sys.stdout, indent=2)
         sys.stdout.write("\n")
     else:
         render_console(info, _console())
+
+
+def _inspect_info(candidate, cap: int, verify_checksums: bool) -> dict:
+    from graphaudit.formats.readers import read
+    from graphaudit.inspection import inspect_dict
+
+    art = read(candidate, max_file_size=cap)
+    info = inspect_dict(art)
+    if verify_checksums and art.checkpoint is not None:
+        for key in art.checkpoint.keys():
+            art.checkpoint.verify(key)  # raises ArtifactError naming the tensor
+        info["checkpoint"]["checksums"] = "verified"
+    return info
 
 
 @app.command("rules")

@@ -18,6 +18,7 @@ else:  # pragma: no cover - Python 3.10
 
 DEFAULT_MAX_FILE_SIZE = 2 * 1024**3  # protobuf cannot parse more than 2 GiB anyway
 DEFAULT_MIN_DUPLICATE_OPS = 20
+DEFAULT_TIMEOUT = 120  # seconds; see graphaudit/budget.py
 
 
 @dataclass(frozen=True)
@@ -36,6 +37,7 @@ class Options:
     max_file_size: int | None = None
     min_duplicate_ops: int | None = None
     jobs: int | None = None
+    timeout: int | None = None
 
     def merged_over(self, base: "Options") -> "Options":
         """These options, with unset ones taken from ``base``."""
@@ -68,7 +70,7 @@ def options_from_mapping(data: Mapping[str, Any], origin: str) -> Options:
                 raise UsageError(f'{origin}: `{key}` must map path globs to lists of codes, '
                                  f'e.g. {{"exports/legacy/*" = ["GA201"]}}')
             values[attr] = {k: tuple(v) for k, v in value.items()}
-        elif attr in ("max_file_size", "min_duplicate_ops"):
+        elif attr in ("max_file_size", "min_duplicate_ops", "timeout"):
             if not isinstance(value, int) or isinstance(value, bool) or value <= 0:
                 raise UsageError(f"{origin}: `{key}` must be a positive integer")
             values[attr] = value
@@ -133,6 +135,7 @@ class Settings:
     max_file_size: int = DEFAULT_MAX_FILE_SIZE
     min_duplicate_ops: int = DEFAULT_MIN_DUPLICATE_OPS
     jobs: int = 1  # processes for a folder audit; 0: one per CPU
+    timeout: float = DEFAULT_TIMEOUT  # seconds per artifact whose reading calls native code (HDF5)
     config_path: str | None = None
 
     def is_enabled(self, code: str, artifact_path: str | None = None) -> bool:
@@ -195,6 +198,7 @@ def resolve(options: Options, known_codes: Iterable[str], *, config_path: str | 
         max_file_size=options.max_file_size or base.max_file_size,
         min_duplicate_ops=options.min_duplicate_ops or base.min_duplicate_ops,
         jobs=options.jobs if options.jobs is not None else base.jobs,
+        timeout=options.timeout or base.timeout,
         config_path=config_path,
     )
 

@@ -6,9 +6,10 @@ import os
 from typing import Callable, Iterable, Sequence
 
 from graphaudit.analysis import Analyses
-from graphaudit.artifact import Artifact
+from graphaudit.artifact import Artifact, Format
+from graphaudit.budget import BudgetExceeded, run_with_budget
 from graphaudit.config import Settings
-from graphaudit.errors import ArtifactError, strict
+from graphaudit.errors import ArtifactError, describe, strict
 from graphaudit.findings import (ArtifactResult, ArtifactStats, Finding, Report, Silenced, merge_silenced,
                                  sort_findings)
 from graphaudit.formats.readers import add_user_outputs, read
@@ -34,29 +35,53 @@ def check_artifact(artifact: Artifact, settings: Settings) -> ArtifactResult:
     # Findings a declaration of intent (`finetune`) covers: rules yield them as `Silenced`; they
     # are counted per declaration, so the report can say what each declaration hid.
     silenced: dict[str, int] = {}
+    problems: list[str] = []
     for rule in enabled_rules(settings, artifact.path):
+        made = len(findings)
         try:
             for item in rule.check(artifact, facts):
                 if isinstance(item, Silenced):
                     silenced[item.declaration] = silenced.get(item.declaration, 0) + 1
                 else:
                     findings.append(item)
-        except ArtifactError:
-            raise
+        except ArtifactError as exc:
+            # A value a rule asked for could not be read (a damaged shard, a dataset too large):
+            # this rule's partial findings are dropped, the other rules still run.
+            del findings[made:]
+            problems.append(f"{rule.code} could not finish: {_relative_message(exc, artifact.path)}")
         except Exception as exc:  # noqa: BLE001 - one broken rule must not lose the others' findings
             if strict():
                 raise
-            return ArtifactResult(path=artifact.path, format=artifact.format.value, stats=stats_of(artifact),
-                                  findings=sort_findings(findings),
-                                  error=f"internal error in rule {rule.code} ({type(exc).__name__}: {exc}); "
-                                        "please report it with this artifact")
+            del findings[made:]
+            problems.append(f"{rule.code} stopped on this artifact: {describe(exc)}; the other rules ran "
+                            "(please report it with this artifact)")
     return ArtifactResult(path=artifact.path, format=artifact.format.value, stats=stats_of(artifact),
                           findings=sort_findings(findings), notes=tuple(artifact.notes),
-                          silenced=tuple(sorted(silenced.items())))
+                          silenced=tuple(sorted(silenced.items())), error="; ".join(problems) or None)
+
+
+# Formats whose reading calls into native code (HDF5) that can loop forever or crash on a damaged
+# file: they are audited in a forked child under the time budget (graphaudit/budget.py).
+NATIVE_FORMATS = frozenset({Format.KERAS_H5, Format.KERAS_V3})
 
 
 def audit_candidate(candidate: Candidate, settings: Settings) -> ArtifactResult:
     """Read and check one artifact; any failure becomes a one-line error on its result."""
+    if candidate.format in NATIVE_FORMATS and settings.timeout > 0:
+        try:
+            return run_with_budget(lambda: _audit_candidate(candidate, settings), settings.timeout)
+        except BudgetExceeded as exc:
+            fmt = candidate.format.value if candidate.format else None
+            return ArtifactResult(path=candidate.path, format=fmt, error=budget_message(exc, settings.timeout))
+    return _audit_candidate(candidate, settings)
+
+
+def budget_message(exc: BudgetExceeded, timeout: float) -> str:
+    return (f"reading it {exc.reason}; HDF5 can loop or crash on a damaged file "
+            f"(a healthy one reads well within --timeout {timeout:g})")
+
+
+def _audit_candidate(candidate: Candidate, settings: Settings) -> ArtifactResult:
     fmt = candidate.format.value if candidate.format else None
     try:
         artifact = read(candidate, max_file_size=settings.max_file_size)
@@ -68,8 +93,13 @@ def audit_candidate(candidate: Candidate, settings: Settings) -> ArtifactResult:
     except Exception as exc:  # noqa: BLE001 - malformed input must not become a traceback
         if strict():
             raise
-        return ArtifactResult(path=candidate.path, format=fmt,
-                              error=f"could not read ({type(exc).__name__}: {str(exc)[:200]})")
+        return ArtifactResult(path=candidate.path, format=fmt, error=read_failure(candidate, exc))
+
+
+def read_failure(candidate: Candidate, exc: BaseException) -> str:
+    """The one line for a reader that stopped on something other than its own ArtifactError."""
+    what = f"a {candidate.format.value} artifact" if candidate.format else "an artifact"
+    return f"expected {what}; {describe(exc)}"
 
 
 def _relative_message(exc: ArtifactError, root: str) -> str:

@@ -84,7 +84,7 @@ def test_github_annotations_escape_and_overflow(tmp_path, monkeypatch):
     errors = [line for line in lines if line.startswith("::error ")]
     assert len(errors) == PER_LEVEL_CAP
     assert errors[0] == ("::error file=m0%2Cx%3Ay,title=GA201 uninitialized-variable::"
-                         "message, with: 100%25 0%0Asecond line — fix: Do it")
+                         "message, with: 100%25 0\\nsecond line — fix: Do it")
     assert "3 more findings are in the step summary" in lines[-1]
     assert summary.read_text().count("| GA201 |") == 3
 

@@ -3,18 +3,19 @@
 from __future__ import annotations
 
 from rich.console import Console
-from rich.markup import escape
 from rich.syntax import Syntax
 from rich.text import Text
 
 from graphaudit.findings import ArtifactResult, Finding, Report, Severity
 from graphaudit.reporters.base import Reporter
+from graphaudit.reporters.escaping import escape, escape_lines
 
 STYLES = {Severity.ERROR: "bold red", Severity.WARNING: "yellow", Severity.INFO: "cyan"}
 
 
 def _ticks(text: str) -> Text:
     """Render `identifiers` in bold; the backticks stay, so plain output keeps them apart."""
+    text = escape(text)
     out = Text()
     parts = text.split("`")
     for k, part in enumerate(parts):
@@ -34,12 +35,13 @@ class ConsoleReporter(Reporter):
     def handle(self, result: ArtifactResult) -> None:
         c = self.console
         if result.error:
-            c.print(Text.assemble((result.path, "bold"), ": ", ("error", "bold red"), ": ", _ticks(result.error)))
-            return
+            # Findings made before a rule or reader stopped are still shown below the error.
+            c.print(Text.assemble((escape(result.path), "bold"), ": ", ("error", "bold red"), ": ",
+                                  _ticks(result.error)))
         if not result.findings:
             return
         s = result.stats
-        c.print(Text.assemble((result.path, "bold underline"),
+        c.print(Text.assemble((escape(result.path), "bold underline"),
                               f"  ({result.format}, {s.nodes:,} nodes, {s.variables:,} variables)"))
         for f in result.findings:
             self._finding(f)
@@ -62,7 +64,7 @@ class ConsoleReporter(Reporter):
             for line in f.evidence:
                 c.print(Text.assemble("    ", ("evidence: ", "dim"), _ticks(line)))
             if f.fixup.code:
-                code = f.fixup.code.rstrip()
+                code = escape_lines(f.fixup.code.rstrip())
                 if c.is_terminal:
                     c.print(Syntax(code, "python", theme="ansi_dark", padding=(0, 4), word_wrap=True,
                                    background_color="default"))

@@ -6,6 +6,7 @@ import os
 
 from graphaudit.findings import Finding, Report, Severity
 from graphaudit.reporters.base import Reporter
+from graphaudit.reporters.escaping import escape
 
 # GitHub shows at most 10 annotations of each level per step; the rest go to the step summary.
 PER_LEVEL_CAP = 10
@@ -13,6 +14,7 @@ COMMANDS = {Severity.ERROR: "error", Severity.WARNING: "warning", Severity.INFO:
 
 
 def _escape_data(text: str) -> str:
+    text = escape(text)
     return text.replace("%", "%25").replace("\r", "%0D").replace("\n", "%0A")
 
 
@@ -44,7 +46,8 @@ class GithubReporter(Reporter):
         if overflow:
             lines = ["### graphaudit: findings past GitHub's annotation limit", "",
                      "| code | severity | artifact | message |", "| --- | --- | --- | --- |"]
-            lines += [f"| {f.code} | {f.severity.value} | `{f.location.artifact}` | {f.message.replace('|', '/')} |"
+            lines += [f"| {f.code} | {f.severity.value} | `{escape(f.location.artifact)}` | "
+                      f"{escape(f.message).replace('|', '/')} |"
                       for f in overflow]
             text = "\n".join(lines) + "\n"
             summary = os.environ.get("GITHUB_STEP_SUMMARY")

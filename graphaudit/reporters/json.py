@@ -6,19 +6,24 @@ import json
 
 from graphaudit.findings import ArtifactResult, Report
 from graphaudit.reporters.base import TOOL, Reporter, finding_dict
+from graphaudit.reporters.escaping import escape_tree
 
 
 def report_dict(report: Report) -> dict:
+    """The report as plain data; every string from an artifact is escaped (reporters/escaping.py)."""
     return {
         "version": 1,
         "tool": dict(TOOL),
-        "artifacts": [artifact_dict(a) for a in report.artifacts],
+        "artifacts": escape_tree([artifact_dict(a) for a in report.artifacts], multiline=MULTILINE),
         "summary": {
             "artifacts": len(report.artifacts),
             "errors": len(report.errors),
             "findings": report.counts(),
         },
     }
+
+
+MULTILINE = frozenset({"code", "detail"})  # fix-up fields that hold several lines
 
 
 def artifact_dict(a: ArtifactResult) -> dict:

@@ -8,6 +8,8 @@ from pathlib import Path
 
 from graphaudit.findings import Finding, Report, Severity
 from graphaudit.reporters.base import TOOL, Reporter
+from graphaudit.reporters.escaping import escape_tree
+from graphaudit.reporters.json import MULTILINE
 from graphaudit.rules import ALL_RULES, Rule
 
 SCHEMA = "https://json.schemastore.org/sarif-2.1.0.json"
@@ -44,7 +46,8 @@ def _clip(text: str, limit: int) -> str:
 
 
 def fingerprint(f: Finding) -> str:
-    return hashlib.sha256(f.fingerprint_material().encode("utf-8")).hexdigest()
+    # surrogatepass: names that are not UTF-8 still get a stable fingerprint of their bytes.
+    return hashlib.sha256(f.fingerprint_material().encode("utf-8", "surrogatepass")).hexdigest()
 
 
 def _uri(path: str) -> str:
@@ -76,12 +79,12 @@ def sarif_dict(report: Report) -> dict:
                     "fixup": {"title": f.fixup.title, "detail": f.fixup.detail, "code": f.fixup.code},
                 },
             }
-            results.append(result)
-    notifications = [
+            results.append(escape_tree(result, multiline=MULTILINE))
+    notifications = escape_tree([
         {"level": "error", "message": {"text": f"{a.path}: {a.error}"},
          "locations": [{"physicalLocation": {"artifactLocation": {"uri": _uri(a.path)}}}]}
         for a in report.artifacts if a.error
-    ]
+    ])
     if len(results) > MAX_RESULTS:
         # GitHub code scanning rejects a run with more results; keep the most severe, say so.
         dropped = len(results) - MAX_RESULTS

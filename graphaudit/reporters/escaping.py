@@ -1,0 +1,62 @@
+"""One escaping policy for every output: text from an artifact can neither control a terminal nor a CI log."""
+
+# Names come from the artifact and may hold anything: ESC sequences that rewrite a terminal,
+# newlines that start a GitHub workflow command (`::error file=...`), bidi overrides that make
+# text read differently than it is, and bytes that are not UTF-8 (carried as lone surrogates by
+# `surrogateescape`, which no UTF-8 stream can write). Each is shown as a visible escape instead.
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+# C0 and C1 controls, DEL, bidi embeddings/overrides/isolates, and lone surrogates.
+_UNSAFE = re.compile("[\x00-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069\ud800-\udfff]")
+_UNSAFE_KEEP_LINES = re.compile("[\x00-\x09\x0b-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069\ud800-\udfff]")
+_NAMED = {"\n": "\\n", "\r": "\\r", "\t": "\\t"}
+# A GitHub runner reads a workflow command from any line that starts with `::` once leading
+# whitespace is trimmed; graphaudit's own multi-line text never starts a line that way.
+_COMMAND_LINE = re.compile(r"^([ \t]*)::", re.MULTILINE)
+
+
+def _one(match: re.Match[str]) -> str:
+    ch = match.group()
+    named = _NAMED.get(ch)
+    if named:
+        return named
+    code = ord(ch)
+    if 0xDC80 <= code <= 0xDCFF:  # a byte that was not UTF-8, kept by surrogateescape
+        return f"\\x{code - 0xDC00:02x}"
+    if code <= 0xFF:
+        return f"\\x{code:02x}"
+    return f"\\u{code:04x}"
+
+
+def escape(text: str) -> str:
+    """One line of text as printable, valid Unicode: `a\\x1bb`, `a\\nb`, `\\xff` for a non-UTF-8 byte."""
+    if _UNSAFE.search(text):
+        text = _UNSAFE.sub(_one, text)
+    return _COMMAND_LINE.sub(_guard, text) if "::" in text else text
+
+
+def escape_lines(text: str) -> str:
+    """Multi-line text (fix-up code): newlines stay, everything else is escaped as by :func:`escape`,
+    and no line can start a workflow command."""
+    text = _UNSAFE_KEEP_LINES.sub(_one, text) if _UNSAFE_KEEP_LINES.search(text) else text
+    return _COMMAND_LINE.sub(_guard, text) if "::" in text else text
+
+
+def _guard(match: re.Match[str]) -> str:
+    return match.group(1) + "\\x3a:"
+
+
+def escape_tree(value: Any, *, multiline: frozenset[str] = frozenset()) -> Any:
+    """A JSON-like tree with every string (keys too) escaped; keys in ``multiline`` keep newlines."""
+    if isinstance(value, str):
+        return escape(value)
+    if isinstance(value, dict):
+        return {escape(k): (escape_lines(v) if k in multiline and isinstance(v, str)
+                            else escape_tree(v, multiline=multiline)) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [escape_tree(v, multiline=multiline) for v in value]
+    return value

@@ -11,9 +11,9 @@ from typing import Iterator, List, Optional
 
 import typer
 
-from graphaudit import __version__
 from graphaudit.config import KEYS, Options, find_config, load_config, resolve
 from graphaudit.errors import ArtifactError, GraphauditError, UsageError
+from graphaudit.version import __version__
 
 app = typer.Typer(
     name="graphaudit",
@@ -158,7 +158,7 @@ def check(
         settings = _settings(config, isolated, cli)
         targets = [str(p) for p in paths]
         if pre_commit:
-            from graphaudit.precommit import artifact_roots
+            from graphaudit.formats.sniff import artifact_roots
 
             targets = artifact_roots(targets)
             if not targets:

@@ -159,40 +159,6 @@ class Report:
             parts.append(f"unreadable: {'; '.join(a.path for a in self.errors[:3])}")
         return f"<Report {', '.join(parts)}>"
 
-    # Output: the reporters do the work; imported here lazily to keep this module light.
-
-    def to_dict(self) -> dict:
-        """The ``--format json`` object (docs/output-contract.md)."""
-        from graphaudit.reporters.json import report_dict
-
-        return report_dict(self)
-
-    def to_json(self, *, indent: int | None = 2) -> str:
-        import json
-
-        return json.dumps(self.to_dict(), indent=indent, ensure_ascii=False)
-
-    def to_sarif(self, *, indent: int | None = 2) -> str:
-        """SARIF 2.1.0, as ``--format sarif`` writes it."""
-        import json
-
-        from graphaudit.reporters.sarif import sarif_dict
-
-        return json.dumps(sarif_dict(self), indent=indent, ensure_ascii=False)
-
-    def __rich_console__(self, console, options):
-        """Render through the console reporter, so ``rich.print(report)`` matches the CLI."""
-        import io
-
-        from rich.text import Text
-
-        from graphaudit.reporters.console import ConsoleReporter
-
-        buffer = io.StringIO()
-        # Styles go through ANSI codes and back, so the target console decides about colour.
-        ConsoleReporter(buffer, color=True).write(self)
-        yield Text.from_ansi(buffer.getvalue().rstrip("\n"))
-
 
 def merge_silenced(results: Iterable[ArtifactResult]) -> tuple[tuple[str, int], ...]:
     """Silenced counts of several artifacts, added up per declaration, sorted."""

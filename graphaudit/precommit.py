@@ -2,38 +2,12 @@
 
 from __future__ import annotations
 
-import os
 import sys
-from collections.abc import Iterable, Sequence
-from pathlib import Path
+from collections.abc import Sequence
 
-from graphaudit.formats.sniff import artifact_root_for, is_saved_model_dir, sniff_file
+from graphaudit.formats.sniff import artifact_roots
 
-
-def artifact_roots(files: Iterable[str | os.PathLike[str]]) -> list[str]:
-    """The artifacts that ``files`` belong to, each once, sorted.
-
-    `saved_model.pb` or `variables/variables.index` give the SavedModel folder, `model.ckpt.index`
-    or a data shard give the sibling `model.ckpt.meta` (or the `.index` alone). Files that are gone
-    (deleted in this commit) and files that hold no TensorFlow artifact (a `.pbtxt` label map, say)
-    are left out: the hook's file pattern matches by name, the content decides.
-    """
-    roots: set[str] = set()
-    for name in files:
-        root = artifact_root_for(name)
-        if root.is_dir():
-            if is_saved_model_dir(root):
-                roots.add(os.fspath(root))
-            continue
-        if not root.is_file():
-            continue
-        try:
-            if sniff_file(root) is None:
-                continue
-        except OSError:
-            pass  # unreadable: let the audit say so, in one line
-        roots.add(os.fspath(root))
-    return sorted(roots, key=lambda p: Path(p).as_posix())
+__all__ = ["artifact_roots", "main", "run"]
 
 
 def main(argv: Sequence[str] | None = None) -> int:

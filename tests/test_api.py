@@ -37,10 +37,10 @@ def test_path_report_is_the_cli_report(built, tmp_path, capsys):
     assert finding.code == "GA201"
     assert finding.location.variables == tuple(built.manifest(MISSING)["missing_variables"])
     assert main(["check", "--isolated", "--format", "json", str(path)]) == 1
-    assert capsys.readouterr().out == report.to_json() + "\n"
+    assert capsys.readouterr().out == graphaudit.to_json(report) + "\n"
     assert main(["check", "--isolated", "--format", "sarif", str(path)]) == 1
-    assert capsys.readouterr().out == report.to_sarif() + "\n"
-    sarif = json.loads(report.to_sarif())
+    assert capsys.readouterr().out == graphaudit.to_sarif(report) + "\n"
+    sarif = json.loads(graphaudit.to_sarif(report))
     assert [r["ruleId"] for r in sarif["runs"][0]["results"]] == ["GA201"]
 
 
@@ -56,10 +56,11 @@ def test_report_renders_through_rich():
     from rich.console import Console
 
     from graphaudit.findings import ArtifactResult
+    from graphaudit.reporters import renderable
 
     report = Report(artifacts=(ArtifactResult(path="models/x.meta", format=None, error="truncated `graph_def`"),))
     console = Console(record=True, width=100, color_system=None)
-    console.print(report)
+    console.print(renderable(report))
     text = console.export_text()
     assert "models/x.meta: error: truncated `graph_def`" in text
     assert "1 artifact checked, no findings, 1 unreadable" in text
@@ -82,7 +83,7 @@ def test_folder_audit_in_processes_is_the_same_report(built):
     folders = [built.folder(MISSING), built.folder(CLEAN), built.folder("graphdef_pb")]
     one = graphaudit.audit(folders, isolated=True, jobs=1)
     two = graphaudit.audit(folders, isolated=True, jobs=2)
-    assert two.to_json() == one.to_json()
+    assert graphaudit.to_json(two) == graphaudit.to_json(one)
     assert [a.path for a in two.artifacts] == sorted(a.path for a in one.artifacts)
 
 

@@ -273,3 +273,29 @@ def ensure_inside(path: Path, top: Path, what: str) -> None:
     if path.is_symlink() or any(p.is_symlink() for p in path.parents if _inside(p, top)):
         if not _inside(path.resolve(), top.resolve()):
             raise ArtifactError(path, f"{what} is a symlink that leaves the artifact (to `{path.resolve()}`)")
+
+
+def artifact_roots(files: Iterable[str | os.PathLike[str]]) -> list[str]:
+    """The artifacts that ``files`` belong to, each once, sorted.
+
+    `saved_model.pb` or `variables/variables.index` give the SavedModel folder, `model.ckpt.index`
+    or a data shard give the sibling `model.ckpt.meta` (or the `.index` alone). Files that are gone
+    (deleted in this commit) and files that hold no TensorFlow artifact (a `.pbtxt` label map, say)
+    are left out: the hook's file pattern matches by name, the content decides.
+    """
+    roots: set[str] = set()
+    for name in files:
+        root = artifact_root_for(name)
+        if root.is_dir():
+            if is_saved_model_dir(root):
+                roots.add(os.fspath(root))
+            continue
+        if not root.is_file():
+            continue
+        try:
+            if sniff_file(root) is None:
+                continue
+        except OSError:
+            pass  # unreadable: let the audit say so, in one line
+        roots.add(os.fspath(root))
+    return sorted(roots, key=lambda p: Path(p).as_posix())

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from typing import IO
 
-from graphaudit import __version__
 from graphaudit.findings import ArtifactResult, Finding, Report
+from graphaudit.version import __version__
 
 
 class Reporter:

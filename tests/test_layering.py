@@ -1,0 +1,178 @@
+"""The import graph of graphaudit/: no cycles, and every arrow points down the pipeline (ARCHITECTURE.md)."""
+
+from __future__ import annotations
+
+import ast
+from pathlib import Path
+
+PACKAGE = Path(__file__).resolve().parent.parent / "graphaudit"
+
+#: The pipeline's stages, lowest first. A module may import its own stage or a lower one;
+#: modules not listed (engine, api, cli, precommit, pytest_plugin, testing, inspection, demo,
+#: reference, the package itself) are front ends and may import any stage.
+STAGES = (
+    ("graphaudit.errors", "graphaudit.names", "graphaudit.version", "graphaudit.findings"),
+    ("graphaudit.artifact", "graphaudit.config"),
+    ("graphaudit.formats",),
+    ("graphaudit.catalog",),
+    ("graphaudit.analysis",),
+    ("graphaudit.rules",),
+    ("graphaudit.reporters", "graphaudit.docs"),
+)
+
+#: Only formats/ knows protobuf, wire bytes and files: analysis and rules see the typed model.
+NO_FORMATS = ("graphaudit.analysis", "graphaudit.rules")
+
+#: Arrows that break the rules today, each to be removed by moving code, never added to.
+KNOWN_VIOLATIONS = {
+    ("graphaudit.analysis.structure", "graphaudit.formats.wire"),
+    ("graphaudit.analysis.updates", "graphaudit.formats.graphs"),
+    ("graphaudit.analysis.weight_stats", "graphaudit.formats.checkpoint"),
+    ("graphaudit.analysis.weight_stats", "graphaudit.formats.protos"),
+    ("graphaudit.artifact", "graphaudit.formats.checkpoint"),
+}
+
+
+def modules() -> dict[str, Path]:
+    out = {}
+    for path in sorted(PACKAGE.rglob("*.py")):
+        parts = path.relative_to(PACKAGE.parent).with_suffix("").parts
+        if parts[-1] == "__init__":
+            parts = parts[:-1]
+        out[".".join(parts)] = path
+    return out
+
+
+def imports_of(name: str, path: Path, known: set[str]) -> set[str]:
+    """Every graphaudit module that ``name`` imports, anywhere in the file (functions, TYPE_CHECKING)."""
+    is_package = path.name == "__init__.py"
+    out: set[str] = set()
+
+    def nearest(module: str) -> str | None:
+        while module and module not in known:
+            module = module.rpartition(".")[0]
+        return module or None
+
+    for node in ast.walk(ast.parse(path.read_text(), str(path))):
+        if isinstance(node, ast.Import):
+            targets = [a.name for a in node.names]
+        elif isinstance(node, ast.ImportFrom):
+            if node.level:
+                base = name.split(".") if is_package else name.split(".")[:-1]
+                base = base[: len(base) - (node.level - 1)]
+                module = ".".join(base + ([node.module] if node.module else []))
+            else:
+                module = node.module or ""
+            # `from pkg import mod` imports the submodule; `from mod import name` the module.
+            targets = [f"{module}.{a.name}" if f"{module}.{a.name}" in known else module for a in node.names]
+        else:
+            continue
+        for target in targets:
+            if target.startswith("graphaudit"):
+                found = nearest(target)
+                if found and found != name:
+                    out.add(found)
+    return out
+
+
+def import_graph() -> dict[str, set[str]]:
+    mods = modules()
+    known = set(mods)
+    return {name: imports_of(name, path, known) for name, path in mods.items()}
+
+
+def cycles(graph: dict[str, set[str]]) -> list[list[str]]:
+    """Strongly connected components of more than one module (Tarjan, iteratively)."""
+    index: dict[str, int] = {}
+    low: dict[str, int] = {}
+    stack: list[str] = []
+    on_stack: set[str] = set()
+    out: list[list[str]] = []
+    counter = 0
+    for start in sorted(graph):
+        if start in index:
+            continue
+        work = [(start, iter(sorted(graph[start])))]
+        index[start] = low[start] = counter
+        counter += 1
+        stack.append(start)
+        on_stack.add(start)
+        while work:
+            v, children = work[-1]
+            child = next(children, None)
+            if child is not None:
+                if child not in index:
+                    index[child] = low[child] = counter
+                    counter += 1
+                    stack.append(child)
+                    on_stack.add(child)
+                    work.append((child, iter(sorted(graph.get(child, ())))))
+                elif child in on_stack:
+                    low[v] = min(low[v], index[child])
+                continue
+            work.pop()
+            if work:
+                low[work[-1][0]] = min(low[work[-1][0]], low[v])
+            if low[v] == index[v]:
+                component = []
+                while True:
+                    w = stack.pop()
+                    on_stack.discard(w)
+                    component.append(w)
+                    if w == v:
+                        break
+                if len(component) > 1:
+                    out.append(sorted(component))
+    return out
+
+
+def stage_of(module: str) -> int:
+    for k, names in enumerate(STAGES):
+        if any(module == n or module.startswith(n + ".") for n in names):
+            return k
+    return len(STAGES)
+
+
+def violations(graph: dict[str, set[str]]) -> set[tuple[str, str]]:
+    out = set()
+    for module, targets in graph.items():
+        for target in targets:
+            if stage_of(target) > stage_of(module):
+                out.add((module, target))
+            if module.startswith(NO_FORMATS) and target.startswith("graphaudit.formats"):
+                out.add((module, target))
+    return out
+
+
+def test_the_import_graph_has_no_cycles():
+    found = cycles(import_graph())
+    assert not found, "import cycles:\n" + "\n".join(" <-> ".join(c) for c in found)
+
+
+def test_every_import_points_down_the_pipeline():
+    found = violations(import_graph())
+    new = sorted(found - KNOWN_VIOLATIONS)
+    assert not new, "imports of a later stage, or of formats/ from analysis or rules:\n" + "\n".join(
+        f"  {a} -> {b}" for a, b in new)
+    fixed = sorted(KNOWN_VIOLATIONS - found)
+    assert not fixed, "no longer violated; remove from KNOWN_VIOLATIONS:\n" + "\n".join(
+        f"  {a} -> {b}" for a, b in fixed)
+
+
+def test_the_checker_sees_imports_inside_functions_and_type_checking_blocks(tmp_path):
+    pkg = tmp_path / "graphaudit"
+    (pkg / "analysis").mkdir(parents=True)
+    (pkg / "__init__.py").write_text("")
+    (pkg / "findings.py").write_text("def f():\n    from graphaudit.reporters import x\n")
+    (pkg / "reporters.py").write_text("from graphaudit.findings import Finding\n")
+    (pkg / "analysis" / "__init__.py").write_text(
+        "from typing import TYPE_CHECKING\nif TYPE_CHECKING:\n    from ..formats import wire\n")
+    (pkg / "formats.py").write_text("")
+    mods = {}
+    for path in sorted(pkg.rglob("*.py")):
+        parts = path.relative_to(tmp_path).with_suffix("").parts
+        mods[".".join(parts[:-1] if parts[-1] == "__init__" else parts)] = path
+    graph = {name: imports_of(name, path, set(mods)) for name, path in mods.items()}
+    assert cycles(graph) == [["graphaudit.findings", "graphaudit.reporters"]]
+    assert ("graphaudit.analysis", "graphaudit.formats") in violations(graph)
+    assert ("graphaudit.findings", "graphaudit.reporters") in violations(graph)

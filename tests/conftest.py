@@ -63,8 +63,95 @@ class Artifacts:
         return self.builders.load_manifest(self.folder(name))
 
 
+TF_MODULES = ("tensorflow", "tf_keras", "keras")
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    parser.addoption("--update-goldens", action="store_true", default=False,
+                     help="rewrite tests/goldens/*.txt from the current output instead of comparing")
+
+
 def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line("markers", "tf: needs TensorFlow installed (imports it in-process)")
+
+
+def _imports_tensorflow_at_top(path: Path) -> bool:
+    import ast
+
+    try:
+        tree = ast.parse(path.read_text(), str(path))
+    except (OSError, SyntaxError):
+        return False
+    for node in tree.body:
+        names = [a.name for a in node.names] if isinstance(node, ast.Import) else \
+            [node.module or ""] if isinstance(node, ast.ImportFrom) else []
+        if any(n.split(".")[0] in TF_MODULES for n in names):
+            return True
+    return False
+
+
+def pytest_ignore_collect(collection_path: Path, config: pytest.Config) -> bool | None:
+    """Without TensorFlow, `-m "not tf"` skips collecting modules that import it at the top.
+
+    Such a module is wholly `tf` (it cannot even be imported); any other run collects it and
+    fails loudly when TensorFlow is missing.
+    """
+    if collection_path.suffix != ".py" or not collection_path.name.startswith("test_"):
+        return None
+    if "not tf" not in " ".join((config.getoption("markexpr") or "").replace("(", " ").split()):
+        return None
+    if importlib.util.find_spec("tensorflow") is not None:
+        return None
+    return True if _imports_tensorflow_at_top(collection_path) else None
+
+
+def _imports_tensorflow(func: Any, cache: dict[Any, bool]) -> bool:
+    """Whether the source of ``func`` imports TensorFlow or Keras anywhere in its body."""
+    import ast
+    import inspect
+    import textwrap
+
+    if func not in cache:
+        try:
+            tree = ast.parse(textwrap.dedent(inspect.getsource(func)))
+        except (OSError, TypeError, SyntaxError):
+            tree = None
+        cache[func] = tree is not None and any(
+            any(a.name.split(".")[0] in TF_MODULES for a in node.names) if isinstance(node, ast.Import) else
+            isinstance(node, ast.ImportFrom) and (node.module or "").split(".")[0] in TF_MODULES
+            for node in ast.walk(tree))
+    return cache[func]
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Mark `tf` what needs TensorFlow: tests that use the built TensorFlow artifacts (the
+    `artifacts` fixture, directly or through another fixture), and tests whose body or fixtures
+    import tensorflow, tf_keras or keras."""
+    cache: dict[Any, bool] = {}
+    for item in items:
+        if item.get_closest_marker("tf") is not None:
+            continue
+        names = getattr(item, "fixturenames", ())
+        funcs = [getattr(item, "function", None)]
+        defs = getattr(getattr(item, "_fixtureinfo", None), "name2fixturedefs", {})
+        funcs += [d.func for name in names for d in defs.get(name, ())]
+        if "artifacts" in names or any(f is not None and _imports_tensorflow(f, cache) for f in funcs):
+            item.add_marker(pytest.mark.tf)
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_call(item: pytest.Item):
+    """A test not marked `tf` must not import TensorFlow: `-m "not tf"` runs without it.
+
+    Caught here when TensorFlow is installed and not yet imported; the TF-free run catches the rest.
+    """
+    before = {m for m in TF_MODULES if m in sys.modules}
+    result = yield
+    if item.get_closest_marker("tf") is None:
+        new = sorted(m for m in TF_MODULES if m in sys.modules and m not in before)
+        if new:
+            pytest.fail(f"{item.nodeid} imports {', '.join(new)} but is not marked `tf`", pytrace=False)
+    return result
 
 
 @pytest.fixture(scope="session")

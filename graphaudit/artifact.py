@@ -28,6 +28,7 @@ class Format(str, enum.Enum):
     SAVED_MODEL_V1 = "saved_model_v1"
     SAVED_MODEL_V2 = "saved_model_v2"
     CHECKPOINT = "checkpoint"
+    CHECKPOINT_V1 = "checkpoint_v1"  # the pre-2017 single table of SavedSlices (TensorFlow Serving session bundles)
     KERAS_H5 = "keras_h5"
     KERAS_V3 = "keras_v3"
     LIVE = "live"

@@ -11,7 +11,7 @@ from typing import Iterator, List, Optional
 
 import typer
 
-from graphaudit.config import KEYS, Options, find_config, load_config, resolve
+from graphaudit.config import KEYS, LFS_POINTER_MODES, Options, find_config, load_config, resolve
 from graphaudit.errors import ArtifactError, GraphauditError, UsageError
 from graphaudit.version import __version__
 
@@ -143,6 +143,12 @@ def check(
     jobs: Optional[int] = typer.Option(None, "--jobs", "-j", min=0, help="Audit artifacts in this many processes (0: one per CPU; default 1)."),
     timeout: Optional[int] = typer.Option(None, "--timeout", min=1, help="Seconds to read one Keras .h5/.keras file before giving up on it (default 120)."),
     pre_commit: bool = typer.Option(False, "--pre-commit", hidden=True, help="PATHS are changed files: audit the artifact each belongs to."),
+    verbose: bool = typer.Option(False, "--verbose", "-v", help="List the files a folder search skipped, by kind, and what it excluded."),
+    exclude: Optional[List[str]] = typer.Option(None, "--exclude", help="Patterns to leave out of folder searches (replaces the defaults: .git, .venv, node_modules...)."),
+    extend_exclude: Optional[List[str]] = typer.Option(None, "--extend-exclude", help="Patterns to leave out on top of the defaults."),
+    respect_gitignore: Optional[bool] = typer.Option(None, "--respect-gitignore/--no-respect-gitignore", help="Leave out what .gitignore files ignore (default: yes)."),
+    follow_links: Optional[bool] = typer.Option(None, "--follow-links", help="Follow symlinks that leave the searched folder."),
+    lfs_pointers: Optional[str] = typer.Option(None, "--lfs-pointers", help="A Git LFS pointer in place of a model: warn (default) or error."),
 ) -> None:
     """Audit artifacts and report findings. Exit 0: clean; 1: findings; 2: unreadable input or usage error."""
     from graphaudit.engine import audit_paths
@@ -154,7 +160,12 @@ def check(
         cli = Options(select=_split(select), ignore=_split(ignore), extend_select=_split(extend_select),
                       fail_on=fail_on, outputs=tuple(output) if output else None,
                       pretrained=_split(pretrained), finetune=_split(finetune), weights=weights,
-                      max_file_size=max_file_size, jobs=jobs, timeout=timeout)
+                      max_file_size=max_file_size, jobs=jobs, timeout=timeout, exclude=_split(exclude),
+                      extend_exclude=_split(extend_exclude), respect_gitignore=respect_gitignore,
+                      follow_links=follow_links, lfs_pointers=lfs_pointers)
+        if lfs_pointers is not None and lfs_pointers not in LFS_POINTER_MODES:
+            raise UsageError(f"--lfs-pointers: unknown mode `{lfs_pointers}`; expected one of: "
+                             f"{', '.join(LFS_POINTER_MODES)}")
         settings = _settings(config, isolated, cli)
         targets = [str(p) for p in paths]
         if pre_commit:
@@ -166,7 +177,8 @@ def check(
         with _progress() as on_progress:
             report = audit_paths(targets, settings, on_progress=on_progress)
         with _output(output_file) as stream:
-            reporter = get_reporter(format, stream, show_fixes=show_fixes, color=color if output_file is None else False)
+            reporter = get_reporter(format, stream, show_fixes=show_fixes, color=color if output_file is None else False,
+                                    verbose=verbose)
             reporter.write(report)
     except GraphauditError as exc:
         from graphaudit.reporters.escaping import escape

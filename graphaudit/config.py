@@ -38,6 +38,11 @@ class Options:
     min_duplicate_ops: int | None = None
     jobs: int | None = None
     timeout: int | None = None
+    exclude: tuple[str, ...] | None = None
+    extend_exclude: tuple[str, ...] | None = None
+    respect_gitignore: bool | None = None
+    follow_links: bool | None = None
+    lfs_pointers: str | None = None
 
     def merged_over(self, base: "Options") -> "Options":
         """These options, with unset ones taken from ``base``."""
@@ -47,7 +52,9 @@ class Options:
 
 
 KEYS = {f.name.replace("_", "-"): f.name for f in fields(Options)}
-_LIST_KEYS = {"select", "ignore", "extend_select", "pretrained", "finetune", "outputs"}
+_LIST_KEYS = {"select", "ignore", "extend_select", "pretrained", "finetune", "outputs", "exclude", "extend_exclude"}
+_BOOL_KEYS = {"respect_gitignore", "follow_links"}
+LFS_POINTER_MODES = ("warn", "error")
 
 
 def options_from_mapping(data: Mapping[str, Any], origin: str) -> Options:
@@ -73,6 +80,14 @@ def options_from_mapping(data: Mapping[str, Any], origin: str) -> Options:
         elif attr in ("max_file_size", "min_duplicate_ops", "timeout"):
             if not isinstance(value, int) or isinstance(value, bool) or value <= 0:
                 raise UsageError(f"{origin}: `{key}` must be a positive integer")
+            values[attr] = value
+        elif attr in _BOOL_KEYS:
+            if not isinstance(value, bool):
+                raise UsageError(f"{origin}: `{key}` must be true or false")
+            values[attr] = value
+        elif attr == "lfs_pointers":
+            if value not in LFS_POINTER_MODES:
+                raise UsageError(f"{origin}: `{key}` must be one of: {', '.join(LFS_POINTER_MODES)}")
             values[attr] = value
         elif attr == "jobs":
             if not isinstance(value, int) or isinstance(value, bool) or value < 0:
@@ -137,6 +152,11 @@ class Settings:
     jobs: int = 1  # processes for a folder audit; 0: one per CPU
     timeout: float = DEFAULT_TIMEOUT  # seconds per artifact whose reading calls native code (HDF5)
     config_path: str | None = None
+    exclude: tuple[str, ...] | None = None  # None: the default folders (.git, .venv, node_modules...)
+    extend_exclude: tuple[str, ...] = ()
+    respect_gitignore: bool = True
+    follow_links: bool = False
+    lfs_pointers: str = "warn"  # a Git LFS pointer in place of a model: "warn", or "error" to fail the run
 
     def is_enabled(self, code: str, artifact_path: str | None = None) -> bool:
         """Longest matching prefix wins; on a tie, ignore wins (like ruff)."""
@@ -200,6 +220,11 @@ def resolve(options: Options, known_codes: Iterable[str], *, config_path: str | 
         jobs=options.jobs if options.jobs is not None else base.jobs,
         timeout=options.timeout or base.timeout,
         config_path=config_path,
+        exclude=options.exclude,
+        extend_exclude=options.extend_exclude or (),
+        respect_gitignore=options.respect_gitignore if options.respect_gitignore is not None else True,
+        follow_links=bool(options.follow_links),
+        lfs_pointers=options.lfs_pointers or "warn",
     )
 
 

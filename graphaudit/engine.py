@@ -13,7 +13,7 @@ from graphaudit.errors import ArtifactError, describe, strict
 from graphaudit.findings import (ArtifactResult, ArtifactStats, Finding, Report, Silenced, merge_silenced,
                                  sort_findings)
 from graphaudit.formats.readers import add_user_outputs, read
-from graphaudit.formats.sniff import Candidate, discover
+from graphaudit.formats.sniff import Candidate, SearchOptions, discover
 from graphaudit.rules import ALL_RULES, Rule
 
 
@@ -83,6 +83,8 @@ def budget_message(exc: BudgetExceeded, timeout: float) -> str:
 
 def _audit_candidate(candidate: Candidate, settings: Settings) -> ArtifactResult:
     fmt = candidate.format.value if candidate.format else None
+    if candidate.warning is not None and candidate.error is None:
+        return ArtifactResult(path=candidate.path, format=fmt, warning=candidate.warning)
     try:
         artifact = read(candidate, max_file_size=settings.max_file_size)
         return check_artifact(artifact, settings)
@@ -119,7 +121,8 @@ def audit_paths(paths: Sequence[str | os.PathLike[str]], settings: Settings, *,
 
     ``on_progress(done, total, path)`` is called after each artifact, in the order they finish.
     """
-    candidates = discover(paths, max_file_size=settings.max_file_size)
+    found = discover(paths, max_file_size=settings.max_file_size, options=search_options(settings))
+    candidates = found.candidates
     jobs = min(worker_count(settings.jobs), len(candidates))
     if jobs > 1:
         results = _audit_in_processes(candidates, settings, jobs, on_progress)
@@ -130,7 +133,17 @@ def audit_paths(paths: Sequence[str | os.PathLike[str]], settings: Settings, *,
             if on_progress:
                 on_progress(len(results), len(candidates), cand.path)
     return Report(artifacts=tuple(sorted(results, key=lambda r: r.path)), fail_on=settings.fail_on,
-                  silenced=merge_silenced(results))
+                  silenced=merge_silenced(results),
+                  skipped=tuple((kind, tuple(paths)) for kind, paths in found.skipped.items()),
+                  excluded=tuple(found.excluded))
+
+
+def search_options(settings: Settings) -> SearchOptions:
+    """How discovery searches folders: exclusions are relative to the config file's folder."""
+    base = os.path.dirname(os.path.abspath(settings.config_path)) if settings.config_path else None
+    return SearchOptions(exclude=settings.exclude, extend_exclude=settings.extend_exclude, exclude_base=base,
+                         respect_gitignore=settings.respect_gitignore, follow_links=settings.follow_links,
+                         lfs_pointers_fail=settings.lfs_pointers == "error")
 
 
 def worker_count(jobs: int) -> int:

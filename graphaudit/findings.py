@@ -107,6 +107,7 @@ class ArtifactResult:
     findings: tuple[Finding, ...] = ()
     notes: tuple[str, ...] = ()
     silenced: tuple[tuple[str, int], ...] = ()  # (declaration, findings it silenced)
+    warning: str | None = None  # not read, and not failing the run: e.g. a Git LFS pointer
 
 
 @dataclass(frozen=True)
@@ -116,6 +117,18 @@ class Report:
     artifacts: tuple[ArtifactResult, ...] = ()
     fail_on: Severity = Severity.WARNING
     silenced: tuple[tuple[str, int], ...] = ()
+    # Files a folder search passed over, by kind ("text file", "zip archive that is not a Keras
+    # model"...), and the folders and files exclusion rules left out, each with its reason.
+    skipped: tuple[tuple[str, tuple[str, ...]], ...] = ()
+    excluded: tuple[str, ...] = ()
+
+    @property
+    def skipped_count(self) -> int:
+        return sum(len(paths) for _, paths in self.skipped)
+
+    @property
+    def warnings(self) -> list[ArtifactResult]:
+        return [a for a in self.artifacts if a.warning is not None]
 
     @property
     def findings(self) -> list[Finding]:

@@ -61,16 +61,6 @@ def _make_cases(artifacts, root: Path) -> dict[str, tuple[Path, str]]:
     p.mkdir()
     cases["empty folder"] = (p, r"empty_folder: no TensorFlow artifact in this folder .*found: nothing")
 
-    d = _copy(sm, root / "no_variables")
-    shutil.rmtree(d / "variables")
-    cases["SavedModel without variables/"] = (d, r"no_variables: SavedModel has no variables/ folder, but its graph holds \d+ variables")
-
-    d = _copy(meta, root / "meta_only")
-    for f in d.parent.iterdir():
-        if f.name != d.name:
-            f.unlink()
-    cases[".meta without checkpoint"] = (d, r"model\.ckpt\.meta: expected a checkpoint next to the \.meta .*none found")
-
     d = _copy(meta, root / "missing_shard")
     for f in d.parent.glob("*.data-*"):
         f.unlink()

@@ -55,6 +55,7 @@ def _build() -> dict[str, type]:
         syntax="proto3",
         dependency=[
             meta_graph_pb2.DESCRIPTOR.name,
+            tensor_pb2.DESCRIPTOR.name,
             tensor_shape_pb2.DESCRIPTOR.name,
             types_pb2.DESCRIPTOR.name,
             versions_pb2.DESCRIPTOR.name,
@@ -88,6 +89,26 @@ def _build() -> dict[str, type]:
             _field("size", 5, _F.TYPE_INT64),
             _field("crc32c", 6, _F.TYPE_FIXED32),
             _field("slices", 7, _F.TYPE_MESSAGE, ".graphaudit.TensorSliceProto", repeated=True),
+        ],
+        # tensorflow/core/util/saved_tensor_slice.proto (V1 checkpoints)
+        "SavedSliceMeta": [
+            _field("name", 1, _F.TYPE_STRING),
+            _field("shape", 2, _F.TYPE_MESSAGE, ".tensorboard.TensorShapeProto"),
+            _field("type", 3, _F.TYPE_ENUM, ".tensorboard.DataType"),
+            _field("slice", 4, _F.TYPE_MESSAGE, ".graphaudit.TensorSliceProto", repeated=True),
+        ],
+        "SavedTensorSliceMeta": [
+            _field("tensor", 1, _F.TYPE_MESSAGE, ".graphaudit.SavedSliceMeta", repeated=True),
+            _field("versions", 2, _F.TYPE_MESSAGE, ".tensorboard.VersionDef"),
+        ],
+        "SavedSlice": [
+            _field("name", 1, _F.TYPE_STRING),
+            _field("slice", 2, _F.TYPE_MESSAGE, ".graphaudit.TensorSliceProto"),
+            _field("data", 3, _F.TYPE_MESSAGE, ".tensorboard.TensorProto"),
+        ],
+        "SavedTensorSlices": [
+            _field("meta", 1, _F.TYPE_MESSAGE, ".graphaudit.SavedTensorSliceMeta"),
+            _field("data", 2, _F.TYPE_MESSAGE, ".graphaudit.SavedSlice"),
         ],
         # tensorflow/core/protobuf/fingerprint.proto
         "FingerprintDef": [
@@ -131,6 +152,7 @@ BundleHeaderProto = _classes["BundleHeaderProto"]
 BundleEntryProto = _classes["BundleEntryProto"]
 FingerprintDef = _classes["FingerprintDef"]
 KerasSavedMetadata = _classes["KerasSavedMetadata"]
+SavedTensorSlices = _classes["SavedTensorSlices"]
 
 #: DataType enum value -> (name, numpy dtype string or None when not a plain array).
 DTYPES: dict[int, tuple[str, str | None]] = {

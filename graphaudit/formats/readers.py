@@ -127,26 +127,58 @@ def read_metagraph_file(path: Path, max_file_size: int) -> Artifact:
     info = read_metagraph(art, mg, "graph", str(path))
     prefix = _meta_checkpoint_prefix(path)
     if prefix is None:
+        # `import_meta_graph` reads a `.meta` alone: audit the graph, say what needs values.
         if art.variables:
-            raise ArtifactError(path, f"expected a checkpoint next to the .meta (`{path.with_suffix('.index').name}`); "
-                                      f"none found, and the graph holds {len(art.variables)} variables")
-    else:
-        _attach_checkpoint(art, prefix)
+            graph_only(art, f"no checkpoint beside the `.meta` (`{_prefix_of(path).name}.index`)")
+        return art
+    _attach_checkpoint(art, prefix)
     art.value_sources = ("checkpoint",) if info.restore_op else ("checkpoint-by-name",)
     _map_checkpoint_by_name(art)
     return art
 
 
+# Rules that need variable values or checkpoint keys, and cannot judge a graph without them.
+VALUE_RULES = "GA201 (uninitialized-variable), GA202 (pretrained-weights-reinitialized), GA203 (checkpoint-name-drift)"
+
+
+def graph_only(art: Artifact, why: str) -> None:
+    """An artifact read without its values: nothing can be said about what holds which value."""
+    art.value_sources = ()
+    art.checkpoint = None
+    art.notes.append(f"{why}: audited as a graph; {len(art.variables):,} variables have no values to read, "
+                     f"so {VALUE_RULES} were not checked")
+
+
+def _prefix_of(path: Path) -> Path:
+    return path.with_name(path.name[: -len(".meta")]) if path.name.endswith(".meta") else path.with_suffix("")
+
+
 def _meta_checkpoint_prefix(path: Path) -> Path | None:
-    prefix = path.with_name(path.name[: -len(".meta")]) if path.name.endswith(".meta") else path.with_suffix("")
+    """The checkpoint a `.meta` was saved with: a V2 bundle (`prefix.index`) or a V1 table
+    (`prefix` itself, or its shards `prefix-00000-of-00002`)."""
+    prefix = _prefix_of(path)
     if prefix.with_name(prefix.name + ".index").is_file():
         return prefix
+    if prefix.is_file() or any(prefix.parent.glob(f"{glob_escape(prefix.name)}-[0-9][0-9][0-9][0-9][0-9]-of-[0-9]*")):
+        return prefix
     return None
+
+
+def glob_escape(name: str) -> str:
+    import glob
+
+    return glob.escape(name)
 
 
 def _attach_checkpoint(art: Artifact, prefix: Path) -> None:
     from graphaudit.formats.checkpoint import Checkpoint
 
+    if not prefix.with_name(prefix.name + ".index").is_file():
+        from graphaudit.formats.checkpoint_v1 import CheckpointV1, v1_files
+
+        if v1_files(str(prefix)):
+            art.checkpoint = CheckpointV1.open(prefix)
+            return
     art.checkpoint = Checkpoint.open(prefix)
 
 
@@ -189,13 +221,14 @@ def read_saved_model(path: Path, max_file_size: int) -> Artifact:
         # TF2 variables are object-graph nodes; the graph's VarHandleOps only restate them.
         art.variables.clear()
         _read_object_graph(art, sm.meta_graphs[0].object_graph_def)
-    needs_values = bool(art.variables)
     if not has_index:
-        if needs_values:
-            what = "no variables/ folder" if not var_dir.exists() else "no variables/variables.index"
-            raise ArtifactError(path, f"SavedModel has {what}, but its graph holds {len(art.variables)} variables")
-    else:
-        _attach_checkpoint(art, prefix)
+        # `saved_model_cli` shows such a SavedModel; only loading it needs the values.
+        if art.variables:
+            what = "no `variables/` folder" if not var_dir.exists() else "no `variables/variables.index`"
+            graph_only(art, f"SavedModel has {what}")
+        _read_keras_metadata(art, path, max_file_size)
+        return art
+    _attach_checkpoint(art, prefix)
     if v2:
         _map_object_graph_to_checkpoint(art)
         art.value_sources = ("checkpoint",)
@@ -285,7 +318,17 @@ def read_checkpoint(path: Path, max_file_size: int) -> Artifact:
     from graphaudit.formats.checkpoint import Checkpoint
 
     ckpt = Checkpoint.open(checkpoint_prefix(path))
-    art = Artifact(path=str(path), format=Format.CHECKPOINT, checkpoint=ckpt)
+    return _checkpoint_artifact(path, ckpt, Format.CHECKPOINT)
+
+
+def read_checkpoint_v1(path: Path, max_file_size: int) -> Artifact:
+    from graphaudit.formats.checkpoint_v1 import CheckpointV1
+
+    return _checkpoint_artifact(path, CheckpointV1.open(path), Format.CHECKPOINT_V1)
+
+
+def _checkpoint_artifact(path: Path, ckpt, fmt: Format) -> Artifact:
+    art = Artifact(path=str(path), format=fmt, checkpoint=ckpt)
     tog = ckpt.object_graph()
     slot_keys: set[str] = set()
     if tog is not None:
@@ -336,6 +379,7 @@ _READERS: dict[Format | None, Callable[[Path, int], Artifact]] = {
     Format.SAVED_MODEL_V1: read_saved_model,
     Format.SAVED_MODEL_V2: read_saved_model,
     Format.CHECKPOINT: read_checkpoint,
+    Format.CHECKPOINT_V1: read_checkpoint_v1,
 }
 
 

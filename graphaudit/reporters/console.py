@@ -27,8 +27,10 @@ def _ticks(text: str) -> Text:
 
 
 class ConsoleReporter(Reporter):
-    def __init__(self, stream, *, show_fixes: bool = False, color: bool | None = None, **kw) -> None:
+    def __init__(self, stream, *, show_fixes: bool = False, color: bool | None = None, verbose: bool = False,
+                 **kw) -> None:
         super().__init__(stream, show_fixes=show_fixes)
+        self.verbose = verbose
         self.console = Console(file=stream, highlight=False, soft_wrap=True,
                                force_terminal=color, no_color=color is False)
 
@@ -38,6 +40,12 @@ class ConsoleReporter(Reporter):
             # Findings made before a rule or reader stopped are still shown below the error.
             c.print(Text.assemble((escape(result.path), "bold"), ": ", ("error", "bold red"), ": ",
                                   _ticks(result.error)))
+        if result.warning:
+            c.print(Text.assemble((escape(result.path), "bold"), ": ", ("warning", "bold yellow"), ": ",
+                                  _ticks(result.warning)))
+            return
+        for note in result.notes:  # what could not be checked, e.g. no checkpoint beside a graph
+            c.print(Text.assemble((escape(result.path), "bold"), ": ", ("note", "cyan"), ": ", _ticks(note)))
         if not result.findings:
             return
         s = result.stats
@@ -82,9 +90,30 @@ class ConsoleReporter(Reporter):
             parts.append("no findings")
         if report.errors:
             parts.append(f"{len(report.errors)} unreadable")
+        if report.warnings:
+            parts.append(f"{len(report.warnings)} not read (see the warnings)")
         for code, n in report.silenced:
             parts.append(f"{n} silenced by {escape(code)}")
+        self._skipped(report)
         style = "bold red" if not report else "bold green"
         self.console.print(Text(", ".join(parts), style=style))
         if total and not self.show_fixes:
             self.console.print(Text("Run with --show-fixes for fix-up code, or `graphaudit explain CODE`.", style="dim"))
+
+    def _skipped(self, report: Report) -> None:
+        """What a folder search passed over: one line, or every file by kind with --verbose."""
+        n = report.skipped_count
+        if n:
+            hint = "" if self.verbose else " (--verbose lists them)"
+            self.console.print(Text(f"skipped {n:,} file{'s' if n != 1 else ''} that "
+                                    f"{'are' if n != 1 else 'is'} not TensorFlow artifacts{hint}", style="dim"))
+        if not self.verbose:
+            return
+        for kind, paths in report.skipped:
+            self.console.print(Text(f"  {kind}: {len(paths):,}", style="dim"))
+            for path in paths:
+                self.console.print(Text(f"    {path}", style="dim"))
+        if report.excluded:
+            self.console.print(Text(f"excluded {len(report.excluded):,} paths:", style="dim"))
+            for item in report.excluded:
+                self.console.print(Text(f"    {item}", style="dim"))

@@ -37,6 +37,9 @@ class GithubReporter(Reporter):
             if art.error:
                 self.stream.write(f"::error file={_escape_property(art.path)},title=unreadable artifact::"
                                   f"{_escape_data(art.error)}\n")
+            if art.warning:
+                self.stream.write(f"::warning file={_escape_property(art.path)},title=artifact not read::"
+                                  f"{_escape_data(art.warning)}\n")
             for f in art.findings:
                 if shown[f.severity] < PER_LEVEL_CAP:
                     shown[f.severity] += 1

@@ -84,6 +84,10 @@ def sarif_dict(report: Report) -> dict:
         {"level": "error", "message": {"text": f"{a.path}: {a.error}"},
          "locations": [{"physicalLocation": {"artifactLocation": {"uri": _uri(a.path)}}}]}
         for a in report.artifacts if a.error
+    ] + [
+        {"level": "warning", "message": {"text": f"{a.path}: {a.warning}"},
+         "locations": [{"physicalLocation": {"artifactLocation": {"uri": _uri(a.path)}}}]}
+        for a in report.artifacts if a.warning and not a.error
     ])
     if len(results) > MAX_RESULTS:
         # GitHub code scanning rejects a run with more results; keep the most severe, say so.

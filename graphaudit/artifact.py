@@ -5,20 +5,83 @@ from __future__ import annotations
 import enum
 from dataclasses import dataclass, field
 from functools import cached_property
-from typing import TYPE_CHECKING, Any, Iterable, Iterator, Mapping, Sequence
+from typing import Any, Iterable, Iterator, Mapping, Protocol, Sequence
 
-if TYPE_CHECKING:
-    from graphaudit.formats.checkpoint import Checkpoint
 
-# Ops that hold a variable (its handle or its ref).
-VARIABLE_OPS = frozenset({"VarHandleOp", "VariableV2", "Variable", "AutoReloadVariable"})
-# Ops that write a variable through input 0 (ref or resource handle).
-ASSIGN_OPS = frozenset({"Assign", "AssignVariableOp", "AssignAdd", "AssignSub",
-                        "AssignAddVariableOp", "AssignSubVariableOp"})
-RESTORE_OPS = frozenset({"RestoreV2", "Restore", "RestoreSlice"})
-# Ops through which a value passes unchanged when following where it came from.
-PASS_THROUGH_OPS = frozenset({"Identity", "IdentityN", "Snapshot", "StopGradient", "ReadVariableOp"})
-FUNCTION_ATTR_KEYS = ("f", "then_branch", "else_branch", "body", "cond", "branches")
+from graphaudit.model.ops import (  # noqa: F401  (the model's op sets, re-exported)
+    ASSIGN_OPS,
+    FUNCTION_ATTR_KEYS,
+    PASS_THROUGH_OPS,
+    RESTORE_OPS,
+    VARIABLE_OPS,
+    UpdateKind,
+)
+
+
+class AttrKind(enum.IntEnum):
+    """What an attr value holds, as a graph read column-wise reports it for every attr entry."""
+
+    OTHER = 0  # a string, number or bool
+    TYPE = 1
+    SHAPE = 2
+    TENSOR = 3
+    FUNC = 4
+    LIST = 5  # a list of strings, numbers, bools or types (or an empty list)
+    LIST_SHAPE = 6
+    LIST_FUNC = 7
+    LIST_TENSOR = 8
+
+
+class AttrColumns(Protocol):
+    """Every attr entry of every node of a graph read column-wise (formats/wire.py builds it).
+
+    Entries are grouped by node in node order; node ``i``'s are ``offsets[i]:offsets[i+1]``.
+    ``buf[start[k]:end[k]]`` is entry ``k`` whole and ``buf[value_start[k]:value_end[k]]`` its
+    value, as opaque bytes: equal bytes mean equal entries. ``key_prefix``/``key_len`` order
+    entries as their keys do.
+    """
+
+    buf: bytes
+    node: Any
+    start: Any
+    end: Any
+    value_start: Any
+    value_end: Any
+    key_prefix: Any
+    key_len: Any
+    offsets: Any
+    kind: Any  # AttrKind per entry
+    type_code: Any  # the DataType number of TYPE entries, else 0
+    private: Any  # the key starts with `_` (TensorFlow's internal attrs)
+
+    def has_key(self, key: str) -> Any:
+        """A boolean mask of the entries whose key is ``key``."""
+
+
+class CheckpointEntry(Protocol):
+    name: str
+    dtype: str  # TensorFlow's name, e.g. "float32"
+    shape: tuple[int, ...]
+
+
+class Checkpoint(Protocol):
+    """The values a checkpoint holds, by key (formats/checkpoint.py reads them lazily)."""
+
+    prefix: str
+    num_shards: int
+
+    def keys(self) -> list[str]:
+        """Tensor names, sorted."""
+
+    def entry(self, name: str) -> CheckpointEntry:
+        """Dtype and shape of tensor ``name``; KeyError if absent."""
+
+    def value(self, name: str) -> Any:
+        """The tensor ``name`` as a read-only array (bfloat16 as raw uint16 bits)."""
+
+    def __contains__(self, name: object) -> bool: ...
+
+    def __len__(self) -> int: ...
 
 
 class Format(str, enum.Enum):
@@ -105,7 +168,7 @@ class Graph:
         return f"<Graph {self.name!r} {self.kind} nodes={len(self.names)}>"
 
     #: Attr entries read from the wire (formats/wire.py), when the graph was built from columns.
-    wire_attrs = None
+    wire_attrs: AttrColumns | None = None
 
     @classmethod
     def from_columns(cls, name: str, columns: Any, node_defs: Sequence[Any]) -> "Graph":
@@ -339,15 +402,6 @@ def _split_ref(ref: str, is_function: bool) -> tuple[str, int]:
     return (src, int(port)) if port.isdigit() else (ref, 0)
 
 
-class UpdateKind(str, enum.Enum):
-    INITIALIZER = "initializer"
-    WEIGHT_LOAD = "weight_load"
-    RESTORE = "restore"
-    OPTIMIZER = "optimizer"
-    MOVING_AVERAGE = "moving_average"
-    OTHER = "other"
-
-
 @dataclass(frozen=True)
 class UpdateOp:
     graph: str
@@ -445,7 +499,7 @@ class Artifact:
     roots_inferred: bool = False
     roots_note: str = ""
     meta_graphs: list[MetaGraphInfo] = field(default_factory=list)
-    checkpoint: "Checkpoint | None" = None
+    checkpoint: Checkpoint | None = None
     # How values reach variables: "checkpoint" (a restore maps keys), "init" (init ops), or "none".
     value_sources: tuple[str, ...] = ()
     metadata: dict[str, Any] = field(default_factory=dict)

@@ -23,7 +23,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Iterable, Mapping
 
-from graphaudit.artifact import ASSIGN_OPS, VARIABLE_OPS, Artifact, Graph, Root, RootKind
+from graphaudit.artifact import ASSIGN_OPS, VARIABLE_OPS, Artifact, AttrKind, Graph, Root, RootKind
 
 # Sinks that never make a graph's purpose: bookkeeping that every TF1 graph carries.
 _NOT_A_ROOT_OPS = frozenset({
@@ -116,7 +116,7 @@ def _callers(graph: Graph, library: Mapping[str, Graph]) -> dict[int, list[str]]
     if wire is not None:
         import numpy as np
 
-        has_func = (wire.value_tag == 0x52) | ((wire.value_tag == 0x0A) & (wire.list_tag == 0x4A))
+        has_func = np.isin(wire.kind, (AttrKind.FUNC, AttrKind.LIST_FUNC))
         by_op = [i for op in library for i in graph.by_op.get(op, ())]
         candidates = sorted(set(np.unique(wire.node[has_func]).tolist()) | set(by_op))
     else:

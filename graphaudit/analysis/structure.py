@@ -44,7 +44,7 @@ from typing import TYPE_CHECKING, Iterable, Mapping, Sequence
 
 import numpy as np
 
-from graphaudit.artifact import PASS_THROUGH_OPS, VARIABLE_OPS, Graph, _split_ref
+from graphaudit.artifact import PASS_THROUGH_OPS, VARIABLE_OPS, AttrColumns, AttrKind, Graph, _split_ref
 
 if TYPE_CHECKING:
     from graphaudit.analysis.reachability import Reach
@@ -256,29 +256,22 @@ def _wire_local_keys(graph: Graph, functions: FunctionHashes | None, local: "_In
     in key order. Nodes whose attrs need reading (shapes, functions, weight constants) go through
     :func:`_local_keys`, like every node of a graph read node by node.
     """
-    w = getattr(graph, "wire_attrs", None)
+    w = graph.wire_attrs
     if w is None:
         return None
-    from graphaudit.formats.wire import key_prefix
-
     n = len(graph)
     buf = w.buf
-    a = np.frombuffer(buf, dtype=np.uint8)
     codes, table = graph.op_codes()
     library = functions.library if functions is not None else {}
     op_kind = np.array([_op_kind(op, library) for op in table] or [0], dtype=np.int64)
     node_kind = op_kind[codes] if n else np.zeros(0, dtype=np.int64)
 
-    def is_key(name: str) -> np.ndarray:
-        prefix, length = key_prefix(name)
-        return (w.key_prefix == np.uint64(prefix)) & (w.key_len == length)
-
-    first = a[np.minimum(w.key_start, len(a) - 1)] if len(a) else np.zeros(0, dtype=np.uint8)
-    keep = first != ord("_")
+    is_key = w.has_key
+    keep = ~w.private
     for name in IGNORED_ATTRS:
         keep &= ~is_key(name)
-    special = keep & ((w.value_tag == 0x3A) | (w.value_tag == 0x52)
-                      | ((w.value_tag == 0x0A) & np.isin(w.list_tag, (0x3A, 0x4A))))
+    # Shapes and functions need reading: batch dimensions are ignored, function bodies compared.
+    special = keep & np.isin(w.kind, _READ_KINDS)
     node_special = np.bincount(w.node[special], minlength=n) > 0
     node_special &= node_kind != _OP_VARIABLE  # a variable's shape is read below, whole
 
@@ -320,7 +313,7 @@ def _wire_local_keys(graph: Graph, functions: FunctionHashes | None, local: "_In
     dtype_entry = is_key("dtype")
     value_entry = is_key("value")
     node_dtype = np.zeros(n, dtype=np.int64)
-    node_dtype[w.node[dtype_entry]] = a[np.minimum(w.value_start[dtype_entry] + 1, len(a) - 1)]
+    node_dtype[w.node[dtype_entry]] = w.type_code[dtype_entry]
     value_size = np.zeros(n, dtype=np.int64)
     value_size[w.node[value_entry]] = (w.value_end - w.value_start)[value_entry]
     is_const = node_kind == _OP_CONST
@@ -398,6 +391,7 @@ def _slices(buf: bytes, starts: np.ndarray, ends: np.ndarray) -> list[bytes]:
 
 
 _OP_GENERIC, _OP_DATA, _OP_VARIABLE, _OP_CONST, _OP_CALLS = range(5)
+_READ_KINDS = (AttrKind.SHAPE, AttrKind.FUNC, AttrKind.LIST_SHAPE, AttrKind.LIST_FUNC)
 
 
 def _op_kind(op: str, library: Mapping[str, Graph]) -> int:
@@ -1056,9 +1050,7 @@ def _weight_sizes(gs: GraphStructure, weights: Sequence[int]) -> dict[int, tuple
     by_bytes: dict[tuple[bytes, bytes], tuple[int, int]] = {}
     dtype_of = shape_of = None
     if wire is not None:
-        from graphaudit.formats.wire import key_prefix
-
-        dtype_of, shape_of = _entry_index(gs, wire, key_prefix("dtype")), _entry_index(gs, wire, key_prefix("shape"))
+        dtype_of, shape_of = _entry_index(gs, wire, "dtype"), _entry_index(gs, wire, "shape")
     for i in todo:
         if graph.ops[i] == "Const":
             dtype, dims = _tensor_dtype_shape(graph.attr(i, "value"))
@@ -1076,12 +1068,12 @@ def _weight_sizes(gs: GraphStructure, weights: Sequence[int]) -> dict[int, tuple
     return cache
 
 
-def _entry_index(gs: GraphStructure, wire, key: tuple[int, int]) -> np.ndarray:
-    """Per node, the index of its attr entry with key ``key`` (as wire.key_prefix gives it), or -1."""
+def _entry_index(gs: GraphStructure, wire: AttrColumns, key: str) -> np.ndarray:
+    """Per node, the index of its attr entry with key ``key``, or -1."""
     cache = gs.__dict__.setdefault("_entry_index", {})
     got = cache.get(key)
     if got is None:
-        mask = (wire.key_prefix == np.uint64(key[0])) & (wire.key_len == key[1])
+        mask = wire.has_key(key)
         got = np.full(len(gs.graph), -1, dtype=np.int64)
         got[wire.node[mask]] = np.flatnonzero(mask)
         cache[key] = got

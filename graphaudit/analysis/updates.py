@@ -21,7 +21,7 @@ from graphaudit.artifact import (
     RootKind,
     UpdateKind,
 )
-from graphaudit.formats.graphs import OPTIMIZER_PREFIXES, classify_update
+from graphaudit.model.ops import OPTIMIZER_PREFIXES, classify_update
 
 # Control-flow ops whose first input is not passed to the branch functions.
 _PREDICATE_FIRST = frozenset({"If", "StatelessIf", "Case", "StatelessCase"})

@@ -302,12 +302,12 @@ def _const_scalar(graph: "Graph", i: int) -> float | None:
             arr = np.asarray(vals, dtype=np.float64)
             return float(arr[0]) if np.all(arr == arr[0]) else None
     if t.tensor_content:
-        from graphaudit.formats import protos
+        from graphaudit.model.dtypes import numpy_dtype
 
-        np_name = protos.DTYPES.get(t.dtype, (None, None))[1]
-        if not np_name:
+        np_dtype = numpy_dtype(t.dtype)
+        if np_dtype is None:
             return None
-        arr = np.frombuffer(t.tensor_content, dtype=np.dtype(np_name))
+        arr = np.frombuffer(t.tensor_content, dtype=np_dtype)
         return float(arr[0]) if arr.size and np.all(arr == arr[0]) else None
     return None
 
@@ -422,7 +422,7 @@ def _float_chunks(values: np.ndarray, dtype: str, multiple: int = 1) -> Iterator
     for start in range(0, flat.size, step):
         part = flat[start:start + step]
         if widen:
-            from graphaudit.formats.checkpoint import bfloat16_to_float32
+            from graphaudit.model.dtypes import bfloat16_to_float32
 
             part = bfloat16_to_float32(part)
         yield part

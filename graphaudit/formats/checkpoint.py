@@ -15,6 +15,7 @@ from google.protobuf.message import DecodeError
 from graphaudit.errors import ArtifactError
 from graphaudit.formats import crc32c, protos
 from graphaudit.formats.table import Table, TableError
+from graphaudit.model.dtypes import bfloat16_to_float32  # noqa: F401  (re-exported)
 
 OBJECT_GRAPH_KEY = "_CHECKPOINTABLE_OBJECT_GRAPH"
 BUNDLE_VERSION = 1  # tensor_bundle.h kTensorBundleVersion: the format this reader understands
@@ -307,11 +308,6 @@ class Checkpoint:
         if not count and available:
             raise bad(f"it has no elements but {available} bytes follow its header")
         return lengths, varints_end
-
-
-def bfloat16_to_float32(bits: np.ndarray) -> np.ndarray:
-    """Widen raw bfloat16 bits (as :meth:`Checkpoint.value` returns them) to float32, exactly."""
-    return (np.asarray(bits, dtype=np.uint16).astype(np.uint32) << 16).view(np.float32)
 
 
 def find_checkpoint_prefix(path: str | os.PathLike[str]) -> str:

@@ -22,10 +22,8 @@ from graphaudit.artifact import (
 )
 from graphaudit.errors import ArtifactError, StrictModeWarning, strict
 from graphaudit.formats import protos
+from graphaudit.model.ops import OPTIMIZER_PREFIXES, classify_update
 
-# Optimizer update ops: they write input 0 (a ref or a resource handle).
-OPTIMIZER_PREFIXES = ("Apply", "ResourceApply", "ResourceSparseApply", "SparseApply")
-MOVING_AVERAGE_OPS = frozenset({"AssignMovingAvg"})
 
 GRAPH_KEYS_VARIABLES = ("variables", "trainable_variables", "model_variables", "local_variables",
                         "metric_variables", "global_step")
@@ -149,34 +147,6 @@ def restore_targets(graph: Graph, restore_op: str) -> dict[int, str]:
                 seen.add(j)
                 stack.append(j)
     return out
-
-
-def classify_update(graph: Graph, i: int, initializer_names: set[str]) -> UpdateKind:
-    """What kind of write node ``i`` is."""
-    op = graph.ops[i]
-    name = graph.names[i]
-    if op.startswith(OPTIMIZER_PREFIXES):
-        return UpdateKind.OPTIMIZER
-    if name in initializer_names:
-        return UpdateKind.INITIALIZER
-    if op in ("AssignSubVariableOp", "AssignSub") and "AssignMovingAvg" in name:
-        return UpdateKind.MOVING_AVERAGE
-    if op in ASSIGN_OPS and len(graph.inputs[i]) >= 2:
-        src = graph.source(graph.inputs[i][1])
-        src_op = graph.ops[src]
-        if src_op in RESTORE_OPS:
-            return UpdateKind.RESTORE
-        if src_op in ("Placeholder", "PlaceholderWithDefault"):
-            return UpdateKind.WEIGHT_LOAD
-        if src_op.startswith("FusedBatchNorm"):
-            return UpdateKind.MOVING_AVERAGE  # `AssignNewValue`: BatchNorm in training mode, TF2
-        if "/Initializer/" in graph.names[src] or name.endswith("/Assign"):
-            return UpdateKind.INITIALIZER
-        if op in ("AssignSubVariableOp", "AssignSub", "AssignAddVariableOp", "AssignAdd"):
-            if "/AssignMovingAvg" in name or "moving_" in name:
-                return UpdateKind.MOVING_AVERAGE
-            return UpdateKind.OPTIMIZER if "gradients" in graph.names[src] else UpdateKind.OTHER
-    return UpdateKind.OTHER
 
 
 def collect_variables(artifact: Artifact, graph: Graph, variable_defs: Iterable, trainable_names: set[str],

@@ -9,6 +9,8 @@ are declared here from their field numbers, into a private descriptor pool entry
 from __future__ import annotations
 
 from google.protobuf import descriptor_pb2, descriptor_pool, message_factory
+
+from graphaudit.model.dtypes import DTYPES, dtype_name  # noqa: F401  (re-exported for the readers)
 from tensorboard.compat.proto import (  # noqa: F401  (re-exported)
     attr_value_pb2,
     function_pb2,
@@ -153,34 +155,6 @@ BundleEntryProto = _classes["BundleEntryProto"]
 FingerprintDef = _classes["FingerprintDef"]
 KerasSavedMetadata = _classes["KerasSavedMetadata"]
 SavedTensorSlices = _classes["SavedTensorSlices"]
-
-#: DataType enum value -> (name, numpy dtype string or None when not a plain array).
-DTYPES: dict[int, tuple[str, str | None]] = {
-    1: ("float32", "<f4"),
-    2: ("float64", "<f8"),
-    3: ("int32", "<i4"),
-    4: ("uint8", "u1"),
-    5: ("int16", "<i2"),
-    6: ("int8", "i1"),
-    7: ("string", None),
-    8: ("complex64", "<c8"),
-    9: ("int64", "<i8"),
-    10: ("bool", "?"),
-    14: ("bfloat16", "<u2"),
-    17: ("uint16", "<u2"),
-    18: ("complex128", "<c16"),
-    19: ("float16", "<f2"),
-    20: ("resource", None),
-    21: ("variant", None),
-    22: ("uint32", "<u4"),
-    23: ("uint64", "<u8"),
-}
-
-
-def dtype_name(enum_value: int) -> str:
-    """Return the TensorFlow name of a DataType enum value (`_ref` types fold onto theirs)."""
-    base = enum_value - 100 if enum_value > 100 else enum_value
-    return DTYPES.get(base, (f"dtype{enum_value}", None))[0]
 
 
 def shape_list(shape: TensorShapeProto) -> tuple[int, ...] | None:

@@ -19,6 +19,8 @@ from functools import lru_cache
 
 import numpy as np
 
+from graphaudit.artifact import AttrKind
+
 # NodeDef field tags (field number << 3 | wire type 2).
 _NAME, _OP, _INPUT, _DEVICE, _ATTR = 0x0A, 0x12, 0x1A, 0x22, 0x2A
 _LATER_FIELDS = (0x32, 0x3A)  # experimental_debug_info, experimental_type: skipped
@@ -76,6 +78,14 @@ class AttrEntries:
     value_tag: np.ndarray  # first byte of the AttrValue: which oneof field it holds
     list_tag: np.ndarray  # for a list value, the first byte inside the ListValue (else 0)
     offsets: np.ndarray  # CSR: node i's entries are [offsets[i], offsets[i+1])
+    kind: np.ndarray  # AttrKind (artifact.py) of each entry, from its tags
+    type_code: np.ndarray  # a `type` value's DataType number (its first byte), else 0
+    private: np.ndarray  # the key starts with `_`
+
+    def has_key(self, key: str) -> np.ndarray:
+        """A boolean mask of the entries whose key is ``key``."""
+        prefix, length = key_prefix(key)
+        return (self.key_prefix == np.uint64(prefix)) & (self.key_len == length)
 
 
 class _Malformed(Exception):
@@ -358,9 +368,25 @@ def _attr_entries(a: np.ndarray, buf: bytes, n: int, node: np.ndarray, k: np.nda
     list_tag = np.where((value_tag == 0x0A) & (list_len > 0), a[np.minimum(inner, top)], 0).astype(np.int64)
     offsets = np.zeros(n + 1, dtype=np.int64)
     np.cumsum(np.bincount(node, minlength=n), out=offsets[1:])
+    kind = np.full(len(value_tag), AttrKind.OTHER, dtype=np.int8)
+    for tag, k in _VALUE_KINDS.items():
+        kind[value_tag == tag] = k
+    is_list = value_tag == _LIST
+    kind[is_list] = AttrKind.LIST
+    for tag, k in _LIST_KINDS.items():
+        kind[is_list & (list_tag == tag)] = k
+    type_code = np.where(kind == AttrKind.TYPE, a[np.minimum(value_start + 1, top)], 0).astype(np.int64)
+    private = a[np.minimum(key_start, top)] == ord("_") if len(a) else np.zeros(len(key_start), dtype=bool)
     return AttrEntries(buf=buf, node=node, start=start - 1 - _vlen(length), end=end, key_start=key_start,
                        key_len=key_len, key_prefix=prefix8(buf, key_start, key_len), value_start=value_start,
-                       value_end=value_end, value_tag=value_tag, list_tag=list_tag, offsets=offsets)
+                       value_end=value_end, value_tag=value_tag, list_tag=list_tag, offsets=offsets, kind=kind,
+                       type_code=type_code, private=private)
+
+
+# AttrValue's oneof fields (tags: field number << 3 | wire type) and ListValue's repeated fields.
+_LIST = 0x0A
+_VALUE_KINDS = {0x30: AttrKind.TYPE, 0x3A: AttrKind.SHAPE, 0x42: AttrKind.TENSOR, 0x52: AttrKind.FUNC}
+_LIST_KINDS = {0x3A: AttrKind.LIST_SHAPE, 0x42: AttrKind.LIST_TENSOR, 0x4A: AttrKind.LIST_FUNC}
 
 
 def prefix8(buf: bytes, start: np.ndarray, length: np.ndarray) -> np.ndarray:

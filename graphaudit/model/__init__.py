@@ -1,0 +1,1 @@
+"""The typed model readers produce and everything else reads: op sets, update kinds, dtypes (see artifact.py)."""

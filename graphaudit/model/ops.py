@@ -1,0 +1,64 @@
+"""Op sets of the model, and what kind of write an assign or optimizer op is."""
+
+from __future__ import annotations
+
+import enum
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:  # a Graph: artifact.py imports this module, so no runtime import back
+    from typing import Any as Graph
+
+# Ops that hold a variable (its handle or its ref).
+VARIABLE_OPS = frozenset({"VarHandleOp", "VariableV2", "Variable", "AutoReloadVariable"})
+# Ops that write a variable through input 0 (ref or resource handle).
+ASSIGN_OPS = frozenset({"Assign", "AssignVariableOp", "AssignAdd", "AssignSub",
+                        "AssignAddVariableOp", "AssignSubVariableOp"})
+RESTORE_OPS = frozenset({"RestoreV2", "Restore", "RestoreSlice"})
+# Ops through which a value passes unchanged when following where it came from.
+PASS_THROUGH_OPS = frozenset({"Identity", "IdentityN", "Snapshot", "StopGradient", "ReadVariableOp"})
+FUNCTION_ATTR_KEYS = ("f", "then_branch", "else_branch", "body", "cond", "branches")
+# Optimizer update ops: they write input 0 (a ref or a resource handle).
+OPTIMIZER_PREFIXES = ("Apply", "ResourceApply", "ResourceSparseApply", "SparseApply")
+MOVING_AVERAGE_OPS = frozenset({"AssignMovingAvg"})
+
+
+class UpdateKind(str, enum.Enum):
+    INITIALIZER = "initializer"
+    WEIGHT_LOAD = "weight_load"
+    RESTORE = "restore"
+    OPTIMIZER = "optimizer"
+    MOVING_AVERAGE = "moving_average"
+    OTHER = "other"
+
+
+def is_write(op: str) -> bool:
+    """An op that writes the variable of its input 0: an assign or an optimizer update."""
+    return op in ASSIGN_OPS or op.startswith(OPTIMIZER_PREFIXES)
+
+
+def classify_update(graph: "Graph", i: int, initializer_names: set[str]) -> UpdateKind:
+    """What kind of write node ``i`` is."""
+    op = graph.ops[i]
+    name = graph.names[i]
+    if op.startswith(OPTIMIZER_PREFIXES):
+        return UpdateKind.OPTIMIZER
+    if name in initializer_names:
+        return UpdateKind.INITIALIZER
+    if op in ("AssignSubVariableOp", "AssignSub") and "AssignMovingAvg" in name:
+        return UpdateKind.MOVING_AVERAGE
+    if op in ASSIGN_OPS and len(graph.inputs[i]) >= 2:
+        src = graph.source(graph.inputs[i][1])
+        src_op = graph.ops[src]
+        if src_op in RESTORE_OPS:
+            return UpdateKind.RESTORE
+        if src_op in ("Placeholder", "PlaceholderWithDefault"):
+            return UpdateKind.WEIGHT_LOAD
+        if src_op.startswith("FusedBatchNorm"):
+            return UpdateKind.MOVING_AVERAGE  # `AssignNewValue`: BatchNorm in training mode, TF2
+        if "/Initializer/" in graph.names[src] or name.endswith("/Assign"):
+            return UpdateKind.INITIALIZER
+        if op in ("AssignSubVariableOp", "AssignSub", "AssignAddVariableOp", "AssignAdd"):
+            if "/AssignMovingAvg" in name or "moving_" in name:
+                return UpdateKind.MOVING_AVERAGE
+            return UpdateKind.OPTIMIZER if "gradients" in graph.names[src] else UpdateKind.OTHER
+    return UpdateKind.OTHER

@@ -6,7 +6,8 @@ import pytest
 
 from graphaudit.analysis import Analyses
 from graphaudit.analysis.reachability import reach
-from graphaudit.analysis.structure import DATA, dead_copies, duplicate_sinks, graph_structure
+from graphaudit.analysis.copies import dead_copies, duplicate_sinks
+from graphaudit.analysis.structure import DATA, graph_structure
 from graphaudit.artifact import Artifact, Format, Root, RootKind
 from graphaudit.config import Settings
 from graphaudit.formats import protos

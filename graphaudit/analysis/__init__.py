@@ -13,8 +13,8 @@ from graphaudit.analysis import weight_stats as _weight_stats
 from graphaudit.analysis.provenance import (PretrainedGroup, ReferenceWeights, matches_any, open_reference,
                                             pretrained_groups)
 from graphaudit.analysis.reachability import Reach, infer_roots, reach
-from graphaudit.analysis.structure import (DeadCopy, FunctionHashes, GraphStructure, dead_copies, duplicate_sinks,
-                                          graph_structure, input_only_sinks)
+from graphaudit.analysis.copies import DeadCopy, dead_copies, duplicate_sinks, input_only_sinks
+from graphaudit.analysis.structure import FunctionHashes, GraphStructure, graph_structure
 from graphaudit.artifact import VARIABLE_OPS, Artifact, Root
 from graphaudit.config import Settings
 

@@ -7,11 +7,11 @@ MetaGraph without signatures) gets inferred roots: its sinks (nodes nothing cons
 - bookkeeping: initializers, savers and restores (and everything under a saver's scope), weight
   loads (Keras' ``Placeholder_N`` -> ``AssignVariableOp_N``), variable snapshots
   (``<var>/Read/ReadVariableOp``), init NoOps (a NoOp grouping optimizer updates stays a root);
-- sinks that read no weight (class DATA in analysis/structure.py), such as Keras' learning-phase
+- sinks that read no weight (class DATA in analysis/node_keys.py), such as Keras' learning-phase
   cond outputs, when the graph has sinks that do;
 - sinks inside a duplicated region of at least ``min-duplicate-ops`` ops when a copy of the same
   model is consumed further on: the dead copy's last op and the side outputs that both copies
-  carry (analysis/structure.py, ``duplicate_sinks``). When every copy ends in sinks, all stay
+  carry (analysis/copies.py, ``duplicate_sinks``). When every copy ends in sinks, all stay
   roots: structure alone cannot tell which one is used, and ``--output`` settles it.
 
 The exclusions come from ``Analyses`` (analysis/__init__.py) through ``infer_roots(exclude=...)``,

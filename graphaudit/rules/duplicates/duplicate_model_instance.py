@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from typing import Iterator, Sequence
 
-from graphaudit.analysis.structure import Copy, DeadCopy
+from graphaudit.analysis.copies import Copy, DeadCopy
 from graphaudit.findings import Confidence, Finding, Fixup, Severity
 from graphaudit.names import common_scope
 from graphaudit.rules.base import Rule, name_list, plural

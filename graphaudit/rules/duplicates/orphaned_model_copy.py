@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Iterator
 
-from graphaudit.analysis.structure import DeadCopy
+from graphaudit.analysis.copies import DeadCopy
 from graphaudit.findings import Confidence, Finding, Fixup, Severity
 from graphaudit.rules.base import Rule, name_list, plural
 

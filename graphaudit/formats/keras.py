@@ -245,6 +245,12 @@ def read_keras_h5(path: Path, max_file_size: int) -> Artifact:
     return art
 
 
+def _keras3_layout(f) -> bool:
+    from graphaudit.formats.sniff import keras3_weights_layout
+
+    return keras3_weights_layout(f)
+
+
 def _read_h5_model(path: Path, f) -> Artifact:
     art = Artifact(path=str(path), format=Format.KERAS_H5)
     attrs = f.attrs
@@ -252,6 +258,13 @@ def _read_h5_model(path: Path, f) -> Artifact:
     training_config = _attr_json(path, attrs, "training_config")
     weights_root = f["model_weights"] if "model_weights" in f else f
     layer_names = _str_list(weights_root.attrs.get("layer_names"))
+    if model_config is None and not layer_names and _keras3_layout(f):
+        # Keras 3 `save_weights`: the layout of a `.keras` file's model.weights.h5, without config.json.
+        art.format = Format.KERAS_V3
+        art.metadata["keras"] = {"weights_only": True}
+        art.stored_values = H5Values(f, _map_v3(path, f, art, None))
+        art.value_sources = ("keras_weights",)
+        return art
     if model_config is None and not layer_names:
         raise ArtifactError(path, "expected a Keras HDF5 file (`model_config` or `layer_names` attributes); "
                                   f"found groups: {', '.join(sorted(f.keys())[:5]) or 'none'}")
@@ -337,13 +350,15 @@ def read_keras_v3(path: Path, max_file_size: int) -> Artifact:
         raise ArtifactError(path, f"expected a Keras 3 .keras zip; it does not open ({str(exc)[:160]})") from None
     try:
         _check_zip(path, zf, max_file_size)
-        names = set(zf.namelist())
+        # Written on Windows, member names may use backslashes (`.\\config.json`, `assets\\...`).
+        members = {n.replace("\\", "/").lstrip("/").removeprefix("./"): n for n in zf.namelist()}
+        names = set(members)
         if "config.json" not in names:
             found = ", ".join(f"`{n}`" for n in sorted(names)[:5]) or "nothing"
             raise ArtifactError(path, f"expected a Keras 3 .keras zip with `config.json`; found: {found}")
         try:
-            config = json.loads(_zip_member(path, zf, "config.json", MAX_JSON_BYTES))
-            metadata = json.loads(_zip_member(path, zf, "metadata.json", MAX_JSON_BYTES)) \
+            config = json.loads(_zip_member(path, zf, members["config.json"], MAX_JSON_BYTES))
+            metadata = json.loads(_zip_member(path, zf, members["metadata.json"], MAX_JSON_BYTES)) \
                 if "metadata.json" in names else {}
         except (ValueError, UnicodeDecodeError) as exc:
             raise ArtifactError(path, f"expected JSON in config.json/metadata.json; it does not parse ({exc})") from None
@@ -361,7 +376,7 @@ def read_keras_v3(path: Path, max_file_size: int) -> Artifact:
                 meta["optimizer_class"] = str(opt.get("class_name", ""))
         art.metadata["keras"] = meta
         if KERAS_V3_WEIGHTS in names:
-            _read_v3_weights(path, zf, art, config)
+            _read_v3_weights(path, zf, art, config, members[KERAS_V3_WEIGHTS])
         art.value_sources = ("keras_weights",)
         return art
     except BaseException:
@@ -369,12 +384,13 @@ def read_keras_v3(path: Path, max_file_size: int) -> Artifact:
         raise
 
 
-def _read_v3_weights(path: Path, zf: zipfile.ZipFile, art: Artifact, config: Mapping[str, Any]) -> None:
-    info = zf.getinfo(KERAS_V3_WEIGHTS)
+def _read_v3_weights(path: Path, zf: zipfile.ZipFile, art: Artifact, config: Mapping[str, Any],
+                     member: str = KERAS_V3_WEIGHTS) -> None:
+    info = zf.getinfo(member)
     if info.compress_type == zipfile.ZIP_STORED:
         source = zf.open(info)  # seekable without inflating; read lazily
     else:
-        source = io.BytesIO(_zip_member(path, zf, KERAS_V3_WEIGHTS, info.file_size))
+        source = io.BytesIO(_zip_member(path, zf, member, info.file_size))
     f = _open_h5(path, source)
     try:
         paths = _map_v3(path, f, art, config)
@@ -414,66 +430,126 @@ def _v3_children(layer_config: Mapping[str, Any]) -> list[Mapping[str, Any]]:
     return []
 
 
-def _map_v3(path: Path, f, art: Artifact, config: Mapping[str, Any]) -> dict[str, str]:
-    """Map class-based weight paths (`layers/functional/layers/batch_normalization/vars/0`) to
-    layer names through config.json, in the model's layer order (the optimizer's order too)."""
+def _h5_datasets(f) -> list[tuple[tuple[str, ...], Any]]:
+    """Every dataset of an HDF5 file as (path parts, dataset), in file order. A group name written
+    on Windows (`layers\\dense`) is split like a path: Keras joined it with the OS separator."""
+    out: list[tuple[tuple[str, ...], Any]] = []
+
+    def visit(name: str, obj) -> None:
+        if hasattr(obj, "shape") and hasattr(obj, "dtype"):
+            out.append((tuple(p for p in name.replace("\\", "/").split("/") if p), obj))
+
+    f.visititems(visit)
+    return out
+
+
+# Weights of the cell inside a recurrent layer (`layers/lstm/cell/vars/0`), as Keras 3 creates them.
+_RNN_CELL_WEIGHTS = {"LSTM", "GRU", "SimpleRNN", "LSTMCell", "GRUCell", "SimpleRNNCell", "ConvLSTM1D", "ConvLSTM2D",
+                     "ConvLSTM3D"}
+
+
+def _v3_children_by_key(entry: Mapping[str, Any]) -> dict[str, Mapping[str, Any]]:
+    """A model config's child layers under the keys Keras 3 stores them: snake-cased class names,
+    numbered from the second of a class on (`dense`, `dense_1`)."""
+    counts: dict[str, int] = {}
+    out: dict[str, Mapping[str, Any]] = {}
+    for child in _v3_children(entry):
+        snake = _snake(str(child.get("class_name", "")))
+        n = counts.get(snake, 0)
+        counts[snake] = n + 1
+        out[snake if n == 0 else f"{snake}_{n}"] = child
+    return out
+
+
+def _map_v3(path: Path, f, art: Artifact, config: Mapping[str, Any] | None) -> dict[str, str]:
+    """Every weight in a Keras 3 weights file, under any nesting (`layers/<key>/.../vars/<i>`),
+    named through config.json where it says which layer a group is (class-based keys are mapped
+    to layer names in the model's order); what config.json does not describe (a subclassed
+    model's attributes, a cell inside a layer) keeps its stored path. Optimizer variables go to
+    the Keras metadata, in their stored order."""
     paths: dict[str, str] = {}
-    by_name: dict[str, KerasLayer] = {}
-    for layer in walk_layers(config):
-        by_name.setdefault(layer.qualified, layer)
+    by_qualified: dict[str, KerasLayer] = {}
+    root_name = ""
+    if isinstance(config, Mapping):
+        for layer in walk_layers(config):
+            by_qualified.setdefault(layer.qualified, layer)
+        cfg = config.get("config")
+        root_name = str(cfg.get("name", "")) if isinstance(cfg, Mapping) else ""
+        root_name = root_name or str(config.get("class_name", ""))
+    datasets = _h5_datasets(f)
+    groups: dict[tuple[str, ...], list[tuple[str, Any]]] = {}
+    optimizer: list[tuple[str, Any]] = []
+    for parts, ds in datasets:
+        if parts and parts[0] == "optimizer":
+            optimizer.append((parts[-1], ds))
+            continue
+        groups.setdefault(parts[:-1], []).append((parts[-1], ds))
 
-    def visit(entry: Mapping[str, Any], group, qualified: tuple[str, ...]) -> None:
-        layer = by_name.get("/".join(qualified))
-        if "vars" in group and layer is not None:
-            _add_vars(group["vars"], layer)
-        children = _v3_children(entry)
-        if not children or "layers" not in group:
-            return
-        counts: dict[str, int] = {}
-        sub_groups = group["layers"]
-        for child in children:
-            snake = _snake(str(child.get("class_name", "")))
-            n = counts.get(snake, 0)
-            counts[snake] = n + 1
-            key = snake if n == 0 else f"{snake}_{n}"
-            child_cfg = child.get("config") if isinstance(child.get("config"), Mapping) else {}
-            child_name = str(child_cfg.get("name") or child.get("name") or key)
-            if key in sub_groups:
-                visit(child, sub_groups[key], (*qualified, child_name))
+    def place(group_parts: tuple[str, ...]) -> tuple[KerasLayer | None, list[str]]:
+        """The deepest config layer a group path reaches, and the stored parts past it."""
+        entry = config if isinstance(config, Mapping) else None
+        qualified = (root_name,) if entry is not None else ()
+        layer = by_qualified.get(root_name) if entry is not None else None
+        rest: list[str] = []
+        k = 0
+        while k < len(group_parts):
+            part = group_parts[k]
+            if entry is not None and not rest and part == "layers" and k + 1 < len(group_parts):
+                child = _v3_children_by_key(entry).get(group_parts[k + 1])
+                if child is not None:
+                    child_cfg = child.get("config") if isinstance(child.get("config"), Mapping) else {}
+                    qualified = (*qualified, str(child_cfg.get("name") or child.get("name") or group_parts[k + 1]))
+                    found = by_qualified.get("/".join(qualified))
+                    if found is not None:
+                        entry, layer = child, found
+                        k += 2
+                        continue
+            if part != "vars":
+                rest.append(part)
+            k += 1
+        return (layer if layer is not None and layer.qualified != root_name else None), rest
 
-    def _add_vars(vars_group, layer: KerasLayer) -> None:
-        stored_name = vars_group.attrs.get("name")
-        if stored_name is not None:
-            stored_name = _str_list([stored_name])[0]
-            if stored_name != layer.name:
-                raise ArtifactError(path, f"`{vars_group.name}` holds layer `{stored_name}`, but config.json "
-                                          f"puts `{layer.name}` there")
-        keys = sorted(vars_group.keys(), key=lambda k: (not k.isdigit(), int(k) if k.isdigit() else 0, k))
-        if not keys:
-            return
-        names = _v3_weight_names(layer)
-        if names is None or len(names) != len(keys):
-            names = [str(k) for k in keys]
-        for key, weight in zip(keys, names):
-            ds = vars_group[key]
-            name = f"{layer.name}/{weight}"
-            if name in art.variables:
-                name = f"{layer.qualified}/{weight}"
+    # Variables in the model's layer order, as Keras lists them (and its optimizer stores their
+    # slots); what config.json does not place follows, in file order.
+    order = {q: k for k, q in enumerate(by_qualified)}
+    placed = [(group_parts, items, *place(group_parts)) for group_parts, items in groups.items()]
+    placed.sort(key=lambda g: order.get(g[2].qualified, len(order)) if g[2] is not None else len(order))
+    for group_parts, items, layer, rest in placed:
+        items.sort(key=lambda kv: (not kv[0].isdigit(), int(kv[0]) if kv[0].isdigit() else 0, kv[0]))
+        if layer is not None and group_parts and group_parts[-1] == "vars":
+            stored = items[0][1].parent.attrs.get("name") if items else None
+            if stored is not None and _str_list([stored])[0] not in (layer.name, ""):
+                raise ArtifactError(path, f"`{items[0][1].parent.name}` holds layer `{_str_list([stored])[0]}`, "
+                                          f"but config.json puts `{layer.name}` there")
+        names: list[str] | None = None
+        if layer is not None and not rest:
+            names = _v3_weight_names(layer)
+        elif layer is not None and layer.class_name in _RNN_CELL_WEIGHTS and rest and rest[-1] == "cell":
+            names = ["kernel", "recurrent_kernel", *(["bias"] if layer.config.get("use_bias", True) else [])]
+        if names is None or len(names) != len(items):
+            names = [key for key, _ in items]
+        for (key, ds), weight in zip(items, names):
+            local = "/".join([*rest, weight])
+            if layer is not None:
+                name = f"{layer.name}/{local}"
+                if name in art.variables:
+                    name = f"{layer.qualified}/{local}"
+            else:
+                name = "/".join(p for p in (*group_parts, key) if p not in ("vars", "layers")) or key
+            while name in art.variables:
+                name = f"{name}_"
             var = Variable(name=name, dtype=str(ds.dtype), shape=tuple(int(d) for d in ds.shape))
-            _apply_layer(var, layer, weight, "Keras config.json")
+            _apply_layer(var, layer, weight if not rest else "", "Keras config.json")
             art.variables[name] = var
             paths[name] = ds.name
-
-    root_name = str((config.get("config") or {}).get("name", "")) if isinstance(config.get("config"), Mapping) else ""
-    visit(config, f, (root_name or str(config.get("class_name", "")),))
     weights = []
+    optimizer.sort(key=lambda kv: int(kv[0]) if kv[0].isdigit() else 1 << 30)
+    for _, ds in optimizer:
+        weights.append(OptimizerWeight(ds.name, "", tuple(int(d) for d in ds.shape), str(ds.dtype)))
+    keras_meta = art.metadata.setdefault("keras", {})
     if "optimizer" in f and "vars" in f["optimizer"]:
-        ov = f["optimizer"]["vars"]
-        for key in sorted(ov.keys(), key=lambda k: int(k) if k.isdigit() else 1 << 30):
-            ds = ov[key]
-            weights.append(OptimizerWeight(ds.name, "", tuple(int(d) for d in ds.shape), str(ds.dtype)))
-        art.metadata["keras"]["optimizer_name"] = _str_list([ov.attrs.get("name", "")])[0]
-    art.metadata["keras"]["optimizer_weights"] = weights
+        keras_meta["optimizer_name"] = _str_list([f["optimizer"]["vars"].attrs.get("name", "")])[0]
+    keras_meta["optimizer_weights"] = weights
     return paths
 
 

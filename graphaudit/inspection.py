@@ -56,6 +56,7 @@ def inspect_dict(art: Artifact, *, top_ops: int = 15, settings=None) -> dict:
         "roots": [{"graph": r.graph, "node": r.node, "kind": r.kind.value, "source": r.source}
                   for r in [*art.roots, *(r for r in facts.use_roots if r not in art.roots)]],
         "roots_note": facts.roots_note,
+        "notes": list(art.notes),
         "metadata": {k: v for k, v in art.metadata.items() if isinstance(v, (str, int, float, bool))},
         "provenance": _provenance(art, settings),
     }
@@ -110,6 +111,8 @@ def render_console(info: dict, console) -> None:
         if len(v["items"]) > 40:
             console.print(f"  ... and {len(v['items']) - 40:,} more (use --format json for all)")
     console.print(f"  roots: {info['roots_note']}")
+    for note in info.get("notes", ()):
+        console.print(f"  note: {note}", markup=False)
     if info["op_histogram"]:
         ops = ", ".join(f"{op} {n:,}" for op, n in info["op_histogram"].items())
         console.print(f"  ops: {ops}")

@@ -78,7 +78,7 @@ def _starts_texty(path: Path) -> bool:
 
 def read_graphdef(path: Path, max_file_size: int) -> Artifact:
     data = _read_bytes(path, max_file_size)
-    text = _starts_texty(path) and sniff_file(path) is Format.GRAPHDEF_TEXT
+    text = _starts_texty(path)  # a binary GraphDef opens with byte 0x0a, never a letter
     gd = (_parse_text if text else _parse_binary)(path, data, protos.GraphDef, "GraphDef")
     if not gd.node and not gd.library.function:
         raise ArtifactError(path, "expected a GraphDef with nodes; it parsed but holds no nodes")

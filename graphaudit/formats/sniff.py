@@ -295,8 +295,11 @@ def text_proto_format(head: bytes) -> Format | None:
     return None
 
 
+_BINARY_BYTES = re.compile(rb"[\x00-\x08\x0b\x0e-\x1a\x1c-\x1f]")
+
+
 def _looks_text(head: bytes) -> bool:
-    if b"\x00" in head:
+    if _BINARY_BYTES.search(head):  # control bytes other than tab, newlines, form feed and escape
         return False
     try:
         head.decode("utf-8")
@@ -627,6 +630,8 @@ class _Search:
         meta = p.with_name(prefix + ".meta")
         if meta.is_file():
             v = classify_file(meta, explicit=False, lfs_pointers_fail=self.options.lfs_pointers_fail)
+            if v.skip in _BINARY_SKIPS and index.is_file():
+                v = Verdict(Format.METAGRAPH)  # the reader says why this graph does not parse
             if v.format in (Format.METAGRAPH, Format.GRAPHDEF, Format.GRAPHDEF_TEXT) or v.warning or v.error:
                 return Candidate(str(meta), Format.METAGRAPH if v.format else None, v.error, v.warning)
         if not index.is_file():
@@ -742,8 +747,8 @@ class _Search:
                 return None
             if prefix not in metas:
                 v = classify_file(p.with_name(prefix + ".meta"), explicit=False, lfs_pointers_fail=lfs_fail)
-                if v.skip is not None and _has_checkpoint(prefix, names):
-                    v = Verdict(Format.METAGRAPH)  # beside its checkpoint, a `.meta` claims to be a graph
+                if v.skip in _BINARY_SKIPS and _has_checkpoint(prefix, names):
+                    v = Verdict(Format.METAGRAPH)  # beside its checkpoint, a binary `.meta` claims to be a graph
                 metas[prefix] = v
             return metas[prefix]
 
@@ -787,6 +792,7 @@ def _has_checkpoint(prefix: str, names: set[str]) -> bool:
 
 
 _V1_SHARD_RE = re.compile(r"-\d{5}-of-\d{5}$")
+_BINARY_SKIPS = ("binary file", "protobuf that is not a TensorFlow graph")
 
 
 def _inside(target: str, top: str) -> bool:

@@ -27,7 +27,7 @@ def test_json_contract(artifacts, capsys):
     assert list(data) == ["version", "tool", "artifacts", "summary"]
     assert data["version"] == 1 and data["tool"]["name"] == "graphaudit"
     (art,) = data["artifacts"]
-    assert list(art) == ["path", "format", "error", "stats", "findings"]
+    assert list(art) == ["path", "format", "error", "stats", "findings", "warning", "notes"]
     assert art["format"] == "metagraph" and art["error"] is None
     assert list(art["stats"]) == ["graphs", "nodes", "functions", "variables"]
     (f,) = art["findings"]
@@ -35,7 +35,8 @@ def test_json_contract(artifacts, capsys):
     assert f["code"] == "GA201" and f["name"] == "uninitialized-variable" and f["severity"] == "error"
     assert list(f["location"]) == ["graph", "scope", "nodes", "variables"]
     assert list(f["fixup"]) == ["title", "detail", "code"]
-    assert data["summary"] == {"artifacts": 1, "errors": 0, "findings": {"error": 1, "warning": 0, "info": 0}}
+    assert data["summary"] == {"artifacts": 1, "errors": 0, "findings": {"error": 1, "warning": 0, "info": 0},
+                               "warnings": 0, "skipped": {}}
 
 
 @pytest.mark.parametrize("fmt", ["json", "sarif"])

@@ -13,7 +13,7 @@ from graphaudit.errors import ArtifactError
 from graphaudit.formats import protos
 from graphaudit.formats.graphs import build_graph, read_metagraph
 from graphaudit.formats.keras import apply_saved_model_metadata, read_keras_h5, read_keras_v3
-from graphaudit.formats.sniff import SAVED_MODEL_FILES, Candidate, checkpoint_prefix, ensure_inside, sniff_file
+from graphaudit.formats.sniff import SAVED_MODEL_FILES, looks_text, Candidate, checkpoint_prefix, ensure_inside, sniff_file
 
 OBJECT_GRAPH_KEY = "_CHECKPOINTABLE_OBJECT_GRAPH"
 
@@ -78,7 +78,7 @@ def _starts_texty(path: Path) -> bool:
 
 def read_graphdef(path: Path, max_file_size: int) -> Artifact:
     data = _read_bytes(path, max_file_size)
-    text = _starts_texty(path)  # a binary GraphDef opens with byte 0x0a, never a letter
+    text = _starts_texty(path) and looks_text(data[:4096])  # binary protos hold control bytes early
     gd = (_parse_text if text else _parse_binary)(path, data, protos.GraphDef, "GraphDef")
     if not gd.node and not gd.library.function:
         raise ArtifactError(path, "expected a GraphDef with nodes; it parsed but holds no nodes")

@@ -298,6 +298,11 @@ def text_proto_format(head: bytes) -> Format | None:
 _BINARY_BYTES = re.compile(rb"[\x00-\x08\x0b\x0e-\x1a\x1c-\x1f]")
 
 
+def looks_text(head: bytes) -> bool:
+    """Text, not binary: no control bytes but tab, newlines, form feed and escape; UTF-8."""
+    return _looks_text(head)
+
+
 def _looks_text(head: bytes) -> bool:
     if _BINARY_BYTES.search(head):  # control bytes other than tab, newlines, form feed and escape
         return False

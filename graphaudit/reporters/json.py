@@ -18,9 +18,9 @@ def report_dict(report: Report) -> dict:
         "summary": {
             "artifacts": len(report.artifacts),
             "errors": len(report.errors),
+            "findings": report.counts(),
             "warnings": len(report.warnings),
             "skipped": {kind: len(paths) for kind, paths in report.skipped},
-            "findings": report.counts(),
         },
     }
 
@@ -33,11 +33,11 @@ def artifact_dict(a: ArtifactResult) -> dict:
         "path": a.path,
         "format": a.format,
         "error": a.error,
-        "warning": a.warning,
-        "notes": list(a.notes),
         "stats": {"graphs": a.stats.graphs, "nodes": a.stats.nodes, "functions": a.stats.functions,
                   "variables": a.stats.variables},
         "findings": [finding_dict(f) for f in a.findings],
+        "warning": a.warning,
+        "notes": list(a.notes),
     }
 
 

@@ -129,7 +129,7 @@ def speed() -> None:
 _WRITE_BIG = r"""
 import sys, numpy as np, tensorflow as tf, tf_keras
 from graphaudit.catalog import load_catalog
-from graphaudit.analysis.weight_stats import spec_from_config
+from graphaudit.analysis.initializers import spec_from_config
 prefix, towers = sys.argv[1], int(sys.argv[2])
 catalog = load_catalog()
 fp = catalog.fingerprints["VGG19"]

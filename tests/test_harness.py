@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from graphaudit.analysis import initializers
 from graphaudit.analysis import weight_stats as ws
 from graphaudit.artifact import Format, RootKind, UpdateKind
 from graphaudit.formats.checkpoint import Checkpoint
@@ -65,7 +66,7 @@ def test_initializers_are_recognised_as_tf1_writes_them():
     kernels = [var("k_glorot", (3, 3, 8, 16)), var("k_he", (3, 3, 8, 16), init="he_normal"),
                var("b_zeros", (16,), init="zeros"), var("g_ones", (16,), init="ones")]
     art = graph(*kernels, format="graphdef").artifact()
-    specs = ws.resolve_initializers(art, [v.name for v in kernels])
+    specs = initializers.resolve_initializers(art, [v.name for v in kernels])
     assert [specs[v.name].label for v in kernels] == ["glorot uniform", "he normal", "zeros", "ones"]
     for v in kernels:
         assert art.variables[v.name].update_ops[0].kind is UpdateKind.INITIALIZER
@@ -75,7 +76,7 @@ def test_initializers_are_recognised_as_tf1_writes_them():
 def test_fresh_values_are_fresh_and_trained_values_are_not(init):
     shape = (3, 3, 16, 32) if init not in ("zeros", "ones") else (32,)
     art = graph(var("w", shape, init=init), format="graphdef").artifact()
-    spec = ws.resolve_initializers(art, ["w"])["w"]
+    spec = initializers.resolve_initializers(art, ["w"])["w"]
     assert ws.test_values(fresh(init, shape, seed=1), spec).fresh
     assert not ws.test_values(trained(shape, seed=1), spec).fresh
 

@@ -13,6 +13,7 @@ from typing import Callable
 import numpy as np
 import pytest
 
+from graphaudit.analysis import initializers
 from graphaudit.analysis import weight_stats as ws
 
 CORPUS_SEED = 20170503
@@ -33,7 +34,7 @@ _RANDOM_INITS = [("GlorotUniform", {}), ("HeUniform", {}), ("LecunUniform", {}),
                  ("VarianceScaling", {"scale": 1 / 3, "mode": "fan_out", "distribution": "uniform"})]
 
 
-def _tf_like_draw(spec: ws.InitSpec, shape, rng) -> np.ndarray:
+def _tf_like_draw(spec: initializers.InitSpec, shape, rng) -> np.ndarray:
     """What TensorFlow's ops produce, in float32: `min + (max - min) * u` with u on a 2**-23 grid,
     normal draws, and truncated normals by resampling past two stddevs."""
     size = math.prod(shape)
@@ -51,8 +52,8 @@ def _tf_like_draw(spec: ws.InitSpec, shape, rng) -> np.ndarray:
     return (np.float32(p["mean"]) + np.float32(p["stddev"]) * z.astype(np.float32)).reshape(shape)
 
 
-def _spec(name, config, shape) -> ws.InitSpec:
-    spec = ws.spec_from_config(name, config, shape, "test")
+def _spec(name, config, shape) -> initializers.InitSpec:
+    spec = initializers.spec_from_config(name, config, shape, "test")
     assert spec is not None, (name, config, shape)
     return spec
 
@@ -60,7 +61,7 @@ def _spec(name, config, shape) -> ws.InitSpec:
 @dataclass(frozen=True)
 class Case:
     family: str
-    spec: ws.InitSpec
+    spec: initializers.InitSpec
     values: np.ndarray
 
 
@@ -82,7 +83,7 @@ def _channel_scale(shape, rng, sigma=0.4):
     return rng.lognormal(0.0, sigma, shape[-1]).astype(np.float32)
 
 
-def _init_std(spec: ws.InitSpec) -> float:
+def _init_std(spec: initializers.InitSpec) -> float:
     p = spec.params
     if spec.kind == "uniform":
         return (p["high"] - p["low"]) / math.sqrt(12)
@@ -314,33 +315,33 @@ def test_the_figures_script_reports_the_same_numbers(figures):
     ],
 )
 def test_spec_from_keras_config(name, config, shape, kind, expected):
-    spec = ws.spec_from_config(name, config, shape, "test")
+    spec = initializers.spec_from_config(name, config, shape, "test")
     assert spec.kind == kind
     value = spec.params["high"] if kind == "uniform" else spec.params["stddev"]
     assert value == pytest.approx(expected, rel=1e-12)
 
 
 def test_constant_specs_and_untestable_initializers():
-    assert ws.spec_from_config("Zeros", {}, (4,), "t").kind == "zeros"
-    assert ws.spec_from_config("Constant", {"value": 1}, (4,), "t").kind == "ones"
-    assert ws.spec_from_config("Constant", {"value": 0.5}, (4,), "t").params["value"] == 0.5
-    assert ws.spec_from_config("Orthogonal", {}, (4, 4), "t") is None
-    assert ws.spec_from_config("GlorotUniform", {}, None, "t") is None  # needs the shape
+    assert initializers.spec_from_config("Zeros", {}, (4,), "t").kind == "zeros"
+    assert initializers.spec_from_config("Constant", {"value": 1}, (4,), "t").kind == "ones"
+    assert initializers.spec_from_config("Constant", {"value": 0.5}, (4,), "t").params["value"] == 0.5
+    assert initializers.spec_from_config("Orthogonal", {}, (4, 4), "t") is None
+    assert initializers.spec_from_config("GlorotUniform", {}, None, "t") is None  # needs the shape
 
 
 def test_exact_tests():
-    zeros = ws.spec_from_config("Zeros", {}, (300,), "t")
+    zeros = initializers.spec_from_config("Zeros", {}, (300,), "t")
     assert ws.test_values(np.zeros(300, np.float32), zeros).fresh is True
     almost = np.zeros(300, np.float32)
     almost[123] = 1e-30
     verdict = ws.test_values(almost, zeros)
     assert verdict.fresh is False and verdict.reason == "1+ elements differ from 0"
-    ones = ws.spec_from_config("Ones", {}, (3,), "t")
+    ones = initializers.spec_from_config("Ones", {}, (3,), "t")
     assert ws.test_values(np.ones(3, np.float16), ones).fresh is True
 
 
 def test_not_judged_cases():
-    spec = ws.spec_from_config("GlorotUniform", {}, (31,), "t")
+    spec = initializers.spec_from_config("GlorotUniform", {}, (31,), "t")
     assert ws.test_values(np.zeros(31, np.float32), spec).fresh is None  # too few elements
     assert ws.test_values(np.zeros(64, np.int32), spec).fresh is None  # not floating point
     assert ws.test_values(None, spec).fresh is None
@@ -348,7 +349,7 @@ def test_not_judged_cases():
 
 
 def test_bfloat16_bits_are_widened():
-    spec = ws.spec_from_config("GlorotUniform", {}, (64, 64), "t")
+    spec = initializers.spec_from_config("GlorotUniform", {}, (64, 64), "t")
     values = _tf_like_draw(spec, (64, 64), np.random.default_rng(1))
     bits = (values.view(np.uint32) >> 16).astype(np.uint16)  # truncation to bfloat16
     assert ws.test_values(bits, spec, dtype="bfloat16").fresh is True
@@ -356,7 +357,7 @@ def test_bfloat16_bits_are_widened():
 
 
 def test_chunked_equals_whole(monkeypatch):
-    spec = ws.spec_from_config("HeNormal", {}, (3, 3, 64, 64), "t")
+    spec = initializers.spec_from_config("HeNormal", {}, (3, 3, 64, 64), "t")
     values = _tf_like_draw(spec, (3, 3, 64, 64), np.random.default_rng(2))
     whole = ws.test_values(values, spec)
     monkeypatch.setattr(ws, "CHUNK", 1000)
@@ -367,7 +368,7 @@ def test_chunked_equals_whole(monkeypatch):
 
 
 def test_memmapped_values_release_their_pages(tmp_path):
-    spec = ws.spec_from_config("GlorotUniform", {}, (1024, 1024), "t")
+    spec = initializers.spec_from_config("GlorotUniform", {}, (1024, 1024), "t")
     values = _tf_like_draw(spec, (1024, 1024), np.random.default_rng(3))
     path = tmp_path / "values.bin"
     values.tofile(path)
@@ -377,7 +378,7 @@ def test_memmapped_values_release_their_pages(tmp_path):
 
 
 def test_reasons_name_the_failed_test():
-    spec = ws.spec_from_config("GlorotUniform", {}, (3, 3, 64, 64), "t")
+    spec = initializers.spec_from_config("GlorotUniform", {}, (3, 3, 64, 64), "t")
     limit = spec.params["high"]
     rng = np.random.default_rng(4)
     wide = rng.uniform(-2 * limit, 2 * limit, (3, 3, 64, 64)).astype(np.float32)

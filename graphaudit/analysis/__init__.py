@@ -9,6 +9,7 @@ from graphaudit.analysis import name_drift as _name_drift
 from graphaudit.analysis import roles as _roles
 from graphaudit.analysis import slots as _slots
 from graphaudit.analysis import updates as _updates
+from graphaudit.analysis import verdicts as _verdicts
 from graphaudit.analysis import weight_stats as _weight_stats
 from graphaudit.analysis.provenance import (PretrainedGroup, ReferenceWeights, matches_any, open_reference,
                                             pretrained_groups)
@@ -162,8 +163,8 @@ class Analyses:
 
     @cached_property
     def weight_verdicts(self) -> dict[str, _weight_stats.Verdict]:
-        """Pretrained variable -> is its stored value fresh initializer output (analysis/weight_stats.py)."""
-        return _weight_stats.judge_groups(self.artifact, self.pretrained_groups)
+        """Pretrained variable -> is its stored value fresh initializer output (analysis/verdicts.py)."""
+        return _verdicts.judge_groups(self.artifact, self.pretrained_groups)
 
     @cached_property
     def group_of(self) -> dict[str, PretrainedGroup]:

@@ -516,15 +516,20 @@ def _map_v3(path: Path, f, art: Artifact, config: Mapping[str, Any] | None) -> d
     placed.sort(key=lambda g: order.get(g[2].qualified, len(order)) if g[2] is not None else len(order))
     for group_parts, items, layer, rest in placed:
         items.sort(key=lambda kv: (not kv[0].isdigit(), int(kv[0]) if kv[0].isdigit() else 0, kv[0]))
-        if layer is not None and group_parts and group_parts[-1] == "vars":
-            stored = items[0][1].parent.attrs.get("name") if items else None
-            if stored is not None and _str_list([stored])[0] not in (layer.name, ""):
-                raise ArtifactError(path, f"`{items[0][1].parent.name}` holds layer `{_str_list([stored])[0]}`, "
-                                          f"but config.json puts `{layer.name}` there")
+        # Keras 3.x names the object that owns a `vars` group in the group's `name` attribute.
+        stored = None
+        if items and group_parts and group_parts[-1] == "vars":
+            raw = items[0][1].parent.attrs.get("name")
+            stored = _str_list([raw])[0] if raw is not None else None
+        if layer is not None and not rest and stored not in (None, "", layer.name):
+            raise ArtifactError(path, f"`{items[0][1].parent.name}` holds layer `{stored}`, "
+                                      f"but config.json puts `{layer.name}` there")
+        if rest and stored:
+            rest = [*rest[:-1], stored]  # `lstm/cell` is Keras' `lstm/lstm_cell`
         names: list[str] | None = None
         if layer is not None and not rest:
             names = _v3_weight_names(layer)
-        elif layer is not None and layer.class_name in _RNN_CELL_WEIGHTS and rest and rest[-1] == "cell":
+        elif layer is not None and layer.class_name in _RNN_CELL_WEIGHTS and len(rest) == 1:
             names = ["kernel", "recurrent_kernel", *(["bias"] if layer.config.get("use_bias", True) else [])]
         if names is None or len(names) != len(items):
             names = [key for key, _ in items]
@@ -535,7 +540,9 @@ def _map_v3(path: Path, f, art: Artifact, config: Mapping[str, Any] | None) -> d
                 if name in art.variables:
                     name = f"{layer.qualified}/{local}"
             else:
-                name = "/".join(p for p in (*group_parts, key) if p not in ("vars", "layers")) or key
+                name = f"{stored}/{key}" if stored else ""
+                if not name or name in art.variables:
+                    name = "/".join(p for p in (*group_parts, key) if p not in ("vars", "layers")) or key
             while name in art.variables:
                 name = f"{name}_"
             var = Variable(name=name, dtype=str(ds.dtype), shape=tuple(int(d) for d in ds.shape))

@@ -626,6 +626,12 @@ class _Search:
             return
         v = classify_file(p, explicit=True, lfs_pointers_fail=self.options.lfs_pointers_fail)
         root = p.parent if p.name in SAVED_MODEL_FILES and v.format is Format.SAVED_MODEL_V1 else p
+        if v.format is checkpoint_v1_format() and v.format is not Format.CHECKPOINT:
+            for prefix in (_V1_SHARD_RE.sub("", p.name), p.name):
+                meta = p.with_name(prefix + ".meta")
+                if meta.is_file() and classify_file(meta, explicit=False).format is Format.METAGRAPH:
+                    self.add(Candidate(str(meta), Format.METAGRAPH))  # the graph the V1 checkpoint belongs to
+                    return
         self.add(Candidate(str(root), v.format, v.error, v.warning))
 
     def _checkpoint_root(self, p: Path, *, explicit: bool) -> Candidate:
@@ -778,6 +784,10 @@ class _Search:
             v = meta_verdict(name[: -len(".meta")])
         else:
             v = classify_file(p, explicit=False, lfs_pointers_fail=lfs_fail)
+        if v.format is not None and v.format is checkpoint_v1_format() and v.format is not Format.CHECKPOINT:
+            prefix = _V1_SHARD_RE.sub("", name)
+            if meta_is_root(prefix) or (prefix != name and meta_is_root(name)):
+                return  # the V1 checkpoint of a `.meta` (a session bundle's `export-00000-of-00001`)
         if v.skip is not None:
             if name.endswith(".index") and any(_SHARD_RE.search(n) and n.startswith(name[:-6] + ".data-")
                                                for n in names):

@@ -210,6 +210,11 @@ def inspect_cmd(
             raise UsageError(f"--format: unknown format `{format}`; expected console or json")
         cap = max_file_size or DEFAULT_MAX_FILE_SIZE
         candidates = discover([str(path)], max_file_size=cap)
+        if len(candidates) > 1 and path.is_dir() and (path / "checkpoint").is_file():
+            # A training folder: TensorFlow's `latest_checkpoint` reads the `checkpoint` state file.
+            from graphaudit.formats.sniff import current_checkpoint
+
+            candidates = current_checkpoint(path) or candidates
         if len(candidates) != 1:
             raise UsageError(f"{path}: holds {len(candidates)} artifacts; inspect takes one "
                              f"(for example {candidates[0].path if candidates else path})")

@@ -147,6 +147,16 @@ def test_checkpoint_folder_and_prefix_without_meta(tree):
         assert (cand.path, cand.format.value) == (str(ckpt / "model.ckpt-100.index"), "checkpoint"), given
 
 
+def test_inspect_takes_the_current_checkpoint_of_a_training_folder(tree, tmp_path, capsys):
+    folder = tmp_path / "train"
+    shutil.copytree(tree[0] / "models/ckpt", folder)
+    for f in (tree[0] / "models/ckpt").glob("model.ckpt-100.*"):
+        shutil.copy(f, folder / f.name.replace("-100", "-50"))
+    assert len(discover([str(folder)])) == 2  # `check` audits every checkpoint kept
+    code, text = _run(capsys, "inspect", str(folder), "--format", "json")
+    assert code == 0 and json.loads(text)["path"] == str(folder / "model.ckpt-100.index")
+
+
 def test_index_beside_a_meta_that_is_no_graph_is_read_as_a_checkpoint(tree, tmp_path):
     folder = tmp_path / "ck"
     folder.mkdir()

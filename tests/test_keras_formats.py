@@ -209,7 +209,7 @@ def test_lambda_layer_is_read_not_run(tmp_path):
     assert not report.errors and not sentinel.exists()
 
 
-def test_missing_h5py_names_the_extra(tmp_path):
+def test_missing_h5py_says_how_to_install_it(tmp_path):
     path = tmp_path / "weights.h5"
     with h5py.File(path, "w") as f:
         f.attrs["layer_names"] = []
@@ -220,5 +220,5 @@ def test_missing_h5py_names_the_extra(tmp_path):
         f"print(audit_paths([{str(path)!r}], Settings()).artifacts[0].error)\n"
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
-    assert out.stdout.strip() == ("reading Keras HDF5 weights needs h5py; install the extra: "
-                                  "pip install 'graphaudit[keras]'")
+    assert out.stdout.strip() == ("reading Keras HDF5 weights needs h5py, a dependency of graphaudit that is "
+                                  "missing here: pip install h5py")

@@ -2,8 +2,8 @@
 
 # Only JSON configs and HDF5 attributes and datasets are read. Nothing is deserialized: a
 # Lambda layer's bytecode stays a string, no class named in a config is imported, nothing is
-# unpickled, and `load_model` is never called. h5py comes with the `keras` extra and is
-# imported only when an HDF5 file is read.
+# unpickled, and `load_model` is never called. h5py (a core dependency) is imported only when an
+# HDF5 file is read.
 
 from __future__ import annotations
 
@@ -55,8 +55,8 @@ def _h5py():
 def _need_h5py(path: Path):
     h5py = _h5py()
     if h5py is None:
-        raise ArtifactError(path, "reading Keras HDF5 weights needs h5py; install the extra: "
-                                  "pip install 'graphaudit[keras]'")
+        raise ArtifactError(path, "reading Keras HDF5 weights needs h5py, a dependency of graphaudit that is "
+                                  "missing here: pip install h5py")
     return h5py
 
 

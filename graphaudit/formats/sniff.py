@@ -799,6 +799,20 @@ class _Search:
         self.add(Candidate(str(p), v.format, v.error, v.warning))
 
 
+def current_checkpoint(folder: str | os.PathLike[str]) -> list[Candidate]:
+    """The artifact of the checkpoint a folder's `checkpoint` state file names, as TensorFlow's
+    `latest_checkpoint` picks it (its `.meta` when one lies beside it); empty when it names none."""
+    from graphaudit.formats.checkpoint import _prefix_from_state
+
+    state = os.path.join(folder, "checkpoint")
+    prefix = _prefix_from_state(os.fspath(folder), state) if os.path.isfile(state) else None
+    if prefix is None:
+        return []
+    search = _Search(SearchOptions())
+    search.explicit(prefix)
+    return search.out.candidates
+
+
 def _has_checkpoint(prefix: str, names: set[str]) -> bool:
     """A V2 index, a V1 checkpoint file, or V1 shards (`prefix-00000-of-00002`) with this prefix."""
     if prefix + ".index" in names or prefix in names:

@@ -159,3 +159,33 @@ def artifacts(tmp_path_factory: pytest.TempPathFactory) -> Artifacts:
     """Built once per session, or kept across runs in ``$GRAPHAUDIT_FIXTURES_DIR`` when set."""
     shared = os.environ.get("GRAPHAUDIT_FIXTURES_DIR")
     return Artifacts(Path(shared) if shared else tmp_path_factory.mktemp("artifacts"))
+
+
+GOLDENS = Path(__file__).parent / "goldens"
+
+
+@pytest.fixture
+def golden(request: pytest.FixtureRequest):
+    """``golden(name, text)``: compare ``text`` with tests/goldens/<name>.txt, or rewrite it under
+    ``pytest --update-goldens``. Review the diff of a rewrite like code."""
+
+    def check(name: str, text: str) -> None:
+        __tracebackhide__ = True
+        path = GOLDENS / f"{name}.txt"
+        if request.config.getoption("--update-goldens"):
+            path.parent.mkdir(exist_ok=True)
+            path.write_text(text)
+            return
+        if not path.is_file():
+            pytest.fail(f"no golden file {path.relative_to(GOLDENS.parent.parent)}; create it with "
+                        "`python -m pytest --update-goldens`", pytrace=False)
+        expected = path.read_text()
+        if text != expected:
+            import difflib
+
+            diff = "".join(difflib.unified_diff(expected.splitlines(True), text.splitlines(True),
+                                                f"goldens/{name}.txt", "now"))
+            pytest.fail(f"the console output differs from goldens/{name}.txt "
+                        f"(`python -m pytest --update-goldens` accepts it):\n{diff}", pytrace=False)
+
+    return check

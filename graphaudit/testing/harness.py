@@ -35,8 +35,9 @@ from graphaudit.testing.files import dtype_enum, write_checkpoint
 
 __all__ = [
     "Case", "Layer", "Var", "add", "apply_gradients", "assert_clean", "assert_findings", "assign", "batchnorm",
-    "check", "checkpoint_only", "const", "conv", "dense", "depthwise_conv", "fresh", "function", "graph", "keras_layer",
-    "keras_model", "load_weights", "node", "op", "placeholder", "pool", "render", "summary", "trained", "var",
+    "check", "checkpoint_only", "const", "conv", "dense", "depthwise_conv", "fresh", "function", "graph", "head",
+    "keras_layer", "keras_model", "load_weights", "mlp", "mobilenet", "node", "op", "placeholder", "pool", "render",
+    "resnet", "summary", "trained", "var", "vgg",
 ]
 
 #: Attr keys whose string value names a dtype (``T="float32"``), not a string attr.
@@ -137,12 +138,17 @@ def const(name: str, value: Any) -> protos.NodeDef:
 
 
 class Layer(list):
-    """Nodes and variables built together (a conv layer, a train op); ``out`` is the output tensor."""
+    """Nodes and variables built together (a conv layer, a model, a train op); ``out`` is the output.
 
-    def __init__(self, items: Iterable[Any] = (), out: str = "", variables: Sequence["Var"] = ()) -> None:
+    ``layers`` are the sublayers of a model, in order, so that a second call can share them.
+    """
+
+    def __init__(self, items: Iterable[Any] = (), out: str = "", variables: Sequence["Var"] = (),
+                 layers: Sequence["Layer"] = ()) -> None:
         super().__init__(items)
         self.out = out
         self.variables = list(variables)
+        self.layers = list(layers)
 
     def __str__(self) -> str:
         return self.out
@@ -322,79 +328,101 @@ def trained(shape: Sequence[int], seed: Any = 0, scale: float = 0.05) -> np.ndar
 
 # -------------------------------------------------------------------------------------------- layers
 
+def _weights(scope: str, share: "Layer | None", specs: Sequence[tuple[str, tuple[int, ...], Any, bool]], *,
+             resource: bool, trainable: bool) -> tuple[list[Any], list["Var"], list[str]]:
+    """The layer's variables (new, or ``share``'s) and the tensors that read them in this call.
+
+    A shared resource variable gets a read of its own per call, named under ``scope`` (what Keras
+    writes when a model is called twice); a ref variable's single ``<var>/read`` is shared.
+    """
+    if share is None:
+        made = [var(f"{scope}/{name}", shape, init=init, resource=resource,
+                    trainable=trainable and train) for name, shape, init, train in specs]
+        return list(made), made, [v.read for v in made]
+    reused = list(share.variables)
+    items: list[Any] = []
+    reads = []
+    for v, (name, _, _, _) in zip(reused, specs):
+        if v.resource:
+            read = f"{scope}/{name}/ReadVariableOp"
+            items.append(node(read, "ReadVariableOp", v.name, dtype=v.dtype))
+            reads.append(read)
+        else:
+            reads.append(v.read)
+    return items, reused, reads
+
+
 def conv(scope: str, x: Any, shape: Sequence[int], *, bias: bool = True, activation: str | None = "Relu",
          strides: int = 1, padding: str = "SAME", init: Any = "glorot_uniform", resource: bool = True,
-         trainable: bool = True, values: Mapping[str, np.ndarray] | None = None) -> Layer:
-    """A Keras-style Conv2D layer: ``scope/kernel``, ``scope/bias``, Conv2D, BiasAdd, activation."""
-    values = values or {}
-    kernel = var(f"{scope}/kernel", shape, init=init, resource=resource, trainable=trainable,
-                 value=values.get("kernel"))
-    items: list[Any] = [kernel]
+         trainable: bool = True, share: "Layer | None" = None) -> "Layer":
+    """A Keras-style Conv2D layer: ``scope/kernel``, ``scope/bias``, Conv2D, BiasAdd, activation.
+
+    ``share``: a layer built before whose variables this call reads (a model called twice).
+    """
+    shape = tuple(shape)
+    specs = [("kernel", shape, init, True)] + ([("bias", (shape[-1],), "zeros", True)] if bias else [])
+    items, variables, reads = _weights(scope, share, specs, resource=resource, trainable=trainable)
     out = f"{scope}/Conv2D"
-    items.append(op(out, "Conv2D", str(x), kernel.read, strides=[1, strides, strides, 1], padding=padding,
+    items.append(op(out, "Conv2D", str(x), reads[0], strides=[1, strides, strides, 1], padding=padding,
                     data_format="NHWC", dilations=[1, 1, 1, 1], use_cudnn_on_gpu=True))
-    variables = [kernel]
     if bias:
-        b = var(f"{scope}/bias", (shape[-1],), init="zeros", resource=resource, trainable=trainable,
-                value=values.get("bias"))
-        items += [b, op(f"{scope}/BiasAdd", "BiasAdd", out, b.read, data_format="NHWC")]
+        items.append(op(f"{scope}/BiasAdd", "BiasAdd", out, reads[1], data_format="NHWC"))
         out = f"{scope}/BiasAdd"
-        variables.append(b)
     if activation:
         items.append(op(f"{scope}/{activation}", activation, out))
         out = f"{scope}/{activation}"
     return Layer(items, out=out, variables=variables)
 
 
-def depthwise_conv(scope: str, x: Any, shape: Sequence[int], *, activation: str | None = "Relu6",
-                   init: Any = "glorot_uniform", trainable: bool = True) -> Layer:
+def depthwise_conv(scope: str, x: Any, shape: Sequence[int], *, activation: str | None = None,
+                   init: Any = "glorot_uniform", trainable: bool = True, share: "Layer | None" = None) -> "Layer":
     """A MobileNet-style DepthwiseConv2D: ``scope/depthwise_kernel`` of shape (kh, kw, channels, multiplier)."""
-    kernel = var(f"{scope}/depthwise_kernel", shape, init=init, trainable=trainable)
+    items, variables, reads = _weights(scope, share, [("depthwise_kernel", tuple(shape), init, True)],
+                                       resource=True, trainable=trainable)
     out = f"{scope}/depthwise"
-    items: list[Any] = [kernel, op(out, "DepthwiseConv2dNative", str(x), kernel.read, strides=[1, 1, 1, 1],
-                                   padding="SAME", data_format="NHWC", dilations=[1, 1, 1, 1])]
+    items.append(op(out, "DepthwiseConv2dNative", str(x), reads[0], strides=[1, 1, 1, 1], padding="SAME",
+                    data_format="NHWC", dilations=[1, 1, 1, 1]))
     if activation:
         items.append(op(f"{scope}/{activation}", activation, out))
         out = f"{scope}/{activation}"
-    return Layer(items, out=out, variables=[kernel])
+    return Layer(items, out=out, variables=variables)
 
 
 def dense(scope: str, x: Any, shape: Sequence[int], *, activation: str | None = None, init: Any = "glorot_uniform",
-          resource: bool = True, trainable: bool = True) -> Layer:
+          resource: bool = True, trainable: bool = True, share: "Layer | None" = None) -> "Layer":
     """A Keras Dense layer: ``scope/kernel`` (in, out), ``scope/bias``, MatMul, BiasAdd, activation."""
-    kernel = var(f"{scope}/kernel", shape, init=init, resource=resource, trainable=trainable)
-    b = var(f"{scope}/bias", (shape[-1],), init="zeros", resource=resource, trainable=trainable)
-    items: list[Any] = [kernel, b, op(f"{scope}/MatMul", "MatMul", str(x), kernel.read, transpose_a=False,
-                                      transpose_b=False),
-                        op(f"{scope}/BiasAdd", "BiasAdd", f"{scope}/MatMul", b.read, data_format="NHWC")]
+    shape = tuple(shape)
+    items, variables, reads = _weights(scope, share, [("kernel", shape, init, True),
+                                                      ("bias", (shape[-1],), "zeros", True)],
+                                       resource=resource, trainable=trainable)
+    items += [op(f"{scope}/MatMul", "MatMul", str(x), reads[0], transpose_a=False, transpose_b=False),
+              op(f"{scope}/BiasAdd", "BiasAdd", f"{scope}/MatMul", reads[1], data_format="NHWC")]
     out = f"{scope}/BiasAdd"
     if activation:
         items.append(op(f"{scope}/{activation}", activation, out))
         out = f"{scope}/{activation}"
-    return Layer(items, out=out, variables=[kernel, b])
+    return Layer(items, out=out, variables=variables)
 
 
 def batchnorm(scope: str, x: Any, channels: int, *, training: bool = False, updates: bool | None = None,
-              trainable: bool = True) -> Layer:
+              trainable: bool = True, share: "Layer | None" = None) -> "Layer":
     """A Keras BatchNormalization layer as FusedBatchNormV3.
 
     ``training`` sets ``is_training``; ``updates`` (default: same as ``training``) adds the
     ``AssignNewValue`` writes of the moving statistics that Keras adds in training mode.
     """
-    gamma = var(f"{scope}/gamma", (channels,), init="ones", trainable=trainable)
-    beta = var(f"{scope}/beta", (channels,), init="zeros", trainable=trainable)
-    mean = var(f"{scope}/moving_mean", (channels,), init="zeros", trainable=False)
-    variance = var(f"{scope}/moving_variance", (channels,), init="ones", trainable=False)
+    specs = [("gamma", (channels,), "ones", True), ("beta", (channels,), "zeros", True),
+             ("moving_mean", (channels,), "zeros", False), ("moving_variance", (channels,), "ones", False)]
+    items, variables, reads = _weights(scope, share, specs, resource=True, trainable=trainable)
     fused = f"{scope}/FusedBatchNormV3"
-    items: list[Any] = [gamma, beta, mean, variance,
-                        op(fused, "FusedBatchNormV3", str(x), gamma.read, beta.read, mean.read, variance.read,
-                           U="float32", epsilon=0.001, is_training=training, data_format="NHWC",
-                           exponential_avg_factor=1.0)]
+    items.append(op(fused, "FusedBatchNormV3", str(x), *reads, U="float32", epsilon=0.001, is_training=training,
+                    data_format="NHWC", exponential_avg_factor=1.0))
     if training if updates is None else updates:
+        mean, variance = variables[2], variables[3]
         items.append(node(f"{scope}/AssignNewValue", "AssignVariableOp", mean.name, f"{fused}:1", dtype="float32"))
         items.append(node(f"{scope}/AssignNewValue_1", "AssignVariableOp", variance.name, f"{fused}:2",
                           dtype="float32"))
-    return Layer(items, out=fused, variables=[gamma, beta, mean, variance])
+    return Layer(items, out=fused, variables=variables)
 
 
 def pool(name: str, x: Any, kind: str = "MaxPool", size: int = 2) -> Layer:
@@ -405,6 +433,118 @@ def pool(name: str, x: Any, kind: str = "MaxPool", size: int = 2) -> Layer:
 def add(name: str, a: Any, b: Any) -> Layer:
     """A residual connection (ResNet's ``Add`` layer)."""
     return Layer([op(name, "AddV2", str(a), str(b))], out=name)
+
+
+# ------------------------------------------------------------------------------------- architectures
+
+class _Model:
+    """Collects the sublayers of a model; with ``share``, each sublayer reads the shared model's."""
+
+    def __init__(self, share: "Layer | None") -> None:
+        self.share = share
+        self.layers: list[Layer] = []
+
+    def __call__(self, build, *args: Any, **kw: Any) -> "Layer":
+        if self.share is not None:
+            kw["share"] = self.share.layers[len(self.layers)]
+        layer = build(*args, **kw)
+        self.layers.append(layer)
+        return layer
+
+    def done(self, out: str, extra: Sequence["Layer"] = ()) -> "Layer":
+        items: list[Any] = [*self.layers, *extra]
+        variables = [v for layer in self.layers for v in layer.variables]
+        return Layer(items, out=out, variables=variables, layers=self.layers)
+
+
+def _prefix(scope: str) -> str:
+    return f"{scope}/" if scope else ""
+
+
+def vgg(scope: str, x: Any, *, channels: int = 3, widths: Sequence[int] = (4, 8), convs: int = 2,
+        share: "Layer | None" = None, resource: bool = True, trainable: bool = True, suffix: str = "") -> "Layer":
+    """A VGG-style backbone: blocks of 3x3 conv + ReLU, each closed by a max pool (``block1_conv1``...).
+
+    ``suffix`` is Keras' uniquification of a second instance's layer names (``block1_conv1_1``).
+    """
+    p, m, pools = _prefix(scope), _Model(share), []
+    h, cin = str(x), channels
+    for b, width in enumerate(widths, 1):
+        for c in range(1, convs + 1):
+            h = m(conv, f"{p}block{b}_conv{c}{suffix}", h, (3, 3, cin, width), resource=resource,
+                  trainable=trainable).out
+            cin = width
+        pooled = pool(f"{p}block{b}_pool{suffix}/MaxPool", h)
+        pools.append(pooled)
+        h = pooled.out
+    return m.done(h, pools)
+
+
+def resnet(scope: str, x: Any, *, channels: int = 3, width: int = 8, blocks: int = 2,
+           share: "Layer | None" = None, training: bool = False, trainable: bool = True) -> "Layer":
+    """A ResNet-style backbone: a stem conv + BatchNorm, then residual blocks (conv-BN-ReLU twice, add)."""
+    p, m, extra = _prefix(scope), _Model(share), []
+    h = m(conv, f"{p}conv1_conv", x, (3, 3, channels, width), activation=None, trainable=trainable).out
+    h = m(batchnorm, f"{p}conv1_bn", h, width, training=training, trainable=trainable).out
+    relu = op(f"{p}conv1_relu/Relu", "Relu", h)
+    extra.append(relu)
+    h = relu.name
+    for b in range(1, blocks + 1):
+        base = f"{p}conv2_block{b}"
+        y = m(conv, f"{base}_1_conv", h, (3, 3, width, width), activation=None, trainable=trainable).out
+        y = m(batchnorm, f"{base}_1_bn", y, width, training=training, trainable=trainable).out
+        r1 = op(f"{base}_1_relu/Relu", "Relu", y)
+        y = m(conv, f"{base}_2_conv", r1.name, (3, 3, width, width), activation=None, trainable=trainable).out
+        y = m(batchnorm, f"{base}_2_bn", y, width, training=training, trainable=trainable).out
+        added = add(f"{base}_add/add", h, y)
+        out = op(f"{base}_out/Relu", "Relu", added.out)
+        extra += [r1, added, out]
+        h = out.name
+    return m.done(h, extra)
+
+
+def mobilenet(scope: str, x: Any, *, channels: int = 3, width: int = 8, blocks: int = 2,
+              share: "Layer | None" = None, training: bool = False, trainable: bool = True) -> "Layer":
+    """A MobileNetV2-style backbone: a stem, then depthwise + BatchNorm + ReLU6 and a 1x1 projection."""
+    p, m, extra = _prefix(scope), _Model(share), []
+    h = m(conv, f"{p}Conv1", x, (3, 3, channels, width), bias=False, activation=None, trainable=trainable).out
+    h = m(batchnorm, f"{p}bn_Conv1", h, width, training=training, trainable=trainable).out
+    relu = op(f"{p}Conv1_relu/Relu6", "Relu6", h)
+    extra.append(relu)
+    h = relu.name
+    for b in range(blocks):
+        base = f"{p}block_{b}" if b else f"{p}expanded_conv"
+        y = m(depthwise_conv, f"{base}_depthwise", h, (3, 3, width, 1), trainable=trainable).out
+        y = m(batchnorm, f"{base}_depthwise_BN", y, width, training=training, trainable=trainable).out
+        r = op(f"{base}_depthwise_relu/Relu6", "Relu6", y)
+        y = m(conv, f"{base}_project", r.name, (1, 1, width, width), bias=False, activation=None,
+              trainable=trainable).out
+        y = m(batchnorm, f"{base}_project_BN", y, width, training=training, trainable=trainable).out
+        extra.append(r)
+        h = y
+    return m.done(h, extra)
+
+
+def mlp(scope: str, x: Any, sizes: Sequence[int] = (16, 16, 8), *, share: "Layer | None" = None,
+        resource: bool = True, trainable: bool = True, first: int = 0) -> "Layer":
+    """A stack of Dense + ReLU layers (``dense``, ``dense_1``...), as Keras names them; a second
+    instance built in the same graph continues the numbering (``first=``)."""
+    p, m = _prefix(scope), _Model(share)
+    h = str(x)
+    for k in range(len(sizes) - 1):
+        n = first + k
+        name = f"{p}dense" + (f"_{n}" if n else "")
+        h = m(dense, name, h, (sizes[k], sizes[k + 1]), activation="Relu", resource=resource,
+              trainable=trainable).out
+    return m.done(h)
+
+
+def head(scope: str, x: Any, features: int, classes: int = 10) -> "Layer":
+    """A classifier on a feature map: global average pool, then Dense + Softmax (``scope/...``)."""
+    axes = const(f"{scope}/Mean/reduction_indices", np.array([1, 2], np.int32))
+    pooled = op(f"{scope}/Mean", "Mean", str(x), axes.name, Tidx="int32", keep_dims=False)
+    d = dense(f"{scope}/dense", pooled.name, (features, classes), activation="Softmax")
+    return Layer([axes, pooled, d], out=d.out, variables=d.variables, layers=[d])
 
 
 # ------------------------------------------------------------------------------------------- writes

@@ -113,6 +113,23 @@ def test_only_a_broken_file_whose_name_claims_a_format_fails(tree, capsys, tmp_p
     assert data["summary"]["skipped"]["protobuf that is not a TensorFlow graph"] == 2  # label_map.pb, junk.pb
 
 
+def test_protobufs_of_other_messages_are_not_graphs(tmp_path):
+    """A FileDescriptorSet (as TensorFlow's wheel ships `*-descriptor-set.proto.bin`) opens like a
+    GraphDef: a name string, then a second string (`package: "tensorflow"`)."""
+    from google.protobuf import descriptor_pb2
+
+    fds = descriptor_pb2.FileDescriptorSet()
+    fdp = fds.file.add(name="tensorflow/core/protobuf/status.proto", package="tensorflow", syntax="proto3")
+    fdp.dependency.append("google/protobuf/any.proto")
+    fdp.message_type.add(name="StatusProto").field.add(name="code", number=1, type=5)
+    (tmp_path / "status-descriptor-set.proto.bin").write_bytes(fds.SerializeToString())
+    (tmp_path / "spm.model").write_bytes(realworld.sentencepiece_model())
+    found = discover([str(tmp_path)])
+    assert list(found) == [found.candidates[0]] and found.candidates[0].error.startswith("no TensorFlow artifact")
+    assert found.skipped == {"binary file": [str(tmp_path / "spm.model"),
+                                             str(tmp_path / "status-descriptor-set.proto.bin")]}
+
+
 def test_lfs_pointers_fail_the_run_only_when_asked(tree, capsys):
     root, facts = tree
     lfs = str(root / facts["lfs"][0])

@@ -161,6 +161,9 @@ def _fields(buf, start: int, end: int, limit: int) -> Iterator[tuple[int, int, i
 
 _NODE_NAME_RE = re.compile(rb"^[A-Za-z0-9.][A-Za-z0-9_.\-/>]*$")
 _OP_NAME_RE = re.compile(rb"^[A-Za-z>_][A-Za-z0-9>_]*$")
+# REGISTER_OP refuses names that are not CamelCase; internal ops start with `_` (`_Arg`, `_Recv`).
+_TF_OP_NAME_RE = re.compile(rb"^_?[A-Z][A-Za-z0-9>_]*$")
+_PRINTABLE_RE = re.compile(rb"^[^\x00-\x1f\x7f]*$")
 # How many top-level fields and nodes the structural check looks at: enough that no other
 # protobuf passes by chance, few enough that a 2 GB frozen graph is checked in milliseconds.
 _MAX_FIELDS = 4096
@@ -168,16 +171,32 @@ _MAX_NODES = 64
 
 
 def _is_nodedef(buf, start: int, end: int) -> bool:
-    """A NodeDef begins with its name (field 1) and op (field 2), both identifier-like strings."""
-    it = _fields(buf, start, end, 2)
+    """A NodeDef: its name (field 1), its op (field 2, CamelCase as TensorFlow requires of op
+    names), then inputs and device as printable strings, attrs as map entries, nothing else.
+    A FileDescriptorSet (`name: "x.proto"`, `package: "tensorflow"`) or a sentencepiece model
+    (`piece`, then a float score) fails it."""
     try:
-        f1 = next(it)
-        f2 = next(it)
-    except (StopIteration, ValueError):
+        fields = list(_fields(buf, start, end, 256))
+    except ValueError:
         return False
-    if f1[:2] != (1, 2) or f2[:2] != (2, 2):
+    if len(fields) < 2 or fields[0][:2] != (1, 2) or fields[1][:2] != (2, 2):
         return False
-    return bool(_NODE_NAME_RE.match(bytes(buf[f1[2]:f1[3]])) and _OP_NAME_RE.match(bytes(buf[f2[2]:f2[3]])))
+    if not (_NODE_NAME_RE.match(bytes(buf[fields[0][2]:fields[0][3]]))
+            and _TF_OP_NAME_RE.match(bytes(buf[fields[1][2]:fields[1][3]]))):
+        return False
+    for number, wire, s, e in fields[2:]:
+        if wire != 2 or not 3 <= number <= 7:
+            return False
+        if number in (3, 4) and not _PRINTABLE_RE.match(bytes(buf[s:e])):
+            return False
+        if number == 5:  # map<string, AttrValue> entry: key first
+            try:
+                first = next(_fields(buf, s, e, 1), None)
+            except ValueError:
+                return False
+            if first is None or first[:2] != (1, 2):
+                return False
+    return True
 
 
 def _is_graphdef(buf, start: int, end: int) -> bool:

@@ -346,10 +346,11 @@ def open_reference(path: str) -> ReferenceWeights:
     try:
         with h5py.File(path, "r") as f:
             root = f["model_weights"] if "model_weights" in f else f
-            if "layer_names" not in root.attrs:
-                raise ArtifactError(path, "--weights: expected Keras weights (a `layer_names` attribute); "
+            keras3 = "layer_names" not in root.attrs and _keras3_weights(f, weights)
+            if not keras3 and "layer_names" not in root.attrs:
+                raise ArtifactError(path, "--weights: expected Keras weights (a `layer_names` attribute, or Keras 3 `vars` groups); "
                                           "this HDF5 file has none")
-            for layer in _strings(root.attrs["layer_names"]):
+            for layer in [] if keras3 else _strings(root.attrs["layer_names"]):
                 group = root.get(layer)
                 if group is None or not hasattr(group, "attrs"):
                     continue
@@ -367,6 +368,31 @@ def open_reference(path: str) -> ReferenceWeights:
     if not weights:
         raise ArtifactError(path, "--weights: the file lists no weights")
     return ReferenceWeights(path, weights)
+
+
+def _keras3_weights(f: Any, weights: dict[str, ReferenceWeight]) -> bool:
+    """Index a Keras 3 weights file (`layers/<key>/vars/<i>`, each `vars` group naming its layer in
+    a `name` attribute). Datasets carry indices, not names: they get `layer/kernel`, `layer/bias`
+    only when their ranks say so without doubt (one matrix, then one vector), else `layer/<i>`,
+    which matches nothing by name; so an unsure guess can only miss, never pair wrong values."""
+    groups: list[Any] = []
+
+    def visit(name: str, obj: Any) -> None:
+        if name.replace("\\", "/").split("/")[-1] == "vars" and hasattr(obj, "keys") and "name" in obj.attrs:
+            groups.append(obj)
+
+    f.visititems(visit)
+    for group in groups:
+        layer = _strings([group.attrs["name"]])[0]
+        keys = sorted((k for k in group.keys() if k.isdigit()), key=int)
+        shapes = [tuple(int(d) for d in group[k].shape) for k in keys]
+        names = [str(k) for k in keys]
+        if len(shapes) in (1, 2) and len(shapes[0]) >= 2 and (len(shapes) == 1 or len(shapes[1]) == 1):
+            names = ["kernel", "bias"][:len(shapes)]
+        for k, weight, shape in zip(keys, names, shapes):
+            key = f"{layer}/{weight}"
+            weights.setdefault(key, ReferenceWeight(key, group[k].name, shape, str(group[k].dtype)))
+    return bool(groups)
 
 
 def _strings(values: Any) -> list[str]:

@@ -25,7 +25,7 @@ def audit(target: Any, *, config: str | os.PathLike[str] | None = None, isolated
     statically; TensorFlow is touched only for objects that come from it.
 
     ``options`` are the configuration keys in snake_case (``select``, ``ignore``,
-    ``extend_select``, ``per_path_ignores``, ``pretrained``, ``finetune``, ``weights``,
+    ``extend_select``, ``per_path_ignores``, ``pretrained``, ``finetune``, ``scratch``, ``weights``,
     ``outputs``, ``fail_on``, ``max_file_size``, ``min_duplicate_ops``, ``jobs``); they win over
     the nearest ``pyproject.toml`` with ``[tool.graphaudit]`` (or ``config=``) unless
     ``isolated=True``. ``session`` gives variable values to a ``tf.Graph`` or a graph-mode

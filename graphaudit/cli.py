@@ -136,6 +136,7 @@ def check(
     output: Optional[List[str]] = typer.Option(None, "--output", help="A node the artifact is for (repeatable); used as a root."),
     pretrained: Optional[List[str]] = typer.Option(None, "--pretrained", help="Variable globs that are pretrained, e.g. 'vgg19/*'."),
     finetune: Optional[List[str]] = typer.Option(None, "--finetune", help="Variable globs that are fine-tuned on purpose."),
+    scratch: Optional[List[str]] = typer.Option(None, "--scratch", help="Variable globs trained from scratch on purpose (weights=None)."),
     weights: Optional[str] = typer.Option(None, "--weights", help="A reference Keras .h5 weights file."),
     max_file_size: Optional[int] = typer.Option(None, "--max-file-size", help="Refuse protobuf files larger than this many bytes."),
     show_fixes: bool = typer.Option(False, "--show-fixes", help="Print fix-up details, evidence and code."),
@@ -159,7 +160,7 @@ def check(
             raise UsageError(f"--format: unknown format `{format}`; expected one of: {', '.join(FORMATS)}")
         cli = Options(select=_split(select), ignore=_split(ignore), extend_select=_split(extend_select),
                       fail_on=fail_on, outputs=tuple(output) if output else None,
-                      pretrained=_split(pretrained), finetune=_split(finetune), weights=weights,
+                      pretrained=_split(pretrained), finetune=_split(finetune), scratch=_split(scratch), weights=weights,
                       max_file_size=max_file_size, jobs=jobs, timeout=timeout, exclude=_split(exclude),
                       extend_exclude=_split(extend_exclude), respect_gitignore=respect_gitignore,
                       follow_links=follow_links, lfs_pointers=lfs_pointers)

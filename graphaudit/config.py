@@ -31,6 +31,7 @@ class Options:
     per_path_ignores: Mapping[str, tuple[str, ...]] | None = None
     pretrained: tuple[str, ...] | None = None
     finetune: tuple[str, ...] | None = None
+    scratch: tuple[str, ...] | None = None
     weights: str | None = None
     outputs: tuple[str, ...] | None = None
     fail_on: str | None = None
@@ -52,7 +53,7 @@ class Options:
 
 
 KEYS = {f.name.replace("_", "-"): f.name for f in fields(Options)}
-_LIST_KEYS = {"select", "ignore", "extend_select", "pretrained", "finetune", "outputs", "exclude", "extend_exclude"}
+_LIST_KEYS = {"select", "ignore", "extend_select", "pretrained", "finetune", "scratch", "outputs", "exclude", "extend_exclude"}
 _BOOL_KEYS = {"respect_gitignore", "follow_links"}
 LFS_POINTER_MODES = ("warn", "error")
 
@@ -144,6 +145,7 @@ class Settings:
     per_path_ignores: tuple[tuple[str, tuple[str, ...]], ...] = ()
     pretrained: tuple[str, ...] = ()
     finetune: tuple[str, ...] = ()
+    scratch: tuple[str, ...] = ()  # groups trained from scratch on purpose: GA202 and GA3xx stay quiet
     weights: str | None = None
     outputs: tuple[str, ...] = ()
     fail_on: Severity = Severity.WARNING
@@ -212,6 +214,7 @@ def resolve(options: Options, known_codes: Iterable[str], *, config_path: str | 
         per_path_ignores=tuple(sorted((options.per_path_ignores or {}).items())),
         pretrained=options.pretrained or (),
         finetune=options.finetune or (),
+        scratch=options.scratch or (),
         weights=options.weights,
         outputs=options.outputs or (),
         fail_on=fail_on,

@@ -58,16 +58,33 @@ def inspect_dict(art: Artifact, *, top_ops: int = 15, settings=None) -> dict:
         "roots_note": facts.roots_note,
         "notes": list(art.notes),
         "metadata": {k: v for k, v in art.metadata.items() if isinstance(v, (str, int, float, bool))},
-        "provenance": _provenance(art, settings),
+        **_provenance(art, settings),
     }
 
 
-def _provenance(art: Artifact, settings) -> list[str]:
-    """One line per pretrained group, e.g. "`vgg19/` (VGG19, include_top=False, ...) pretrained: ..."."""
+def _provenance(art: Artifact, settings) -> dict:
+    """Every pretrained group (one line each, as findings name it), its variant, each piece of
+    evidence with its strength, the declarations covering it, and what was considered and rejected."""
     from graphaudit.analysis import Analyses
+    from graphaudit.analysis.provenance import matches_any
     from graphaudit.config import Settings
 
-    return [g.describe() for g in Analyses(art, settings or Settings()).pretrained_groups]
+    settings = settings or Settings()
+    found = Analyses(art, settings).provenance
+    groups = []
+    for g in found.groups:
+        declared = [f'{kind} "{p}"' for kind, patterns in (("scratch", settings.scratch), ("finetune", settings.finetune))
+                    for p in patterns if any(matches_any(v, [p]) for v in g.variables)]
+        groups.append({
+            "group": g.describe(), "scope": g.scope, "variant": g.architecture, "family": g.family or None,
+            "include_top": g.include_top, "variables": len(g.variables), "params": g.params,
+            "strength": g.strength.name.lower(),
+            "evidence": [{"kind": e.kind.name.lower(), "strength": e.level.name.lower(), "detail": e.detail}
+                         for e in g.evidence],
+            "declarations": declared,
+        })
+    return {"provenance": [g.describe() for g in found.groups], "provenance_groups": groups,
+            "provenance_rejected": [str(r) for r in found.rejected]}
 
 
 def _tensor(t) -> dict:
@@ -116,8 +133,14 @@ def render_console(info: dict, console) -> None:
     if info["op_histogram"]:
         ops = ", ".join(f"{op} {n:,}" for op, n in info["op_histogram"].items())
         console.print(f"  ops: {ops}")
-    for extra in info.get("provenance", []):
-        console.print(f"  provenance: {extra}")
+    for group in info.get("provenance_groups", []):
+        console.print(f"  provenance: {group['group']}")
+        for e in group["evidence"]:
+            console.print(f"    {e['kind']} ({e['strength']}): {e['detail']}")
+        console.print(f"    strength: {group['strength']}"
+                      + (f"; declared {', '.join(group['declarations'])}" if group["declarations"] else ""))
+    for rejected in info.get("provenance_rejected", []):
+        console.print(f"  provenance considered and rejected: {rejected}")
 
 
 def _fmt_tensor(t: dict) -> str:

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import gzip
 import json
+import random
 import subprocess
 import sys
 import time
@@ -152,14 +154,16 @@ def test_vgg19_without_top_at_64(vgg19_64: Any) -> None:
 @pytest.mark.tf
 def test_mobilenetv2_alpha_1_matches(mobilenetv2_32: Any) -> None:
     variables, params = mobilenetv2_32[1.0]
-    assert summary(check(variables)) == [("", "", "MobileNetV2", False, params, 1.0, ())]
+    assert summary(check(variables)) == [("", "", "MobileNetV2 alpha=1.0", False, params, 1.0, ())]
 
 
 @pytest.mark.tf
-def test_mobilenetv2_other_alpha_is_not_catalogued(mobilenetv2_32: Any) -> None:
-    # By design: alpha scales every channel count, and the catalogue holds alpha=1.0 only.
-    variables, _ = mobilenetv2_32[0.35]
-    assert summary(check(variables)) == []
+def test_mobilenetv2_other_alpha_is_its_variant(mobilenetv2_32: Any) -> None:
+    # alpha scales every channel count; the family template gives each alpha Keras offers.
+    variables, params = mobilenetv2_32[0.35]
+    (match,) = check(variables)
+    assert (match.architecture, match.family, match.params, match.quality) == ("MobileNetV2 alpha=0.35", "MobileNetV2",
+                                                                               params, 1.0)
 
 
 @pytest.mark.tf
@@ -280,7 +284,7 @@ BN, CONV = "batch_normalization", "conv2d"
     "builds, expected",
     [
         ([("ResNet50", False), ("ResNet50V2", False)], [("", "", "ResNet50", False, ()), ("", "_1", "ResNet50V2", False, ())]),
-        ([("MobileNet", False), ("MobileNetV2", False)], [("", "", "MobileNet", False, ()), ("", "", "MobileNetV2", False, ())]),
+        ([("MobileNet alpha=1.0", False), ("MobileNetV2 alpha=1.0", False)], [("", "", "MobileNet alpha=1.0", False, ()), ("", "", "MobileNetV2 alpha=1.0", False, ())]),
         ([("InceptionV3", True), ("InceptionV3", False)], [("", "", "InceptionV3", True, ()), ("", "", "InceptionV3", False, ((BN, 94), (CONV, 94)))]),
         ([("Xception", True), ("Xception", False)], [("", "", "Xception", True, ()), ("", "_1", "Xception", False, ((BN, 4), (CONV, 4)))]),
         ([("EfficientNetB0", True), ("EfficientNetB0", True)], [("", "", "EfficientNetB0", True, ()), ("", "_1", "EfficientNetB0", True, (("normalization", 1),))]),
@@ -347,24 +351,25 @@ def test_cost_is_linear_in_variables() -> None:
 # -- the catalogue itself ------------------------------------------------------------------
 
 
-def committed_text() -> str:
-    return resources.files("graphaudit.catalog").joinpath("fingerprints.json").read_text(encoding="utf-8")
+def committed_bytes() -> bytes:
+    return resources.files("graphaudit.catalog").joinpath("fingerprints.json.gz").read_bytes()
 
 
 def test_committed_catalogue_is_canonical_and_small() -> None:
-    text = committed_text()
-    assert build_catalog.dumps(json.loads(text)) + "\n" == text
-    assert len(text.encode()) < 1_000_000
+    data = committed_bytes()
+    text = gzip.decompress(data).decode("utf-8")
+    assert build_catalog.compress(build_catalog.dumps(json.loads(text))) == data
+    assert len(data) < 400_000
     assert sorted(CATALOG.fingerprints) == sorted(build_catalog.ARCHITECTURES)
 
 
 @pytest.mark.tf
 def test_builder_reproduces_committed_vgg16() -> None:
-    committed = json.loads(committed_text())
-    rebuilt = build_catalog.build_catalog(["VGG16"])
-    assert rebuilt["architectures"]["VGG16"] == committed["architectures"]["VGG16"]
-    assert rebuilt["initializers"].items() <= committed["initializers"].items()
-    assert rebuilt["generator"]["tf_keras"] == committed["generator"]["tf_keras"]
+    from graphaudit.catalog.matcher import parse_catalog
+
+    rebuilt = parse_catalog(build_catalog.build_catalog(["VGG16"]))
+    assert rebuilt.fingerprints["VGG16"] == CATALOG.fingerprints["VGG16"]
+    assert rebuilt.tf_keras_version == CATALOG.tf_keras_version
 
 
 def test_matcher_never_imports_tensorflow() -> None:
@@ -377,3 +382,85 @@ def test_matcher_never_imports_tensorflow() -> None:
     )
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert result.stdout.strip() == "[]"
+
+
+# -- families: every variant by its width and depth, and nothing else ---------------------
+
+
+@pytest.mark.parametrize("family, variant", [
+    ("MobileNetV2", "MobileNetV2 alpha=0.35"), ("MobileNetV2", "MobileNetV2 alpha=1.4"),
+    ("MobileNet", "MobileNet alpha=0.25"), ("ResNet", "ResNet101"), ("ResNet", "ResNet152"),
+    ("DenseNet", "DenseNet169"), ("EfficientNet", "EfficientNetB3"), ("InceptionResNetV2", "InceptionResNetV2"),
+    ("RegNetY", "RegNetY064"),
+])
+def test_a_variant_is_named_with_its_parameters(family: str, variant: str) -> None:
+    if variant not in CATALOG.fingerprints:
+        pytest.fail(f"{variant} is not catalogued")
+    params = CATALOG.fingerprints[variant].no_top.params
+    (match,) = check(graph_names((variant, False), scope="model/backbone/"))
+    assert (match.family, match.architecture, match.params, match.quality) == (family, variant, params, 1.0)
+
+
+def test_deeper_variant_wins_over_the_one_it_contains() -> None:
+    # ResNet101 holds every weight of ResNet50 with the same shapes; it has 22 more blocks.
+    names = graph_names(("ResNet101", False))
+    assert [m.architecture for m in check(names)] == ["ResNet101"]
+    conv4 = {k: v for k, v in names.items() if not any(f"conv4_block{i}_" in k for i in range(7, 24))}
+    assert [m.architecture for m in check(conv4)] == ["ResNet50"]
+
+
+def random_conv_net(rng: random.Random, index: int) -> dict[str, tuple[int, ...]]:
+    """A plausible hand-written conv net: Keras default names or common hand-picked ones, kernels
+    of 1-7, channel counts that grow like real ones, BatchNorm after some convs, a Dense head."""
+    style = rng.choice(["auto", "block", "stage", "stem"])
+    layers = rng.randint(5, 120)
+    channels = rng.choice([3, 1])
+    width = rng.choice([8, 16, 24, 32, 48, 64])
+    out: dict[str, tuple[int, ...]] = {}
+    counts: Counter[str] = Counter()
+
+    def auto(prefix: str) -> str:
+        n = counts[prefix]
+        counts[prefix] += 1
+        return prefix if n == 0 else f"{prefix}_{n}"
+
+    for i in range(layers):
+        if rng.random() < 0.15:
+            width = min(2048, width * rng.choice([2, 2, 3]) // rng.choice([1, 1, 2]))
+        k = rng.choice([1, 1, 3, 3, 3, 5, 7])
+        depthwise = rng.random() < 0.2 and channels > 1
+        if style == "auto":
+            name = auto("depthwise_conv2d" if depthwise else "conv2d")
+        elif style == "block":
+            name = f"block{i // 3 + 1}_conv{i % 3 + 1}"
+        elif style == "stage":
+            name = f"conv{i // 8 + 2}_block{i % 8 // 2 + 1}_{i % 2 + 1}_conv"
+        else:
+            name = "stem_conv" if i == 0 else f"block{i}a_{rng.choice(['expand', 'project', 'dw'])}conv"
+        if depthwise:
+            out[f"{name}/depthwise_kernel"] = (k, k, channels, 1)
+        else:
+            out[f"{name}/kernel"] = (k, k, channels, width)
+            if rng.random() < 0.5:
+                out[f"{name}/bias"] = (width,)
+            channels = width
+        if rng.random() < 0.7:
+            bn = auto("batch_normalization") if style == "auto" else f"{name}_bn"
+            for weight in ("gamma", "beta", "moving_mean", "moving_variance"):
+                out[f"{bn}/{weight}"] = (channels,)
+    head = auto("dense") if style == "auto" else rng.choice(["predictions", "fc1", "logits"])
+    out[f"{head}/kernel"] = (channels, rng.choice([10, 100, 1000]))
+    out[f"{head}/bias"] = (out[f"{head}/kernel"][1],)
+    prefix = rng.choice(["", "", "model/", f"net_{index}/"])
+    return {prefix + k + ":0": v for k, v in out.items()}
+
+
+def test_random_conv_nets_match_no_architecture() -> None:
+    # The false-positive rate the issue asks for: 2,000 random non-application conv nets of
+    # 5 to 120 layers (up to ~600 weights, like the catalogued models), named as Keras or people
+    # name them. Every one must match nothing.
+    rng = random.Random(20261130)
+    nets = [random_conv_net(rng, i) for i in range(2000)]
+    matched = [(i, m.architecture, m.quality) for i, net in enumerate(nets) for m in match_architectures(net)]
+    assert sum(len(n) for n in nets) > 100_000
+    assert matched == []

@@ -19,6 +19,10 @@ ARCHITECTURES = ("vgg19", "mobilenetv2")
 _TEST = re.compile(r"(\d[\d,]*)/(\d[\d,]*) ([A-Za-z ]+?) (exactly zero|exactly one|uniform within the glorot limit)")
 
 
+# The catalogue names a width family's variant with its parameters.
+CATALOGUE_NAME = {"MobileNetV2": "MobileNetV2 alpha=1.0"}
+
+
 def findings(path, code="GA202", **settings):
     report = audit_paths([str(path)], Settings(**settings))
     assert not report.errors, [a.error for a in report.errors]
@@ -66,7 +70,7 @@ def test_fires_on_load_then_global_init_then_save(artifacts, arch, where):
     assert finding.location.scope == ""
     layers = len(layers_of(backbone))
     assert finding.message.startswith(
-        f"pretrained {manifest['architecture']} in the root scope ({manifest['backbone_params']:,} params) holds "
+        f"pretrained {CATALOGUE_NAME.get(manifest['architecture'], manifest['architecture'])} in the root scope ({manifest['backbone_params']:,} params) holds "
         f"fresh initializer values: {layers}/{layers} layers re-initialized (")
     zeros, ones = len(saved["all_zero"]), len(saved["all_one"])
     assert fired_tests(finding.message) == expected_tests(zeros, ones, len(backbone) - zeros - ones)

@@ -31,7 +31,8 @@ def test_weights_file_is_evidence_for_the_backbone(artifacts):
     weights = str(artifacts.folder(name) / manifest["weights"])
     (group,) = analyses(artifacts.path(name), weights=weights).pretrained_groups
     assert group.variables == tuple(sorted(manifest["backbone_variables"]))
-    assert group.kinds == (EvidenceKind.WEIGHTS_FILE, EvidenceKind.FINGERPRINT, EvidenceKind.WEIGHT_LOAD_OPS)
+    # strongest first: what says the values were loaded, then what says which architecture it is
+    assert group.kinds == (EvidenceKind.WEIGHTS_FILE, EvidenceKind.WEIGHT_LOAD_OPS, EvidenceKind.FINGERPRINT)
     n = len(manifest["backbone_variables"])
     assert group.evidence[0].detail == f"{n} variables match `{manifest['weights']}` (--weights) by name and shape"
 
@@ -54,9 +55,9 @@ def test_keras_metadata_names_the_nested_application(artifacts):
     name = "initialization_tf2_clone_model"
     manifest = artifacts.manifest(name)
     (group,) = analyses(artifacts.path(name)).pretrained_groups
-    assert group.kinds == (EvidenceKind.FINGERPRINT, EvidenceKind.METADATA)
+    assert group.kinds == (EvidenceKind.METADATA, EvidenceKind.FINGERPRINT)  # a nested base outranks the shape
     meta = next(e for e in group.evidence if e.kind is EvidenceKind.METADATA)
-    assert meta.detail.startswith("Keras metadata: nested model `mobilenetv2_1.00_32`")
+    assert meta.detail.startswith("Keras record: `keras_metadata.pb` nests model `mobilenetv2_1.00_32` (MobileNetV2 alpha=1.0")
     assert f"({len(manifest['backbone_variables'])} variables)" in meta.detail
 
 
@@ -64,7 +65,7 @@ def test_inspect_shows_the_provenance_lines(artifacts):
     name = "initialization_vgg19_loaded"
     manifest = artifacts.manifest(name)
     line = (f"provenance: root scope (VGG19, include_top=False, {manifest['backbone_params']:,} params) "
-            "pretrained: fingerprint match, weight-loading ops")
+            "pretrained: weight-loading ops, fingerprint match")
     console = subprocess.run([sys.executable, "-m", "graphaudit", "inspect", str(artifacts.path(name))],
                              capture_output=True, text=True, check=True)
     assert line in console.stdout

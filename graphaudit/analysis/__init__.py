@@ -11,8 +11,8 @@ from graphaudit.analysis import slots as _slots
 from graphaudit.analysis import updates as _updates
 from graphaudit.analysis import verdicts as _verdicts
 from graphaudit.analysis import weight_stats as _weight_stats
-from graphaudit.analysis.provenance import (PretrainedGroup, ReferenceWeights, matches_any, open_reference,
-                                            pretrained_groups)
+from graphaudit.analysis.provenance import PretrainedGroup, Provenance, ReferenceWeights, matches_any, open_reference
+from graphaudit.analysis.provenance import provenance as _provenance
 from graphaudit.analysis.reachability import Reach, infer_roots, reach
 from graphaudit.analysis.copies import DeadCopy, dead_copies, duplicate_sinks, input_only_sinks
 from graphaudit.analysis.structure import FunctionHashes, GraphStructure, graph_structure
@@ -157,9 +157,14 @@ class Analyses:
         return open_reference(self.settings.weights) if self.settings.weights else None
 
     @cached_property
+    def provenance(self) -> Provenance:
+        """Pretrained groups with their evidence, and what was considered and rejected (analysis/provenance.py)."""
+        return _provenance(self.artifact, self.settings, self.reference_weights, self.roles)
+
+    @cached_property
     def pretrained_groups(self) -> list[PretrainedGroup]:
         """Pretrained variable groups with their evidence (see analysis/provenance.py)."""
-        return pretrained_groups(self.artifact, self.settings, self.reference_weights)
+        return list(self.provenance.groups)
 
     @cached_property
     def weight_verdicts(self) -> dict[str, _weight_stats.Verdict]:

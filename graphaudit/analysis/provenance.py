@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import enum
 import fnmatch
+import functools
 import json
 import os
 import re
@@ -25,16 +26,55 @@ class EvidenceKind(enum.IntEnum):
     WEIGHTS_FILE = 2  # matches a reference weights file given with --weights
     FINGERPRINT = 3  # a known keras.applications architecture, by layer names and shapes
     WEIGHT_LOAD_OPS = 4  # Keras load_weights assigns, a restricted Saver, init_from_checkpoint
-    METADATA = 5  # Keras metadata: a nested Functional named after an application, a hub scope
+    METADATA = 5  # Keras' own record: a nested application model in its config or metadata
+
+
+class Strength(enum.IntEnum):
+    """What evidence says about the values, weakest first; rules pick severity and confidence by it."""
+
+    # "This is a VGG19": a fingerprint, or Keras naming the whole model after an application.
+    # It says nothing about where the values came from: `weights=None` gives the same.
+    ARCHITECTURE = 1
+    # Keras recorded an application nested inside a bigger model: the transfer-learning pattern
+    # (`base = MobileNetV2(...)`, `model = Model(inputs, head(base(inputs)))`).
+    RECORDED_BASE = 2
+    # The values came from elsewhere: declared, a `--weights` match, weight-loading ops,
+    # `init_from_checkpoint`.
+    LOADED = 3
+
+
+_DEFAULT_STRENGTH = {
+    EvidenceKind.DECLARED: Strength.LOADED,
+    EvidenceKind.WEIGHTS_FILE: Strength.LOADED,
+    EvidenceKind.FINGERPRINT: Strength.ARCHITECTURE,
+    EvidenceKind.WEIGHT_LOAD_OPS: Strength.LOADED,
+    EvidenceKind.METADATA: Strength.RECORDED_BASE,
+}
 
 
 @dataclass(frozen=True)
 class Evidence:
     kind: EvidenceKind
     detail: str  # a fact with numbers, e.g. "fingerprint match: VGG19, include_top=False, 32/32 weights"
+    strength: Strength | None = None  # None: the kind's default
 
     def __str__(self) -> str:
         return self.detail
+
+    @property
+    def level(self) -> Strength:
+        return self.strength if self.strength is not None else _DEFAULT_STRENGTH[self.kind]
+
+
+@dataclass(frozen=True)
+class Rejection:
+    """Something provenance considered and did not take as evidence, and why."""
+
+    subject: str  # e.g. "`saved_model_counter`"
+    reason: str  # e.g. "written by `AssignAdd`, not a weight load"
+
+    def __str__(self) -> str:
+        return f"{self.subject}: {self.reason}"
 
 
 @dataclass(frozen=True)
@@ -46,11 +86,12 @@ class PretrainedGroup:
     variables: tuple[str, ...]
     params: int
     evidence: tuple[Evidence, ...]
-    architecture: str | None = None
+    architecture: str | None = None  # the catalogue variant, e.g. "MobileNetV2 alpha=0.35"
     include_top: bool | None = None
     suffix: str = ""  # Keras uniquification suffix, e.g. "_4"
     # Catalogue weight (``layer/weight``) of each variable, for fingerprint groups: variable -> weight.
     catalog_weights: Mapping[str, str] = field(default_factory=dict, compare=False, hash=False)
+    family: str = ""  # e.g. "MobileNetV2"
 
     def describe(self) -> str:
         """E.g. "`vgg19` (VGG19, include_top=False, 20,024,384 params) pretrained: fingerprint match"."""
@@ -70,6 +111,15 @@ class PretrainedGroup:
     def kinds(self) -> tuple[EvidenceKind, ...]:
         return tuple(dict.fromkeys(e.kind for e in self.evidence))
 
+    @property
+    def strength(self) -> Strength:
+        """The strongest evidence's strength."""
+        return max((e.level for e in self.evidence), default=Strength.ARCHITECTURE)
+
+    def strength_note(self) -> str:
+        """Why the finding has the severity it has, for the evidence list."""
+        return _STRENGTH_NOTES[self.strength]
+
     def catalog_initializers(self) -> dict[str, dict[str, Any]]:
         """Variable -> the initializer the catalogue gives its weight (``{"class_name", "config"}``)."""
         if not self.architecture or not self.catalog_weights:
@@ -77,6 +127,8 @@ class PretrainedGroup:
         from graphaudit.catalog import load_catalog
 
         catalog = load_catalog()
+        if self.architecture not in catalog.fingerprints:
+            return {}
         out = {}
         for name, weight in self.catalog_weights.items():
             found = catalog.initializer(self.architecture, weight)
@@ -90,7 +142,15 @@ _KIND_LABELS = {
     EvidenceKind.WEIGHTS_FILE: "matches --weights",
     EvidenceKind.FINGERPRINT: "fingerprint match",
     EvidenceKind.WEIGHT_LOAD_OPS: "weight-loading ops",
-    EvidenceKind.METADATA: "metadata",
+    EvidenceKind.METADATA: "Keras record",
+}
+
+_STRENGTH_NOTES = {
+    Strength.LOADED: "evidence strength: the values were loaded or declared pretrained",
+    Strength.RECORDED_BASE: ("evidence strength: Keras recorded an application nested as a base model, "
+                             "but not where its values came from"),
+    Strength.ARCHITECTURE: ("evidence strength: architecture only; `weights=None` looks the same "
+                            "(declare `pretrained` or `scratch` to settle it)"),
 }
 
 
@@ -112,23 +172,43 @@ class _Draft:
     suffix: str = ""
     scope: str | None = None
     catalog_weights: dict[str, str] = field(default_factory=dict)
+    family: str = ""
+    standalone: bool = True  # may become a group of its own when it overlaps none
+
+
+@dataclass(frozen=True)
+class Provenance:
+    """The pretrained groups, and what was considered and rejected on the way."""
+
+    groups: tuple[PretrainedGroup, ...]
+    rejected: tuple[Rejection, ...]
 
 
 def pretrained_groups(artifact: Artifact, settings: Settings,
-                      reference: "ReferenceWeights | None" = None) -> list[PretrainedGroup]:
-    """Combine every kind of evidence into groups; a variable belongs to at most one group.
+                      reference: "ReferenceWeights | None" = None,
+                      roles: Mapping[str, Any] | None = None) -> list[PretrainedGroup]:
+    """Combine every kind of evidence into groups; a variable belongs to at most one group."""
+    return list(provenance(artifact, settings, reference, roles).groups)
 
-    ``reference`` is the ``--weights`` file, opened (see :func:`open_reference`).
+
+def provenance(artifact: Artifact, settings: Settings, reference: "ReferenceWeights | None" = None,
+               roles: Mapping[str, Any] | None = None) -> Provenance:
+    """Groups with their evidence, strongest first, and the rejected candidates.
+
+    ``reference`` is the ``--weights`` file, opened (see :func:`open_reference`); ``roles`` the
+    variable roles (analysis/roles.py): only model variables make a group.
     """
-    shapes = {n: v.shape for n, v in artifact.variables.items() if v.shape is not None}
+    rejected: list[Rejection] = []
+    model = {n for n in artifact.variables if roles is None or n not in roles or roles[n].is_model}
+    shapes = {n: v.shape for n, v in artifact.variables.items() if v.shape is not None and n in model}
     drafts: list[_Draft] = []
     drafts.extend(_fingerprint_drafts(shapes))
     _attach(drafts, _declared(artifact.variables, settings.pretrained))
     if reference is not None:
         _attach(drafts, _weights_file(artifact, reference))
-    _attach(drafts, _weight_loads(artifact))
-    _attach(drafts, _metadata(artifact))
-    return [_finish(d, artifact) for d in drafts if d.variables]
+    _attach(drafts, _weight_loads(artifact, roles, rejected))
+    _attach(drafts, _metadata(artifact, rejected))
+    return Provenance(tuple(_finish(d, artifact) for d in drafts if d.variables), tuple(rejected))
 
 
 def _fingerprint_drafts(shapes: Mapping[str, tuple[int, ...]]) -> list[_Draft]:
@@ -142,7 +222,7 @@ def _fingerprint_drafts(shapes: Mapping[str, tuple[int, ...]]) -> list[_Draft]:
         out.append(_Draft(
             variables=set(m.variables), label=m.architecture, architecture=m.architecture,
             include_top=m.include_top, suffix=m.suffix, scope=m.scope.rstrip("/"),
-            catalog_weights=dict(zip(m.variables, m.catalog_weights)),
+            catalog_weights=dict(zip(m.variables, m.catalog_weights)), family=m.family,
             evidence=[Evidence(EvidenceKind.FINGERPRINT,
                                f"fingerprint match: {m.architecture} ({top}), {len(m.variables)} weights, "
                                f"quality {m.quality:.0%}")],
@@ -161,9 +241,37 @@ def _declared(variables: Iterable[str], patterns: Sequence[str]) -> list[_Draft]
     return out
 
 
-def _weight_loads(artifact: Artifact) -> list[_Draft]:
-    loaded = {n for n, v in artifact.variables.items()
-              if any(u.kind is UpdateKind.WEIGHT_LOAD for u in v.update_ops)}
+_LOAD_OPS = frozenset({"Assign", "AssignVariableOp"})
+_FLOAT_TYPES = frozenset({"float16", "bfloat16", "float32", "float64", "half", "float", "double"})
+
+
+def _weight_loads(artifact: Artifact, roles: Mapping[str, Any] | None, rejected: list[Rejection]) -> list[_Draft]:
+    """Keras `load_weights` in a graph: `Assign`/`AssignVariableOp` from placeholders over a set of
+    variables shaped like a model (float weights, at least one kernel of rank 2 or more)."""
+    loaded = set()
+    for name, var in sorted(artifact.variables.items()):
+        fed = [u for u in var.update_ops if u.kind is UpdateKind.WEIGHT_LOAD]
+        if not fed:
+            continue
+        plain = [u for u in fed if u.op in _LOAD_OPS]
+        role = roles.get(name) if roles is not None else None
+        if not plain:
+            rejected.append(Rejection(f"`{name}`", f"written by `{fed[0].op}` from a placeholder, not a weight load"))
+        elif role is not None and not role.is_model:
+            rejected.append(Rejection(f"`{name}`", f"assigned from a placeholder, but it is a {role.role.value} "
+                                                   f"({role.evidence}), not a weight"))
+        elif var.dtype and var.dtype not in _FLOAT_TYPES:
+            rejected.append(Rejection(f"`{name}`", f"assigned from a placeholder, but a {var.dtype} variable "
+                                                   "is not a weight"))
+        elif not var.shape:
+            rejected.append(Rejection(f"`{name}`", "assigned from a placeholder, but a scalar is not a weight"))
+        else:
+            loaded.add(name)
+    if loaded and (len(loaded) < 2 or not any(len(artifact.variables[n].shape or ()) >= 2 for n in loaded)):
+        names = ", ".join(f"`{n}`" for n in sorted(loaded)[:3])
+        rejected.append(Rejection(names, f"{len(loaded)} variable(s) assigned from placeholders, but no set of "
+                                         "weights with a kernel: not a model's `load_weights`"))
+        loaded = set()
     from_ckpt = {n for n, v in artifact.variables.items()
                  if v.initializer and "checkpoint_initializer" in v.initializer}
     out = []
@@ -189,7 +297,7 @@ def _attach(drafts: list[_Draft], extra: list[_Draft]) -> None:
             if common:
                 d.evidence.extend(e.evidence)
                 rest -= common
-        if rest:
+        if rest and e.standalone:
             drafts.append(_Draft(variables=rest, label=e.label, evidence=list(e.evidence)))
 
 
@@ -198,9 +306,9 @@ def _finish(d: _Draft, artifact: Artifact) -> PretrainedGroup:
     params = sum(artifact.variables[n].size for n in names if n in artifact.variables)
     scope = d.scope if d.scope is not None else common_scope(names)
     return PretrainedGroup(scope=scope, label=d.label, variables=names, params=params,
-                           evidence=tuple(sorted(d.evidence, key=lambda e: e.kind)),
+                           evidence=tuple(sorted(d.evidence, key=lambda e: (-e.level, e.kind))),
                            architecture=d.architecture, include_top=d.include_top, suffix=d.suffix,
-                           catalog_weights=dict(d.catalog_weights))
+                           catalog_weights=dict(d.catalog_weights), family=d.family)
 
 
 # ----------------------------------------------------------------------- --weights FILE (.h5)
@@ -413,50 +521,93 @@ def _weights_file(artifact: Artifact, reference: ReferenceWeights) -> list[_Draf
 
 # --------------------------------------------------------------------------------- metadata
 
-def _application_names() -> list[re.Pattern[str]]:
-    """Default model names of the catalogued applications (``vgg19``, ``mobilenetv2_1.00_224``)."""
+@functools.cache
+def _application_names() -> tuple[tuple[re.Pattern[str], tuple[str, ...]], ...]:
+    """Model names Keras gives the catalogued applications (``vgg19``, ``mobilenetv2_0.35_224``),
+    each with the variants that carry it."""
     try:
         from graphaudit.catalog import load_catalog
     except ImportError:  # pragma: no cover
-        return []
-    names = set()
+        return ()
+    names: dict[str, set[str]] = {}
     for fp in load_catalog().fingerprints.values():
         for variant in (fp.include_top, fp.no_top):
             # MobileNets put the input size in the name: any size matches.
-            names.add(re.sub(r"_(\d+|None)$", r"_(\\d+|None)", re.escape(variant.name)))
-    return [re.compile(f"^{n}(_\\d+)?$") for n in sorted(names)]
+            pattern = re.sub(r"_(\d+|None)$", r"_(\\d+|None)", re.escape(variant.name))
+            names.setdefault(pattern, set()).add(fp.architecture)
+    return tuple((re.compile(f"^{n}(_\\d+)?$", re.I), tuple(sorted(v))) for n, v in sorted(names.items()))
 
 
-def _metadata(artifact: Artifact) -> list[_Draft]:
-    """Nested Keras models named after a keras.applications model (tf_keras SavedModel metadata)."""
-    entries = artifact.metadata.get("keras_metadata") or ()
-    if not entries:
-        return []
-    patterns = _application_names()
-    by_layer: dict[str, list[str]] = {}
-    for name in artifact.variables:
-        parts = _strip_port(name).split("/")
-        if len(parts) >= 2:
-            by_layer.setdefault(parts[-2], []).append(name)
+def _application(model: str) -> tuple[str, ...]:
+    for pattern, variants in _application_names():
+        if pattern.match(model):
+            return variants
+    return ()
+
+
+def _record(model: str, variants: tuple[str, ...], nested: bool, where: str, hit: set[str]) -> _Draft:
+    what = variants[0] if len(variants) == 1 else " or ".join(variants[:3]) + (" ..." if len(variants) > 3 else "")
+    if nested:
+        detail = (f"Keras record: {where} nests model `{model}` ({what}, a keras.applications model) as a base "
+                  f"({len(hit):,} variables)")
+        return _Draft(variables=hit, label=f"Keras model `{model}`",
+                      evidence=[Evidence(EvidenceKind.METADATA, detail)])
+    detail = (f"Keras record: {where} names the whole model `{model}` ({what}); a model built by an application "
+              "itself is as often trained from scratch")
+    return _Draft(variables=hit, label=f"Keras model `{model}`", standalone=False,
+                  evidence=[Evidence(EvidenceKind.METADATA, detail, Strength.ARCHITECTURE)])
+
+
+def _metadata(artifact: Artifact, rejected: list[Rejection]) -> list[_Draft]:
+    """Models Keras recorded, named after a keras.applications model: `keras_metadata.pb` (tf_keras
+    SavedModels), the `.h5` `model_config` and the `.keras` `config.json`."""
     out = []
-    for path, identifier, raw in entries:
-        if identifier not in ("_tf_keras_network", "_tf_keras_model") or path == "root":
-            continue
-        try:
-            meta = json.loads(raw)
-        except (ValueError, TypeError):
-            continue
-        model = meta.get("name")
-        if not isinstance(model, str) or not any(p.match(model) for p in patterns):
-            continue
-        layers = (meta.get("config") or {}).get("layers") or ()
-        hit = set()
+    entries = artifact.metadata.get("keras_metadata") or ()
+    if entries:
+        by_layer: dict[str, list[str]] = {}
+        for name in artifact.variables:
+            parts = _strip_port(name).split("/")
+            if len(parts) >= 2:
+                by_layer.setdefault(parts[-2], []).append(name)
+        for path, identifier, raw in entries:
+            if identifier not in ("_tf_keras_network", "_tf_keras_model"):
+                continue
+            try:
+                meta = json.loads(raw)
+            except (ValueError, TypeError):
+                continue
+            model = meta.get("name") if isinstance(meta, dict) else None
+            if not isinstance(model, str):
+                continue
+            variants = _application(model)
+            if not variants:
+                continue
+            layers = (meta.get("config") or {}).get("layers") or ()
+            hit = set()
+            for layer in layers:
+                layer_name = (layer.get("config") or {}).get("name") or layer.get("name")
+                hit.update(by_layer.get(layer_name, ()))
+            if hit:
+                out.append(_record(model, variants, path != "root", "`keras_metadata.pb`", hit))
+    keras = artifact.metadata.get("keras")
+    layers = keras.get("layers") if isinstance(keras, Mapping) else None
+    if layers:
+        where = "the `.keras` `config.json`" if artifact.format.value == "keras_v3" else "the `.h5` `model_config`"
+        by_path: dict[str, set[str]] = {}
+        for name, var in artifact.variables.items():
+            if var.keras_layer:
+                by_path.setdefault(var.keras_layer, set()).add(name)
         for layer in layers:
-            layer_name = (layer.get("config") or {}).get("name") or layer.get("name")
-            hit.update(by_layer.get(layer_name, ()))
-        if hit:
-            out.append(_Draft(variables=hit, label=f"Keras model `{model}`", evidence=[Evidence(
-                EvidenceKind.METADATA,
-                f"Keras metadata: nested model `{model}` is named like a keras.applications model "
-                f"({len(hit):,} variables)")]))
+            if layer.class_name not in ("Functional", "Model", "Sequential"):
+                continue
+            variants = _application(layer.name)
+            if not variants:
+                continue
+            prefix = layer.qualified + "/"
+            hit = {n for path, names in by_path.items() if path.startswith(prefix) for n in names}
+            if hit:
+                out.append(_record(layer.name, variants, len(layer.path) > 1, where, hit))
+            else:
+                rejected.append(Rejection(f"Keras model `{layer.name}`", "named like an application, but no "
+                                                                         "variable is under it"))
     return out

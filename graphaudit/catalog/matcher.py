@@ -18,12 +18,18 @@
 # given afterwards, a whole layer at a time, to the instances whose shapes they fit. Names
 # alone cannot say which of two instances in one scope had the top (VGG19 without top, then
 # with, names exactly like with, then without): the first instance found gets it.
-# MobileNet and MobileNetV2 are catalogued at alpha=1.0: other alphas change every channel
-# count, so such instances are not recognised. Shapes are the evidence; names alone are not.
+# Families, not single models: the catalogue holds each family (MobileNetV2, EfficientNet,
+# ResNet, ...) as one template of layer names and kernel sizes, whose channel counts are symbols
+# that each variant (every alpha Keras offers, B0-B7, 50/101/152 blocks) gives values to. Each
+# variant is expanded to its exact weights, so a match names it ("MobileNetV2 alpha=0.35"), and
+# a deeper variant wins over a shallower one whose weights it contains, the way VGG19 wins over
+# VGG16. Widths Keras has no weights for (alpha=0.6 with weights=None) match no variant: shapes
+# are the evidence; names alone are not.
 
 from __future__ import annotations
 
 import functools
+import gzip
 import heapq
 import json
 import math
@@ -89,6 +95,8 @@ class Fingerprint:
     include_top: Variant
     no_top: Variant
     weights: tuple[WeightSpec, ...]
+    family: str = ""  # "MobileNetV2" for "MobileNetV2 alpha=0.35"
+    parameters: tuple[tuple[str, Any], ...] = ()  # (("alpha", 0.35),): what the application was called with
 
     def variant(self, include_top: bool) -> Variant:
         return self.include_top if include_top else self.no_top
@@ -104,7 +112,7 @@ class Fingerprint:
 
 @dataclass(frozen=True)
 class Catalog:
-    """The parsed ``fingerprints.json``."""
+    """The parsed ``fingerprints.json.gz``."""
 
     fingerprints: Mapping[str, Fingerprint]
     initializers: Mapping[str, Mapping[str, Any]]
@@ -118,9 +126,34 @@ class Catalog:
         found = self.initializers[spec.initializer]
         return {"class_name": found["class_name"], "config": json.loads(json.dumps(found["config"]))}
 
-    @functools.cached_property
-    def _index(self) -> _Index:
-        return _Index(self)
+    def _index(self, families: frozenset[str] | None = None) -> _Index:
+        """The matching index over some families (all when None), built once per set."""
+        cache = self.__dict__.setdefault("_indexes", {})
+        if families not in cache:
+            cache[families] = _Index(self, families)
+        return cache[families]
+
+    def families_in(self, variables: Iterable[str]) -> frozenset[str]:
+        """Families with a layer name among ``variables``: the only ones worth indexing."""
+        fingerprints = self.fingerprints
+        if not isinstance(fingerprints, _Fingerprints):
+            return frozenset(fp.family for fp in fingerprints.values())
+        table = fingerprints.families_of_layer()
+        found: set[str] = set()
+        for name in variables:
+            parts = _strip_output_index(name).split("/")
+            for k in range(len(parts) - 1):
+                for depth in (1, 2, 3):
+                    if k + depth > len(parts) - 1:
+                        break
+                    layer = "/".join(parts[k:k + depth])
+                    hit = table.get(layer)
+                    if hit is None:
+                        split = _split_number(layer)
+                        hit = table.get(split[0]) if split else None
+                    if hit:
+                        found |= hit
+        return frozenset(found)
 
 
 @dataclass(frozen=True)
@@ -131,7 +164,7 @@ class ArchitectureMatch:
     # Keras uniquification suffix of its named layers, e.g. "" or "_4"; when they differ
     # (ResNet50V2 after ResNet50 has `conv1_conv_1` but `post_bn`), the one most of them carry.
     suffix: str
-    architecture: str  # "VGG19"
+    architecture: str  # the variant: "VGG19", "MobileNetV2 alpha=0.35", "EfficientNetB3"
     include_top: bool
     variables: tuple[str, ...]  # the artifact variable names that matched, sorted
     params: int  # parameters held by the matched variables, at their actual shapes
@@ -142,51 +175,98 @@ class ArchitectureMatch:
     # Per class prefix of unnamed layers, how far the numbering is from a fresh graph's, when
     # not zero: (("batch_normalization", 94), ("conv2d", 94)) for a second InceptionV3.
     offsets: tuple[tuple[str, int], ...] = ()
+    family: str = ""  # "MobileNetV2", "EfficientNet", "ResNet"
 
 
 @functools.cache
 def load_catalog() -> Catalog:
     """The packaged catalogue, read once."""
-    text = resources.files(__package__).joinpath("fingerprints.json").read_text(encoding="utf-8")
-    return parse_catalog(json.loads(text))
+    data = resources.files(__package__).joinpath("fingerprints.json.gz").read_bytes()
+    return parse_catalog(json.loads(gzip.decompress(data).decode("utf-8")))
 
 
 def parse_catalog(document: Mapping[str, Any]) -> Catalog:
-    """A Catalog from the JSON document that ``build_catalog`` writes."""
-    if document.get("format") != 1:
-        raise ValueError(f"fingerprints: expected format 1, found {document.get('format')!r}")
-    fingerprints = {}
-    for architecture, entry in sorted(document["architectures"].items()):
-        weights = tuple(
-            WeightSpec(
-                layer=row["layer"],
-                weight=row["weight"],
-                shape=tuple(None if i in row.get("free", ()) else d for i, d in enumerate(row["shape"])),
-                layer_class=row["class"],
-                initializer=row.get("init"),
-                top=row.get("top", False),
-                auto=row.get("auto", False),
-                trainable=row.get("trainable", True),
-                dtype=row.get("dtype", "float32"),
-            )
-            for row in entry["weights"]
-        )
-        variants = {
-            key: Variant(name=value["name"], params=value["params"], weight_count=value["weights"])
-            for key, value in entry["variants"].items()
-        }
-        fingerprints[architecture] = Fingerprint(
-            architecture=architecture,
-            input_shape=tuple(entry["input_shape"]),
-            include_top=variants["include_top"],
-            no_top=variants["no_top"],
-            weights=weights,
-        )
+    """A Catalog from the JSON document that ``build_catalog`` writes. Each family's template is
+    expanded into one Fingerprint per variant only when something asks for that family."""
+    if document.get("format") != 2:
+        raise ValueError(f"fingerprints: expected format 2, found {document.get('format')!r}")
     return Catalog(
-        fingerprints=fingerprints,
+        fingerprints=_Fingerprints(document["families"]),
         initializers=document["initializers"],
         tf_keras_version=document["generator"]["tf_keras"],
     )
+
+
+def _expand(family: str, entry: Mapping[str, Any]) -> dict[str, Fingerprint]:
+    template = entry["weights"]
+    out = {}
+    for name, variant in sorted(entry["variants"].items()):
+        values = variant["values"]
+        weights = []
+        for start, end in variant["present"]:
+            for row in template[start:end]:
+                layer, weight, layer_class, dims, init = row[:5]
+                flags = row[5] if len(row) > 5 else ""
+                weights.append(WeightSpec(
+                    layer=layer,
+                    weight=weight,
+                    shape=tuple(d if d is None or d >= 0 else values[-1 - d] for d in dims),
+                    layer_class=layer_class,
+                    initializer=init,
+                    top="t" in flags,
+                    auto="a" in flags,
+                    trainable="f" not in flags,
+                    dtype=row[6] if len(row) > 6 else "float32",
+                ))
+        out[name] = Fingerprint(
+            architecture=name,
+            input_shape=tuple(variant["input_shape"]),
+            include_top=Variant(name=variant["name"], params=variant["params"]["include_top"],
+                                weight_count=variant["weights"]["include_top"]),
+            no_top=Variant(name=variant["name"], params=variant["params"]["no_top"],
+                           weight_count=variant["weights"]["no_top"]),
+            weights=tuple(weights),
+            family=family,
+            parameters=tuple(sorted((variant.get("parameters") or {}).items())),
+        )
+    return out
+
+
+class _Fingerprints(Mapping[str, Fingerprint]):
+    """Variant name -> Fingerprint, expanding a family the first time one of its variants is asked for."""
+
+    def __init__(self, families: Mapping[str, Any]) -> None:
+        self._families = families
+        self._family_of = {v: f for f, entry in families.items() for v in entry["variants"]}
+        self._expanded: dict[str, dict[str, Fingerprint]] = {}
+        self._layer_families: dict[str, frozenset[str]] | None = None
+
+    def family(self, name: str) -> dict[str, Fingerprint]:
+        if name not in self._expanded:
+            self._expanded[name] = _expand(name, self._families[name])
+        return self._expanded[name]
+
+    def __getitem__(self, key: str) -> Fingerprint:
+        return self.family(self._family_of[key])[key]
+
+    def __iter__(self):
+        return iter(sorted(self._family_of))
+
+    def __len__(self) -> int:
+        return len(self._family_of)
+
+    def families_of_layer(self) -> dict[str, frozenset[str]]:
+        """Layer name (without a `_N` ending for unnamed layers) -> the families that have it."""
+        if self._layer_families is None:
+            found: dict[str, set[str]] = {}
+            for family, entry in self._families.items():
+                for row in entry["weights"]:
+                    layer = row[0]
+                    if "a" in (row[5] if len(row) > 5 else ""):
+                        layer = (_split_number(layer) or (layer, 0))[0]
+                    found.setdefault(layer, set()).add(family)
+            self._layer_families = {k: frozenset(v) for k, v in found.items()}
+        return self._layer_families
 
 
 def _split_number(name: str) -> tuple[str, int] | None:
@@ -236,8 +316,13 @@ class _Arch:
 class _Index:
     """The catalogue keyed by (layer name, weight name, shape)."""
 
-    def __init__(self, catalog: Catalog) -> None:
-        self.archs = [_Arch(fp) for _, fp in sorted(catalog.fingerprints.items())]
+    def __init__(self, catalog: Catalog, families: frozenset[str] | None = None) -> None:
+        fingerprints = catalog.fingerprints
+        if families is not None and isinstance(fingerprints, _Fingerprints):
+            chosen = {k: v for f in sorted(families) for k, v in fingerprints.family(f).items()}
+        else:
+            chosen = dict(fingerprints)
+        self.archs = [_Arch(fp) for _, fp in sorted(chosen.items())]
         # (layer, weight) -> [(shape, has free dims, arch, weight index, role)]
         self.named: dict[tuple[str, str], list[tuple[tuple[int | None, ...], bool, int, int, str | None]]] = {}
         # (prefix, weight, shape) -> [(number, arch, weight index, role)]
@@ -549,7 +634,8 @@ def match_architectures(
     """
     if not 0.0 < min_quality <= 1.0:
         raise ValueError(f"min_quality must be in (0, 1], found {min_quality!r}")
-    matcher = _Matcher((catalog or load_catalog())._index, min_quality)
+    catalog = catalog or load_catalog()
+    matcher = _Matcher(catalog._index(catalog.families_in(variables)), min_quality)
     matcher.collect(variables)
     matcher.find_instances()
     matcher.assign_tops()
@@ -586,6 +672,7 @@ def _to_match(arch: _Arch, instance: _Instance, variables: Mapping[str, Sequence
         missing=tuple(sorted(weights[w].name for w in expected if w not in instance.matched)),
         catalog_weights=tuple(weight for _, weight in pairs),
         offsets=tuple(sorted((p, v) for p, v in instance.variants.items() if p != _NAMED and v)),
+        family=arch.fingerprint.family,
     )
 
 

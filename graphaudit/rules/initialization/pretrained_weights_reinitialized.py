@@ -5,9 +5,19 @@ from __future__ import annotations
 import math
 from typing import Iterator
 
-from graphaudit.analysis.provenance import reference_status
-from graphaudit.findings import Confidence, Finding, Fixup, Severity
+from graphaudit.analysis.provenance import Strength, reference_status
+from graphaudit.findings import Confidence, Finding, Fixup, Severity, Silenced
 from graphaudit.rules.base import Rule, name_list, plural
+from graphaudit.rules.trainability import pretrained_word, split_declared
+
+# (severity, confidence) by provenance strength, for a group that is mostly re-initialized.
+# Fresh values in an architecture that nobody said was pretrained may be `weights=None`, saved
+# before training: worth a look, not a failed build.
+_GRADES = {
+    Strength.LOADED: (Severity.ERROR, Confidence.HIGH),
+    Strength.RECORDED_BASE: (Severity.WARNING, Confidence.MEDIUM),
+    Strength.ARCHITECTURE: (Severity.WARNING, Confidence.LOW),
+}
 
 _FIX_CODE = '''\
 # TF1: initialize first, then load the pretrained weights (never the other way round)
@@ -87,7 +97,18 @@ class PretrainedWeightsReinitialized(Rule):
     The provenance of the group, where each initializer was read, how many layers and weights
     passed which test (with the bounds tested), and, with `--weights`, the exact comparison.
     Needs stored values: a bare GraphDef is not checked. Random initializers are judged only on
-    tensors of 64 values or more.
+    tensors of 64 values or more. The values prove the re-initialization; the provenance says
+    whether they should have been pretrained, and sets the severity:
+
+    | provenance of the group | severity / confidence |
+    | --- | --- |
+    | loaded: `pretrained` declared, a `--weights` match, weight-loading ops, `init_from_checkpoint` | error / high |
+    | Keras recorded an application nested as a base model (`.h5`, `.keras`, `keras_metadata.pb`) | warning / medium |
+    | architecture only: a fingerprint, or Keras naming the whole model after an application | warning / low |
+
+    When fewer than half of the group's layers hold fresh values, confidence is one step lower
+    (medium at most). A `scratch` declaration (`weights=None`, on purpose) silences the
+    variables it covers.
     """
 
     code = "GA202"
@@ -95,7 +116,7 @@ class PretrainedWeightsReinitialized(Rule):
     severity = Severity.ERROR
     confidence = Confidence.HIGH
 
-    def check(self, artifact, facts) -> Iterator[Finding]:
+    def check(self, artifact, facts) -> Iterator[Finding | Silenced]:
         groups = facts.pretrained_groups
         if not groups:
             return
@@ -117,7 +138,7 @@ class PretrainedWeightsReinitialized(Rule):
             tests = _tests_fired(group, judged, fresh)
             what = f"`{group.scope}/`" if group.scope else "the root scope"
             arch = group.architecture or group.label
-            message = (f"pretrained {arch} in {what} ({group.params:,} params) holds fresh initializer values: "
+            message = (f"{pretrained_word(group)} {arch} in {what} ({group.params:,} params) holds fresh initializer values: "
                        f"{len(fresh_layers):,}/{len(layers):,} layers re-initialized ({'; '.join(tests)})")
             if reference is not None:
                 same = sum(1 for n in fresh if status.get(n) == "initializer values")
@@ -131,10 +152,15 @@ class PretrainedWeightsReinitialized(Rule):
             if not most:
                 evidence.append(f"the other {len(layers) - len(fresh_layers):,} layers hold non-initializer values; "
                                 f"re-initialized: {name_list(fresh_layers)}")
-            yield self.finding(
+            evidence.append(group.strength_note())
+            severity, confidence = _GRADES[group.strength]
+            if not most:
+                confidence = Confidence.LOW if confidence is not Confidence.HIGH else Confidence.MEDIUM
+            rest, covered = split_declared(sorted(fresh), facts.settings)
+            finding = self.finding(
                 artifact, message, scope=group.scope, variables=sorted(fresh),
                 graph=",".join(sorted({artifact.variables[n].graph or "" for n in fresh})),
-                evidence=evidence, confidence=Confidence.HIGH if most else Confidence.MEDIUM,
+                evidence=evidence, severity=severity, confidence=confidence,
                 fixup=Fixup(
                     title="Run the initializer before loading the pretrained weights",
                     detail=(f"{plural(len(fresh), 'variable')} of the pretrained {arch} hold the values their "
@@ -148,6 +174,11 @@ class PretrainedWeightsReinitialized(Rule):
                     code=_FIX_CODE,
                 ),
             )
+            scratch = {label: names for label, names in covered.items() if label.startswith("scratch ")}
+            if scratch and not [n for n in fresh if not any(n in names for names in scratch.values())]:
+                yield Silenced(next(iter(scratch)), finding)
+            else:
+                yield finding
 
 
 def _category(group, name: str, verdict) -> tuple[str, str]:

@@ -5,8 +5,18 @@ from __future__ import annotations
 from collections import Counter
 from typing import Iterable, Sequence
 
-from graphaudit.analysis.provenance import PretrainedGroup, matches_any
+from graphaudit.analysis.provenance import PretrainedGroup, Strength, matches_any
 from graphaudit.artifact import Artifact
+from graphaudit.findings import Confidence, Severity
+
+# Severity and confidence by the strength of the provenance evidence (see analysis/provenance.py):
+# trained or trainable pretrained weights are a defect only if the weights were pretrained, and
+# an architecture match alone cannot say that (`weights=None` gives the same architecture).
+TRAINED_GRADES = {
+    Strength.LOADED: (Severity.ERROR, Confidence.HIGH),
+    Strength.RECORDED_BASE: (Severity.WARNING, Confidence.MEDIUM),
+    Strength.ARCHITECTURE: (Severity.INFO, Confidence.LOW),
+}
 
 
 def group_label(group: PretrainedGroup) -> str:
@@ -55,3 +65,61 @@ def code_list(items: Iterable[str], limit: int = 3) -> str:
     items = sorted(set(items))
     shown = ", ".join(f"`{i}`" for i in items[:limit])
     return shown + (f" and {len(items) - limit:,} more" if len(items) > limit else "")
+
+
+def split_declared(names: Iterable[str], settings) -> tuple[list[str], dict[str, list[str]]]:
+    """Names no `scratch` or `finetune` pattern covers, and the covered ones by declaration label
+    (`scratch "resnet50/*"`, `finetune "block_16_*"`); `scratch` is asked first."""
+    rest, covered = split_finetuned(names, settings.scratch)
+    out = {f'scratch "{p}"': names_ for p, names_ in covered.items()}
+    rest, covered = split_finetuned(rest, settings.finetune)
+    out.update((declaration(p), names_) for p, names_ in covered.items())
+    return rest, out
+
+
+# Object-graph paths only Keras 3 writes; its SavedVariable.trainable is True for frozen layers.
+_KERAS3_PATHS = ("_operations", "_all_variables", "_functional", "_tracked")
+
+
+def untruthful_trainable(artifact: Artifact) -> str | None:
+    """Why the artifact's trainable flags cannot be trusted, or None when they can."""
+    if artifact.metadata.get("keras_metadata"):
+        return None  # tf_keras: keras_metadata.pb corrected the flags
+    paths = artifact.metadata.get("object_paths") or {}
+    for path in paths.values():
+        if path.split("/", 1)[0] in _KERAS3_PATHS:
+            return (f"a Keras 3 SavedModel (object-graph path `{path}`): its `SavedVariable.trainable` is true "
+                    "for frozen layers too, and it has no Keras config")
+    return None
+
+
+def training_machinery(artifact: Artifact, facts) -> list[str]:
+    """What in the artifact can train it: a train op, optimizer slots or variables, a Keras
+    training config, an optimizer in a `.keras` file, a training checkpoint. Empty: inference only."""
+    out = []
+    if facts.updates.has_train_op:
+        out.append(f"train op ({facts.updates.train_note()})")
+    if facts.slots.by_variable:
+        out.append(f"optimizer slots for {len(facts.slots.by_variable):,} variables")
+    keras = artifact.metadata.get("keras")
+    if isinstance(keras, dict):
+        if keras.get("training_config"):
+            out.append("Keras `training_config` (the model was compiled)")
+        elif keras.get("optimizer_class"):
+            out.append(f"an optimizer (`{keras['optimizer_class']}`) in the Keras config")
+        if keras.get("optimizer_weights"):
+            out.append(f"{len(keras['optimizer_weights']):,} saved optimizer weights")
+    for path, identifier, raw in artifact.metadata.get("keras_metadata") or ():
+        if path == "root" and '"training_config"' in (raw if isinstance(raw, str) else ""):
+            out.append("Keras `training_config` in `keras_metadata.pb`")
+    optimizer_vars = sorted(n for n, v in artifact.variables.items()
+                            if (v.checkpoint_key or "").startswith("optimizer/")
+                            or (facts.roles.get(n) is not None and facts.roles[n].role.value == "optimizer slot"))
+    if optimizer_vars:
+        out.append(f"optimizer variables ({code_list(optimizer_vars, 2)})")
+    return out
+
+
+def pretrained_word(group: PretrainedGroup) -> str:
+    """"pretrained", or "recognised" when only the architecture is known (it may be `weights=None`)."""
+    return "recognised" if group.strength is Strength.ARCHITECTURE else "pretrained"

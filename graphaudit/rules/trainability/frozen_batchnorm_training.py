@@ -7,9 +7,19 @@ from typing import Iterator
 from graphaudit.analysis.reachability import reach
 from graphaudit.analysis.updates import BATCH_NORM_OPS, batch_norm_variables, graph_key, via_switch
 from graphaudit.artifact import RootKind, UpdateKind
-from graphaudit.findings import Confidence, Finding, Fixup, Severity
+from graphaudit.analysis.provenance import Strength
+from graphaudit.findings import Confidence, Finding, Fixup, Severity, Silenced
 from graphaudit.rules.base import Rule, plural
-from graphaudit.rules.trainability import code_list, group_label, layer_of
+from graphaudit.rules.trainability import code_list, group_label, layer_of, pretrained_word, split_declared
+
+# BatchNorm in training mode while serving makes predictions depend on the batch whatever the
+# weights are; only the confidence that this backbone was meant to be frozen follows provenance.
+_SERVING_GRADES = {
+    Strength.LOADED: (Severity.WARNING, Confidence.HIGH),
+    Strength.RECORDED_BASE: (Severity.WARNING, Confidence.MEDIUM),
+    Strength.ARCHITECTURE: (Severity.WARNING, Confidence.LOW),
+}
+_DRIFT_GRADES = {**_SERVING_GRADES, Strength.ARCHITECTURE: (Severity.INFO, Confidence.LOW)}
 
 _FIX_CODE = '''\
 # TF2 Keras: call the pretrained base in inference mode, in training and in serving
@@ -70,7 +80,16 @@ class FrozenBatchnormTraining(Rule):
     ## Evidence
     The group and why it is pretrained; for serving, the signatures, the BatchNorm ops and their
     layers, and the moving-statistics writes the signature runs; for training, the train op and
-    the moving-average updates it runs on a group that it otherwise leaves alone.
+    the moving-average updates it runs on a group that it otherwise leaves alone. The
+    provenance sets severity and confidence:
+
+    | provenance of the group | serving in training mode | frozen statistics drift |
+    | --- | --- | --- |
+    | loaded: `pretrained` declared, a `--weights` match, weight-loading ops, `init_from_checkpoint` | warning / high | warning / high |
+    | Keras recorded an application nested as a base model | warning / medium | warning / medium |
+    | architecture only: a fingerprint, or Keras naming the whole model after an application | warning / low | info / low |
+
+    A `scratch` or `finetune` declaration silences the variables it covers.
     """
 
     code = "GA303"
@@ -78,12 +97,16 @@ class FrozenBatchnormTraining(Rule):
     severity = Severity.WARNING
     confidence = Confidence.HIGH
 
-    def check(self, artifact, facts) -> Iterator[Finding]:
+    def check(self, artifact, facts) -> Iterator[Finding | Silenced]:
         groups = facts.pretrained_groups
         if not groups:
             return
-        yield from self._serving(artifact, facts, groups)
-        yield from self._frozen_drift(artifact, facts, groups)
+        for finding in [*self._serving(artifact, facts, groups), *self._frozen_drift(artifact, facts, groups)]:
+            _, covered = split_declared(finding.location.variables, facts.settings)
+            if covered and sum(map(len, covered.values())) == len(finding.location.variables):
+                yield Silenced(next(iter(covered)), finding)
+            else:
+                yield finding
 
     def _serving(self, artifact, facts, groups) -> Iterator[Finding]:
         roots = [r for r in artifact.roots if r.kind is RootKind.SIGNATURE_OUTPUT]
@@ -125,7 +148,7 @@ class FrozenBatchnormTraining(Rule):
             overwritten = sorted(v for v in group.variables if v in served_writes)
             tail = (f", and each call overwrites {plural(len(overwritten), 'moving statistic')}"
                     if overwritten else "")
-            message = (f"{plural(len(layers), 'BatchNorm layer')} of pretrained {group_label(group)} run in "
+            message = (f"{plural(len(layers), 'BatchNorm layer')} of {pretrained_word(group)} {group_label(group)} run in "
                        f"training mode ({code_list(ops)} with `is_training=true`) in signature "
                        f"{code_list(signatures)}: {code_list(layers)}; predictions depend on the batch{tail}")
             evidence = [group.describe(), *(str(e) for e in group.evidence),
@@ -133,10 +156,12 @@ class FrozenBatchnormTraining(Rule):
                         f"{plural(len(roots), 'signature output')}, e.g. `{nodes[0]}` in {graphs[0]}"]
             if overwritten:
                 evidence.append(f"moving statistics written while serving: {code_list(overwritten)}")
+            evidence.append(group.strength_note())
+            severity, confidence = _SERVING_GRADES[group.strength]
             yield self.finding(
                 artifact, message, graph=",".join(graphs[:3]) + (" ..." if len(graphs) > 3 else ""),
                 scope=group.scope, variables=names, nodes=nodes, evidence=evidence,
-                fixup=self._fixup(group),
+                severity=severity, confidence=confidence, fixup=self._fixup(group),
             )
 
     def _frozen_drift(self, artifact, facts, groups) -> Iterator[Finding]:
@@ -150,17 +175,18 @@ class FrozenBatchnormTraining(Rule):
             writes = [w for v in drifting for w in updates.moving_average[v]]
             layers = sorted({layer_of(v) for v in drifting})
             message = (f"the train op updates the moving statistics of {plural(len(layers), 'BatchNorm layer')} "
-                       f"of pretrained {group_label(group)}, whose other variables it leaves alone: "
+                       f"of {pretrained_word(group)} {group_label(group)}, whose other variables it leaves alone: "
                        f"{code_list(layers)}; the frozen backbone's normalization drifts with every batch")
             evidence = [group.describe(), *(str(e) for e in group.evidence),
                         f"train op: {updates.train_note()}; it runs {plural(len(writes), 'moving-average update')}"
                         f" ({code_list({w.op for w in writes})}) on {plural(len(drifting), 'variable')} of this "
                         f"group, e.g. `{writes[0].node}`",
-                        "no optimizer update of the train op touches this group"]
+                        "no optimizer update of the train op touches this group", group.strength_note()]
+            severity, confidence = _DRIFT_GRADES[group.strength]
             yield self.finding(
                 artifact, message, graph=",".join(sorted({w.graph for w in writes})), scope=group.scope,
                 variables=drifting, nodes=sorted({w.node for w in writes}), evidence=evidence,
-                fixup=self._fixup(group),
+                severity=severity, confidence=confidence, fixup=self._fixup(group),
             )
 
     def _fixup(self, group) -> Fixup:

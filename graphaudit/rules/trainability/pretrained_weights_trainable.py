@@ -6,7 +6,16 @@ from typing import Iterator
 
 from graphaudit.findings import Confidence, Finding, Fixup, Severity, Silenced
 from graphaudit.rules.base import Rule, name_list
-from graphaudit.rules.trainability import declaration, group_label, params_of, split_finetuned, trainable_sources
+from graphaudit.analysis.provenance import Strength
+from graphaudit.rules.trainability import (group_label, params_of, pretrained_word, split_declared, trainable_sources, training_machinery,
+                                          untruthful_trainable)
+
+# Trainable is not trained: one step weaker than GA301 at each strength.
+_GRADES = {
+    Strength.LOADED: (Severity.WARNING, Confidence.MEDIUM),
+    Strength.RECORDED_BASE: (Severity.WARNING, Confidence.LOW),
+    Strength.ARCHITECTURE: (Severity.INFO, Confidence.LOW),
+}
 
 _FIX_CODE = '''\
 # TF2 Keras: freeze the base before compile()
@@ -30,11 +39,15 @@ class PretrainedWeightsTrainable(Rule):
     `TRAINABLE_VARIABLES` collection (TF1), `SavedVariable.trainable` corrected by each layer's
     `trainable` in `keras_metadata.pb` (tf_keras SavedModels, whose `SavedVariable.trainable`
     stays True for frozen layers), or the layer flags of a Keras `.h5` or `.keras` config.
-    It reports the group when some of its variables are trainable and the artifact has no
-    optimizer evidence yet. It stays quiet when a train op or saved optimizer state exists and
+    It reports the group only where training can happen: the artifact carries training
+    machinery (a train op, optimizer slots or variables, a Keras `training_config`, an optimizer
+    in a `.keras` config, a training checkpoint), and none of it shows yet what it trains. It
+    stays quiet on inference-only exports (a serving SavedModel with no optimizer), on flags
+    that are not truthful (a Keras 3 SavedModel writes `SavedVariable.trainable = true` for
+    frozen layers and keeps no Keras config), and when a train op or saved optimizer state
     provably leaves the group alone: the TF1 `minimize(loss, var_list=head_vars)` case, where
     Keras still lists the backbone in `TRAINABLE_VARIABLES`. When the group is trained, GA301
-    reports it instead. A `finetune` declaration silences it.
+    reports it instead. A `finetune` or `scratch` declaration silences it.
 
     ## Why is this bad?
     The first `fit()` or `minimize(loss)` run on this artifact will train the pretrained weights
@@ -64,7 +77,15 @@ class PretrainedWeightsTrainable(Rule):
 
     ## Evidence
     The group and why it is pretrained, how many of its variables and parameters are marked
-    trainable and by what, and that the artifact holds no optimizer update or slot.
+    trainable and by what, the training machinery found, and that no optimizer update or slot
+    shows what it trains. Needs truthful trainable flags and training machinery; without either
+    it says nothing. The provenance sets the severity:
+
+    | provenance of the group | severity / confidence |
+    | --- | --- |
+    | loaded: `pretrained` declared, a `--weights` match, weight-loading ops, `init_from_checkpoint` | warning / medium |
+    | Keras recorded an application nested as a base model | warning / low |
+    | architecture only: a fingerprint, or Keras naming the whole model after an application | info / low |
     """
 
     code = "GA302"
@@ -73,39 +94,45 @@ class PretrainedWeightsTrainable(Rule):
     confidence = Confidence.MEDIUM
 
     def check(self, artifact, facts) -> Iterator[Finding | Silenced]:
+        if not facts.pretrained_groups:
+            return
         updates = facts.updates
         slots = facts.slots
         # A train op, or saved optimizer state, that touches none of a group proves it is left alone.
         trains_something = updates.has_train_op or bool(slots.by_variable)
+        machinery = training_machinery(artifact, facts)
+        if trains_something or not machinery or untruthful_trainable(artifact):
+            return  # shown what it trains (GA301's case), inference only, or flags that lie
         read = facts.read_variables
         for group in facts.pretrained_groups:
             if not any(v in read for v in group.variables):
                 continue  # an instance nothing uses: GA101/GA102's finding, not a training risk
-            if any(v in updates.trained or v in slots.by_variable for v in group.variables):
-                continue  # trained: GA301's finding
-            if trains_something:
-                continue
-            flagged = [v for v in group.variables if artifact.variables[v].trainable]
+            flagged = [v for v in group.variables if artifact.variables[v].trainable
+                       and artifact.variables[v].trainable_source]
             if not flagged:
                 continue
-            rest, covered = split_finetuned(flagged, facts.settings.finetune)
-            for pattern, names in covered.items():
-                yield Silenced(declaration(pattern), self._finding(artifact, group, names))
+            rest, covered = split_declared(flagged, facts.settings)
+            for label, names in covered.items():
+                yield Silenced(label, self._finding(artifact, group, names, machinery))
             if rest:
-                yield self._finding(artifact, group, rest)
+                yield self._finding(artifact, group, rest, machinery)
 
-    def _finding(self, artifact, group, names: list[str]) -> Finding:
+    def _finding(self, artifact, group, names: list[str], machinery: list[str]) -> Finding:
         label = group_label(group)
         params = params_of(artifact, names)
         sources = trainable_sources(artifact, names)
-        message = (f"{len(names):,} of the {len(group.variables):,} variables of pretrained {label} "
+        message = (f"{len(names):,} of the {len(group.variables):,} variables of {pretrained_word(group)} {label} "
                    f"({params:,} of {group.params:,} params) are marked trainable, by {sources}; "
                    "the next `fit()` or `minimize()` trains them")
         evidence = [group.describe(), *(str(e) for e in group.evidence),
                     f"marked trainable: {name_list(names)}",
-                    "no optimizer update and no optimizer slot in the artifact shows what training touches"]
+                    f"training machinery: {'; '.join(machinery)}",
+                    "no optimizer update and no optimizer slot in the artifact shows what training touches",
+                    group.strength_note()]
+        severity, confidence = _GRADES[group.strength]
         return self.finding(
             artifact, message, scope=group.scope, variables=names, evidence=evidence,
+            severity=severity, confidence=confidence,
             fixup=Fixup(
                 title=f"Freeze the pretrained {label} before training, or declare the fine-tune",
                 detail=("Set `base.trainable = False` before `compile()` (TF2), or pass `var_list=` "

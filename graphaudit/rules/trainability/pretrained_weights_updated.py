@@ -6,14 +6,8 @@ from typing import Iterator
 
 from graphaudit.findings import Confidence, Finding, Fixup, Severity, Silenced
 from graphaudit.rules.base import Rule, name_list, plural
-from graphaudit.rules.trainability import (
-    code_list,
-    declaration,
-    group_label,
-    params_of,
-    split_finetuned,
-    trainable_sources,
-)
+from graphaudit.rules.trainability import (TRAINED_GRADES, code_list, group_label, params_of, pretrained_word,
+                                          split_declared, trainable_sources)
 
 _FIX_CODE = '''\
 # TF1: give the optimizer the head's variables only (Keras' `trainable=False` never reaches it)
@@ -33,6 +27,9 @@ model.compile(optimizer="adam", loss=loss)
 # [tool.graphaudit]
 # finetune = ["block_16_*"]
 '''
+
+
+_RANK = [Confidence.LOW, Confidence.MEDIUM, Confidence.HIGH]
 
 
 class PretrainedWeightsUpdated(Rule):
@@ -84,7 +81,17 @@ class PretrainedWeightsUpdated(Rule):
     The group and why it is pretrained; the optimizer op types and the train op that runs them
     (or, when no train op is declared, every optimizer update in the artifact); the slot names and
     the checkpoint or Keras file that holds them; how many of the group's variables and
-    parameters are affected.
+    parameters are affected. Training itself is proven by the updates or slots; whether the
+    weights were pretrained sets the severity:
+
+    | provenance of the group | severity / confidence |
+    | --- | --- |
+    | loaded: `pretrained` declared, a `--weights` match, weight-loading ops, `init_from_checkpoint` | error / high |
+    | Keras recorded an application nested as a base model (`.h5`, `.keras`, `keras_metadata.pb`) | warning / medium |
+    | architecture only: a fingerprint, or Keras naming the whole model after an application | info / low |
+
+    Confidence drops to medium when only Keras 3 slot order ties slots to variables. A
+    `finetune` or `scratch` declaration silences the variables it covers.
     """
 
     code = "GA301"
@@ -99,9 +106,9 @@ class PretrainedWeightsUpdated(Rule):
             hit = [v for v in group.variables if v in updates.trained or v in slots.by_variable]
             if not hit:
                 continue
-            rest, covered = split_finetuned(hit, facts.settings.finetune)
-            for pattern, names in covered.items():
-                yield Silenced(declaration(pattern), self._finding(artifact, facts, group, names))
+            rest, covered = split_declared(hit, facts.settings)
+            for label, names in covered.items():
+                yield Silenced(label, self._finding(artifact, facts, group, names))
             if rest:
                 yield self._finding(artifact, facts, group, rest)
 
@@ -120,7 +127,7 @@ class PretrainedWeightsUpdated(Rule):
             what = f"the train op updates {share} with {code_list(ops)}"
         else:
             what = f"{slots.where or 'the artifact'} holds optimizer slots ({code_list(slot_names)}) for {share}"
-        message = f"pretrained {label} is being trained: {what}; no `finetune` declaration covers them"
+        message = f"{pretrained_word(group)} {label} is being trained: {what}; no `finetune` declaration covers them"
         evidence = [group.describe(), *(str(e) for e in group.evidence)]
         if writes:
             example = writes[0]
@@ -136,12 +143,16 @@ class PretrainedWeightsUpdated(Rule):
         if flagged:
             evidence.append(f"marked trainable by: {trainable_sources(artifact, flagged)}")
         evidence.extend(slots.notes)
+        evidence.append(group.strength_note())
         order_only = not writes and all(s.how.startswith("Keras 3") for n in slotted for s in slots.by_variable[n])
+        severity, confidence = TRAINED_GRADES[group.strength]
+        if order_only:
+            confidence = min(confidence, Confidence.MEDIUM, key=_RANK.index)
         graphs = sorted({w.graph for w in writes})
         return self.finding(
             artifact, message, graph=",".join(graphs), scope=group.scope, variables=names,
             nodes=sorted({w.node for w in writes}), evidence=evidence,
-            confidence=Confidence.MEDIUM if order_only else None,
+            severity=severity, confidence=confidence,
             fixup=Fixup(
                 title=f"Exclude the pretrained {label} from the optimizer",
                 detail=(f"The optimizer trains {name_list(names)}. TF1: pass `var_list=` with the head's "

@@ -168,13 +168,13 @@ def keras_config(layers: Sequence[tuple[str, str, dict]], name: str = "model") -
         {"class_name": cls, "config": {"name": lname, "trainable": True, **cfg}} for lname, cls, cfg in layers]}}
 
 
-def keras_h5(target, config: dict | None, weights: dict[str, dict[str, np.ndarray]]) -> None:
+def keras_h5(target, config: dict | str | None, weights: dict[str, dict[str, np.ndarray]]) -> None:
     """A tf_keras whole-model `.h5`; ``target`` is a path or a file object."""
     import h5py
 
     with h5py.File(target, "w") as f:
         if config is not None:
-            f.attrs["model_config"] = json.dumps(config)
+            f.attrs["model_config"] = config if isinstance(config, str) else json.dumps(config)
         f.attrs["keras_version"] = "2.15.0"
         root = f.create_group("model_weights")
         root.attrs["layer_names"] = [n.encode("utf-8", "surrogateescape") for n in weights]

@@ -396,10 +396,21 @@ def _split_ref(ref: str, is_function: bool) -> tuple[str, int]:
     if is_function:
         parts = ref.split(":")
         if len(parts) == 3:
-            return parts[0], int(parts[2]) if parts[2].isdigit() else 0
+            return parts[0], _port(ref, parts[2]) if parts[2].isdigit() else 0
         return parts[0], 0
     src, _, port = ref.rpartition(":")
-    return (src, int(port)) if port.isdigit() else (ref, 0)
+    return (src, _port(ref, port)) if port.isdigit() else (ref, 0)
+
+
+_MAX_PORT = 2**31 - 1  # TensorFlow numbers op outputs with an int32
+
+
+def _port(ref: str, digits: str) -> int:
+    port = int(digits) if len(digits) <= 10 else _MAX_PORT + 1
+    if port > _MAX_PORT:
+        raise ValueError(f"input `{ref[:120]}` names output {digits[:24]}, past the {_MAX_PORT:,} "
+                         "outputs an op can have")
+    return port
 
 
 @dataclass(frozen=True)

@@ -35,7 +35,7 @@ def check_artifact(artifact: Artifact, settings: Settings) -> ArtifactResult:
     # Findings a declaration of intent (`finetune`) covers: rules yield them as `Silenced`; they
     # are counted per declaration, so the report can say what each declaration hid.
     silenced: dict[str, int] = {}
-    problems: list[str] = []
+    problems: dict[str, list[str]] = {}  # what went wrong -> the rules it stopped
     for rule in enabled_rules(settings, artifact.path):
         made = len(findings)
         try:
@@ -48,16 +48,17 @@ def check_artifact(artifact: Artifact, settings: Settings) -> ArtifactResult:
             # A value a rule asked for could not be read (a damaged shard, a dataset too large):
             # this rule's partial findings are dropped, the other rules still run.
             del findings[made:]
-            problems.append(f"{rule.code} could not finish: {_relative_message(exc, artifact.path)}")
+            problems.setdefault(f"could not finish: {_relative_message(exc, artifact.path)}", []).append(rule.code)
         except Exception as exc:  # noqa: BLE001 - one broken rule must not lose the others' findings
             if strict():
                 raise
             del findings[made:]
-            problems.append(f"{rule.code} stopped on this artifact: {describe(exc)}; the other rules ran "
-                            "(please report it with this artifact)")
+            problems.setdefault(f"stopped on this artifact: {describe(exc)}; the other rules ran "
+                                "(please report it with this artifact)", []).append(rule.code)
     return ArtifactResult(path=artifact.path, format=artifact.format.value, stats=stats_of(artifact),
                           findings=sort_findings(findings), notes=tuple(artifact.notes),
-                          silenced=tuple(sorted(silenced.items())), error="; ".join(problems) or None)
+                          silenced=tuple(sorted(silenced.items())),
+                          error="; ".join(f"{', '.join(codes)} {what}" for what, codes in problems.items()) or None)
 
 
 # Formats whose reading calls into native code (HDF5) that can loop forever or crash on a damaged

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
+import mmap
 import os
 import re
 import stat
@@ -14,11 +15,12 @@ from google.protobuf.message import DecodeError
 
 from graphaudit.errors import ArtifactError
 from graphaudit.formats import crc32c, protos
-from graphaudit.formats.table import Table, TableError
+from graphaudit.formats.table import FOOTER_SIZE, Table, TableError
 from graphaudit.model.dtypes import bfloat16_to_float32  # noqa: F401  (re-exported)
 
 OBJECT_GRAPH_KEY = "_CHECKPOINTABLE_OBJECT_GRAPH"
 BUNDLE_VERSION = 1  # tensor_bundle.h kTensorBundleVersion: the format this reader understands
+MAX_STRING_ELEMENTS = 8 * 1024**2  # vocabularies and file names, not data sets
 
 _STRING = "string"
 _NUMPY_DTYPES = {name: np.dtype(np_name) for name, np_name in protos.DTYPES.values() if np_name}
@@ -76,11 +78,12 @@ class Checkpoint:
     # -- opening -----------------------------------------------------------------------------
 
     @classmethod
-    def open(cls, prefix: str | os.PathLike[str]) -> Checkpoint:
+    def open(cls, prefix: str | os.PathLike[str], *, max_file_size: int | None = None) -> Checkpoint:
         """Open the checkpoint at ``prefix`` (``dir/model.ckpt``, ``dir/variables/variables``).
 
         A path that is not itself a prefix (a ``.index`` or ``.data-*`` file, a folder) is
-        resolved with :func:`find_checkpoint_prefix`.
+        resolved with :func:`find_checkpoint_prefix`. An index larger than ``max_file_size``
+        is refused; the index is memory-mapped, so only the blocks read cost memory.
         """
         prefix = os.fspath(prefix)
         if not os.path.isfile(prefix + ".index"):
@@ -93,12 +96,28 @@ class Checkpoint:
         index_path = prefix + ".index"
         try:
             with open(index_path, "rb") as f:
-                data = f.read()
+                size = os.fstat(f.fileno()).st_size
+                if max_file_size is not None and size > max_file_size:
+                    raise ArtifactError(
+                        index_path,
+                        f"checkpoint index is {size:,} bytes, over the {max_file_size:,}-byte size cap"
+                        " (raise it with --max-file-size)",
+                    )
+                if size < FOOTER_SIZE:
+                    header, raw_entries, slice_keys = _read_index(index_path, f.read())
+                else:
+                    data = mmap.mmap(f.fileno(), 0, access=mmap.ACCESS_READ)
+                    try:
+                        header, raw_entries, slice_keys = _read_index(index_path, data)
+                    finally:
+                        try:
+                            data.close()
+                        except BufferError:
+                            pass  # a view outlived an error mid-read; the map closes when collected
         except OSError as exc:
             raise ArtifactError(
-                index_path, f"cannot read the checkpoint index: {exc.strerror}"
+                index_path, f"cannot read the checkpoint index: {exc.strerror or exc}"
             ) from None
-        header, raw_entries, slice_keys = _read_index(index_path, data)
         entries, partitions = _build_entries(index_path, raw_entries, slice_keys)
         checkpoint = cls(prefix, header, entries, partitions)
         checkpoint._check_shards()
@@ -283,6 +302,13 @@ class Checkpoint:
         def bad(what: str) -> ArtifactError:
             return ArtifactError(self.prefix, f"string tensor '{entry.name}' is corrupt: {what}")
 
+        if count > MAX_STRING_ELEMENTS:
+            # Decoding costs about 60 bytes of memory per element, whatever the strings hold.
+            raise ArtifactError(
+                self.prefix,
+                f"string tensor '{entry.name}' has {count:,} elements; graphaudit reads string"
+                f" tensors of at most {MAX_STRING_ELEMENTS:,}",
+            )
         try:
             lengths, varints_end = _decode_varints(raw, count)
         except ValueError as exc:
@@ -366,6 +392,15 @@ def _read_index(
         table = Table(data, verify_checksums=True)
     except TableError as exc:
         raise ArtifactError(index_path, f"not a checkpoint index: {exc}") from None
+    try:
+        return _read_table(index_path, table)
+    finally:
+        table.release()  # the memory map can close only once no view of it is left
+
+
+def _read_table(
+    index_path: str, table: Table
+) -> tuple[object, dict[bytes, Entry], dict[bytes, list[bytes]]]:
     header = None
     entries: dict[bytes, Entry] = {}
     slice_keys: dict[bytes, list[bytes]] = {}

@@ -11,6 +11,7 @@ import io
 import json
 import re
 import zipfile
+import zlib
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Iterator, Mapping
@@ -25,6 +26,7 @@ MAX_JSON_BYTES = 64 * 1024**2
 MAX_COMPRESSION_RATIO = 100
 BOMB_MIN_BYTES = 16 * 1024**2
 KERAS_V3_WEIGHTS = "model.weights.h5"
+DEEP_JSON = "found JSON nested deeper than the about 1,000 levels Python's parser follows"
 
 # Weights Keras never trains, whatever the layer's flag says.
 _NON_TRAINABLE_WEIGHTS = frozenset({"moving_mean", "moving_variance"})
@@ -164,15 +166,27 @@ def _layers_by_name(model_config: Mapping[str, Any]) -> dict[str, KerasLayer]:
 # ---------------------------------------------------------------------------- lazy values
 
 class H5Values(Mapping[str, Any]):
-    """Variable name -> its HDF5 dataset's value, read only when asked (one dataset at a time)."""
+    """Variable name -> its HDF5 dataset's value, read only when asked (one dataset at a time).
 
-    def __init__(self, handle: Any, paths: Mapping[str, str], keep: tuple = ()) -> None:
+    Each dataset's size is checked against what the file really stores before anything is
+    allocated: HDF5 fills a dataset that was never written with its fill value, so a 14 KB file
+    can ask for 37 GiB.
+    """
+
+    def __init__(self, handle: Any, paths: Mapping[str, str], keep: tuple = (), *, path: Path | None = None,
+                 file_size: int = 0, limit: int = 0) -> None:
         self._handle = handle
         self._paths = dict(paths)
         self._keep = keep  # objects the open HDF5 file depends on (the zip it lives in)
+        self._path = path
+        self._file_size = file_size
+        self._limit = limit
 
     def __getitem__(self, name: str):
-        return self._handle[self._paths[name]][()]
+        ds = self._handle[self._paths[name]]
+        if self._path is not None:
+            check_dataset(self._path, ds, self._file_size, self._limit)
+        return ds[()]
 
     def __iter__(self):
         return iter(self._paths)
@@ -182,6 +196,30 @@ class H5Values(Mapping[str, Any]):
 
     def dataset_path(self, name: str) -> str:
         return self._paths[name]
+
+
+# Deflate, the strongest filter h5py writes, inflates at most about 1032:1.
+MAX_FILTER_RATIO = 1100
+
+
+def check_dataset(path: Path, ds, file_size: int, limit: int) -> None:
+    """Refuse a dataset whose values the file cannot hold, before HDF5 allocates them."""
+    nbytes = int(ds.size or 0) * ds.dtype.itemsize
+    if nbytes == 0:
+        return
+    what = f"dataset `{ds.name}` ({'x'.join(map(str, ds.shape)) or 'scalar'} {ds.dtype}, {nbytes:,} bytes)"
+    if nbytes > limit:
+        raise ArtifactError(path, f"{what} is over the {limit:,}-byte size cap (raise it with --max-file-size)")
+    stored = ds.id.get_storage_size()
+    if stored == 0:
+        raise ArtifactError(path, f"{what} was never written: the file stores none of its values")
+    filtered = bool(ds.id.get_create_plist().get_nfilters())
+    if not filtered and (stored < nbytes or nbytes > file_size):
+        raise ArtifactError(path, f"{what} is only partly stored: the file holds {min(stored, file_size):,} "
+                                  f"of its bytes (expected all {nbytes:,})")
+    if filtered and nbytes > MAX_FILTER_RATIO * min(stored, file_size):
+        raise ArtifactError(path, f"{what} would inflate from {min(stored, file_size):,} stored bytes, past the "
+                                  f"{MAX_FILTER_RATIO}:1 that compression reaches")
 
 
 @dataclass(frozen=True)
@@ -206,6 +244,8 @@ def _attr_json(path: Path, attrs, key: str) -> Any:
         return json.loads(str(raw))
     except ValueError:
         raise ArtifactError(path, f"expected JSON in the HDF5 attribute `{key}`; it does not parse") from None
+    except RecursionError:
+        raise ArtifactError(path, f"expected a Keras config in the HDF5 attribute `{key}`; {DEEP_JSON}") from None
 
 
 def _str_list(values) -> list[str]:
@@ -235,6 +275,7 @@ def read_keras_h5(path: Path, max_file_size: int) -> Artifact:
     f = _open_h5(path, str(path))
     try:
         art = _read_h5_model(path, f)
+        art.stored_values = H5Values(f, art.stored_values, path=path, file_size=size, limit=max_file_size)
     except ArtifactError:
         f.close()
         raise
@@ -262,7 +303,7 @@ def _read_h5_model(path: Path, f) -> Artifact:
         # Keras 3 `save_weights`: the layout of a `.keras` file's model.weights.h5, without config.json.
         art.format = Format.KERAS_V3
         art.metadata["keras"] = {"weights_only": True}
-        art.stored_values = H5Values(f, _map_v3(path, f, art, None))
+        art.stored_values = _map_v3(path, f, art, None)  # wrapped in H5Values by the caller
         art.value_sources = ("keras_weights",)
         return art
     if model_config is None and not layer_names:
@@ -288,7 +329,7 @@ def _read_h5_model(path: Path, f) -> Artifact:
             _apply_layer(var, owner_layer, weight, "Keras model_config")
             art.variables[name] = var
             paths[name] = ds.name
-    art.stored_values = H5Values(f, paths)
+    art.stored_values = paths  # wrapped in H5Values, with the size checks, by the caller
     art.value_sources = ("keras_weights",)
     meta: dict[str, Any] = {"keras_version": _str_list([attrs.get("keras_version", "")])[0],
                             "backend": _str_list([attrs.get("backend", "")])[0]}
@@ -316,14 +357,20 @@ def _read_h5_model(path: Path, f) -> Artifact:
 # ---------------------------------------------------------------------------- Keras 3 .keras
 
 def _zip_member(path: Path, zf: zipfile.ZipFile, name: str, limit: int) -> bytes:
+    """Inflate one member, counting the bytes that really come out, never trusting its header."""
     info = zf.getinfo(name)
     if info.file_size > limit:
         raise ArtifactError(path, f"member `{name}` is {info.file_size:,} bytes, over the {limit:,}-byte limit")
+    out = bytearray()
     with zf.open(info) as fh:
-        data = fh.read(limit + 1)
-    if len(data) > limit:
-        raise ArtifactError(path, f"member `{name}` inflates past its declared size; refusing a zip bomb")
-    return data
+        while True:
+            chunk = fh.read(1 << 20)
+            if not chunk:
+                break
+            out += chunk
+            if len(out) > limit:
+                raise ArtifactError(path, f"member `{name}` inflates past {limit:,} bytes; refusing a zip bomb")
+    return bytes(out)
 
 
 def _check_zip(path: Path, zf: zipfile.ZipFile, max_file_size: int) -> None:
@@ -332,11 +379,15 @@ def _check_zip(path: Path, zf: zipfile.ZipFile, max_file_size: int) -> None:
         raise ArtifactError(path, f"zip holds {len(infos):,} entries, over the limit of {MAX_ZIP_ENTRIES:,}; "
                                   "a Keras 3 file holds config.json, metadata.json and model.weights.h5")
     total = 0
+    # A header can lie about a member's compressed size, not about the file: no member holds
+    # more compressed bytes than the whole zip.
+    real = path.stat().st_size
     for info in infos:
         total += info.file_size
-        if info.file_size >= BOMB_MIN_BYTES and info.file_size > MAX_COMPRESSION_RATIO * max(info.compress_size, 1):
-            raise ArtifactError(path, f"member `{info.filename}` inflates {info.compress_size:,} bytes to "
-                                      f"{info.file_size:,}; refusing a zip bomb")
+        compressed = min(max(info.compress_size, 1), real)
+        if info.file_size >= BOMB_MIN_BYTES and info.file_size > MAX_COMPRESSION_RATIO * compressed:
+            raise ArtifactError(path, f"member `{info.filename}` inflates to {info.file_size:,} bytes from at most "
+                                      f"{compressed:,} compressed (over {MAX_COMPRESSION_RATIO}:1); refusing a zip bomb")
     if total > max_file_size:
         raise ArtifactError(path, f"zip inflates to {total:,} bytes, over the {max_file_size:,}-byte size cap "
                                   "(raise it with --max-file-size)")
@@ -362,6 +413,8 @@ def read_keras_v3(path: Path, max_file_size: int) -> Artifact:
                 if "metadata.json" in names else {}
         except (ValueError, UnicodeDecodeError) as exc:
             raise ArtifactError(path, f"expected JSON in config.json/metadata.json; it does not parse ({exc})") from None
+        except RecursionError:
+            raise ArtifactError(path, f"expected a Keras config in config.json; {DEEP_JSON}") from None
         except (zipfile.BadZipFile, OSError, EOFError) as exc:
             raise ArtifactError(path, f"zip member is damaged ({str(exc)[:160]})") from None
         if not isinstance(config, Mapping):
@@ -376,7 +429,7 @@ def read_keras_v3(path: Path, max_file_size: int) -> Artifact:
                 meta["optimizer_class"] = str(opt.get("class_name", ""))
         art.metadata["keras"] = meta
         if KERAS_V3_WEIGHTS in names:
-            _read_v3_weights(path, zf, art, config, members[KERAS_V3_WEIGHTS])
+            _read_v3_weights(path, zf, art, config, max_file_size, members[KERAS_V3_WEIGHTS])
         art.value_sources = ("keras_weights",)
         return art
     except BaseException:
@@ -385,12 +438,15 @@ def read_keras_v3(path: Path, max_file_size: int) -> Artifact:
 
 
 def _read_v3_weights(path: Path, zf: zipfile.ZipFile, art: Artifact, config: Mapping[str, Any],
-                     member: str = KERAS_V3_WEIGHTS) -> None:
+                     max_file_size: int, member: str = KERAS_V3_WEIGHTS) -> None:
     info = zf.getinfo(member)
     if info.compress_type == zipfile.ZIP_STORED:
         source = zf.open(info)  # seekable without inflating; read lazily
     else:
-        source = io.BytesIO(_zip_member(path, zf, member, info.file_size))
+        try:
+            source = io.BytesIO(_zip_member(path, zf, member, min(info.file_size, max_file_size)))
+        except (zipfile.BadZipFile, OSError, EOFError, zlib.error) as exc:
+            raise ArtifactError(path, f"`{member}` is damaged in the zip ({str(exc)[:160]})") from None
     f = _open_h5(path, source)
     try:
         paths = _map_v3(path, f, art, config)
@@ -398,7 +454,8 @@ def _read_v3_weights(path: Path, zf: zipfile.ZipFile, art: Artifact, config: Map
         raise
     except (OSError, KeyError, ValueError, TypeError) as exc:
         raise ArtifactError(path, f"`{KERAS_V3_WEIGHTS}` is damaged ({type(exc).__name__}: {str(exc)[:160]})") from None
-    art.stored_values = H5Values(f, paths, keep=(zf, source))
+    art.stored_values = H5Values(f, paths, keep=(zf, source), path=path, file_size=info.file_size,
+                                 limit=max_file_size)
 
 
 # Weight names of `vars/0`, `vars/1`, ... per layer class (trainable first, then the rest, as

@@ -50,7 +50,14 @@ def _parse_binary(path: Path, data: bytes, cls, what: str):
     return msg
 
 
+# protobuf parses text format in Python, at about 1 MB/s: past this a file takes minutes.
+MAX_TEXT_BYTES = 10 * 1024**2
+
+
 def _parse_text(path: Path, data: bytes, cls, what: str):
+    if len(data) > MAX_TEXT_BYTES:
+        raise ArtifactError(path, f"text-format {what} is {len(data):,} bytes; graphaudit parses text protobufs "
+                                  f"of at most {MAX_TEXT_BYTES:,} (about 1 MB/s); save it in binary form instead")
     msg = cls()
     try:
         text_format.Parse(data.decode("utf-8"), msg, allow_unknown_extension=True)
@@ -60,6 +67,9 @@ def _parse_text(path: Path, data: bytes, cls, what: str):
         raise ArtifactError(path, f"expected a text-format {what}; {where}{detail}") from None
     except UnicodeDecodeError as exc:
         raise ArtifactError(path, f"expected a text-format {what}; not UTF-8 text ({exc.reason} at byte {exc.start})") from None
+    except RecursionError:
+        raise ArtifactError(path, f"expected a text-format {what}; its messages nest deeper than the "
+                                  "protobuf text parser follows") from None
     return msg
 
 
@@ -317,7 +327,7 @@ def _read_keras_metadata(art: Artifact, path: Path, max_file_size: int) -> None:
 def read_checkpoint(path: Path, max_file_size: int) -> Artifact:
     from graphaudit.formats.checkpoint import Checkpoint
 
-    ckpt = Checkpoint.open(checkpoint_prefix(path))
+    ckpt = Checkpoint.open(checkpoint_prefix(path), max_file_size=max_file_size)
     return _checkpoint_artifact(path, ckpt, Format.CHECKPOINT)
 
 

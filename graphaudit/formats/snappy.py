@@ -91,3 +91,25 @@ def _preamble(src: memoryview) -> tuple[int, int]:
                 break
             return value, i + 1
     raise SnappyError("missing or malformed length preamble (expected a varint32)")
+
+
+try:  # the `fast` extra: Rust snappy, about 20-80 times faster than the loop above
+    from cramjam import snappy as _cramjam_snappy
+except ImportError:  # pragma: no cover - depends on the environment
+    _cramjam_snappy = None
+
+#: Which implementation :func:`decompress_fast` uses: ``"cramjam"`` or ``"python"``.
+BACKEND = "python" if _cramjam_snappy is None else "cramjam"
+
+
+def decompress_fast(data: bytes | bytearray | memoryview, *, native: bool = True) -> bytes:
+    """:func:`decompress`, through cramjam when it is installed; bad input gets the same message."""
+    if native and _cramjam_snappy is not None:
+        expected = uncompressed_length(data)
+        try:
+            out = bytes(_cramjam_snappy.decompress_raw(bytes(data)))
+        except Exception:  # noqa: BLE001 - cramjam's error type varies by version
+            out = None
+        if out is not None and len(out) == expected:
+            return out
+    return decompress(data)  # the pure reader says precisely what is wrong

@@ -13,6 +13,11 @@ FOOTER_SIZE = 48  # two block handles padded to 40 bytes, then the 8-byte magic
 BLOCK_TRAILER_SIZE = 5  # compression type byte, then the masked crc32c of block + type byte
 NO_COMPRESSION = 0
 SNAPPY_COMPRESSION = 1
+# TensorFlow writes blocks of about 256 KB (one entry past `block_size`); far larger is hostile.
+MAX_BLOCK_BYTES = 64 * 1024**2
+# Without cramjam, snappy is decoded by a Python loop at about 1.5 M elements per second: past this
+# many compressed bytes per table, a table is refused rather than taking minutes.
+PURE_SNAPPY_BUDGET = 8 * 1024**2
 
 _U32 = struct.Struct("<I")
 
@@ -42,6 +47,7 @@ class Table:
     ) -> None:
         self._data = memoryview(data).cast("B")
         self.verify_checksums = verify_checksums
+        self._pure_snappy_left = PURE_SNAPPY_BUDGET
         size = len(self._data)
         if size < FOOTER_SIZE:
             raise TableError(
@@ -66,6 +72,13 @@ class Table:
     def __iter__(self) -> Iterator[tuple[bytes, bytes]]:
         return self.items()
 
+    def release(self) -> None:
+        """Drop the view of the data, so that a memory map under it can be closed."""
+        try:
+            self._data.release()
+        except BufferError:
+            pass  # a block view is still alive; the data goes when it is collected
+
     def items(self) -> Iterator[tuple[bytes, bytes]]:
         """Yield every (key, value) pair in key order."""
         previous: bytes | None = None
@@ -87,6 +100,11 @@ class Table:
     def read_block(self, handle: BlockHandle, what: str = "data") -> bytes:
         """Return the uncompressed contents of the block at ``handle``, checking its trailer."""
         self._check_bounds(what, handle)
+        if handle.size > MAX_BLOCK_BYTES:
+            raise TableError(
+                f"{what} block at offset {handle.offset} is {handle.size:,} bytes"
+                f" (expected at most {MAX_BLOCK_BYTES:,})"
+            )
         data = self._data
         start, end = handle.offset, handle.offset + handle.size
         kind = data[end]
@@ -103,7 +121,21 @@ class Table:
             return bytes(contents)
         if kind == SNAPPY_COMPRESSION:
             try:
-                return snappy.decompress(contents)
+                announced = snappy.uncompressed_length(contents)
+                if announced > MAX_BLOCK_BYTES:
+                    raise TableError(
+                        f"{what} block at offset {start} inflates to {announced:,} bytes"
+                        f" (expected at most {MAX_BLOCK_BYTES:,})"
+                    )
+                if snappy.BACKEND == "python":
+                    self._pure_snappy_left -= len(contents)
+                    if self._pure_snappy_left < 0:
+                        raise TableError(
+                            f"holds more than {PURE_SNAPPY_BUDGET:,} bytes of snappy-compressed blocks,"
+                            " too slow to decode in Python; install cramjam"
+                            " (pip install 'graphaudit[fast]') to read it"
+                        )
+                return snappy.decompress_fast(contents)
             except snappy.SnappyError as exc:
                 raise TableError(
                     f"{what} block at offset {start} is bad snappy data: {exc}"

@@ -206,8 +206,14 @@ def case_deep_json_h5(d: Path) -> Path:
 
 
 def case_port_overflow(d: Path) -> Path:
-    """A GraphDef whose input port overflows a C long (`x:99999999999999999999`)."""
-    gd = b.graphdef(b.small_graph() + [("z", "Identity", ["m/y:99999999999999999999"])])
+    """A 125-byte GraphDef whose function body names output 99999999999999999999 (past a C long)."""
+    gd = b.graphdef([("x", "Placeholder", []), ("c", "f", ["x"])])
+    fn = gd.library.function.add()
+    fn.signature.name = "f"
+    fn.signature.input_arg.add(name="i")
+    fn.node_def.add(name="a", op="Relu", input=["i"])
+    fn.node_def.add(name="r", op="Identity", input=["a:activations:99999999999999999999"])
+    fn.ret["o"] = "r:output:0"
     p = d / "port.pb"
     p.write_bytes(gd.SerializeToString())
     return p
@@ -237,19 +243,29 @@ def case_non_utf8_names(d: Path) -> Path:
     return d
 
 
+EVIL = "evil\x1b[2J\n::error file=ci.yml,line=1::pwned\u202e"  # proto strings must be UTF-8
+
+
 def case_injection_names(d: Path) -> Path:
-    """A GraphDef file and variables named with ESC, newline and `::error` workflow commands."""
-    evil = "evil\x1b[2J\n::error file=ci.yml,line=1::pwned\u202e"  # proto strings must be UTF-8
-    nodes = [("x", "Placeholder", []), (f"{evil}/w", "VariableV2", []),
-             (f"{evil}/w/read", "Identity", [f"{evil}/w"]), ("y", "MatMul", ["x", f"{evil}/w/read"])]
-    p = Path(os.fsdecode(os.fsencode(str(d)) + b"/\x1b[31m\n::error ::x\xff.pb"))
-    p.write_bytes(b.graphdef(nodes).SerializeToString())
-    return p
+    """A MetaGraph + checkpoint: file names with ESC, newline, `::error` and a non-UTF-8 byte;
+    variables named with ESC, newline and `::error`; checkpoint keys that are not UTF-8. GA201
+    fires on the variables, so their names reach every reporter."""
+    nodes = [("x", "Placeholder", []), (f"{EVIL}/w", "VariableV2", []),
+             (f"{EVIL}/w/read", "Identity", [f"{EVIL}/w"]), ("y", "MatMul", ["x", f"{EVIL}/w/read"])]
+    stem = os.fsencode(str(d)) + b"/\x1b[31m\n::error ::x\xff"
+    meta = b.metagraph(b.graphdef(nodes), [f"{EVIL}/w"])
+    Path(os.fsdecode(stem + b".meta")).write_bytes(meta.SerializeToString())
+    b.checkpoint(Path(os.fsdecode(stem)), {b"other\xff\x1b/w": np.ones((3, 3), "f4")})
+    # The folder, not the `.meta`: given alone, this `.meta` is misread as a GraphDef (sniff.py).
+    return d
 
 
 CASES = {name[len("case_"):]: fn for name, fn in sorted(globals().items()) if name.startswith("case_")}
 # Extra options per case: the ones a finding needs to fire.
-OPTIONS = {"injection_names": ["--output", "y"]}
+OPTIONS = {"injection_names": ["--output", "y"], "h5_attr_spin": ["--timeout", "10"],
+           "non_utf8_names": ["--format", "json"]}
+# Cases measured with another command than `check`: what reads the whole string tensor.
+COMMANDS = {"string_2e31": ["inspect", "--verify-checksums"]}
 
 
 def build(root: Path, only: list[str] | None = None) -> dict[str, Path]:
@@ -293,8 +309,8 @@ def main(argv: list[str] | None = None) -> int:
             print(f"{name}: {path!r}")
         return 0
     rows = run_measured(args.root, limit=args.limit, only=args.only, extra=rest)
-    ok = all(r["exit"] in (1, 2) and not r["traceback"] and r["wall_s"] < 20 and (r["peak_rss_mb"] or 0) < 1024
-             and not r["raw_esc"] for r in rows)
+    ok = all(r["exit"] in (0, 1, 2) and not r["traceback"] and r["wall_s"] < 20 and (r["peak_rss_mb"] or 0) < 1024
+             and not r["raw_esc"] and r["valid_utf8"] and not r["workflow_command"] for r in rows)
     return 0 if ok else 1
 
 
@@ -318,8 +334,9 @@ def run_measured(root: Path, *, limit: float, only: list[str] | None, extra: lis
         if not marker.exists():
             continue
         target = os.fsencode(os.fsdecode(marker.read_bytes()))
+        command = COMMANDS.get(name, ["check", "--no-color"])
         cmd = [sys.executable, "-m", "fuzz.hostile", "measure-one", sys.executable, "-m", "graphaudit",
-               "check", target, "--no-color", *OPTIONS.get(name, []), *extra]
+               command[0], target, *command[1:], *OPTIONS.get(name, []), *extra]
         start = time.monotonic()
         proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, start_new_session=True)
         try:
@@ -330,6 +347,11 @@ def run_measured(root: Path, *, limit: float, only: list[str] | None, extra: lis
             out, err = proc.communicate()
             timed_out = True
         wall = time.monotonic() - start
+        try:
+            (out + err).decode("utf-8")
+            utf8 = True
+        except UnicodeDecodeError:
+            utf8 = False
         text = (out + err).decode("utf-8", "replace")
         peak = None
         if "@@peak_rss_kb=" in text:
@@ -339,7 +361,8 @@ def run_measured(root: Path, *, limit: float, only: list[str] | None, extra: lis
         apparent, used = _disk(Path(os.fsdecode(target)))
         row = {"case": name, "exit": None if timed_out else proc.returncode, "wall_s": round(wall, 2),
                "peak_rss_mb": round(peak / 1024, 1) if peak else None, "error_lines": len(lines),
-               "traceback": "Traceback" in text, "raw_esc": "\x1b" in text,
+               "traceback": "Traceback" in text, "raw_esc": "\x1b" in text, "valid_utf8": utf8,
+               "workflow_command": any(ln.lstrip().startswith("::") for ln in text.splitlines()),
                "size_mb": round(apparent / 1e6, 2), "disk_mb": round(used / 1e6, 2),
                "line": (lines[0] if lines else (text.strip().splitlines() or [""])[0])[:220]}
         rows.append(row)

@@ -48,13 +48,20 @@ class Table:
         self._data = memoryview(data).cast("B")
         self.verify_checksums = verify_checksums
         self._pure_snappy_left = PURE_SNAPPY_BUDGET
+        try:
+            self._read_footer()
+        except BaseException:
+            self.release()
+            raise
+
+    def _read_footer(self) -> None:
         size = len(self._data)
         if size < FOOTER_SIZE:
             raise TableError(
                 f"{size} bytes is shorter than the {FOOTER_SIZE}-byte table footer"
                 + (" (the file is empty)" if size == 0 else "")
             )
-        footer = self._data[size - FOOTER_SIZE :]
+        footer = bytes(self._data[size - FOOTER_SIZE :])
         magic = int.from_bytes(footer[FOOTER_SIZE - 8 :], "little")
         if magic != MAGIC:
             raise TableError(
@@ -80,7 +87,18 @@ class Table:
             pass  # a block view is still alive; the data goes when it is collected
 
     def items(self) -> Iterator[tuple[bytes, bytes]]:
-        """Yield every (key, value) pair in key order."""
+        """Yield every (key, value) pair in key order.
+
+        On an error the table lets go of its data first: a memory map under it can then close
+        while the error is still being handled.
+        """
+        try:
+            yield from self._items()
+        except BaseException:
+            self.release()
+            raise
+
+    def _items(self) -> Iterator[tuple[bytes, bytes]]:
         previous: bytes | None = None
         for _, handle_bytes in self._block_entries("index", self.index_handle):
             try:
@@ -108,17 +126,18 @@ class Table:
         data = self._data
         start, end = handle.offset, handle.offset + handle.size
         kind = data[end]
+        # A copy, not a view: no view of a memory-mapped file may outlive an error raised here.
+        contents = bytes(data[start:end])
         if self.verify_checksums:
             stored = crc32c.unmask(_U32.unpack_from(data, end + 1)[0])
-            actual = crc32c.value(data[start : end + 1])  # the type byte is checksummed too
+            actual = crc32c.extend(crc32c.value(contents), bytes([kind]))  # the type byte is checksummed too
             if stored != actual:
                 raise TableError(
                     f"{what} block at offset {start} has crc32c 0x{actual:08x} but its trailer"
                     f" says 0x{stored:08x} (the file is corrupt)"
                 )
-        contents = data[start:end]
         if kind == NO_COMPRESSION:
-            return bytes(contents)
+            return contents
         if kind == SNAPPY_COMPRESSION:
             try:
                 announced = snappy.uncompressed_length(contents)

@@ -149,6 +149,7 @@ class Layer(list):
         self.out = out
         self.variables = list(variables)
         self.layers = list(layers)
+        self.updates: list[str] = [u for layer in self.layers for u in getattr(layer, "updates", ())]
 
     def __str__(self) -> str:
         return self.out
@@ -404,25 +405,31 @@ def dense(scope: str, x: Any, shape: Sequence[int], *, activation: str | None = 
     return Layer(items, out=out, variables=variables)
 
 
-def batchnorm(scope: str, x: Any, channels: int, *, training: bool = False, updates: bool | None = None,
+def batchnorm(scope: str, x: Any, channels: int, *, training: bool | None = False, updates: bool | None = None,
               trainable: bool = True, share: "Layer | None" = None) -> "Layer":
     """A Keras BatchNormalization layer as FusedBatchNormV3.
 
-    ``training`` sets ``is_training``; ``updates`` (default: same as ``training``) adds the
-    ``AssignNewValue`` writes of the moving statistics that Keras adds in training mode.
+    ``training`` sets ``is_training`` (None leaves the attr out: TensorFlow's default, true);
+    ``updates`` (default: same as ``training``) adds the ``AssignNewValue`` writes of the moving
+    statistics that Keras adds in training mode (``layer.updates`` lists them).
     """
     specs = [("gamma", (channels,), "ones", True), ("beta", (channels,), "zeros", True),
              ("moving_mean", (channels,), "zeros", False), ("moving_variance", (channels,), "ones", False)]
     items, variables, reads = _weights(scope, share, specs, resource=True, trainable=trainable)
     fused = f"{scope}/FusedBatchNormV3"
-    items.append(op(fused, "FusedBatchNormV3", str(x), *reads, U="float32", epsilon=0.001, is_training=training,
-                    data_format="NHWC", exponential_avg_factor=1.0))
-    if training if updates is None else updates:
+    mode = {} if training is None else {"is_training": training}
+    items.append(op(fused, "FusedBatchNormV3", str(x), *reads, U="float32", epsilon=0.001, data_format="NHWC",
+                    exponential_avg_factor=1.0, **mode))
+    layer_updates = []
+    if (training is not False) if updates is None else updates:
         mean, variance = variables[2], variables[3]
         items.append(node(f"{scope}/AssignNewValue", "AssignVariableOp", mean.name, f"{fused}:1", dtype="float32"))
         items.append(node(f"{scope}/AssignNewValue_1", "AssignVariableOp", variance.name, f"{fused}:2",
                           dtype="float32"))
-    return Layer(items, out=fused, variables=variables)
+        layer_updates = [f"{scope}/AssignNewValue", f"{scope}/AssignNewValue_1"]
+    layer = Layer(items, out=fused, variables=variables)
+    layer.updates = layer_updates
+    return layer
 
 
 def pool(name: str, x: Any, kind: str = "MaxPool", size: int = 2) -> Layer:
@@ -481,7 +488,7 @@ def vgg(scope: str, x: Any, *, channels: int = 3, widths: Sequence[int] = (4, 8)
 
 
 def resnet(scope: str, x: Any, *, channels: int = 3, width: int = 8, blocks: int = 2,
-           share: "Layer | None" = None, training: bool = False, trainable: bool = True) -> "Layer":
+           share: "Layer | None" = None, training: bool | None = False, trainable: bool = True) -> "Layer":
     """A ResNet-style backbone: a stem conv + BatchNorm, then residual blocks (conv-BN-ReLU twice, add)."""
     p, m, extra = _prefix(scope), _Model(share), []
     h = m(conv, f"{p}conv1_conv", x, (3, 3, channels, width), activation=None, trainable=trainable).out
@@ -504,7 +511,7 @@ def resnet(scope: str, x: Any, *, channels: int = 3, width: int = 8, blocks: int
 
 
 def mobilenet(scope: str, x: Any, *, channels: int = 3, width: int = 8, blocks: int = 2,
-              share: "Layer | None" = None, training: bool = False, trainable: bool = True) -> "Layer":
+              share: "Layer | None" = None, training: bool | None = False, trainable: bool = True) -> "Layer":
     """A MobileNetV2-style backbone: a stem, then depthwise + BatchNorm + ReLU6 and a 1x1 projection."""
     p, m, extra = _prefix(scope), _Model(share), []
     h = m(conv, f"{p}Conv1", x, (3, 3, channels, width), bias=False, activation=None, trainable=trainable).out
@@ -579,10 +586,12 @@ def load_weights(*variables: Var) -> Layer:
 
 
 def apply_gradients(*variables: Var, loss: Any = None, optimizer: str = "GradientDescent",
-                    name: str = "train_op") -> Layer:
+                    name: str = "train_op", also: Sequence[str] = ()) -> Layer:
     """An optimizer step over ``variables`` grouped under the NoOp ``name`` (put it in ``train_op``).
 
     ``optimizer`` is ``GradientDescent`` (no slots) or ``Momentum`` (a ``<var>/Momentum`` slot).
+    Ref variables get the ref ops (``ApplyGradientDescent``). ``also`` are more ops the step runs
+    (e.g. BatchNorm's moving-statistics updates, as Keras' ``minimize`` adds them).
     """
     items: list[Any] = [const(f"{optimizer}/learning_rate", np.float32(0.01))]
     applies = []
@@ -593,22 +602,23 @@ def apply_gradients(*variables: Var, loss: Any = None, optimizer: str = "Gradien
             items.append(op(grad, "Identity", str(loss)))
         else:
             items.append(const(grad, np.zeros(v.shape, np.float32)))
-        apply_name = f"{optimizer}/update_{v.name}/ResourceApply{optimizer}"
+        prefix = "Resource" if v.resource else ""
+        apply_name = f"{optimizer}/update_{v.name}/{prefix}Apply{optimizer}"
         if optimizer == "GradientDescent":
-            items.append(node(apply_name, "ResourceApplyGradientDescent", v.name, f"{optimizer}/learning_rate",
+            items.append(node(apply_name, f"{prefix}ApplyGradientDescent", v.name, f"{optimizer}/learning_rate",
                               grad, T="float32", use_locking=False))
         elif optimizer == "Momentum":
-            slot = var(f"{v.name}/Momentum", v.shape, init="zeros", trainable=False)
+            slot = var(f"{v.name}/Momentum", v.shape, init="zeros", trainable=False, resource=v.resource)
             slots.append(slot)
             items.append(slot)
             if not applies:
                 items.append(const(f"{optimizer}/momentum", np.float32(0.9)))
-            items.append(node(apply_name, "ResourceApplyMomentum", v.name, slot.name, f"{optimizer}/learning_rate",
+            items.append(node(apply_name, f"{prefix}ApplyMomentum", v.name, slot.name, f"{optimizer}/learning_rate",
                               grad, f"{optimizer}/momentum", T="float32", use_locking=False, use_nesterov=False))
         else:
             raise ValueError(f"optimizer {optimizer!r}: expected GradientDescent or Momentum")
         applies.append(apply_name)
-    items.append(node(name, "NoOp", *[f"^{a}" for a in applies]))
+    items.append(node(name, "NoOp", *[f"^{a}" for a in [*applies, *also]]))
     return Layer(items, out=name, variables=slots)
 
 

@@ -36,8 +36,8 @@ from graphaudit.testing.files import dtype_enum, write_checkpoint
 __all__ = [
     "Case", "Layer", "Var", "add", "apply_gradients", "assert_clean", "assert_findings", "assign", "batchnorm",
     "check", "checkpoint_only", "const", "conv", "dense", "depthwise_conv", "fresh", "function", "graph", "head",
-    "keras_layer", "keras_model", "load_weights", "mlp", "mobilenet", "node", "op", "placeholder", "pool", "render",
-    "resnet", "summary", "trained", "var", "vgg",
+    "keras_compiled", "keras_layer", "keras_model", "load_weights", "mlp", "mobilenet", "node", "op", "placeholder",
+    "pool", "render", "resnet", "summary", "trained", "var", "vgg",
 ]
 
 #: Attr keys whose string value names a dtype (``T="float32"``), not a string attr.
@@ -649,6 +649,14 @@ def keras_layer(name: str, class_name: str = "Conv2D", *, path: str | None = Non
     cfg = {"name": name, "trainable": trainable, **config}
     meta = {"class_name": class_name, "name": name, "trainable": trainable, "config": cfg}
     return (path or f"root.layer-{name}", "_tf_keras_layer", json.dumps(meta, sort_keys=True))
+
+
+def keras_compiled(name: str = "model", optimizer: str = "Adam") -> tuple[str, str, str]:
+    """The root entry of a compiled tf_keras model's ``keras_metadata.pb``: its ``training_config``."""
+    config = {"loss": "categorical_crossentropy", "metrics": None,
+              "optimizer_config": {"class_name": optimizer, "config": {"name": optimizer, "learning_rate": 0.001}}}
+    meta = {"class_name": "Functional", "name": name, "trainable": True, "training_config": config}
+    return ("root", "_tf_keras_model", json.dumps(meta, sort_keys=True))
 
 
 def keras_model(name: str, layers: Sequence[tuple[str, str, str]], *, path: str = "root.layer_with_weights-0",

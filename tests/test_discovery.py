@@ -104,13 +104,18 @@ def test_only_a_broken_file_whose_name_claims_a_format_fails(tree, capsys, tmp_p
     (root / "models/broken/sm/saved_model.pb").write_bytes(bytes(range(200, 256)) * 4)
     (root / "data/junk.pb").write_bytes(bytes(range(200, 256)) * 4)  # a .pb that claims nothing
     (root / "data/random.keras.bak").write_bytes(b"\x0a\x05hello")
+    truncated = (root / "models/keras/model.h5").read_bytes()[:700]
+    (root / "models/broken/resnet_model.h5").write_bytes(truncated)  # a download cut short
+    (root / "data/cache.h5").write_bytes(truncated)  # a data file: not named as a model
     code, data = _json(capsys, str(root), "--isolated")
     assert code == 2
     errors = {os.path.relpath(a["path"], root): a["error"] for a in data["artifacts"] if a["error"]}
-    assert sorted(errors) == ["models/broken/model.keras", "models/broken/sm"]
+    assert sorted(errors) == ["models/broken/model.keras", "models/broken/resnet_model.h5", "models/broken/sm"]
+    assert errors["models/broken/resnet_model.h5"].startswith("expected an HDF5 file; it does not open")
     assert errors["models/broken/model.keras"].startswith("expected a Keras 3 .keras zip; it does not open")
     assert "expected a binary SavedModel protobuf" in errors["models/broken/sm"]
     assert data["summary"]["skipped"]["protobuf that is not a TensorFlow graph"] == 2  # label_map.pb, junk.pb
+    assert data["summary"]["skipped"]["HDF5 file that does not open (not named as a model)"] == 1
 
 
 def test_protobufs_of_other_messages_are_not_graphs(tmp_path):
@@ -385,3 +390,47 @@ def test_keras3_nested_functional_and_backslash_names(tmp_path):
         assert art.variables["conv/kernel"].trainable is False
         assert art.variables["conv/kernel"].trainable_source.startswith("Keras config.json: layer `conv`")
         assert art.value_of("conv/bias").shape == (4,)
+
+
+def test_unreadable_folder_and_file_are_errors_whoever_runs_the_test(tmp_path, capsys, monkeypatch, tree):
+    """The same as above where the test runs as root (which reads any folder): the OS refusal is simulated."""
+    import graphaudit.formats.sniff as sniff
+
+    root = tmp_path / "r"
+    (root / "locked").mkdir(parents=True)
+    shutil.copy(tree[0] / "models/keras/model.keras", root / "model.keras")
+    (root / "frozen_graph.pb").write_bytes(b"\x0a")
+    real_scandir, real_head = os.scandir, sniff._head
+
+    def scandir(path="."):
+        if str(path).endswith("locked"):
+            raise PermissionError(13, "Permission denied", str(path))
+        return real_scandir(path)
+
+    def head(path, n=4096):
+        if str(path).endswith("frozen_graph.pb"):
+            raise PermissionError(13, "Permission denied", str(path))
+        return real_head(path, n)
+
+    monkeypatch.setattr(os, "scandir", scandir)
+    monkeypatch.setattr(sniff, "_head", head)
+    code, text = _run(capsys, "check", str(root), "--isolated", "--no-color")
+    assert code == 2 and "Traceback" not in text
+    assert f"{root / 'locked'}: error: cannot list folder: Permission denied" in text
+    assert f"{root / 'frozen_graph.pb'}: error: cannot read: Permission denied" in text
+    assert "2 unreadable" in text
+
+
+def test_a_truncated_graphdef_is_an_error_whatever_its_name(tmp_path, capsys):
+    from graphaudit.testing import harness as h
+
+    x = h.placeholder("images", (None, 8))
+    case = h.graph(x, h.dense("head", x, (8, 4)), format="graphdef", name="model")
+    data = open(case.path(), "rb").read()
+    (tmp_path / "exported.bin").write_bytes(data[: len(data) * 2 // 3])
+    (tmp_path / "blob.bin").write_bytes(b"\x0a\xff\xff\xff\xff\x0f")  # no node to recognise: skipped
+    code, data = _json(capsys, str(tmp_path), "--isolated")
+    assert code == 2
+    assert [(os.path.basename(a["path"]), a["format"]) for a in data["artifacts"]] == [("exported.bin", "graphdef")]
+    assert data["artifacts"][0]["error"].startswith("expected a binary GraphDef protobuf; it does not parse")
+    assert data["summary"]["skipped"] == {"binary file": 1}

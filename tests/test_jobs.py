@@ -21,7 +21,8 @@ def tree(artifacts, tmp_path_factory):
     for k in range(9):
         name = "tf1_saved_model_partial_restore" if k % 3 == 2 else "tf1_saved_model_clean"
         shutil.copytree(built[name] / "saved_model", root / f"team{k % 2}" / f"m{k}" / "saved_model")
-    (root / "team0" / "truncated.pb").write_bytes(b"\x0a\xff\xff\xff\xff\x0f")
+    # Named as a graph: in a searched folder, a file that neither parses nor is named so is skipped.
+    (root / "team0" / "frozen_graph.pb").write_bytes(b"\x0a\xff\xff\xff\xff\x0f")
     return root
 
 

@@ -54,7 +54,7 @@ def ci_repo(artifacts, tmp_path_factory) -> Path:
     (repo / "models" / "train").mkdir()
     for f in built["tf1_meta_ckpt_missing_backbone"].glob("model.ckpt*"):
         shutil.copy(f, repo / "models" / "train" / f.name)
-    (repo / "models" / "broken.pb").write_bytes(b"\x0a\xff\xff\xff\xff\x0f")  # a truncated GraphDef
+    (repo / "models" / "broken_graph.pb").write_bytes(b"\x0a\xff\xff\xff\xff\x0f")  # a truncated GraphDef
     return repo
 
 
@@ -153,5 +153,5 @@ def test_unreadable_artifact_is_a_tool_notification_not_a_result(sarif_run):
     (invocation,) = sarif["runs"][0]["invocations"]
     assert invocation["executionSuccessful"] is False
     (note,) = invocation["toolExecutionNotifications"]
-    assert note["level"] == "error" and note["message"]["text"].startswith("models/broken.pb: ")
-    assert note["locations"][0]["physicalLocation"]["artifactLocation"]["uri"] == "models/broken.pb"
+    assert note["level"] == "error" and note["message"]["text"].startswith("models/broken_graph.pb: ")
+    assert note["locations"][0]["physicalLocation"]["artifactLocation"]["uri"] == "models/broken_graph.pb"

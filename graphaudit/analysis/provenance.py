@@ -456,8 +456,8 @@ def open_reference(path: str) -> ReferenceWeights:
             root = f["model_weights"] if "model_weights" in f else f
             keras3 = "layer_names" not in root.attrs and _keras3_weights(f, weights)
             if not keras3 and "layer_names" not in root.attrs:
-                raise ArtifactError(path, "--weights: expected Keras weights (a `layer_names` attribute, or Keras 3 `vars` groups); "
-                                          "this HDF5 file has none")
+                raise ArtifactError(path, "--weights: expected Keras weights (a `layer_names` attribute, or "
+                                          "Keras 3 `vars` groups); this HDF5 file has neither")
             for layer in [] if keras3 else _strings(root.attrs["layer_names"]):
                 group = root.get(layer)
                 if group is None or not hasattr(group, "attrs"):

@@ -38,6 +38,9 @@ _GRAPH_NAME_RE = re.compile(r"(^|[_.\-])(graph|frozen[_a-z]*|inference[_a-z]*)\.
 _MODEL_EXTS = (".pb", ".pbtxt", ".meta", ".index", ".h5", ".hdf5", ".keras", ".ckpt")
 # Keras weight files written by tf_keras and Keras 3 (`save_weights`).
 _KERAS_WEIGHTS_RE = re.compile(r"\.weights\.h5$|\.weights\.hdf5$")
+# A truncated `.h5` is a broken model when its name says model (`model.h5`, `vgg19_weights.h5`,
+# `ckpt-10.h5`); a data file that does not open is not this tool's business.
+_MODEL_H5_RE = re.compile(r"(model|weight|ckpt|checkpoint|keras).*\.(h5|hdf5)$")
 
 EXPECTED = ("expected a SavedModel folder, a GraphDef (.pb/.pbtxt), a MetaGraphDef (.meta), "
             "a checkpoint (prefix, .index or .data-* shard), or a Keras .h5/.keras file")
@@ -199,6 +202,30 @@ def _is_nodedef(buf, start: int, end: int) -> bool:
     return True
 
 
+def _opens_with_nodedef(buf, end: int) -> bool:
+    """Whole NodeDefs up to a field that runs past the end of the file, which opens like a node."""
+    pos = 0
+    nodes = 0
+    try:
+        while pos < end and nodes < _MAX_FIELDS:
+            tag, pos = _read_varint(buf, pos, end)
+            if tag != 0x0A:
+                return False
+            length, pos = _read_varint(buf, pos, end)
+            if pos + length > end:  # cut here: the part that is left must open with name and op
+                fields = list(_fields(buf, pos, end, 2))
+                return (len(fields) == 2 and fields[0][:2] == (1, 2) and fields[1][:2] == (2, 2)
+                        and bool(_NODE_NAME_RE.match(bytes(buf[fields[0][2]:fields[0][3]])))
+                        and bool(_TF_OP_NAME_RE.match(bytes(buf[fields[1][2]:fields[1][3]]))))
+            if nodes < _MAX_NODES and not _is_nodedef(buf, pos, pos + length):
+                return False
+            nodes += 1
+            pos += length
+    except ValueError:
+        return nodes > 0  # cut inside a tag or a length, after whole nodes
+    return False
+
+
 def _is_graphdef(buf, start: int, end: int) -> bool:
     """GraphDef: node=1, library=2 (FunctionDefLibrary), version=3 (varint), versions=4, debug_info=5."""
     nodes = other = 0
@@ -287,7 +314,11 @@ def binary_proto_format(path: Path | str) -> Format | None:
         if first == 0x0A:
             if _is_graphdef(buf, 0, end):
                 return Format.GRAPHDEF
-            return Format.METAGRAPH if _is_metagraph(buf, 0, end) else None
+            if _is_metagraph(buf, 0, end):
+                return Format.METAGRAPH
+            # A GraphDef cut short (a truncated download) still opens with a whole first node:
+            # that is a broken graph, for the reader to report, not a file to skip.
+            return Format.GRAPHDEF if _opens_with_nodedef(buf, end) else None
         if first in (0x1A, 0x22, 0x2A, 0x32, 0x3A):  # a MetaGraphDef written without meta_info_def
             return Format.METAGRAPH if _is_metagraph(buf, 0, end) else None
     return None
@@ -479,8 +510,10 @@ def classify_file(p: Path | str, *, explicit: bool, lfs_pointers_fail: bool = Fa
             if explicit or low.endswith((".h5", ".hdf5", ".keras")):
                 return Verdict(Format.KERAS_H5)
             return Verdict(skip="HDF5 file (install h5py to look inside)")
-        if kind == "broken" and (explicit or claim or low.endswith((".h5", ".hdf5"))):
+        if kind == "broken" and (explicit or claim or _MODEL_H5_RE.search(low)):
             return Verdict(Format.KERAS_H5)  # the reader says why it does not open
+        if kind == "broken":
+            return Verdict(skip="HDF5 file that does not open (not named as a model)")
         if explicit or claim:
             return Verdict(Format.KERAS_H5)
         return Verdict(skip="HDF5 file that is not a Keras model")

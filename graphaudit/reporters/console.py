@@ -105,8 +105,8 @@ class ConsoleReporter(Reporter):
         n = report.skipped_count
         if n:
             hint = "" if self.verbose else " (--verbose lists them)"
-            self.console.print(Text(f"skipped {n:,} file{'s' if n != 1 else ''} that "
-                                    f"{'are' if n != 1 else 'is'} not TensorFlow artifacts{hint}", style="dim"))
+            what = "files that are not TensorFlow artifacts" if n != 1 else "file that is not a TensorFlow artifact"
+            self.console.print(Text(f"skipped {n:,} {what}{hint}", style="dim"))
         if not self.verbose:
             return
         for kind, paths in report.skipped:

@@ -54,3 +54,16 @@ def test_explain_prints_the_page(rule, capsys):
 def test_sections_are_in_order():
     for rule in ALL_RULES:
         assert list(rule.sections()) == list(DOC_SECTIONS), rule.code
+
+
+def test_readme_rule_table_is_generated():
+    from graphaudit.docs import with_readme_table
+
+    readme = (DOCS.parent.parent / "README.md").read_text(encoding="utf-8")
+    assert readme == with_readme_table(readme), (
+        "README.md's rule table differs from the rules; regenerate with `python -m graphaudit.docs docs/rules`")
+
+
+@pytest.mark.parametrize("rule", ALL_RULES, ids=lambda r: r.code)
+def test_every_rule_has_a_headline(rule):
+    assert rule.headline and not rule.headline.startswith("TODO") and not rule.headline.endswith(".")

@@ -23,6 +23,8 @@ class Rule:
 
     code: ClassVar[str]
     name: ClassVar[str]
+    #: The symptom in one line, with code, for the README's rule table (docs.readme_table).
+    headline: ClassVar[str] = ""
     severity: ClassVar[Severity]
     confidence: ClassVar[Confidence] = Confidence.HIGH
 

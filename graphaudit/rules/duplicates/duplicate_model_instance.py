@@ -73,6 +73,7 @@ class DuplicateModelInstance(Rule):
 
     code = "GA102"
     name = "duplicate-model-instance"
+    headline = "the model was built several times (`block1_conv1`, ..., `block1_conv1_4`) and only one instance is used"
     severity = Severity.WARNING
     confidence = Confidence.HIGH
 

@@ -83,6 +83,8 @@ class OrphanedModelCopy(Rule):
 
     code = "GA101"
     name = "orphaned-model-copy"
+    headline = ("`vgg = VGG19(...)` then `vgg(images)` built the network twice; one copy hangs off an unfed "
+                "placeholder and is dead weight")
     severity = Severity.ERROR
     confidence = Confidence.HIGH
 

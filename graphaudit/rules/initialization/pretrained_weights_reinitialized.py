@@ -113,6 +113,7 @@ class PretrainedWeightsReinitialized(Rule):
 
     code = "GA202"
     name = "pretrained-weights-reinitialized"
+    headline = "pretrained weights hold fresh initializer values: `global_variables_initializer()` ran after loading"
     severity = Severity.ERROR
     confidence = Confidence.HIGH
 

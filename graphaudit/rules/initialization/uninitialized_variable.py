@@ -71,6 +71,7 @@ class UninitializedVariable(Rule):
 
     code = "GA201"
     name = "uninitialized-variable"
+    headline = "the outputs read variables that get no value when loaded (`Attempting to use uninitialized value ...`)"
     severity = Severity.ERROR
     confidence = Confidence.HIGH
 

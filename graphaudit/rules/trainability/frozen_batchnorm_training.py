@@ -94,6 +94,8 @@ class FrozenBatchnormTraining(Rule):
 
     code = "GA303"
     name = "frozen-batchnorm-training"
+    headline = ("BatchNorm in a pretrained backbone runs in training mode when serving, or updates its statistics "
+                "while frozen")
     severity = Severity.WARNING
     confidence = Confidence.HIGH
 

@@ -90,6 +90,7 @@ class PretrainedWeightsTrainable(Rule):
 
     code = "GA302"
     name = "pretrained-weights-trainable"
+    headline = "the pretrained backbone is marked trainable and nothing shows training leaves it alone"
     severity = Severity.WARNING
     confidence = Confidence.MEDIUM
 

@@ -96,6 +96,8 @@ class PretrainedWeightsUpdated(Rule):
 
     code = "GA301"
     name = "pretrained-weights-updated"
+    headline = ("the train op (or saved optimizer state) updates the pretrained backbone: `minimize(loss)` without "
+                "`var_list`")
     severity = Severity.ERROR
     confidence = Confidence.HIGH
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import enum
 from dataclasses import dataclass, field
 from functools import cached_property
-from typing import Any, Iterable, Iterator, Mapping, Protocol, Sequence
+from typing import Any, Mapping, Protocol, Sequence
 
 
 from graphaudit.model.ops import (  # noqa: F401  (the model's op sets, re-exported)
@@ -281,10 +281,6 @@ class Graph:
             return None
         return nd.attr[key]
 
-    def device(self, i: int) -> str:
-        nd = self.defs[i]
-        return nd.device if nd is not None else ""
-
     def function_calls(self, i: int, library: Mapping[str, "Graph"]) -> list[str]:
         """Names of library functions that node ``i`` calls (as its op or through func attrs)."""
         out = []
@@ -507,8 +503,6 @@ class Artifact:
     functions: dict[str, Graph] = field(default_factory=dict)
     variables: dict[str, Variable] = field(default_factory=dict)
     roots: list[Root] = field(default_factory=list)
-    roots_inferred: bool = False
-    roots_note: str = ""
     meta_graphs: list[MetaGraphInfo] = field(default_factory=list)
     checkpoint: Checkpoint | None = None
     # How values reach variables: "checkpoint" (a restore maps keys), "init" (init ops), or "none".
@@ -525,12 +519,6 @@ class Artifact:
 
     def use_roots(self) -> list[Root]:
         return [r for r in self.roots if r.kind in USE_ROOT_KINDS]
-
-    def variables_in(self, names: Iterable[str]) -> Iterator[Variable]:
-        for n in names:
-            v = self.variables.get(n)
-            if v is not None:
-                yield v
 
     def value_of(self, name: str):
         """The stored value of variable ``name`` (live session first, then checkpoint), or None."""

@@ -12,7 +12,7 @@ from graphaudit.config import Settings
 from graphaudit.errors import ArtifactError, describe, strict
 from graphaudit.findings import (ArtifactResult, ArtifactStats, Finding, Report, Silenced, merge_silenced,
                                  sort_findings)
-from graphaudit.formats.readers import add_user_outputs, read
+from graphaudit.formats.readers import read
 from graphaudit.formats.sniff import Candidate, SearchOptions, discover
 from graphaudit.rules import ALL_RULES, Rule
 
@@ -28,8 +28,6 @@ def stats_of(artifact: Artifact) -> ArtifactStats:
 
 def check_artifact(artifact: Artifact, settings: Settings) -> ArtifactResult:
     """Run the enabled rules on an Artifact that is already read."""
-    if settings.outputs:
-        add_user_outputs(artifact, list(settings.outputs))
     facts = Analyses(artifact, settings)
     findings: list[Finding] = []
     # Findings a declaration of intent (`finetune`) covers: rules yield them as `Silenced`; they

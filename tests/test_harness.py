@@ -134,3 +134,18 @@ def test_render_is_the_console_report_without_the_temporary_folder():
     assert text.startswith("model.ckpt.meta  (metagraph, ")
     assert "graphaudit-case-" not in text and "GA201 error [uninitialized-variable] `backbone`" in text
     assert render(case, "GA201") == text
+
+
+def test_checking_never_changes_the_artifact():
+    """`--output` roots live in the analyses, not in the Artifact: a second check without them sees
+    the artifact as read (the engine used to append them to `Artifact.roots`)."""
+    from graphaudit.testing.harness import vgg
+
+    inp, img = placeholder("input_1", (None, 16, 16, 3)), placeholder("images", (None, 16, 16, 3))
+    first = vgg("", inp)
+    second = vgg("model", img, share=first)
+    case = graph(inp, img, first, second, outputs=[second.out], saver=True)
+    roots = list(case.artifact().roots)
+    assert_clean(case, "GA101", outputs=[second.out, first.out])
+    assert case.artifact().roots == roots
+    assert_findings(case, "GA101", "block1_conv1/kernel")

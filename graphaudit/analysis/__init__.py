@@ -13,7 +13,7 @@ from graphaudit.analysis import verdicts as _verdicts
 from graphaudit.analysis import weight_stats as _weight_stats
 from graphaudit.analysis.provenance import PretrainedGroup, Provenance, ReferenceWeights, matches_any, open_reference
 from graphaudit.analysis.provenance import provenance as _provenance
-from graphaudit.analysis.reachability import Reach, infer_roots, reach
+from graphaudit.analysis.reachability import Reach, infer_roots, reach, user_roots
 from graphaudit.analysis.copies import DeadCopy, dead_copies, duplicate_sinks, input_only_sinks
 from graphaudit.analysis.structure import FunctionHashes, GraphStructure, graph_structure
 from graphaudit.artifact import VARIABLE_OPS, Artifact, Root
@@ -28,18 +28,20 @@ class Analyses:
         self.settings = settings
 
     @cached_property
+    def user_roots(self) -> list[Root]:
+        """The nodes named with ``--output`` (``outputs`` in the config)."""
+        return user_roots(self.artifact, self.settings.outputs or ())
+
+    @cached_property
     def use_roots(self) -> list[Root]:
-        """Declared use roots; for graphs that declare none, inferred sinks."""
+        """Declared use roots and ``--output`` nodes; for graphs that have none, inferred sinks."""
         art = self.artifact
-        declared = art.use_roots()
+        declared = [*art.use_roots(), *self.user_roots]
         roots = list(declared)
         declared_graphs = {r.graph for r in declared}
-        inferred_graphs = []
         for gname in art.graphs:
             if gname not in declared_graphs:
                 roots.extend(infer_roots(art, gname, exclude=self._duplicate_sink_mask(gname)))
-                inferred_graphs.append(gname)
-        art.roots_inferred = bool(inferred_graphs)
         return roots
 
     @cached_property

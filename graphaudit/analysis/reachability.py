@@ -183,3 +183,14 @@ def _is_update_group(graph: Graph, i: int) -> bool:
                     seen.add(k)
                     stack.append(k)
     return False
+
+
+def user_roots(artifact: Artifact, outputs: Iterable[str]) -> list[Root]:
+    """Roots named with ``--output NODE`` (``outputs`` in the config): the node in every graph that holds it."""
+    out = []
+    for name in outputs:
+        node = name.split(":")[0]
+        for gname, graph in artifact.graphs.items():
+            if node in graph.index:
+                out.append(Root(gname, node, RootKind.USER_OUTPUT, f"--output `{node}`"))
+    return out

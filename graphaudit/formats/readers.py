@@ -8,7 +8,7 @@ from typing import Callable
 from google.protobuf import message as pb_message
 from google.protobuf import text_format
 
-from graphaudit.artifact import Artifact, Format, Root, RootKind, Variable
+from graphaudit.artifact import Artifact, Format, Variable
 from graphaudit.errors import ArtifactError
 from graphaudit.formats import protos
 from graphaudit.formats.graphs import build_graph, read_metagraph
@@ -400,11 +400,3 @@ def register_reader(fmt: Format, reader: Callable[[Path, int], Artifact]) -> Non
 
 register_reader(Format.KERAS_H5, read_keras_h5)
 register_reader(Format.KERAS_V3, read_keras_v3)
-
-
-def add_user_outputs(art: Artifact, outputs: list[str]) -> None:
-    for out in outputs:
-        node = out.split(":")[0]
-        for gname, graph in art.graphs.items():
-            if node in graph.index:
-                art.roots.append(Root(gname, node, RootKind.USER_OUTPUT, f"--output `{node}`"))

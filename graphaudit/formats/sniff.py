@@ -537,11 +537,8 @@ def classify_file(p: Path | str, *, explicit: bool, lfs_pointers_fail: bool = Fa
         fmt = text_proto_format(head)
         if fmt is not None:
             return Verdict(fmt)
-        if claim is not None:
-            return Verdict(Format.SAVED_MODEL_V1 if claim is Format.SAVED_MODEL_V1 else
-                           Format.METAGRAPH if claim is Format.METAGRAPH else
-                           Format.CHECKPOINT if claim is Format.CHECKPOINT else
-                           Format.GRAPHDEF_TEXT if claim in (Format.GRAPHDEF, Format.GRAPHDEF_TEXT) else claim)
+        if claim is not None:  # named as an artifact: its reader reports what is wrong
+            return Verdict(Format.GRAPHDEF_TEXT if claim is Format.GRAPHDEF else claim)
         if explicit and low.endswith((".pbtxt", ".pbtext", ".pb", ".meta")):
             return Verdict(Format.METAGRAPH if low.endswith(".meta") else Format.GRAPHDEF_TEXT)
         if explicit:

@@ -449,6 +449,36 @@ class Variable:
         return n
 
 
+class KerasObject:
+    """One object of a tf_keras SavedModel's ``keras_metadata.pb``: its path (``root``,
+    ``root.layer-1``), its identifier (``_tf_keras_layer``, ``_tf_keras_network``...) and its
+    metadata, a JSON object parsed once, when first read (None when it is not a JSON object)."""
+
+    __slots__ = ("path", "identifier", "_raw", "_data")
+
+    def __init__(self, path: str, identifier: str, raw: str) -> None:
+        self.path = path
+        self.identifier = identifier
+        self._raw: str | None = raw
+        self._data: Mapping[str, Any] | None = None
+
+    @property
+    def data(self) -> Mapping[str, Any] | None:
+        if self._raw is not None:
+            import json
+
+            try:
+                parsed = json.loads(self._raw)
+            except (ValueError, TypeError, RecursionError):
+                parsed = None
+            self._data = parsed if isinstance(parsed, dict) else None
+            self._raw = None
+        return self._data
+
+    def __repr__(self) -> str:
+        return f"<KerasObject {self.path!r} {self.identifier}>"
+
+
 class RootKind(str, enum.Enum):
     SIGNATURE_OUTPUT = "signature output"
     TRAIN_OP = "train op"
@@ -508,6 +538,7 @@ class Artifact:
     # How values reach variables: "checkpoint" (a restore maps keys), "init" (init ops), or "none".
     value_sources: tuple[str, ...] = ()
     metadata: dict[str, Any] = field(default_factory=dict)
+    keras_objects: tuple[KerasObject, ...] = ()  # keras_metadata.pb of a tf_keras SavedModel
     notes: list[str] = field(default_factory=list)
     live_values: Mapping[str, Any] | None = None  # name -> ndarray, from a live session
     # name -> ndarray, read lazily from a file that is not a checkpoint (Keras HDF5 datasets).

@@ -276,15 +276,12 @@ def _named_by_shape(spec: InitSpec | None, shape: tuple[int, ...] | None) -> Ini
 def keras_config_initializers(artifact: "Artifact") -> dict[str, dict[str, Any]]:
     """``layer/weight`` -> ``{"class_name", "config"}`` from the Keras layer configs an artifact carries
     (``keras_metadata.pb`` of a tf_keras SavedModel). Cheap: only layer entries are parsed."""
-    import json
-
     out: dict[str, dict[str, Any]] = {}
-    for _path, identifier, raw in artifact.metadata.get("keras_metadata", ()):
-        if identifier != "_tf_keras_layer":
+    for obj in artifact.keras_objects:
+        if obj.identifier != "_tf_keras_layer":
             continue
-        try:
-            meta = json.loads(raw)
-        except (ValueError, TypeError):
+        meta = obj.data
+        if meta is None:
             continue
         config = meta.get("config") or {}
         layer = config.get("name") or meta.get("name")

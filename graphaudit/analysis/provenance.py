@@ -5,7 +5,6 @@ from __future__ import annotations
 import enum
 import fnmatch
 import functools
-import json
 import os
 import re
 from dataclasses import dataclass, field
@@ -562,21 +561,18 @@ def _metadata(artifact: Artifact, rejected: list[Rejection]) -> list[_Draft]:
     """Models Keras recorded, named after a keras.applications model: `keras_metadata.pb` (tf_keras
     SavedModels), the `.h5` `model_config` and the `.keras` `config.json`."""
     out = []
-    entries = artifact.metadata.get("keras_metadata") or ()
+    entries = artifact.keras_objects
     if entries:
         by_layer: dict[str, list[str]] = {}
         for name in artifact.variables:
             parts = _strip_port(name).split("/")
             if len(parts) >= 2:
                 by_layer.setdefault(parts[-2], []).append(name)
-        for path, identifier, raw in entries:
-            if identifier not in ("_tf_keras_network", "_tf_keras_model"):
+        for obj in entries:
+            if obj.identifier not in ("_tf_keras_network", "_tf_keras_model"):
                 continue
-            try:
-                meta = json.loads(raw)
-            except (ValueError, TypeError):
-                continue
-            model = meta.get("name") if isinstance(meta, dict) else None
+            path, meta = obj.path, obj.data
+            model = meta.get("name") if meta is not None else None
             if not isinstance(model, str):
                 continue
             variants = _application(model)

@@ -622,18 +622,13 @@ def _map_v3(path: Path, f, art: Artifact, config: Mapping[str, Any] | None) -> d
 def apply_saved_model_metadata(art: Artifact) -> None:
     """tf_keras SavedModels: per-layer `trainable` from `keras_metadata.pb` overrides
     `SavedVariable.trainable`, which stays True even for the variables of a frozen layer."""
-    nodes = art.metadata.get("keras_metadata") or []
-    parsed: list[tuple[str, dict]] = []
-    for node_path, identifier, raw in nodes:
-        if not identifier.startswith(("_tf_keras_layer", "_tf_keras_network", "_tf_keras_model",
-                                      "_tf_keras_sequential")):
+    parsed: list[tuple[str, Mapping]] = []
+    for obj in art.keras_objects:
+        if not obj.identifier.startswith(("_tf_keras_layer", "_tf_keras_network", "_tf_keras_model",
+                                          "_tf_keras_sequential")):
             continue
-        try:
-            data = json.loads(raw)
-        except ValueError:
-            continue
-        if isinstance(data, dict):
-            parsed.append((node_path, data))
+        if obj.data is not None:
+            parsed.append((obj.path, obj.data))
     if not parsed:
         return
     own = {p: d.get("trainable") is not False for p, d in parsed}

@@ -8,7 +8,7 @@ from typing import Callable
 from google.protobuf import message as pb_message
 from google.protobuf import text_format
 
-from graphaudit.artifact import Artifact, Format, Variable
+from graphaudit.artifact import Artifact, Format, KerasObject, Variable
 from graphaudit.errors import ArtifactError
 from graphaudit.formats import protos
 from graphaudit.formats.graphs import build_graph, read_metagraph
@@ -318,7 +318,7 @@ def _read_keras_metadata(art: Artifact, path: Path, max_file_size: int) -> None:
     if not meta.is_file():
         return
     msg = _parse_binary(meta, _read_bytes(meta, max_file_size), protos.KerasSavedMetadata, "Keras SavedMetadata")
-    art.metadata["keras_metadata"] = [(n.node_path, n.identifier, n.metadata) for n in msg.nodes]
+    art.keras_objects = tuple(KerasObject(n.node_path, n.identifier, n.metadata) for n in msg.nodes)
     apply_saved_model_metadata(art)
 
 

@@ -83,7 +83,7 @@ _KERAS3_PATHS = ("_operations", "_all_variables", "_functional", "_tracked")
 
 def untruthful_trainable(artifact: Artifact) -> str | None:
     """Why the artifact's trainable flags cannot be trusted, or None when they can."""
-    if artifact.metadata.get("keras_metadata"):
+    if artifact.keras_objects:
         return None  # tf_keras: keras_metadata.pb corrected the flags
     paths = artifact.metadata.get("object_paths") or {}
     for path in paths.values():
@@ -109,8 +109,8 @@ def training_machinery(artifact: Artifact, facts) -> list[str]:
             out.append(f"an optimizer (`{keras['optimizer_class']}`) in the Keras config")
         if keras.get("optimizer_weights"):
             out.append(f"{len(keras['optimizer_weights']):,} saved optimizer weights")
-    for path, identifier, raw in artifact.metadata.get("keras_metadata") or ():
-        if path == "root" and '"training_config"' in (raw if isinstance(raw, str) else ""):
+    for obj in artifact.keras_objects:
+        if obj.path == "root" and obj.data is not None and "training_config" in obj.data:
             out.append("Keras `training_config` in `keras_metadata.pb`")
     optimizer_vars = sorted(n for n, v in artifact.variables.items()
                             if (v.checkpoint_key or "").startswith("optimizer/")

@@ -8,7 +8,8 @@
 #
 # For each variable the checkpoint lacks, the candidate keys are, in order of preference:
 #   1. the name with the `_N` suffix of one or all of its scope components removed;
-#   2. the name with leading scope components removed (then also without `_N` suffixes);
+#   2. the name with leading scope components removed (then also without `_N` suffixes; the
+#      unstripped name wins when it fits);
 #   3. a key that ends with the name (or its suffix-free form): the checkpoint adds a scope.
 # A candidate counts only if the checkpoint holds it with the variable's shape and dtype, and
 # it is the only such candidate at its level. Every lookup is a dict hit, so the cost is linear
@@ -107,7 +108,10 @@ def find_renames(artifact: "Artifact", names: Iterable[str]) -> dict[str, Rename
                 candidates = [("/".join(rest), "")] + [("/".join(p), s) for p, s in _strip_suffixes(rest)]
                 hits = [(k, s) for k, s in candidates if fits(k)]
                 if hits:
-                    if len({k for k, _ in hits}) == 1:
+                    # The same layer name without the scope beats a suffix-stripped one: with
+                    # `dense/kernel` and `dense_1/kernel` both shaped alike, `model/dense_1/kernel`
+                    # is `dense_1/kernel`.
+                    if hits[0][1] == "" or len({k for k, _ in hits}) == 1:
                         key, suffix = hits[0]
                         rename = Rename(name, key, "drop-scope", dropped, suffix)
                     break

@@ -115,3 +115,14 @@ def test_no_drifted_name_no_finding(build):
 
 def test_console_output(golden):
     golden("GA203", render(second_build(vgg), "GA203"))
+
+
+def test_a_dropped_scope_prefers_the_key_with_the_same_layer_name():
+    """`model/dense_1/kernel` -> `dense_1/kernel`, although `dense/kernel` (suffix removed) fits its shape too."""
+    x = placeholder("features", (None, 16))
+    net = mlp("model", x, (16, 16, 16, 8))
+    case = graph(x, net, outputs=[net.out], checkpoint=saved_under(net.variables, lambda n: n[len("model/"):]))
+    (finding,) = assert_findings(case, "GA203", "model/dense_1/kernel", "model/dense_1/bias",
+                                 message=r"^6 variables \(680 params\) get no value from the checkpoint")
+    assert "`model/dense_1/bias` -> `dense_1/bias`" in finding.message
+    assert_clean(case, "GA201")

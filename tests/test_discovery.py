@@ -434,3 +434,24 @@ def test_a_truncated_graphdef_is_an_error_whatever_its_name(tmp_path, capsys):
     assert [(os.path.basename(a["path"]), a["format"]) for a in data["artifacts"]] == [("exported.bin", "graphdef")]
     assert data["artifacts"][0]["error"].startswith("expected a binary GraphDef protobuf; it does not parse")
     assert data["summary"]["skipped"] == {"binary file": 1}
+
+
+def test_this_checkout_is_searched_without_unreadable_files(capsys):
+    """`graphaudit check .` in graphaudit's own checkout, with its virtual environment inside (CI
+    creates one there), exits on findings only."""
+    repo = Path(__file__).resolve().parents[1]
+    code, data = _json(capsys, str(repo), "--config", str(repo / "pyproject.toml"))
+    assert [a["path"] for a in data["artifacts"] if a["error"]] == []
+    assert code in (0, 1)
+    assert str(repo / "examples" / "tf1_clean" / "model.ckpt.meta") in [a["path"] for a in data["artifacts"]]
+
+
+def test_pre_commit_hook_warns_on_an_lfs_pointer_and_passes(tree, capsys):
+    from graphaudit.precommit import main as hook
+
+    root, facts = tree
+    code = hook(["--isolated", "--no-color", str(root / facts["lfs"][0]), str(root / "data/mscoco_label_map.pbtxt")])
+    text = capsys.readouterr().out
+    assert code == 0
+    assert f"{root / facts['lfs'][0]}: warning: Git LFS pointer: run `git lfs pull`" in text
+    assert "mscoco_label_map" not in text

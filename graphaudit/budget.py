@@ -7,6 +7,7 @@
 
 from __future__ import annotations
 
+import faulthandler
 import os
 import pickle
 import select
@@ -43,6 +44,7 @@ def run_with_budget(work: Callable[[], T], timeout: float) -> T:
         status = 0
         try:
             os.close(read_fd)
+            faulthandler.disable()  # a crash is reported by the parent in one line, not dumped here
             try:
                 payload = pickle.dumps((True, work()), protocol=pickle.HIGHEST_PROTOCOL)
             except BaseException as exc:  # noqa: BLE001 - every outcome goes back to the parent

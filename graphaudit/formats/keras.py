@@ -258,6 +258,12 @@ def _strip_port(name: str) -> str:
     return name[:-2] if name.endswith(":0") else name
 
 
+def _h5_detail(exc: BaseException) -> str:
+    """HDF5's own words for what is damaged (h5py raises KeyError/OSError around them)."""
+    lines = str(exc).strip().strip("'\"").splitlines()
+    return lines[0][:160] if lines else "no detail"
+
+
 def _open_h5(path: Path, source):
     h5py = _need_h5py(path)
     try:
@@ -281,8 +287,7 @@ def read_keras_h5(path: Path, max_file_size: int) -> Artifact:
         raise
     except (OSError, KeyError, ValueError, TypeError) as exc:
         f.close()
-        raise ArtifactError(path, f"expected a Keras HDF5 model; it is damaged ({type(exc).__name__}: "
-                                  f"{str(exc).splitlines()[0][:160] if str(exc) else 'no detail'})") from None
+        raise ArtifactError(path, f"expected a Keras HDF5 model; it is damaged ({_h5_detail(exc)})") from None
     return art
 
 
@@ -453,7 +458,7 @@ def _read_v3_weights(path: Path, zf: zipfile.ZipFile, art: Artifact, config: Map
     except ArtifactError:
         raise
     except (OSError, KeyError, ValueError, TypeError) as exc:
-        raise ArtifactError(path, f"`{KERAS_V3_WEIGHTS}` is damaged ({type(exc).__name__}: {str(exc)[:160]})") from None
+        raise ArtifactError(path, f"`{KERAS_V3_WEIGHTS}` is damaged ({_h5_detail(exc)})") from None
     art.stored_values = H5Values(f, paths, keep=(zf, source), path=path, file_size=info.file_size,
                                  limit=max_file_size)
 

@@ -75,7 +75,7 @@ def _parse_text(path: Path, data: bytes, cls, what: str):
 
 def _short(exc: BaseException) -> str:
     text = str(exc).strip().splitlines()
-    return text[0][:200] if text else type(exc).__name__
+    return text[0][:200] if text else "no detail"
 
 
 def _starts_texty(path: Path) -> bool:

@@ -163,3 +163,22 @@ def test_the_checker_sees_imports_inside_functions_and_type_checking_blocks(tmp_
     assert cycles(graph) == [["graphaudit.findings", "graphaudit.reporters"]]
     assert ("graphaudit.analysis", "graphaudit.formats") in violations(graph)
     assert ("graphaudit.findings", "graphaudit.reporters") in violations(graph)
+
+
+def test_analysis_and_the_model_name_no_rule():
+    """Facts are rule-agnostic: which rule explains what is decided in rules/ (e.g. GA201 leaves
+    renamed variables to GA203 there), so no string in analysis/ or the model is a rule code."""
+    import re
+
+    found = []
+    for name, path in modules().items():
+        if not name.startswith(("graphaudit.analysis", "graphaudit.model", "graphaudit.artifact")):
+            continue
+        tree = ast.parse(path.read_text(), str(path))
+        docstrings = {id(n.body[0].value) for n in ast.walk(tree)
+                      if isinstance(n, (ast.Module, ast.ClassDef, ast.FunctionDef, ast.AsyncFunctionDef))
+                      and n.body and isinstance(n.body[0], ast.Expr) and isinstance(n.body[0].value, ast.Constant)}
+        found += [f"{name}:{node.lineno} {node.value!r}" for node in ast.walk(tree)
+                  if isinstance(node, ast.Constant) and isinstance(node.value, str) and id(node) not in docstrings
+                  and re.search(r"\bGA\d{3}\b", node.value)]
+    assert not found, "rule codes in analysis/model code:\n" + "\n".join(found)

@@ -139,13 +139,6 @@ class Analyses:
         return _coverage.coverage(self.artifact)
 
     @cached_property
-    def claimed_by_more_specific_rules(self) -> set[str]:
-        """Variables that a more specific rule explains (e.g. checkpoint name drift, GA203)."""
-        if not self.settings.is_enabled("GA203", self.artifact.path):
-            return set()
-        return {name for drift in self.name_drift for name in drift.variables}
-
-    @cached_property
     def name_drift(self) -> list[_name_drift.Drift]:
         """Read variables the checkpoint lacks but holds under another name (see analysis/name_drift.py)."""
         cov = self.coverage

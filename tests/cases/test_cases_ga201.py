@@ -114,5 +114,10 @@ def test_the_renamed_backbone_is_ga203_s():
     assert_findings(renamed_in_checkpoint(), "GA203", "backbone_1/block1_conv1/kernel")
 
 
+def test_with_ga203_ignored_ga201_reports_the_renamed_backbone():
+    assert_findings(renamed_in_checkpoint(), "GA201", "backbone_1/block1_conv1/kernel", ignore=["GA203"],
+                    message=r"^8 variables \(1,140 params\) that `head/dense/Softmax` reads get no value")
+
+
 def test_console_output(golden):
     golden("GA201", render(saver_for_head_only(vgg), "GA201"))

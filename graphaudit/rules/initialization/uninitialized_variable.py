@@ -78,7 +78,9 @@ class UninitializedVariable(Rule):
     def check(self, artifact, facts) -> Iterator[Finding]:
         if artifact.format in (Format.GRAPHDEF, Format.GRAPHDEF_TEXT, Format.CHECKPOINT):
             return
-        claimed = facts.claimed_by_more_specific_rules
+        # Variables GA203 explains (the checkpoint holds them under another name) are its finding.
+        claimed = ({n for drift in facts.name_drift for n in drift.variables}
+                   if facts.settings.is_enabled("GA203", artifact.path) else set())
         cov = facts.coverage
         read = facts.read_variables
         groups: dict[ValueSource, list[str]] = {}

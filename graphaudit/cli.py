@@ -185,6 +185,15 @@ def check(
         from graphaudit.reporters.escaping import escape
 
         _fail(escape(str(exc)))
+    except (typer.Exit, KeyboardInterrupt):
+        raise
+    except Exception as exc:  # noqa: BLE001 - a run that cannot go on still ends in one line
+        from graphaudit.errors import describe, strict
+        from graphaudit.reporters.escaping import escape
+
+        if strict():
+            raise
+        _fail(escape(f"the audit stopped: {describe(exc)}; please report it"))
     raise typer.Exit(report.exit_code(exit_zero))
 
 

@@ -299,3 +299,14 @@ def test_regression_files_keep_every_promise(case, lenient):
     if path.is_dir():  # a folder kept by the fuzzer: PROBLEM.txt names the artifact inside
         path = path / (path / "PROBLEM.txt").read_text(encoding="utf-8").splitlines()[0]
     assert harness.check_case(path, timeout=2) is None
+
+
+def test_check_ends_in_one_line_when_the_run_itself_breaks(monkeypatch, capsys, lenient):
+    def broken(*args, **kwargs):
+        raise RuntimeError("Symlink loop from '/x/\x1b[2J'")
+
+    monkeypatch.setattr(engine, "discover", broken)
+    assert main(["check", str(REGRESSIONS)]) == 2
+    out, err = capsys.readouterr()
+    assert err == ("graphaudit: error: the audit stopped: found data it cannot interpret (Symlink loop from "
+                   "'/x/\\x1b[2J'); please report it\n")

@@ -75,6 +75,7 @@ class KerasLayer:
     own_trainable: bool
     config: Mapping[str, Any]
     index: int  # position in the parent's layer list
+    frozen_by: str | None = None  # the outermost enclosing model with trainable=false, if any
 
     @property
     def qualified(self) -> str:
@@ -87,7 +88,7 @@ def walk_layers(model_config: Mapping[str, Any]) -> Iterator[KerasLayer]:
 
 
 def _walk(entry: Mapping[str, Any], parents: tuple[str, ...], parent_trainable: bool,
-          index: int = 0) -> Iterator[KerasLayer]:
+          index: int = 0, frozen_by: str | None = None) -> Iterator[KerasLayer]:
     config = entry.get("config")
     class_name = str(entry.get("class_name", ""))
     if isinstance(config, list):  # old Sequential configs: a bare list of layers
@@ -99,12 +100,13 @@ def _walk(entry: Mapping[str, Any], parents: tuple[str, ...], parent_trainable: 
     own_trainable = own is not False
     trainable = parent_trainable and own_trainable
     path = (*parents, name)
-    yield KerasLayer(name, class_name, path, trainable, own_trainable, config, index)
+    yield KerasLayer(name, class_name, path, trainable, own_trainable, config, index, frozen_by)
     layers = config.get("layers")
     if isinstance(layers, list):
+        below = frozen_by or (None if own_trainable else name)
         for k, sub in enumerate(layers):
             if isinstance(sub, Mapping):
-                yield from _walk(sub, path, trainable, k)
+                yield from _walk(sub, path, trainable, k, below)
 
 
 def _snake(name: str) -> str:
@@ -146,7 +148,7 @@ def _apply_layer(var: Variable, layer: KerasLayer | None, weight: str, source: s
         if layer.trainable:
             var.trainable_source = f"{source}: layer `{layer.name}` trainable"
         else:
-            frozen = next((p for p in layer.path if p != layer.name), None) if layer.own_trainable else None
+            frozen = layer.frozen_by if layer.own_trainable else None
             why = f"model `{frozen}` has trainable=false" if frozen else "trainable=false"
             var.trainable_source = f"{source}: layer `{layer.name}` {why}"
     kind, params = _initializer(layer, weight)
@@ -644,9 +646,10 @@ def apply_saved_model_metadata(art: Artifact) -> None:
         prefixes = [".".join(parts[:k]) for k in range(1, len(parts) + 1)]
         trainable = all(own.get(p, True) for p in prefixes)
         names = [str(by_path[p]["name"]) for p in prefixes if p in by_path and by_path[p].get("name")]
+        frozen_by = next((str(by_path[p].get("name", p)) for p in prefixes[:-1] if not own.get(p, True)), None)
         layer = KerasLayer(str(data.get("name", parts[-1])), str(data.get("class_name", "")), tuple(names),
                            trainable, own[node_path], data.get("config") if isinstance(data.get("config"), Mapping)
-                           else {}, 0)
+                           else {}, 0, frozen_by)
         if data.get("class_name") not in _CONTAINER_CLASSES:
             layers.setdefault(layer.name, layer)
     for var in art.variables.values():

@@ -1,13 +1,12 @@
-"""What a node is on its own, before its inputs count: its op and the attrs that matter, as an interned key.
+"""What a node is on its own, before its inputs count: its op and the attrs that matter, as an interned key."""
 
-Two keys per node: the *abstract* key counts a variable by its dtype and shape, the *exact* key by
-its identity (its node). TensorFlow's internal ``_``-prefixed attrs and the naming attrs never
-count; a shape attr drops its batch dimension; a function attr counts by the body's structural id
-(``FunctionIds``). A float ``Const`` that is big, or that is read like a variable, is a frozen
-weight and keys like the variable it replaced. For a graph read column-wise (formats/wire.py),
-keys come from the attr entries' bytes; only nodes whose attrs need interpreting (shapes,
-functions, weight constants) go through the NodeDef.
-"""
+# Two keys per node: the *abstract* key counts a variable by its dtype and shape, the *exact* key by
+# its identity (its node). TensorFlow's internal ``_``-prefixed attrs and the naming attrs never
+# count; a shape attr drops its batch dimension; a function attr counts by the body's structural id
+# (``FunctionIds``). A float ``Const`` that is big, or that is read like a variable, is a frozen
+# weight and keys like the variable it replaced. For a graph read column-wise (formats/wire.py),
+# keys come from the attr entries' bytes; only nodes whose attrs need interpreting (shapes,
+# functions, weight constants) go through the NodeDef.
 
 from __future__ import annotations
 

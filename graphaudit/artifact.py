@@ -479,6 +479,16 @@ class KerasObject:
         return f"<KerasObject {self.path!r} {self.identifier}>"
 
 
+class ValueOrigin(str, enum.Enum):
+    """How values reach an artifact's variables when it is loaded."""
+
+    CHECKPOINT = "checkpoint"  # a restore op (or the TF2 object graph) maps checkpoint keys
+    CHECKPOINT_BY_NAME = "checkpoint-by-name"  # no restore op: a TF1 Saver keys each variable by its name
+    INIT = "init"  # init ops assign them
+    KERAS_WEIGHTS = "keras_weights"  # the Keras file holds the weights
+    LIVE = "live"  # a live session holds them
+
+
 class RootKind(str, enum.Enum):
     SIGNATURE_OUTPUT = "signature output"
     TRAIN_OP = "train op"
@@ -535,8 +545,7 @@ class Artifact:
     roots: list[Root] = field(default_factory=list)
     meta_graphs: list[MetaGraphInfo] = field(default_factory=list)
     checkpoint: Checkpoint | None = None
-    # How values reach variables: "checkpoint" (a restore maps keys), "init" (init ops), or "none".
-    value_sources: tuple[str, ...] = ()
+    value_sources: tuple[ValueOrigin, ...] = ()  # how values reach the variables, see ValueOrigin
     metadata: dict[str, Any] = field(default_factory=dict)
     keras_objects: tuple[KerasObject, ...] = ()  # keras_metadata.pb of a tf_keras SavedModel
     notes: list[str] = field(default_factory=list)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import enum
 from dataclasses import dataclass
 
-from graphaudit.artifact import ASSIGN_OPS, VARIABLE_OPS, Artifact, RootKind
+from graphaudit.artifact import ASSIGN_OPS, VARIABLE_OPS, Artifact, RootKind, ValueOrigin
 
 
 class ValueSource(str, enum.Enum):
@@ -34,7 +34,7 @@ def coverage(artifact: Artifact) -> dict[str, Coverage]:
         key = var.checkpoint_key
         if live is not None:
             src = ValueSource.LIVE if name in live else ValueSource.NONE
-        elif not artifact.value_sources or artifact.value_sources == ("init",):
+        elif not artifact.value_sources or artifact.value_sources == (ValueOrigin.INIT,):
             src = ValueSource.UNKNOWN
         elif name in init_written:
             src = ValueSource.INIT_OP

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Iterator, Mapping
 
-from graphaudit.artifact import Artifact, Format, Variable
+from graphaudit.artifact import Artifact, Format, ValueOrigin, Variable
 from graphaudit.errors import ArtifactError
 
 # A .keras file holds three members; anything near these limits is not a Keras model.
@@ -311,7 +311,7 @@ def _read_h5_model(path: Path, f) -> Artifact:
         art.format = Format.KERAS_V3
         art.metadata["keras"] = {"weights_only": True}
         art.stored_values = _map_v3(path, f, art, None)  # wrapped in H5Values by the caller
-        art.value_sources = ("keras_weights",)
+        art.value_sources = (ValueOrigin.KERAS_WEIGHTS,)
         return art
     if model_config is None and not layer_names:
         raise ArtifactError(path, "expected a Keras HDF5 file (`model_config` or `layer_names` attributes); "
@@ -337,7 +337,7 @@ def _read_h5_model(path: Path, f) -> Artifact:
             art.variables[name] = var
             paths[name] = ds.name
     art.stored_values = paths  # wrapped in H5Values, with the size checks, by the caller
-    art.value_sources = ("keras_weights",)
+    art.value_sources = (ValueOrigin.KERAS_WEIGHTS,)
     meta: dict[str, Any] = {"keras_version": _str_list([attrs.get("keras_version", "")])[0],
                             "backend": _str_list([attrs.get("backend", "")])[0]}
     if isinstance(model_config, Mapping):
@@ -437,7 +437,7 @@ def read_keras_v3(path: Path, max_file_size: int) -> Artifact:
         art.metadata["keras"] = meta
         if KERAS_V3_WEIGHTS in names:
             _read_v3_weights(path, zf, art, config, max_file_size, members[KERAS_V3_WEIGHTS])
-        art.value_sources = ("keras_weights",)
+        art.value_sources = (ValueOrigin.KERAS_WEIGHTS,)
         return art
     except BaseException:
         zf.close()

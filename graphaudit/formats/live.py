@@ -9,7 +9,7 @@ import re
 from collections.abc import Iterable, Iterator, Mapping
 from typing import Any
 
-from graphaudit.artifact import VARIABLE_OPS, Artifact, Format, Graph, Root, RootKind, Variable
+from graphaudit.artifact import VARIABLE_OPS, Artifact, Format, Graph, Root, RootKind, ValueOrigin, Variable
 from graphaudit.errors import ArtifactError
 from graphaudit.formats import protos
 from graphaudit.formats.graphs import (
@@ -102,7 +102,7 @@ def from_message(msg: Any, *, label: str) -> Artifact:
         art.graphs["graph"] = graph
         art.functions.update(functions)
         collect_variables(art, graph, (), set(), False)
-        art.value_sources = ("init",) if art.variables else ()
+        art.value_sources = (ValueOrigin.INIT,) if art.variables else ()
         return art
     mg = protos.MetaGraphDef.FromString(data)
     art = Artifact(path=label, format=Format.METAGRAPH)
@@ -220,7 +220,7 @@ def _attach_session(art: Artifact, sess: Any, label: str) -> None:
     art.metadata["live_initialized"] = initialized
     art.live_values = LiveValues({n: t for n, t in reads.items() if n in initialized and n not in unknown},
                                  lambda tensor: sess.run(tensor))
-    art.value_sources = ("live",)
+    art.value_sources = (ValueOrigin.LIVE,)
 
 
 def _consumer(graph: Graph, i: int, ops: tuple[str, ...], *, prefer: str) -> str | None:
@@ -334,7 +334,7 @@ def _add_eager_variables(art: Artifact, entries: list[tuple[str, Any, str | None
             initialized.add(name)
     art.metadata["live_initialized"] = initialized
     art.live_values = LiveValues({n: w for n, w in values.items() if n in initialized}, _to_numpy)
-    art.value_sources = ("live",)
+    art.value_sources = (ValueOrigin.LIVE,)
 
 
 def _keras_layers(model: Any) -> list[tuple[dict, Any, list]]:

@@ -8,7 +8,7 @@ from typing import Callable
 from google.protobuf import message as pb_message
 from google.protobuf import text_format
 
-from graphaudit.artifact import Artifact, Format, KerasObject, Variable
+from graphaudit.artifact import Artifact, Format, KerasObject, ValueOrigin, Variable
 from graphaudit.errors import ArtifactError
 from graphaudit.formats import protos
 from graphaudit.formats.graphs import build_graph, read_metagraph
@@ -100,7 +100,7 @@ def read_graphdef(path: Path, max_file_size: int) -> Artifact:
     from graphaudit.formats.graphs import collect_variables
 
     collect_variables(art, graph, (), set(), False)
-    art.value_sources = ("init",) if art.variables else ()
+    art.value_sources = (ValueOrigin.INIT,) if art.variables else ()
     return art
 
 
@@ -142,7 +142,7 @@ def read_metagraph_file(path: Path, max_file_size: int) -> Artifact:
             graph_only(art, f"no checkpoint beside the `.meta` (`{_prefix_of(path).name}.index`)")
         return art
     _attach_checkpoint(art, prefix)
-    art.value_sources = ("checkpoint",) if info.restore_op else ("checkpoint-by-name",)
+    art.value_sources = (ValueOrigin.CHECKPOINT,) if info.restore_op else (ValueOrigin.CHECKPOINT_BY_NAME,)
     _map_checkpoint_by_name(art)
     return art
 
@@ -241,9 +241,9 @@ def read_saved_model(path: Path, max_file_size: int) -> Artifact:
     _attach_checkpoint(art, prefix)
     if v2:
         _map_object_graph_to_checkpoint(art)
-        art.value_sources = ("checkpoint",)
+        art.value_sources = (ValueOrigin.CHECKPOINT,)
     else:
-        art.value_sources = ("checkpoint", "init")
+        art.value_sources = (ValueOrigin.CHECKPOINT, ValueOrigin.INIT)
         _map_checkpoint_by_name(art)
     _read_keras_metadata(art, path, max_file_size)
     return art
@@ -372,7 +372,7 @@ def _checkpoint_artifact(path: Path, ckpt, fmt: Format) -> Artifact:
             if key == OBJECT_GRAPH_KEY:
                 continue
             _add_checkpoint_variable(art, key, key)
-    art.value_sources = ("checkpoint",)
+    art.value_sources = (ValueOrigin.CHECKPOINT,)
     return art
 
 

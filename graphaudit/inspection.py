@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from collections import Counter
 
-from graphaudit.analysis.coverage import ValueSource, coverage
 from graphaudit.analysis import Analyses
+from graphaudit.analysis.coverage import ValueSource
 from graphaudit.artifact import Artifact
 from graphaudit.config import Settings
 
@@ -17,9 +17,9 @@ def inspect_dict(art: Artifact, *, top_ops: int = 15, settings=None) -> dict:
     fn_ops: Counter[str] = Counter()
     for f in art.functions.values():
         fn_ops.update(op for op, d in zip(f.ops, f.defs) if d is not None)
-    facts = Analyses(art, Settings())
+    facts = Analyses(art, settings or Settings())
     params = sum(v.size for v in art.variables.values())
-    cov = coverage(art)
+    cov = facts.coverage
     roles = facts.roles
     by_source = Counter(c.source.value for c in cov.values())
     ckpt = art.checkpoint
@@ -58,19 +58,17 @@ def inspect_dict(art: Artifact, *, top_ops: int = 15, settings=None) -> dict:
         "roots_note": facts.roots_note,
         "notes": list(art.notes),
         "metadata": {k: v for k, v in art.metadata.items() if isinstance(v, (str, int, float, bool))},
-        **_provenance(art, settings),
+        **_provenance(facts),
     }
 
 
-def _provenance(art: Artifact, settings) -> dict:
+def _provenance(facts: Analyses) -> dict:
     """Every pretrained group (one line each, as findings name it), its variant, each piece of
     evidence with its strength, the declarations covering it, and what was considered and rejected."""
-    from graphaudit.analysis import Analyses
     from graphaudit.analysis.provenance import matches_any
-    from graphaudit.config import Settings
 
-    settings = settings or Settings()
-    found = Analyses(art, settings).provenance
+    settings = facts.settings
+    found = facts.provenance
     groups = []
     for g in found.groups:
         declared = [f'{kind} "{p}"' for kind, patterns in (("scratch", settings.scratch), ("finetune", settings.finetune))

@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-FORMAT_VERSION = 2
+FORMAT_VERSION = 3
 
 
 @dataclass(frozen=True)
@@ -74,6 +74,11 @@ COMMITTED: frozenset[str] = frozenset((
     'MobileNetV2 alpha=1.0',
     'MobileNetV2 alpha=1.3',
     'MobileNetV2 alpha=1.4',
+    'MobileNetV3Small alpha=0.75',
+    'MobileNetV3Small alpha=0.75 minimalistic',
+    'MobileNetV3Small alpha=1.0',
+    'MobileNetV3Small alpha=1.0 minimalistic',
+    'MobileNetV3Large alpha=0.75',
     'EfficientNetB0',
     'EfficientNetB3',
     'EfficientNetV2B0',
@@ -91,6 +96,8 @@ COMMITTED: frozenset[str] = frozenset((
     'InceptionV3',
     'InceptionResNetV2',
     'Xception',
+    'ConvNeXtTiny',
+    'ConvNeXtBase',
     'RegNetX002',
     'RegNetX032',
     'RegNetY002',
@@ -159,12 +166,15 @@ def _weights_of(model: Any) -> list[dict[str, Any]]:
         auto = re.fullmatch(rf"{re.escape(snake_case(layer_class))}(?:_\d+)?", layer.name) is not None
         for variable in layer.weights:
             full = variable.name.split(":")[0]
-            if not full.startswith(layer.name + "/"):
+            # NASNet builds some layers inside a name scope (`reduction_A_block_stem_1/...`): the
+            # scope is part of the layer's path in every graph, so it stays in the layer name.
+            at = full.rfind(layer.name + "/")
+            if at < 0 or (at and full[at - 1] != "/"):
                 raise RuntimeError(f"weight `{variable.name}` is not under its layer `{layer.name}`")
-            weight = full[len(layer.name) + 1 :]
+            weight = full[at + len(layer.name) + 1 :]
             row: dict[str, Any] = {
                 "class": layer_class,
-                "layer": layer.name,
+                "layer": full[: at + len(layer.name)],
                 "shape": [int(d) for d in variable.shape],
                 "weight": weight,
                 "spec": _initializer_spec(layer_class, config, weight),
@@ -215,7 +225,7 @@ def raw_builds(variants: Iterable[VariantSpec], cache: Path | None = None) -> di
             seen_families.add(v.family)
             entry["no_top"] = _cached(cache, f"{v.name}|no_top",
                                       lambda: _build(tf, application, include_top=False, **v.kwargs))
-        if top["flatten"]:
+        if top["flatten"] and None not in top["input_shape"]:  # a model of any input size has no size-bound weight
             bigger = (top["input_shape"][0] + _SECOND_INPUT_GROWTH, top["input_shape"][1] + _SECOND_INPUT_GROWTH,
                       top["input_shape"][2])
             entry["big"] = _cached(cache, f"{v.name}|big", lambda: _build(
@@ -228,17 +238,24 @@ def _row_key(row: dict[str, Any]) -> tuple[str, str]:
     return row["layer"], row["weight"]
 
 
-def _variant_rows(v: VariantSpec, entry: dict[str, Any], top_layers: set[str]) -> tuple[list[dict], dict]:
+def _normal(row: dict[str, Any]) -> dict[str, Any]:
+    """A row whose weight is one name: a nested model's `stem_conv/kernel` moves into the layer path,
+    which is how the variable's own name reads (`convnext_tiny_stem/convnext_tiny_stem_conv/kernel`)."""
+    layer, _, weight = f"{row['layer']}/{row['weight']}".rpartition("/")
+    return {**row, "layer": layer, "weight": weight}
+
+
+def _variant_rows(v: VariantSpec, entry: dict[str, Any], top_count: int) -> tuple[list[dict], dict]:
     """The variant's weight rows (``top``, ``free`` marked) and its summary."""
-    rows = [dict(r) for r in entry["top"]["rows"]]
+    rows = [_normal(r) for r in entry["top"]["rows"]]
     big = entry.get("big")
     if big is not None:
-        if [_row_key(r) for r in big["rows"]] != [_row_key(r) for r in rows]:
+        if [_row_key(_normal(r)) for r in big["rows"]] != [_row_key(r) for r in rows]:
             raise RuntimeError(f"{v.name}: weight names change with the input size")
         for row, other in zip(rows, big["rows"]):
             row["free"] = [i for i, (a, b) in enumerate(zip(row["shape"], other["shape"])) if a != b]
-    for row in rows:
-        row["top"] = row["layer"] in top_layers
+    for k, row in enumerate(rows):
+        row["top"] = k >= len(rows) - top_count
         if row.get("free") and (row["auto"] or not row["top"]):
             raise RuntimeError(f"{v.name}: an input-size dependent weight outside the top")
     params_top = sum(math.prod(r["shape"]) for r in rows)
@@ -257,14 +274,19 @@ def _variant_rows(v: VariantSpec, entry: dict[str, Any], top_layers: set[str]) -
     return rows, summary
 
 
-def _top_layers(family_entry: dict[str, Any], name: str) -> set[str]:
-    top_rows = family_entry["top"]["rows"]
-    base_rows = family_entry["no_top"]["rows"]
-    base_keys = [_row_key(r) for r in base_rows]
-    kept = [_row_key(r) for r in top_rows if _row_key(r) in set(base_keys)]
-    if kept != base_keys:
-        raise RuntimeError(f"{name}: include_top=False is not include_top=True minus its top")
-    return {r["layer"] for r in top_rows if _row_key(r) not in set(base_keys)}
+def _top_count(family_entry: dict[str, Any], name: str) -> int:
+    """How many weights the top adds, from the family's include_top=False build: always the last
+    ones (ConvNeXt and RegNet prefix them with the variant's name, so names would not carry over)."""
+    top_rows = [_normal(r) for r in family_entry["top"]["rows"]]
+    base_rows = [_normal(r) for r in family_entry["no_top"]["rows"]]
+    top_keys = [_row_key(r) for r in top_rows]
+    # Weights only the no-top model has (ConvNeXt ends it in an unnamed LayerNormalization that
+    # the top names `head_layernorm`) are not catalogued: an instance without them still matches.
+    base_keys = [_row_key(r) for r in base_rows if _row_key(r) in set(top_keys)]
+    count = len(top_keys) - len(base_keys)
+    if top_keys[: len(base_keys)] != base_keys:
+        raise RuntimeError(f"{name}: include_top=False is not include_top=True minus its last weights")
+    return count
 
 
 def assemble(raw: dict[str, dict[str, Any]], variants: Iterable[VariantSpec], tf_keras_version: str) -> dict[str, Any]:
@@ -282,8 +304,8 @@ def assemble(raw: dict[str, dict[str, Any]], variants: Iterable[VariantSpec], tf
     families: dict[str, Any] = {}
     for family, members in sorted(by_family.items()):
         reference = next(raw[v.name] for v in members if "no_top" in raw[v.name])
-        top_layers = _top_layers(reference, family)
-        per_variant = {v.name: _variant_rows(v, raw[v.name], top_layers) for v in members}
+        top_count = _top_count(reference, family)
+        per_variant = {v.name: _variant_rows(v, raw[v.name], top_count) for v in members}
         # The template: deepest variant first, then what the others add, in their order.
         template: list[tuple[str, str]] = []
         position: dict[tuple[str, str], int] = {}
@@ -321,14 +343,14 @@ def assemble(raw: dict[str, dict[str, Any]], variants: Iterable[VariantSpec], tf
             spec = next(by_key[v][key]["spec"] for v in names if key in by_key[v])
             if spec is not None:
                 initializers[initializer_key(spec)] = spec
-            out_row: list[Any] = [key[0], key[1], row["class"], dims, inits.pop()]
+            init = inits.pop()
             flags = "".join(flag for flag, on in (("a", row["auto"]), ("t", row["top"]),
                                                   ("f", not row["trainable"])) if on)
-            if flags or row["dtype"] != "float32":
-                out_row.append(flags)
-            if row["dtype"] != "float32":
-                out_row.append(row["dtype"])
-            layers_out.append(out_row)
+            fields = [key[0], key[1], row["class"], ",".join("" if d is None else str(d) for d in dims),
+                      init or "", flags, "" if row["dtype"] == "float32" else row["dtype"]]
+            if any("\t" in f or "\n" in f for f in fields):
+                raise RuntimeError(f"{family}: `{key[0]}/{key[1]}` has a tab or newline in a field")
+            layers_out.append("\t".join(fields).rstrip("\t"))
         variants_out = {}
         for i, v in enumerate(names):
             rows, summary = per_variant[v]
@@ -338,17 +360,19 @@ def assemble(raw: dict[str, dict[str, Any]], variants: Iterable[VariantSpec], tf
             summary["present"] = _ranges(present)
             summary["values"] = [values[i] or 0 for values in symbols]
             variants_out[v] = summary
-        families[family] = {"weights": layers_out, "variants": variants_out}
+        # One string per family: parsing a few long strings is three times faster than parsing
+        # a list per weight, and a family's rows are only split when the matcher needs them.
+        families[family] = {"weights": "\n".join(layers_out), "variants": variants_out}
     return {
         "families": families,
         "format": FORMAT_VERSION,
         "generator": {"command": "python -m graphaudit.catalog.build_catalog", "tf_keras": tf_keras_version},
         "initializers": initializers,
         "notes": [
-            "per family: weights [layer, weight, class, dims, initializer, flags?, dtype?] in model order, "
-            "the union of its variants",
-            "dims: n >= 0 a literal; -1-k symbol k, whose value each variant lists in `values`; null follows "
-            "the input size (the Dense after VGG's Flatten)",
+            "per family: weights, one line each, tab-separated: layer, weight, class, dims, initializer, flags, "
+            "dtype (empty: float32), in model order, the union of its variants",
+            "dims: comma-separated; n >= 0 a literal; -1-k symbol k, whose value each variant lists in `values`; "
+            "empty: follows the input size (the Dense after VGG's Flatten)",
             "flags: a = unnamed layer (Keras numbers them per graph), t = only with include_top=True, "
             "f = not trainable",
             "present: the template weights a variant has, in its own order, as [start, end) ranges",
@@ -391,7 +415,7 @@ def build_catalog(architectures: Iterable[str] | None = None, cache: Path | None
 
 
 def dumps(document: Any) -> str:
-    """JSON with sorted keys, one weight per line: deterministic and diffable once unzipped."""
+    """JSON with sorted keys, one family per line: deterministic."""
     lines = ["{"]
     keys = sorted(document)
     for n, key in enumerate(keys):
@@ -401,15 +425,8 @@ def dumps(document: Any) -> str:
             lines.append(' "families":{')
             fams = sorted(value)
             for m, fam in enumerate(fams):
-                entry = value[fam]
-                lines.append(f"  {json.dumps(fam)}:{{")
-                lines.append('   "variants":' + json.dumps(entry["variants"], sort_keys=True, separators=(",", ":")) + ",")
-                lines.append('   "weights":[')
-                rows = entry["weights"]
-                for k, row in enumerate(rows):
-                    lines.append("    " + json.dumps(row, separators=(",", ":")) + ("," if k < len(rows) - 1 else ""))
-                lines.append("   ]")
-                lines.append("  }" + ("," if m < len(fams) - 1 else ""))
+                entry = json.dumps(value[fam], sort_keys=True, separators=(",", ":"))
+                lines.append(f"  {json.dumps(fam)}:{entry}" + ("," if m < len(fams) - 1 else ""))
             lines.append(" }" + end)
         else:
             lines.append(f" {json.dumps(key)}:" + json.dumps(value, sort_keys=True, separators=(",", ":")) + end)

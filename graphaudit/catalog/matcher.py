@@ -188,8 +188,8 @@ def load_catalog() -> Catalog:
 def parse_catalog(document: Mapping[str, Any]) -> Catalog:
     """A Catalog from the JSON document that ``build_catalog`` writes. Each family's template is
     expanded into one Fingerprint per variant only when something asks for that family."""
-    if document.get("format") != 2:
-        raise ValueError(f"fingerprints: expected format 2, found {document.get('format')!r}")
+    if document.get("format") != 3:
+        raise ValueError(f"fingerprints: expected format 3, found {document.get('format')!r}")
     return Catalog(
         fingerprints=_Fingerprints(document["families"]),
         initializers=document["initializers"],
@@ -197,16 +197,20 @@ def parse_catalog(document: Mapping[str, Any]) -> Catalog:
     )
 
 
+def _rows(entry: Mapping[str, Any]) -> list[list[str]]:
+    """A family's template: [layer, weight, class, dims, initializer, flags, dtype] per weight."""
+    return [(line.split("\t") + [""] * 7)[:7] for line in entry["weights"].split("\n")]
+
+
 def _expand(family: str, entry: Mapping[str, Any]) -> dict[str, Fingerprint]:
-    template = entry["weights"]
+    template = [(r[0], r[1], r[2], tuple(int(d) if d else None for d in r[3].split(",")) if r[3] else (),
+                 r[4] or None, r[5], r[6] or "float32") for r in _rows(entry)]
     out = {}
     for name, variant in sorted(entry["variants"].items()):
         values = variant["values"]
         weights = []
         for start, end in variant["present"]:
-            for row in template[start:end]:
-                layer, weight, layer_class, dims, init = row[:5]
-                flags = row[5] if len(row) > 5 else ""
+            for layer, weight, layer_class, dims, init, flags, dtype in template[start:end]:
                 weights.append(WeightSpec(
                     layer=layer,
                     weight=weight,
@@ -216,7 +220,7 @@ def _expand(family: str, entry: Mapping[str, Any]) -> dict[str, Fingerprint]:
                     top="t" in flags,
                     auto="a" in flags,
                     trainable="f" not in flags,
-                    dtype=row[6] if len(row) > 6 else "float32",
+                    dtype=dtype,
                 ))
         out[name] = Fingerprint(
             architecture=name,
@@ -260,9 +264,9 @@ class _Fingerprints(Mapping[str, Fingerprint]):
         if self._layer_families is None:
             found: dict[str, set[str]] = {}
             for family, entry in self._families.items():
-                for row in entry["weights"]:
+                for row in _rows(entry):
                     layer = row[0]
-                    if "a" in (row[5] if len(row) > 5 else ""):
+                    if "a" in row[5]:
                         layer = (_split_number(layer) or (layer, 0))[0]
                     found.setdefault(layer, set()).add(family)
             self._layer_families = {k: frozenset(v) for k, v in found.items()}

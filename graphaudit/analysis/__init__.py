@@ -16,7 +16,7 @@ from graphaudit.analysis.provenance import provenance as _provenance
 from graphaudit.analysis.reachability import Reach, infer_roots, reach, user_roots
 from graphaudit.analysis.copies import DeadCopy, dead_copies, duplicate_sinks, input_only_sinks
 from graphaudit.analysis.structure import FunctionHashes, GraphStructure, graph_structure
-from graphaudit.artifact import VARIABLE_OPS, Artifact, Root
+from graphaudit.artifact import VARIABLE_OPS, Artifact, Root, RootKind
 from graphaudit.config import Settings
 
 
@@ -117,6 +117,16 @@ class Analyses:
     @cached_property
     def use_reach(self) -> Reach:
         return reach(self.artifact, self.use_roots)
+
+    @cached_property
+    def signature_roots(self) -> list[Root]:
+        """The outputs of the artifact's signatures: what serving runs."""
+        return [r for r in self.artifact.roots if r.kind is RootKind.SIGNATURE_OUTPUT]
+
+    @cached_property
+    def signature_reach(self) -> Reach:
+        """What serving runs: everything the signature outputs depend on."""
+        return reach(self.artifact, self.signature_roots)
 
     @cached_property
     def read_variables(self) -> set[str]:

@@ -4,9 +4,8 @@ from __future__ import annotations
 
 from typing import Iterator
 
-from graphaudit.analysis.reachability import reach
 from graphaudit.analysis.updates import BATCH_NORM_OPS, batch_norm_variables, graph_key, via_switch
-from graphaudit.artifact import RootKind, UpdateKind
+from graphaudit.artifact import UpdateKind
 from graphaudit.analysis.provenance import Strength
 from graphaudit.findings import Confidence, Finding, Fixup, Severity, Silenced
 from graphaudit.rules.base import Rule, plural
@@ -111,10 +110,10 @@ class FrozenBatchnormTraining(Rule):
                 yield finding
 
     def _serving(self, artifact, facts, groups) -> Iterator[Finding]:
-        roots = [r for r in artifact.roots if r.kind is RootKind.SIGNATURE_OUTPUT]
+        roots = facts.signature_roots
         if not roots:
             return
-        served = reach(artifact, roots)
+        served = facts.signature_reach
         handles = facts.updates.handles
         hits: dict[str, list[tuple[str, str, str]]] = {}  # variable -> (graph key, node, op)
         bodies = [(name, g, name) for name, g in artifact.graphs.items()]

@@ -283,14 +283,50 @@ def check_case(path: Path, *, timeout: float = 10.0) -> str | None:
     return None
 
 
-def run_case(family: str, seed: int, work: Path, *, timeout: float = 10.0) -> tuple[str | None, Path]:
+def run_case(family: str, seed: int, work: Path, *, timeout: float = 10.0,
+             isolate: bool = False) -> tuple[str | None, Path]:
+    """Build and check one case; ``isolate`` checks it in a forked child, so that a hang or a
+    crash of the code under test (say, a graphaudit without a time budget) counts as a failure."""
     d = work / f"{family}-{seed}"
     if d.exists():
         shutil.rmtree(d)
     d.mkdir(parents=True)
     rng = random.Random(f"{family}:{seed}")
     path = FAMILIES[family](rng, d)
-    return check_case(path, timeout=timeout), path
+    if not isolate:
+        return check_case(path, timeout=timeout), path
+    return _isolated(lambda: check_case(path, timeout=timeout), timeout + 30), path
+
+
+def _isolated(work: Callable[[], str | None], limit: float) -> str | None:
+    import select
+    import signal
+
+    read_fd, write_fd = os.pipe()
+    pid = os.fork()
+    if pid == 0:
+        os.close(read_fd)
+        try:
+            problem = work()
+        except BaseException as exc:  # noqa: BLE001
+            problem = f"the harness raised {type(exc).__name__}"
+        os.write(write_fd, (problem or "").encode("utf-8", "backslashreplace"))
+        os._exit(0)
+    os.close(write_fd)
+    ready, _, _ = select.select([read_fd], [], [], limit)
+    out = b""
+    if ready:
+        while chunk := os.read(read_fd, 65536):
+            out += chunk
+    else:
+        os.kill(pid, signal.SIGKILL)
+    os.close(read_fd)
+    _, status = os.waitpid(pid, 0)
+    if not ready:
+        return f"hung: no answer after {limit:g} s"
+    if os.WIFSIGNALED(status):
+        return f"the process died ({signal.Signals(os.WTERMSIG(status)).name})"
+    return out.decode("utf-8") or None
 
 
 def keep_failure(path: Path, family: str, problem: str, keep: Path) -> Path:
@@ -315,6 +351,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--seed", type=int, default=0, help="first seed; cases use seed, seed+1, ...")
     ap.add_argument("--timeout", type=float, default=10.0)
     ap.add_argument("--keep", type=Path, help="copy each failing case into this folder")
+    ap.add_argument("--isolate", action="store_true",
+                    help="check each case in a forked child: a hang or a crash counts as a failure")
     args = ap.parse_args(argv)
     import warnings
 
@@ -325,7 +363,7 @@ def main(argv: list[str] | None = None) -> int:
         for family in families:
             failures, examples, start = 0, [], time.monotonic()
             for seed in range(args.seed, args.seed + args.cases):
-                problem, path = run_case(family, seed, Path(tmp), timeout=args.timeout)
+                problem, path = run_case(family, seed, Path(tmp), timeout=args.timeout, isolate=args.isolate)
                 if problem:
                     failures += 1
                     if len(examples) < 3:

@@ -310,3 +310,30 @@ def test_check_ends_in_one_line_when_the_run_itself_breaks(monkeypatch, capsys, 
     out, err = capsys.readouterr()
     assert err == ("graphaudit: error: the audit stopped: found data it cannot interpret (Symlink loop from "
                    "'/x/\\x1b[2J'); please report it\n")
+
+
+def test_hdf5_links_out_of_the_file_and_link_loops_are_one_line(tmp_path, capsys, lenient):
+    import h5py
+
+    outside = tmp_path / "outside.h5"
+    with h5py.File(outside, "w") as f:
+        f["x"] = np.ones(3, "f4")
+    paths = []
+    for name, links in (("external", {"dense/bias:0": h5py.ExternalLink(str(outside), "/x")}),
+                        ("loop", {"dense/bias:0": h5py.SoftLink("/model_weights/dense/dense/loop"),
+                                  "dense/loop": h5py.SoftLink("/model_weights/dense/dense/bias:0")})):
+        path = tmp_path / name / "model.h5"
+        path.parent.mkdir()
+        builders.keras_h5(path, builders.keras_config([("dense", "Dense", {})]), {"dense": {"bias": np.zeros(3, "f4")}})
+        with h5py.File(path, "a") as f:
+            group = f["model_weights/dense"]
+            del group["dense/bias:0"]
+            for key, link in links.items():
+                group[key] = link
+        paths.append(str(path))
+    assert main(["check", *paths, "--no-color"]) == 2
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[0] == (f"{paths[0]}: error: `/model_weights/dense/dense/bias:0` is an HDF5 external link to "
+                        f"`{outside}:/x`; graphaudit reads nothing outside the artifact")
+    assert lines[1] == (f"{paths[1]}: error: expected a Keras HDF5 model; it is damaged (Special link traversal "
+                        "failed (too many links))")

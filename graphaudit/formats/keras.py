@@ -210,6 +210,9 @@ def check_dataset(path: Path, ds, file_size: int, limit: int) -> None:
     if nbytes == 0:
         return
     what = f"dataset `{ds.name}` ({'x'.join(map(str, ds.shape)) or 'scalar'} {ds.dtype}, {nbytes:,} bytes)"
+    if ds.is_virtual:
+        raise ArtifactError(path, f"{what} is a virtual dataset mapped from other files; graphaudit reads nothing "
+                                  "outside the artifact")
     if nbytes > limit:
         raise ArtifactError(path, f"{what} is over the {limit:,}-byte size cap (raise it with --max-file-size)")
     stored = ds.id.get_storage_size()
@@ -269,9 +272,37 @@ def _h5_detail(exc: BaseException) -> str:
 def _open_h5(path: Path, source):
     h5py = _need_h5py(path)
     try:
-        return h5py.File(source, "r")
+        f = h5py.File(source, "r")
     except (OSError, ValueError) as exc:
         raise ArtifactError(path, f"expected an HDF5 file; it does not open ({str(exc).splitlines()[0][:160]})") from None
+    try:
+        _refuse_external_links(path, f)
+    except BaseException:
+        f.close()
+        raise
+    return f
+
+
+def _refuse_external_links(path: Path, f) -> None:
+    """Keras never writes external links; one would make HDF5 open a file outside the artifact."""
+    import h5py
+
+    found: list[tuple[str, Any]] = []
+
+    def visit(name: str, link) -> bool | None:
+        if isinstance(link, h5py.ExternalLink):
+            found.append((name, link))
+            return True  # stop at the first
+        return None
+
+    try:
+        f.visititems_links(visit)
+    except (KeyError, RuntimeError, OSError, ValueError) as exc:
+        raise ArtifactError(path, f"expected an HDF5 file; its groups are damaged ({_h5_detail(exc)})") from None
+    if found:
+        name, link = found[0]
+        raise ArtifactError(path, f"`/{name}` is an HDF5 external link to `{link.filename}:{link.path}`; "
+                                  "graphaudit reads nothing outside the artifact")
 
 
 def read_keras_h5(path: Path, max_file_size: int) -> Artifact:
@@ -287,7 +318,7 @@ def read_keras_h5(path: Path, max_file_size: int) -> Artifact:
     except ArtifactError:
         f.close()
         raise
-    except (OSError, KeyError, ValueError, TypeError) as exc:
+    except (OSError, KeyError, ValueError, TypeError, RuntimeError) as exc:
         f.close()
         raise ArtifactError(path, f"expected a Keras HDF5 model; it is damaged ({_h5_detail(exc)})") from None
     return art
@@ -459,7 +490,7 @@ def _read_v3_weights(path: Path, zf: zipfile.ZipFile, art: Artifact, config: Map
         paths = _map_v3(path, f, art, config)
     except ArtifactError:
         raise
-    except (OSError, KeyError, ValueError, TypeError) as exc:
+    except (OSError, KeyError, ValueError, TypeError, RuntimeError) as exc:
         raise ArtifactError(path, f"`{KERAS_V3_WEIGHTS}` is damaged ({_h5_detail(exc)})") from None
     art.stored_values = H5Values(f, paths, keep=(zf, source), path=path, file_size=info.file_size,
                                  limit=max_file_size)

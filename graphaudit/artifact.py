@@ -449,6 +449,19 @@ class Variable:
         return n
 
 
+_FUNCTION_KEY = "function:"
+
+
+def graph_key(name: str, is_function: bool) -> str:
+    """The key of a graph or a function body in per-graph tables (``Reach.nodes``, update writes)."""
+    return f"{_FUNCTION_KEY}{name}" if is_function else name
+
+
+def function_of(key: str) -> str | None:
+    """The function name a :func:`graph_key` stands for, or None for a graph."""
+    return key[len(_FUNCTION_KEY):] if key.startswith(_FUNCTION_KEY) else None
+
+
 class KerasObject:
     """One object of a tf_keras SavedModel's ``keras_metadata.pb``: its path (``root``,
     ``root.layer-1``), its identifier (``_tf_keras_layer``, ``_tf_keras_network``...) and its

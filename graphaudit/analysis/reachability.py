@@ -23,7 +23,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Iterable, Mapping
 
-from graphaudit.artifact import ASSIGN_OPS, VARIABLE_OPS, Artifact, AttrKind, Graph, Root, RootKind
+from graphaudit.artifact import ASSIGN_OPS, VARIABLE_OPS, Artifact, AttrKind, Graph, Root, RootKind, graph_key
 
 # Sinks that never make a graph's purpose: bookkeeping that every TF1 graph carries.
 _NOT_A_ROOT_OPS = frozenset({
@@ -76,7 +76,7 @@ def reach(artifact: Artifact, roots: Iterable[Root]) -> Reach:
             continue
         result.functions.add(fname)
         body = artifact.functions[fname]
-        marks = result.nodes.setdefault(f"function:{fname}", bytearray(len(body)))
+        marks = result.nodes.setdefault(graph_key(fname, True), bytearray(len(body)))
         starts = [i for i, nd in enumerate(body.defs) if nd is not None and not body.consumers[i]]
         pending_functions.extend(_mark(body, starts, marks, artifact.functions))
     return result

@@ -30,7 +30,7 @@ import re
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Mapping
 
-from graphaudit.artifact import VARIABLE_OPS, Artifact, UpdateKind
+from graphaudit.artifact import VARIABLE_OPS, Artifact, UpdateKind, graph_key
 
 if TYPE_CHECKING:
     from graphaudit.analysis.updates import UpdateFacts
@@ -116,7 +116,7 @@ def variable_roles(artifact: Artifact, updates: "UpdateFacts") -> dict[str, Vari
     # 2. What reads and writes it.
     handles = updates.handles
     graphs = [(name, g) for name, g in artifact.graphs.items()]
-    graphs += [(f"function:{name}", g) for name, g in artifact.functions.items()]
+    graphs += [(graph_key(name, True), g) for name, g in artifact.functions.items()]
     for key, graph in graphs:
         marks = handles.get(key, {})
         if not marks:

@@ -20,6 +20,8 @@ from graphaudit.artifact import (
     Root,
     RootKind,
     UpdateKind,
+    function_of,
+    graph_key,
 )
 from graphaudit.model.ops import OPTIMIZER_PREFIXES, classify_update
 
@@ -60,10 +62,6 @@ class UpdateFacts:
         return "no train op is declared; every optimizer update in the artifact counts"
 
 
-def graph_key(name: str, is_function: bool) -> str:
-    return f"function:{name}" if is_function else name
-
-
 def analyse_updates(artifact: Artifact) -> UpdateFacts:
     facts = UpdateFacts()
     handles = _resolve_handles(artifact)
@@ -101,8 +99,9 @@ def analyse_updates(artifact: Artifact) -> UpdateFacts:
 
 
 def _reached(run: Reach, artifact: Artifact, w: Write) -> bool:
-    if w.graph.startswith("function:"):
-        return w.graph[len("function:"):] in run.functions
+    function = function_of(w.graph)
+    if function is not None:
+        return function in run.functions
     graph = artifact.graphs.get(w.graph)
     if graph is None:
         return False

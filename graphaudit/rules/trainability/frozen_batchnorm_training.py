@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from typing import Iterator
 
-from graphaudit.analysis.updates import BATCH_NORM_OPS, batch_norm_variables, graph_key, via_switch
-from graphaudit.artifact import UpdateKind
+from graphaudit.analysis.updates import BATCH_NORM_OPS, batch_norm_variables, via_switch
+from graphaudit.artifact import UpdateKind, function_of, graph_key
 from graphaudit.analysis.provenance import Strength
 from graphaudit.findings import Confidence, Finding, Fixup, Severity, Silenced
 from graphaudit.rules.base import Rule, plural
@@ -136,8 +136,7 @@ class FrozenBatchnormTraining(Rule):
         signatures = sorted({s.name for mg in artifact.meta_graphs for s in mg.signatures
                              if not s.name.startswith("__")})
         served_writes = {w.variable for ws in facts.updates.writes.values() for w in ws
-                         if w.kind is UpdateKind.MOVING_AVERAGE and w.graph.startswith("function:")
-                         and w.graph[len("function:"):] in served.functions}
+                         if w.kind is UpdateKind.MOVING_AVERAGE and function_of(w.graph) in served.functions}
         for group in groups:
             names = [v for v in group.variables if v in hits]
             if not names:

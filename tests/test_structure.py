@@ -288,17 +288,17 @@ def test_node_order_does_not_change_the_partition():
 
 # ----------------------------------------------------------------------------- regions and roots
 
-def _seed_graph(*, consumed: bool = True, dead_kernels=("k0", "k1", "k2", "k3")) -> G:
+def _seed_graph(*, consumed: bool = True, dead_kernels=("k0", "k1", "k2", "k3"), dead_input="input_1") -> G:
     """A live tower on `images` with an `output`, and a second tower on `input_1` that nothing uses."""
     g = G()
     g.placeholder("images")
-    g.placeholder("input_1")
+    g.placeholder(dead_input)
     for name in ("k0", "k1", "k2", "k3", "k0_1", "k1_1", "k2_1", "k3_1"):
         g.variable(name)
     live = g.tower("model/", "images", ["k0", "k1", "k2", "k3"])
     if consumed:
         g.op("Identity", "output", [live], T=FLOAT)
-    g.tower("", "input_1", list(dead_kernels))
+    g.tower("", dead_input, list(dead_kernels))
     return g
 
 
@@ -327,8 +327,19 @@ def test_a_dead_copy_with_variables_of_its_own_is_an_instance_duplicate():
     assert d.unused_params == 4 * 144 and d.unused_bytes == 4 * 4 * 144
 
 
-def test_when_both_copies_end_in_sinks_both_stay_roots():
+def test_when_both_copies_end_in_sinks_the_one_on_an_unfed_keras_input_is_the_orphan():
     art = _seed_graph(consumed=False).artifact()
+    facts = Analyses(art, Settings(min_duplicate_ops=5))
+    assert [r.node for r in facts.use_roots] == ["model/layer3/Relu"]
+    (d,) = facts.dead_copies
+    assert d.inputs == ("input_1",) and d.twin.label == "`model/`"
+    (orphan,) = facts.orphans["graph"]
+    assert orphan.strong and orphan.twin_inputs == ("images",)
+    assert "leaving out 1 sink(s) of the copy on `input_1` that nothing feeds" in facts.roots_note
+
+
+def test_when_both_copies_end_in_sinks_and_neither_input_is_keras_s_both_stay_roots():
+    art = _seed_graph(consumed=False, dead_input="more_images").artifact()
     facts = Analyses(art, Settings(min_duplicate_ops=5))
     assert sorted(r.node for r in facts.use_roots) == ["layer3/Relu", "model/layer3/Relu"]
     assert facts.dead_copies == []

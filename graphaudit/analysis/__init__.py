@@ -4,8 +4,10 @@ from __future__ import annotations
 
 from functools import cached_property
 
+from graphaudit.analysis import control_flow as _control_flow
 from graphaudit.analysis import coverage as _coverage
 from graphaudit.analysis import name_drift as _name_drift
+from graphaudit.analysis import orphans as _orphans
 from graphaudit.analysis import roles as _roles
 from graphaudit.analysis import slots as _slots
 from graphaudit.analysis import updates as _updates
@@ -41,8 +43,27 @@ class Analyses:
         declared_graphs = {r.graph for r in declared}
         for gname in art.graphs:
             if gname not in declared_graphs:
-                roots.extend(infer_roots(art, gname, exclude=self._duplicate_sink_mask(gname)))
+                inferred = infer_roots(art, gname, exclude=self._duplicate_sink_mask(gname))
+                roots.extend(self._drop_orphans(gname, inferred))
         return roots
+
+    @cached_property
+    def orphans(self) -> dict[str, list[_orphans.Orphan]]:
+        """Per graph without declared roots, model copies that end in sinks but that nothing feeds."""
+        self.use_roots
+        return self.__dict__.setdefault("_orphans", {})
+
+    def _drop_orphans(self, gname: str, inferred: list[Root]) -> list[Root]:
+        graph = self.artifact.graphs[gname]
+        ids = [graph.index[r.node] for r in inferred]
+        fed = {t.lstrip('^').rsplit(':', 1)[0] for mg in self.artifact.meta_graphs if mg.graph == gname
+               for s in mg.signatures for t, _, _ in s.inputs.values()}
+        found = _orphans.find_orphans(self.structure(gname), gname, ids, fed, self.settings.min_duplicate_ops)
+        if not found:
+            return inferred
+        self.__dict__.setdefault("_orphans", {})[gname] = found
+        drop = {i for o in found for i in o.sinks}
+        return [r for r, i in zip(inferred, ids) if i not in drop]
 
     @cached_property
     def roots_note(self) -> str:
@@ -61,6 +82,11 @@ class Analyses:
             if skipped:
                 left_out = (f", leaving out {len(skipped)} sink(s) that end a structural duplicate of a used "
                             f"subgraph ({', '.join(f'`{n}`' for n in skipped[:3])}{' ...' if len(skipped) > 3 else ''})")
+            orphaned = [o for found in self.orphans.values() for o in found]
+            if orphaned:
+                left_out += "".join(
+                    f", leaving out {len(o.sinks)} sink(s) of the copy on {', '.join(f'`{p}`' for p in o.placeholders)}"
+                    f" that nothing feeds" for o in orphaned[:3])
             parts.append(f"{len(inferred)} root(s) inferred from graph sinks ({names}){left_out}; "
                          "name the real outputs with --output")
         return "; ".join(parts) or "no roots"
@@ -104,7 +130,7 @@ class Analyses:
         """Duplicated regions of at least `min_duplicate_ops` nodes that no root reaches, with their twins."""
         out: list[DeadCopy] = []
         for gname in self.artifact.graphs:
-            out.extend(dead_copies(self.artifact, gname, self.structure(gname), self.use_reach,
+            out.extend(dead_copies(self.artifact, gname, self.structure(gname), self.graph_reach,
                                    self.settings.min_duplicate_ops))
         # Metric counters, steps and optimizer state never make a model: a leftover metric
         # computation that duplicates another is not a copy of the model.
@@ -115,7 +141,12 @@ class Analyses:
         return any(w not in variables or w in model for w in weights)
 
     @cached_property
-    def use_reach(self) -> Reach:
+    def graph_reach(self) -> Reach:
+        """What the use roots depend on in the graph, every branch of every cond included.
+
+        GA101 asks this: a copy in a branch that serving does not take is still used (when
+        training, say), so it is no orphan; and a copy's size counts both branches of its conds.
+        """
         return reach(self.artifact, self.use_roots)
 
     @cached_property
@@ -125,8 +156,28 @@ class Analyses:
 
     @cached_property
     def signature_reach(self) -> Reach:
-        """What serving runs: everything the signature outputs depend on."""
-        return reach(self.artifact, self.signature_roots)
+        """What serving runs: what the signature outputs depend on, in the branches that folded predicates take."""
+        return reach(self.artifact, self.signature_roots, self.serving_folding)
+
+    @cached_property
+    def use_reach(self) -> Reach:
+        """What the use roots run: only the branches that folded predicates take."""
+        return reach(self.artifact, self.use_roots, self.folding)
+
+    @cached_property
+    def folding(self) -> _control_flow.Folding:
+        """Cond predicates folded for what the use roots run (analysis/control_flow.py).
+
+        Defaults (the Keras learning phase, unfed PlaceholderWithDefaults) are assumed unless the
+        artifact trains: a train op's runner feeds the learning phase.
+        """
+        trains = any(r.kind is RootKind.TRAIN_OP for r in self.artifact.roots)
+        return self.serving_folding if not trains else _control_flow.fold(self.artifact, assume_defaults=False)
+
+    @cached_property
+    def serving_folding(self) -> _control_flow.Folding:
+        """Cond predicates folded as serving runs them: every default left as it is."""
+        return _control_flow.fold(self.artifact, assume_defaults=True)
 
     @cached_property
     def read_variables(self) -> set[str]:

@@ -5,12 +5,15 @@ from __future__ import annotations
 import enum
 from dataclasses import dataclass
 
-from graphaudit.artifact import ASSIGN_OPS, VARIABLE_OPS, Artifact, RootKind, ValueOrigin
+from graphaudit.artifact import ASSIGN_OPS, RESTORE_OPS, VARIABLE_OPS, Artifact, RootKind, ValueOrigin, Variable
 
 
 class ValueSource(str, enum.Enum):
     RESTORED = "restored"  # a restore op (or the TF2 object graph) reads a key the checkpoint holds
     INIT_OP = "init op"  # main_op / legacy_init_op / __saved_model_init_op assigns it
+    # Its own initializer restores it from a checkpoint file (`init_from_checkpoint`): running the
+    # variables' initializer, as every TF1 program does, gives it the checkpoint's value.
+    INIT_CHECKPOINT = "checkpoint initializer"
     LIVE = "live"  # initialized in the live session that was audited
     MISSING_KEY = "missing key"  # restored from a key the checkpoint lacks: the restore fails
     NONE = "none"  # nothing gives it a value
@@ -44,6 +47,8 @@ def coverage(artifact: Artifact) -> dict[str, Coverage]:
             src = ValueSource.RESTORED
         elif key is not None and var.restored:
             src = ValueSource.MISSING_KEY
+        elif _initializer_restores(artifact, var):
+            src = ValueSource.INIT_CHECKPOINT
         else:
             src = ValueSource.NONE
         out[name] = Coverage(name, src, key)
@@ -72,3 +77,24 @@ def _written_by_init_ops(artifact: Artifact) -> set[str]:
                     seen.add(j)
                     stack.append(j)
     return out
+
+
+def _initializer_restores(artifact: Artifact, var: Variable) -> bool:
+    """True when the variable's initializer assigns it a ``RestoreV2`` output (``checkpoint_initializer``)."""
+    graph = artifact.graphs.get(var.graph or "")
+    if graph is None or not var.initializer or var.initializer not in graph.index:
+        return False
+    stack = [graph.index[var.initializer]]
+    seen = set(stack)
+    while stack:
+        i = stack.pop()
+        if graph.ops[i] in ASSIGN_OPS and len(graph.inputs[i]) >= 2:
+            if graph.ops[graph.source(graph.inputs[i][1])] in RESTORE_OPS:
+                return True
+            continue
+        if graph.ops[i] == "NoOp":  # a group of assigns
+            for j in graph.control_inputs[i]:
+                if j not in seen and len(seen) < 64:
+                    seen.add(j)
+                    stack.append(j)
+    return False

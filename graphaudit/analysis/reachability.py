@@ -21,9 +21,12 @@ and ``Analyses.roots_note`` says which roots were used and what was left out.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Iterable, Mapping
+from typing import TYPE_CHECKING, Iterable, Mapping
 
 from graphaudit.artifact import ASSIGN_OPS, VARIABLE_OPS, Artifact, AttrKind, Graph, Root, RootKind, graph_key
+
+if TYPE_CHECKING:
+    from graphaudit.analysis.control_flow import Folding
 
 # Sinks that never make a graph's purpose: bookkeeping that every TF1 graph carries.
 _NOT_A_ROOT_OPS = frozenset({
@@ -34,15 +37,21 @@ _NOT_A_ROOT_OPS = frozenset({
 }) | ASSIGN_OPS
 
 
-_SAVER_OPS = ("SaveV2", "Save", "SaveSlices", "RestoreV2", "Restore", "RestoreSlice", "MergeV2Checkpoints")
+_SAVE_OPS = ("SaveV2", "Save", "SaveSlices", "MergeV2Checkpoints")
 
 
 @dataclass
 class Reach:
-    """Reached node ids per graph and reached function names."""
+    """Reached node ids per graph and reached function names.
+
+    With a :class:`~graphaudit.analysis.control_flow.Folding`, nodes in a branch that a folded
+    predicate rules out are not reached, and ``conditional`` holds the functions reached only
+    through a branch whose predicate could not be folded.
+    """
 
     nodes: dict[str, bytearray] = field(default_factory=dict)
     functions: set[str] = field(default_factory=set)
+    conditional: set[str] = field(default_factory=set)
 
     def reached(self, graph: str, i: int) -> bool:
         marks = self.nodes.get(graph)
@@ -53,8 +62,11 @@ class Reach:
         return sum(marks) if marks is not None else 0
 
 
-def reach(artifact: Artifact, roots: Iterable[Root]) -> Reach:
-    """Mark everything the ``roots`` depend on, following calls into function bodies."""
+def reach(artifact: Artifact, roots: Iterable[Root], folding: "Folding | None" = None) -> Reach:
+    """Mark everything the ``roots`` depend on, following calls into function bodies.
+
+    With ``folding``, only the branches that run are followed (analysis/control_flow.py).
+    """
     result = Reach()
     by_graph: dict[str, list[int]] = {}
     for root in roots:
@@ -64,27 +76,36 @@ def reach(artifact: Artifact, roots: Iterable[Root]) -> Reach:
         i = graph.index.get(root.node)
         if i is not None:
             by_graph.setdefault(root.graph, []).append(i)
-    pending_functions: list[str] = []
+    pending: list[tuple[str, bool]] = []
     for gname, starts in by_graph.items():
         graph = artifact.graphs[gname]
         marks = result.nodes.setdefault(gname, bytearray(len(graph)))
-        pending_functions.extend(_mark(graph, starts, marks, artifact.functions))
+        pending.extend(_mark(graph, starts, marks, artifact.functions, folding, gname, True))
     # Functions reached by a call are wholly in use: mark their bodies from their returns.
-    while pending_functions:
-        fname = pending_functions.pop()
-        if fname in result.functions:
+    sure: set[str] = set()
+    while pending:
+        fname, certain = pending.pop()
+        if fname in sure or (not certain and fname in result.functions):
             continue
         result.functions.add(fname)
+        if certain:
+            sure.add(fname)
         body = artifact.functions[fname]
-        marks = result.nodes.setdefault(graph_key(fname, True), bytearray(len(body)))
+        key = graph_key(fname, True)
+        marks = result.nodes.setdefault(key, bytearray(len(body)))
+        if certain:
+            marks[:] = bytearray(len(body))  # walk again: calls found before were only conditional
         starts = [i for i, nd in enumerate(body.defs) if nd is not None and not body.consumers[i]]
-        pending_functions.extend(_mark(body, starts, marks, artifact.functions))
+        pending.extend(_mark(body, starts, marks, artifact.functions, folding, key, certain))
+    result.conditional = result.functions - sure
     return result
 
 
-def _mark(graph: Graph, starts: list[int], marks: bytearray, library: Mapping[str, Graph]) -> list[str]:
-    called: list[str] = []
-    stack = [i for i in starts if not marks[i]]
+def _mark(graph: Graph, starts: list[int], marks: bytearray, library: Mapping[str, Graph],
+          folding: "Folding | None" = None, key: str = "", certain: bool = True) -> list[tuple[str, bool]]:
+    called: list[tuple[str, bool]] = []
+    dead = folding.dead.get(key) if folding is not None else None
+    stack = [i for i in starts if not marks[i] and not (dead is not None and dead[i])]
     for i in stack:
         marks[i] = 1
     offsets, flat, ctrl_offsets, ctrl_flat = graph.adjacency_lists()
@@ -94,13 +115,19 @@ def _mark(graph: Graph, starts: list[int], marks: bytearray, library: Mapping[st
         if callers:
             calls = callers.get(i)
             if calls:
-                called.extend(calls)
+                if folding is None:
+                    called.extend((f, certain) for f in calls)
+                else:
+                    surely, maybe = folding.calls(key, graph, i, library)
+                    cond = certain and not (folding.is_conditional(key, i))
+                    called.extend((f, cond) for f in surely)
+                    called.extend((f, False) for f in maybe)
         for j in flat[offsets[i]:offsets[i + 1]]:
-            if not marks[j]:
+            if not marks[j] and not (dead is not None and dead[j]):
                 marks[j] = 1
                 stack.append(j)
         for j in ctrl_flat[ctrl_offsets[i]:ctrl_offsets[i + 1]]:
-            if not marks[j]:
+            if not marks[j] and not (dead is not None and dead[j]):
                 marks[j] = 1
                 stack.append(j)
     return called
@@ -146,7 +173,9 @@ def infer_roots(artifact: Artifact, graph_name: str, *, exclude: bytearray | Non
     maint = maintenance.nodes.get(graph_name)
     # Every Saver leaves a scope (`save/`, `save_1/`, ...) whose sinks are never outputs, even
     # when the saver_def names another one.
-    saver_scopes = {graph.names[i].rpartition("/")[0] for op in _SAVER_OPS for i in graph.by_op.get(op, ())}
+    # Only ops that save mark a saver's scope: `init_from_checkpoint` leaves bare `RestoreV2` ops
+    # (`checkpoint_initializer`) in the root scope, which holds the outputs too.
+    saver_scopes = {graph.names[i].rpartition("/")[0] for op in _SAVE_OPS for i in graph.by_op.get(op, ())} - {""}
     codes, table = graph.op_codes()
     sink = graph.consumer_counts() == 0
     bookkeeping = np.isin(codes, [c for c, op in enumerate(table) if op in _NOT_A_ROOT_OPS])

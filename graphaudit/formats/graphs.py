@@ -49,8 +49,23 @@ def build_graph(name: str, graph_def, path: str, serialized: bytes | None = None
         graph = Graph.from_columns(name, columns, graph_def.node)
     else:
         graph = Graph(name, graph_def.node)
+    check_importable(graph, path)
     functions = build_library(graph_def.library, path)
     return graph, functions
+
+
+def check_importable(graph: Graph, path: str) -> None:
+    """Raise on what TensorFlow refuses to import: an input naming no node, a node name used twice."""
+    if graph.dangling:
+        i, ref = min(graph.dangling)
+        more = f" (and {len(graph.dangling) - 1:,} more dangling inputs)" if len(graph.dangling) > 1 else ""
+        raise ArtifactError(path, f"node `{graph.names[i]}` reads `{ref}`, which names no node of the graph{more}; "
+                                  "expected every input to name a node (TensorFlow refuses to import this graph)")
+    if len(graph.index) != len(graph.names):
+        seen: set[str] = set()
+        twice = next(n for n in graph.names if n in seen or seen.add(n))
+        raise ArtifactError(path, f"node name `{twice}` is used twice; expected unique node names "
+                                  "(TensorFlow refuses to import this graph)")
 
 
 def build_library(library, path: str) -> dict[str, Graph]:

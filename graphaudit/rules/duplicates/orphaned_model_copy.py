@@ -41,8 +41,12 @@ class OrphanedModelCopy(Rule):
     bookkeeping (initializers, savers, weight loads), sinks that read no weight (Keras'
     learning-phase conds), and the sinks of a duplicated region whose twin is consumed further
     on (the dead copy's last op, and the side outputs both copies carry). When every copy ends in
-    sinks, graphaudit cannot tell which one is used and reports nothing: name the real output
-    with `--output`. The finding's evidence says how the roots were chosen.
+    sinks, graphaudit names the orphan only when it hangs off a placeholder Keras made for the
+    model's `InputLayer` (`input_1`, `input_2`, ...) that nothing else reads and no signature
+    feeds, while its twin reads another input (high confidence) or carries the same names under
+    the model's scope (medium: that rests on names); otherwise it reports nothing: name the real
+    output with `--output`. The finding's evidence says how the roots were chosen and which
+    facts named the orphan.
 
     ## Why is this bad?
     In a TF1-style graph, `model = VGG19(...)` builds the network on its own `input_1`
@@ -113,9 +117,16 @@ class OrphanedModelCopy(Rule):
         evidence.append(f"the copy's last op {last} feeds nothing{side}" if not d.outputs_consumed
                         else f"the copy's last op {last} feeds only ops that no root reaches")
         placeholder = f" (which builds one copy on `{d.inputs[0]}`)" if d.inputs else ""
+        # A copy told apart only because nothing feeds its Keras input (no output declared).
+        named_by = [o for o in facts.orphans.get(d.graph, ()) if set(o.placeholders) & set(d.inputs)]
+        confidence = None
+        for o in named_by[:1]:
+            evidence.insert(1, f"which copy is the orphan: {o.evidence}")
+            if not o.strong:
+                confidence = Confidence.MEDIUM
         return self.finding(
             artifact, message, graph=d.graph, scope=dead.scope, nodes=(*d.inputs, *d.outputs[:1]),
-            variables=dead.weights, evidence=evidence,
+            variables=dead.weights, evidence=evidence, confidence=confidence or self.confidence,
             fixup=Fixup(
                 title="Pass `input_tensor=` to the model's constructor instead of calling the model on a tensor",
                 detail=(f"Construct the model on your tensor and use `model.output`, instead of constructing it"

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Iterator
 
-from graphaudit.analysis.updates import BATCH_NORM_OPS, batch_norm_variables, via_switch
+from graphaudit.analysis.updates import BATCH_NORM_OPS, batch_norm_variables
 from graphaudit.artifact import UpdateKind, function_of, graph_key
 from graphaudit.analysis.provenance import Strength
 from graphaudit.findings import Confidence, Finding, Fixup, Severity, Silenced
@@ -42,8 +42,11 @@ class FrozenBatchnormTraining(Rule):
     Checks the BatchNorm layers of every pretrained variable group in two places:
     - in what the serving signatures run, a `FusedBatchNorm*` op with `is_training=true` whose
       scale, offset or statistics are variables of the group (followed through function bodies
-      and the `_Arg`s that carry variable handles). A BatchNorm in one branch of a TF1
-      learning-phase `cond` (fed through a `Switch`) is left out: the learning phase decides;
+      and the `_Arg`s that carry variable handles). Only the branches that run count: cond
+      predicates (`Switch`, `If`, `StatelessIf`, `Case`) that are constants, defaults no signature
+      feeds, or the Keras learning phase are folded. A BatchNorm that runs only when a predicate
+      that cannot be folded is true (a signature input `training`) is reported as `info`, with low
+      confidence;
     - in what the train op runs, moving-average updates (`AssignMovingAvg`, `AssignNewValue`) of
       the group's moving statistics while the train op updates none of the group's other
       variables: the backbone is meant to be frozen.
@@ -113,9 +116,11 @@ class FrozenBatchnormTraining(Rule):
         roots = facts.signature_roots
         if not roots:
             return
+        folding = facts.serving_folding
         served = facts.signature_reach
         handles = facts.updates.handles
-        hits: dict[str, list[tuple[str, str, str]]] = {}  # variable -> (graph key, node, op)
+        # variable -> (graph key, node, op, whether it runs only if an unresolved predicate says so)
+        hits: dict[str, list[tuple[str, str, str, bool]]] = {}
         bodies = [(name, g, name) for name, g in artifact.graphs.items()]
         bodies += [(graph_key(name, True), g, name) for name, g in artifact.functions.items()
                    if name in served.functions]
@@ -124,13 +129,16 @@ class FrozenBatchnormTraining(Rule):
             for op in BATCH_NORM_OPS:
                 for i in graph.by_op.get(op, ()):
                     if not is_function and not served.reached(name, i):
+                        continue  # not served, or in a branch a folded predicate rules out
+                    if folding.is_dead(key, i):
                         continue
                     av = graph.attr(i, "is_training")
                     # The op's default is is_training=true; function bodies leave defaults out.
-                    if (av.b if av is not None else True) is False or via_switch(graph, i):
+                    if (av.b if av is not None else True) is False:
                         continue
+                    conditional = folding.is_conditional(key, i) or (is_function and name in served.conditional)
                     for v in batch_norm_variables(graph, i, handles.get(key, {})):
-                        hits.setdefault(v, []).append((key, graph.names[i], op))
+                        hits.setdefault(v, []).append((key, graph.names[i], op, conditional))
         if not hits:
             return
         signatures = sorted({s.name for mg in artifact.meta_graphs for s in mg.signatures
@@ -142,18 +150,29 @@ class FrozenBatchnormTraining(Rule):
             if not names:
                 continue
             layers = sorted({layer_of(v) for v in names})
-            ops = sorted({op for v in names for _, _, op in hits[v]})
-            nodes = sorted({node for v in names for _, node, _ in hits[v]})
-            graphs = sorted({g for v in names for g, _, _ in hits[v]})
+            ops = sorted({op for v in names for _, _, op, _ in hits[v]})
+            nodes = sorted({node for v in names for _, node, _, _ in hits[v]})
+            graphs = sorted({g for v in names for g, _, _, _ in hits[v]})
+            # Certain when some hit runs whatever the predicates; else only if an unresolved one says so.
+            maybe = not any(not c for v in names for _, _, _, c in hits[v])
             overwritten = sorted(v for v in group.variables if v in served_writes)
             tail = (f", and each call overwrites {plural(len(overwritten), 'moving statistic')}"
-                    if overwritten else "")
+                    if overwritten and not maybe else "")
+            when = " when a predicate that cannot be resolved statically is true" if maybe else ""
             message = (f"{plural(len(layers), 'BatchNorm layer')} of {pretrained_word(group)} {group_label(group)} run in "
-                       f"training mode ({code_list(ops)} with `is_training=true`) in signature "
+                       f"training mode ({code_list(ops)} with `is_training=true`){when} in signature "
                        f"{code_list(signatures)}: {code_list(layers)}; predictions depend on the batch{tail}")
             evidence = [group.describe(), *(str(e) for e in group.evidence),
                         f"{plural(len(nodes), 'BatchNorm op')} in training mode reached from "
                         f"{plural(len(roots), 'signature output')}, e.g. `{nodes[0]}` in {graphs[0]}"]
+            resolved = folding.resolved()
+            if resolved:
+                evidence.append(f"{plural(len(resolved), 'cond predicate')} folded, e.g. `{resolved[0].node}`: "
+                                f"{resolved[0].how}")
+            if maybe:
+                open_ = folding.unresolved()
+                evidence.append(f"{plural(len(open_), 'cond predicate')} not resolved"
+                                + (f", e.g. `{open_[0].node}`: {open_[0].how}" if open_ else ""))
             if overwritten:
                 evidence.append(f"moving statistics written while serving: {code_list(overwritten)}")
             evidence.append(group.strength_note())
@@ -161,7 +180,8 @@ class FrozenBatchnormTraining(Rule):
             yield self.finding(
                 artifact, message, graph=",".join(graphs[:3]) + (" ..." if len(graphs) > 3 else ""),
                 scope=group.scope, variables=names, nodes=nodes, evidence=evidence,
-                severity=severity, confidence=confidence, fixup=self._fixup(group),
+                severity=Severity.INFO if maybe else severity, confidence=Confidence.LOW if maybe else confidence,
+                fixup=self._fixup(group),
             )
 
     def _frozen_drift(self, artifact, facts, groups) -> Iterator[Finding]:

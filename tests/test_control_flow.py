@@ -141,7 +141,7 @@ def test_an_unresolved_if_reaches_both_branches_only_conditionally():
     art, folding = _functional((node("pred", "Placeholder", dtype="bool"),), "pred", through_arg=True)
     r = reach(art, [Root("graph", "output", RootKind.USER_OUTPUT)], folding)
     assert r.functions == {"forward", "then_fn", "else_fn"} and r.conditional == {"then_fn", "else_fn"}
-    assert folding.unresolved()[0].how == "argument `training` of `forward` (`pred` is fed)"
+    assert folding.unresolved()[0].how == "argument `training` of `forward`: `pred` is fed"
 
 
 @pytest.mark.parametrize("index, taken", [(0, "b0"), (2, "b2"), (7, "b2"), (-1, "b2")])

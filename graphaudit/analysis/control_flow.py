@@ -235,8 +235,9 @@ class _Context:
             result = (values[0], f"argument `{body.names[i]}` of `{fname}`, passed {hows[0]} by "
                                  f"{len(calls)} call site(s)")
         else:
-            result = (_UNKNOWN, f"argument `{body.names[i]}` of `{fname}` " + (
-                f"({hows[-1]})" if hows and hows[-1] else "is not the same constant at every call"))
+            # The deepest reason says most: `serving_default_training` is fed, three calls up.
+            why = hows[-1].rsplit(": ", 1)[-1] if hows and hows[-1] else "not the same constant at every call"
+            result = (_UNKNOWN, f"argument `{body.names[i]}` of `{fname}`: {why}")
         memo[(fname, k)] = result
         return result
 

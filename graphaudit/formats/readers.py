@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Callable
+from typing import Callable, Mapping
 
 from google.protobuf import message as pb_message
 from google.protobuf import text_format
@@ -101,7 +101,71 @@ def read_graphdef(path: Path, max_file_size: int) -> Artifact:
 
     collect_variables(art, graph, (), set(), False)
     art.value_sources = (ValueOrigin.INIT,) if art.variables else ()
+    if not art.variables:
+        _frozen_weights(art, graph)
     return art
+
+
+# What a frozen graph's weight Consts are named after (the variable they replaced), when no
+# Identity reads them (a graph whose reads were stripped after freezing).
+_WEIGHT_LEAVES = frozenset({"kernel", "bias", "gamma", "beta", "moving_mean", "moving_variance", "depthwise_kernel",
+                            "pointwise_kernel", "embeddings", "weights", "biases"})
+_FLOAT_DTYPES = frozenset({1, 2, 14, 19})
+
+
+def _frozen_weights(art: Artifact, graph) -> None:
+    """A frozen GraphDef's weights: float Consts that an Identity reads (what freezing leaves of a
+    variable read), or big ones named like a weight. Their values are decoded only when asked for."""
+    nodes = {}
+    for i in graph.by_op.get("Const", ()):
+        av = graph.attr(i, "value")
+        if av is None or av.tensor.dtype not in _FLOAT_DTYPES:
+            continue
+        dims = tuple(d.size for d in av.tensor.tensor_shape.dim)
+        if not dims:
+            continue
+        read = any(graph.ops[j] in ("Identity", "Switch", "Enter") for j in graph.consumers[i])
+        named = graph.names[i].rpartition("/")[2] in _WEIGHT_LEAVES and len(av.tensor.tensor_content) >= 64
+        if not (read or named):
+            continue
+        name = graph.names[i]
+        art.variables[name] = Variable(name=name, dtype=protos.dtype_name(av.tensor.dtype), shape=dims,
+                                       graph=graph.name, node=name, trainable=False,
+                                       trainable_source="a frozen graph's constant")
+        nodes[name] = i
+    if nodes:
+        art.stored_values = ConstValues(graph, nodes)
+        art.metadata["frozen_weights"] = len(nodes)
+
+
+class ConstValues(Mapping):
+    """name -> the ndarray of a frozen weight Const, decoded from ``tensor_content`` when asked for."""
+
+    def __init__(self, graph, nodes: dict[str, int]) -> None:
+        self._graph = graph
+        self._nodes = nodes
+
+    def __getitem__(self, name: str):
+        import numpy as np
+
+        t = self._graph.attr(self._nodes[name], "value").tensor
+        dims = tuple(d.size for d in t.tensor_shape.dim)
+        np_name = protos.DTYPES.get(t.dtype, (None, None))[1]
+        if t.tensor_content:
+            return np.frombuffer(t.tensor_content, dtype=np.dtype(np_name)).reshape(dims)
+        vals = t.half_val if t.dtype in (14, 19) else (t.double_val if t.dtype == 2 else t.float_val)
+        arr = np.asarray(vals, dtype=np.uint16).view(np.dtype(np_name)) if t.dtype in (14, 19) else \
+            np.asarray(vals, dtype=np.dtype(np_name))
+        size = int(np.prod(dims))
+        # TensorFlow repeats the last value to fill the shape (a Const of zeros stores one zero).
+        return np.resize(arr if arr.size else np.zeros(1, arr.dtype), size).reshape(dims) if arr.size != size \
+            else arr.reshape(dims)
+
+    def __iter__(self):
+        return iter(self._nodes)
+
+    def __len__(self) -> int:
+        return len(self._nodes)
 
 
 def _check_nodes(path: Path, nodes) -> None:

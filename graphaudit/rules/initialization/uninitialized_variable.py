@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Iterator
 
 from graphaudit.analysis.coverage import ValueSource
+from graphaudit.analysis.roles import Role
 from graphaudit.artifact import Format
 from graphaudit.findings import Confidence, Finding, Fixup, Severity
 from graphaudit.rules.base import Rule, common_scope, name_list, plural
@@ -31,8 +32,13 @@ class UninitializedVariable(Rule):
     Checks, for every variable that the artifact's roots (signature outputs, train ops, the
     outputs you name with `--output`, or the graph's sinks when nothing is declared) depend on,
     where its value comes from when the artifact is loaded: a restore op reading a key that the
-    checkpoint holds, or an init op (`main_op`, `legacy_init_op`). A variable with neither is
-    reported, and so is one whose restore reads a key that the checkpoint lacks.
+    checkpoint holds, an init op (`main_op`, `legacy_init_op`), or its own initializer when that
+    restores a checkpoint (`init_from_checkpoint`). A variable with none of these is reported,
+    and so is one whose restore reads a key that the checkpoint lacks. Only the branches that run
+    count: a variable read only in a cond branch that a folded predicate rules out (the Keras
+    learning phase left at its default, a constant) is not read. Metric and local state
+    (`local_variables`, `metric_variables`, Keras metric accumulators) is left out: no export
+    holds it, and whoever evaluates the metric initializes it.
 
     ## Why is this bad?
     The artifact cannot run. TensorFlow stops at the first read with
@@ -84,10 +90,14 @@ class UninitializedVariable(Rule):
         cov = facts.coverage
         read = facts.read_variables
         groups: dict[ValueSource, list[str]] = {}
+        roles = facts.roles
         for name in sorted(read):
             c = cov.get(name)
             if c is None or name in claimed:
                 continue
+            role = roles.get(name)
+            if role is not None and role.role is Role.METRIC:
+                continue  # metric and local state: the evaluator initializes it, no export holds it
             if c.source in (ValueSource.NONE, ValueSource.MISSING_KEY):
                 groups.setdefault(c.source, []).append(name)
         for source, names in groups.items():

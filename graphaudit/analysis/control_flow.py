@@ -29,6 +29,8 @@ import re
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Iterable, Mapping
 
+from graphaudit.analysis.calls import callers as _callers
+
 if TYPE_CHECKING:
     from graphaudit.artifact import Artifact, Graph
 
@@ -148,8 +150,6 @@ def _call_sites(artifact: "Artifact") -> dict[str, list[tuple[str, "Graph", int,
     out: dict[str, list[tuple[str, "Graph", int, int]]] = {}
     if not library:
         return out
-    from graphaudit.analysis.reachability import _callers
-
     graphs = [(name, g) for name, g in artifact.graphs.items()]
     graphs += [(graph_key(name, True), g) for name, g in library.items()]
     for key, graph in graphs:

@@ -23,7 +23,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Iterable, Mapping
 
-from graphaudit.artifact import ASSIGN_OPS, VARIABLE_OPS, Artifact, AttrKind, Graph, Root, RootKind, graph_key
+from graphaudit.analysis.calls import callers as _callers
+from graphaudit.artifact import ASSIGN_OPS, VARIABLE_OPS, Artifact, Graph, Root, RootKind, graph_key
 
 if TYPE_CHECKING:
     from graphaudit.analysis.control_flow import Folding
@@ -131,30 +132,6 @@ def _mark(graph: Graph, starts: list[int], marks: bytearray, library: Mapping[st
                 marks[j] = 1
                 stack.append(j)
     return called
-
-
-def _callers(graph: Graph, library: Mapping[str, Graph]) -> dict[int, list[str]]:
-    """Nodes that call library functions (as their op or through a func attr), computed once per graph."""
-    cached = graph.__dict__.get("_callers")
-    if cached is not None and cached[0] is library:
-        return cached[1]
-    candidates: Iterable[int]
-    wire = graph.wire_attrs
-    if wire is not None:
-        import numpy as np
-
-        has_func = np.isin(wire.kind, (AttrKind.FUNC, AttrKind.LIST_FUNC))
-        by_op = [i for op in library for i in graph.by_op.get(op, ())]
-        candidates = sorted(set(np.unique(wire.node[has_func]).tolist()) | set(by_op))
-    else:
-        candidates = range(len(graph))
-    out = {}
-    for i in candidates:
-        calls = graph.function_calls(i, library)
-        if calls:
-            out[i] = calls
-    graph.__dict__["_callers"] = (library, out)
-    return out
 
 
 def infer_roots(artifact: Artifact, graph_name: str, *, exclude: bytearray | None = None) -> list[Root]:

@@ -79,15 +79,16 @@ def test_the_live_graphs_say_the_same(seed, name):
 def test_ga202_reads_a_frozen_graph_s_weight_constants(seed, tf1):
     folder, programs = seed
     (f,) = _codes(audit_paths([str(folder / programs["pitfall2"]["frozen"])], Settings()), "GA202")
-    assert f.message.startswith(f"pretrained VGG19 in the root scope ({programs['pitfall2']['params']:,} params) "
-                                "holds fresh initializer values: 16/16 layers re-initialized")
+    assert (f"VGG19 in the root scope ({programs['pitfall2']['params']:,} params) holds fresh initializer values: "
+            "16/16 layers re-initialized (16/16 conv biases exactly zero; 16/16 conv kernels uniform within the glorot "
+            "limit)") in f.message
     assert "initializers read from the architecture catalogue (32)" in f.evidence
     # The same program with the loaded weights kept.
     assert _codes(audit_paths([str(folder / programs["pitfall1"]["frozen"])], Settings()), "GA202") == []
     folder, programs = tf1
     fresh = programs["mobilenetv2_frozen_fresh"]
     (f,) = _codes(audit_paths([str(folder / fresh["path"])], Settings()), "GA202")
-    assert "pretrained MobileNetV2" in f.message and f"{fresh['batch_norm_layers']}/{fresh['batch_norm_layers']} " \
+    assert "MobileNetV2 alpha=1.0 in the root scope" in f.message and f"{fresh['batch_norm_layers']}/{fresh['batch_norm_layers']} " \
         "BatchNorm gammas exactly one" in f.message
 
 
@@ -111,8 +112,8 @@ def test_batchnorm_forced_into_training_mode_fires(tf1, name):
     program = programs[name]
     (f,) = _codes(audit_paths([str(folder / program["path"])], Settings()), "GA303")
     assert f.severity.value == "warning" and f.confidence.value == "high"
-    assert f.message.startswith(f"{program['batch_norm_layers']} BatchNorm layers of pretrained `MobileNetV2` "
-                                "backbone run in training mode")
+    assert f.message.startswith(f"{program['batch_norm_layers']} BatchNorm layers of pretrained `MobileNetV2")
+    assert "backbone run in training mode (`FusedBatchNormV3` with `is_training=true`) in signature" in f.message
 
 
 def test_an_evaluation_model_s_metric_state_is_no_model_and_needs_no_value(tf1):

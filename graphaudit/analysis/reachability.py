@@ -11,8 +11,14 @@ MetaGraph without signatures) gets inferred roots: its sinks (nodes nothing cons
   cond outputs, when the graph has sinks that do;
 - sinks inside a duplicated region of at least ``min-duplicate-ops`` ops when a copy of the same
   model is consumed further on: the dead copy's last op and the side outputs that both copies
-  carry (analysis/copies.py, ``duplicate_sinks``). When every copy ends in sinks, all stay
-  roots: structure alone cannot tell which one is used, and ``--output`` settles it.
+  carry (analysis/copies.py, ``duplicate_sinks``);
+- the sinks of a copy that hangs off a Keras ``InputLayer`` placeholder (``input_1``) that nothing
+  else reads and no signature feeds, when its twin reads another input (analysis/orphans.py).
+  Otherwise, when every copy ends in sinks, all stay roots: structure alone cannot tell which
+  one is used, and ``--output`` settles it.
+
+With a ``Folding`` (analysis/control_flow.py), ``reach`` follows only the branches of conds whose
+predicates fold, and says which functions are reached only through unresolved ones.
 
 The exclusions come from ``Analyses`` (analysis/__init__.py) through ``infer_roots(exclude=...)``,
 and ``Analyses.roots_note`` says which roots were used and what was left out.

@@ -103,6 +103,10 @@ def from_message(msg: Any, *, label: str) -> Artifact:
         art.functions.update(functions)
         collect_variables(art, graph, (), set(), False)
         art.value_sources = (ValueOrigin.INIT,) if art.variables else ()
+        if not art.variables:
+            from graphaudit.formats.readers import frozen_weights
+
+            frozen_weights(art, graph)  # as a frozen `.pb` file is read
         return art
     mg = protos.MetaGraphDef.FromString(data)
     art = Artifact(path=label, format=Format.METAGRAPH)

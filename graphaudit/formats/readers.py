@@ -102,7 +102,7 @@ def read_graphdef(path: Path, max_file_size: int) -> Artifact:
     collect_variables(art, graph, (), set(), False)
     art.value_sources = (ValueOrigin.INIT,) if art.variables else ()
     if not art.variables:
-        _frozen_weights(art, graph)
+        frozen_weights(art, graph)
     return art
 
 
@@ -113,7 +113,7 @@ _WEIGHT_LEAVES = frozenset({"kernel", "bias", "gamma", "beta", "moving_mean", "m
 _FLOAT_DTYPES = frozenset({1, 2, 14, 19})
 
 
-def _frozen_weights(art: Artifact, graph) -> None:
+def frozen_weights(art: Artifact, graph) -> None:
     """A frozen GraphDef's weights: float Consts that an Identity reads (what freezing leaves of a
     variable read), or big ones named like a weight. Their values are decoded only when asked for."""
     nodes = {}

@@ -30,6 +30,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Iterable, Mapping
 
 from graphaudit.analysis.calls import callers as _callers
+from graphaudit.artifact import function_of, graph_key
 
 if TYPE_CHECKING:
     from graphaudit.artifact import Artifact, Graph

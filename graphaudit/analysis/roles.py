@@ -31,6 +31,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Mapping
 
 from graphaudit.artifact import VARIABLE_OPS, Artifact, UpdateKind, graph_key
+from graphaudit.model.ops import BATCH_NORM_OPS, OPTIMIZER_PREFIXES
 
 if TYPE_CHECKING:
     from graphaudit.analysis.updates import UpdateFacts
@@ -61,8 +62,6 @@ class VariableRole:
 
 _METRIC_COLLECTIONS = ("metric_variables", "local_variables")
 _STEP_COLLECTIONS = ("global_step",)
-_BATCH_NORM_OPS = ("FusedBatchNorm", "FusedBatchNormV2", "FusedBatchNormV3")
-_OPTIMIZER_PREFIXES = ("Apply", "ResourceApply", "ResourceSparseApply", "SparseApply")
 _COUNTING_OPS = frozenset({"AssignAdd", "AssignAddVariableOp"})
 _INT_TYPES = frozenset({"int8", "int16", "int32", "int64", "uint8", "uint16", "uint32", "uint64"})
 _RESOURCE_TYPES = frozenset({"string", "variant", "resource"})
@@ -122,12 +121,12 @@ def variable_roles(artifact: Artifact, updates: "UpdateFacts") -> dict[str, Vari
         if not marks:
             continue
         for op, ids in graph.by_op.items():
-            if op.startswith(_OPTIMIZER_PREFIXES):
+            if op.startswith(OPTIMIZER_PREFIXES):
                 for i in ids:
                     for j in graph.inputs[i][1:]:
                         for v in marks.get(graph.source(j, through=_HANDLE_PASS), ()):
                             settle(v, Role.OPTIMIZER_SLOT, f"input of optimizer update `{graph.names[i]}` ({op})")
-            elif op in _BATCH_NORM_OPS:
+            elif op in BATCH_NORM_OPS:
                 for i in ids:
                     for j in graph.inputs[i][3:5]:
                         for v in marks.get(graph.source(j, through=_HANDLE_PASS), ()):

@@ -13,7 +13,6 @@ from dataclasses import dataclass, field
 
 from graphaudit.analysis.reachability import Reach, reach
 from graphaudit.artifact import (
-    ASSIGN_OPS,
     VARIABLE_OPS,
     Artifact,
     Graph,
@@ -23,12 +22,11 @@ from graphaudit.artifact import (
     function_of,
     graph_key,
 )
-from graphaudit.model.ops import OPTIMIZER_PREFIXES, classify_update
+from graphaudit.model.ops import classify_update, is_write
 
 # Control-flow ops whose first input is not passed to the branch functions.
 _PREDICATE_FIRST = frozenset({"If", "StatelessIf", "Case", "StatelessCase"})
 _HANDLE_PASS = frozenset({"Identity", "IdentityN", "Snapshot"})
-BATCH_NORM_OPS = ("FusedBatchNorm", "FusedBatchNormV2", "FusedBatchNormV3")
 
 
 @dataclass(frozen=True)
@@ -71,7 +69,7 @@ def analyse_updates(artifact: Artifact) -> UpdateFacts:
         marks = handles.get(key, {})
         is_function = graph.kind == "function"
         for i, op in enumerate(graph.ops):
-            if not (op in ASSIGN_OPS or op.startswith(OPTIMIZER_PREFIXES)) or not graph.inputs[i]:
+            if not is_write(op) or not graph.inputs[i]:
                 continue
             target = graph.source(graph.inputs[i][0], through=_HANDLE_PASS)
             names = marks.get(target)

@@ -22,7 +22,7 @@ from graphaudit.artifact import (
 )
 from graphaudit.errors import ArtifactError, StrictModeWarning, strict
 from graphaudit.formats import protos
-from graphaudit.model.ops import OPTIMIZER_PREFIXES, classify_update
+from graphaudit.model.ops import classify_update, is_write
 
 
 GRAPH_KEYS_VARIABLES = ("variables", "trainable_variables", "model_variables", "local_variables",
@@ -197,7 +197,7 @@ def collect_variables(artifact: Artifact, graph: Graph, variable_defs: Iterable,
     # Writes: every op that takes a variable as input 0 and writes it.
     # Only the op types that write are visited: one pass over the op-type index, not the nodes.
     writers = sorted(i for op, ids in graph.by_op.items()
-                     if op in ASSIGN_OPS or op.startswith(OPTIMIZER_PREFIXES) for i in ids)
+                     if is_write(op) for i in ids)
     for i in writers:
         op = graph.ops[i]
         if not graph.inputs[i]:

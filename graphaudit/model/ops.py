@@ -20,6 +20,7 @@ FUNCTION_ATTR_KEYS = ("f", "then_branch", "else_branch", "body", "cond", "branch
 # Optimizer update ops: they write input 0 (a ref or a resource handle).
 OPTIMIZER_PREFIXES = ("Apply", "ResourceApply", "ResourceSparseApply", "SparseApply")
 MOVING_AVERAGE_OPS = frozenset({"AssignMovingAvg"})
+BATCH_NORM_OPS = ("FusedBatchNorm", "FusedBatchNormV2", "FusedBatchNormV3")
 
 
 class UpdateKind(str, enum.Enum):

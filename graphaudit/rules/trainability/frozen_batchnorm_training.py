@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from typing import Iterator
 
-from graphaudit.analysis.updates import BATCH_NORM_OPS, batch_norm_variables
+from graphaudit.analysis.updates import batch_norm_variables
 from graphaudit.artifact import UpdateKind, function_of, graph_key
+from graphaudit.model.ops import BATCH_NORM_OPS
 from graphaudit.analysis.provenance import Strength
 from graphaudit.findings import Confidence, Finding, Fixup, Severity, Silenced
 from graphaudit.rules.base import Rule, plural

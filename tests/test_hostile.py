@@ -298,7 +298,7 @@ def test_regression_files_keep_every_promise(case, lenient):
     path = REGRESSIONS / case
     if path.is_dir():  # a folder kept by the fuzzer: PROBLEM.txt names the artifact inside
         path = path / (path / "PROBLEM.txt").read_text(encoding="utf-8").splitlines()[0]
-    assert harness.check_case(path, timeout=2) is None
+    assert harness.check_case(path, timeout=1) is None
 
 
 def test_check_ends_in_one_line_when_the_run_itself_breaks(monkeypatch, capsys, lenient):

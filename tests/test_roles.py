@@ -92,3 +92,20 @@ def test_inspect_shows_each_variable_s_role_and_why():
     assert items["global_step"]["role"] == "step or counter"
     assert items["auc/true_positives"]["role_evidence"] == "collection `metric_variables`"
     assert items["conv/kernel"]["role"] == "model weight"
+
+
+def test_a_leftover_computation_on_metric_counters_is_no_model_copy():
+    """An evaluator's second AUC, built from the same counters, duplicates the first: not a model."""
+    from graphaudit.rules.duplicates.orphaned_model_copy import OrphanedModelCopy
+    from tests.test_structure import _seed_graph
+
+    def ga101(**collections):
+        art = from_message(meta_graph(_seed_graph(dead_kernels=("k0", "k1", "k2", "k3")).gd,
+                                      variable_collections=collections), label="<hand>")
+        facts = Analyses(art, Settings(min_duplicate_ops=5))
+        return list(OrphanedModelCopy().check(art, facts)), facts
+
+    (f,), _ = ga101()
+    assert f.location.variables == ("k0", "k1", "k2", "k3")
+    found, facts = ga101(metric_variables=["k0", "k1", "k2", "k3"])
+    assert found == [] and not facts.model_variables & {"k0", "k1", "k2", "k3"}

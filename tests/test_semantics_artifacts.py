@@ -106,7 +106,7 @@ def test_batchnorm_conds_on_the_learning_phase_are_clean_when_serving(tf1, name)
     assert all(p.value is False and "learning phase" in p.how for p in folded)
 
 
-@pytest.mark.parametrize("name", ["mobilenetv2_training_true", "mobilenetv2_learning_phase_1"])
+@pytest.mark.parametrize("name", ["mobilenetv2_learning_phase_1"])  # training=True baked in: sem_tf2
 def test_batchnorm_forced_into_training_mode_fires(tf1, name):
     folder, programs = tf1
     program = programs[name]

@@ -190,6 +190,16 @@ class H5Values(Mapping[str, Any]):
             check_dataset(self._path, ds, self._file_size, self._limit)
         return ds[()]
 
+    def __contains__(self, name: object) -> bool:
+        return name in self._paths  # Mapping's default reads the whole dataset to answer
+
+    def check_all(self) -> "H5Values":
+        """Check every dataset's size against the file now (HDF5 metadata only, no values read)."""
+        if self._path is not None:
+            for dataset_path in self._paths.values():
+                check_dataset(self._path, self._handle[dataset_path], self._file_size, self._limit)
+        return self
+
     def __iter__(self):
         return iter(self._paths)
 
@@ -314,7 +324,8 @@ def read_keras_h5(path: Path, max_file_size: int) -> Artifact:
     f = _open_h5(path, str(path))
     try:
         art = _read_h5_model(path, f)
-        art.stored_values = H5Values(f, art.stored_values, path=path, file_size=size, limit=max_file_size)
+        values = H5Values(f, art.stored_values, path=path, file_size=size, limit=max_file_size)
+        art.stored_values = values.check_all()
     except ArtifactError:
         f.close()
         raise
@@ -493,7 +504,7 @@ def _read_v3_weights(path: Path, zf: zipfile.ZipFile, art: Artifact, config: Map
     except (OSError, KeyError, ValueError, TypeError, RuntimeError) as exc:
         raise ArtifactError(path, f"`{KERAS_V3_WEIGHTS}` is damaged ({_h5_detail(exc)})") from None
     art.stored_values = H5Values(f, paths, keep=(zf, source), path=path, file_size=info.file_size,
-                                 limit=max_file_size)
+                                 limit=max_file_size).check_all()
 
 
 # Weight names of `vars/0`, `vars/1`, ... per layer class (trainable first, then the rest, as

@@ -16,7 +16,8 @@ import pytest
 
 from graphaudit.errors import ArtifactError
 from graphaudit.formats import crc32c, snappy
-from graphaudit.formats.checkpoint import Checkpoint, bfloat16_to_float32, find_checkpoint_prefix
+from graphaudit.formats.checkpoint import Checkpoint, bfloat16_to_float32
+from graphaudit.formats.checkpoint_paths import find_checkpoint_prefix
 from graphaudit.formats.table import MAGIC, Table, TableError
 
 KINDS = ["tf1", "tf2", "sharded"]

@@ -15,6 +15,7 @@ from google.protobuf.message import DecodeError
 
 from graphaudit.errors import ArtifactError
 from graphaudit.formats import crc32c, protos
+from graphaudit.formats.checkpoint_paths import find_checkpoint_prefix, siblings
 from graphaudit.formats.table import FOOTER_SIZE, Table, TableError
 from graphaudit.model.dtypes import bfloat16_to_float32  # noqa: F401  (re-exported)
 
@@ -24,7 +25,6 @@ MAX_STRING_ELEMENTS = 8 * 1024**2  # vocabularies and file names, not data sets
 
 _STRING = "string"
 _NUMPY_DTYPES = {name: np.dtype(np_name) for name, np_name in protos.DTYPES.values() if np_name}
-_DATA_FILE_RE = re.compile(r"^(?P<prefix>.+)\.data-\d{5}-of-\d{5}$")
 
 #: One partition of a sliced tensor: ``(start, length)`` for each dimension.
 Slice = tuple[tuple[int, int], ...]
@@ -90,7 +90,7 @@ class Checkpoint:
             if not os.path.exists(prefix):
                 raise ArtifactError(
                     prefix,
-                    f"expected a checkpoint index {_name(prefix)}.index; {_siblings(prefix)}",
+                    f"expected a checkpoint index {_name(prefix)}.index; {siblings(prefix)}",
                 )
             prefix = find_checkpoint_prefix(prefix)
         index_path = prefix + ".index"
@@ -334,51 +334,6 @@ class Checkpoint:
         if not count and available:
             raise bad(f"it has no elements but {available} bytes follow its header")
         return lengths, varints_end
-
-
-def find_checkpoint_prefix(path: str | os.PathLike[str]) -> str:
-    """Map what a user or pre-commit passes to a checkpoint prefix.
-
-    Accepts a prefix, its ``.index`` or ``.data-NNNNN-of-NNNNN`` file, or a folder holding a
-    ``checkpoint`` state file, a SavedModel's ``variables/variables.index``, or one ``*.index``.
-    """
-    path = os.fspath(path)
-    if os.path.isfile(path + ".index"):
-        return path
-    if not os.path.exists(path):
-        raise ArtifactError(path, f"no such file or folder; {_siblings(path)}")
-    if path.endswith(".index") and os.path.isfile(path):
-        return path[: -len(".index")]
-    match = _DATA_FILE_RE.match(path)
-    if match and os.path.isfile(path):
-        return match.group("prefix")
-    if not os.path.isdir(path):
-        raise ArtifactError(
-            path,
-            "expected a checkpoint prefix, its .index or .data-NNNNN-of-NNNNN file, or a folder",
-        )
-    state_file = os.path.join(path, "checkpoint")
-    if os.path.isfile(state_file):
-        prefix = _prefix_from_state(path, state_file)
-        if prefix is not None:
-            return prefix
-    saved_model = os.path.join(path, "variables", "variables")
-    if os.path.isfile(saved_model + ".index"):
-        return saved_model
-    indexes = sorted(name for name in os.listdir(path) if name.endswith(".index"))
-    if len(indexes) == 1:
-        return os.path.join(path, indexes[0][: -len(".index")])
-    if indexes:
-        raise ArtifactError(
-            path,
-            f"expected one checkpoint or a `checkpoint` file naming the current one;"
-            f" found {len(indexes)}: {_listing(indexes)}",
-        )
-    raise ArtifactError(
-        path,
-        "expected a `checkpoint` file, variables/variables.index or a *.index file;"
-        f" found: {_listing(sorted(os.listdir(path))) or 'nothing'}",
-    )
 
 
 # -- index parsing -----------------------------------------------------------------------------
@@ -648,58 +603,3 @@ def _fixed_width_lengths(lengths: np.ndarray) -> np.ndarray:
 
 def _name(path: str) -> str:
     return os.path.basename(path)
-
-
-def _listing(names: list[str], limit: int = 5) -> str:
-    shown = ", ".join(names[:limit])
-    return shown + (f" and {len(names) - limit} more" if len(names) > limit else "")
-
-
-def _siblings(prefix: str) -> str:
-    folder = os.path.dirname(prefix) or "."
-    try:
-        indexes = sorted(name for name in os.listdir(folder) if name.endswith(".index"))
-    except OSError:
-        return f"folder {folder} does not exist"
-    return f"found: {_listing(indexes)}" if indexes else f"found no .index file in {folder}"
-
-
-_ESCAPE_RE = re.compile(rb"\\([0-7]{1,3}|x[0-9a-fA-F]{1,2}|.)")
-_SIMPLE_ESCAPES = {
-    b"n": b"\n",
-    b"t": b"\t",
-    b"r": b"\r",
-    b"a": b"\a",
-    b"b": b"\b",
-    b"f": b"\f",
-    b"v": b"\v",
-}
-
-
-def _prefix_from_state(folder: str, state_file: str) -> str | None:
-    """Read ``model_checkpoint_path`` from a text-format CheckpointState ``checkpoint`` file."""
-    try:
-        with open(state_file, "rb") as f:
-            text = f.read(1 << 20)
-    except OSError:
-        return None
-    match = re.search(rb'^\s*model_checkpoint_path:\s*"((?:[^"\\]|\\.)*)"', text, re.MULTILINE)
-    if not match:
-        return None
-    path = _ESCAPE_RE.sub(_unescape, match.group(1)).decode("utf-8", "surrogateescape")
-    candidates = [path if os.path.isabs(path) else os.path.join(folder, path)]
-    # Checkpoints copied from another machine keep that machine's absolute paths.
-    candidates.append(os.path.join(folder, os.path.basename(path)))
-    for candidate in candidates:
-        if os.path.isfile(candidate + ".index"):
-            return candidate
-    return None
-
-
-def _unescape(match: re.Match[bytes]) -> bytes:
-    code = match.group(1)
-    if code[:1].isdigit():
-        return bytes([int(code, 8) & 0xFF])
-    if code[:1] == b"x":
-        return bytes([int(code[1:], 16)])
-    return _SIMPLE_ESCAPES.get(code, code)

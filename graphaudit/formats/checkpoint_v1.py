@@ -8,11 +8,9 @@
 
 from __future__ import annotations
 
-import glob
 import math
 import mmap
 import os
-import re
 
 import numpy as np
 from google.protobuf.message import DecodeError
@@ -20,9 +18,9 @@ from google.protobuf.message import DecodeError
 from graphaudit.errors import ArtifactError
 from graphaudit.formats import protos
 from graphaudit.formats.checkpoint import Entry, Slice, _slice_key
+from graphaudit.formats.checkpoint_paths import V1_SHARD_RE, v1_files
 from graphaudit.formats.table import Table, TableError, _block_handle
 
-_SHARD_RE = re.compile(r"-(\d{5})-of-(\d{5})$")
 # TensorProto repeated fields by dtype, as the V1 writer fills them.
 _VALUE_FIELDS = {
     "float32": "float_val", "float64": "double_val", "int32": "int_val", "int16": "int_val",
@@ -30,13 +28,6 @@ _VALUE_FIELDS = {
     "string": "string_val", "float16": "half_val", "bfloat16": "half_val", "complex64": "scomplex_val",
     "complex128": "dcomplex_val", "uint32": "uint32_val", "uint64": "uint64_val",
 }
-
-
-def v1_files(prefix: str) -> list[str]:
-    """The table files of the V1 checkpoint at ``prefix``: the file itself, or its shards."""
-    if os.path.isfile(prefix):
-        return [prefix]
-    return sorted(glob.glob(glob.escape(prefix) + "-[0-9][0-9][0-9][0-9][0-9]-of-[0-9][0-9][0-9][0-9][0-9]"))
 
 
 class CheckpointV1:
@@ -52,7 +43,7 @@ class CheckpointV1:
     @classmethod
     def open(cls, path: str | os.PathLike[str]) -> "CheckpointV1":
         path = os.fspath(path)
-        match = _SHARD_RE.search(path)
+        match = V1_SHARD_RE.search(path)
         prefix = path[: match.start()] if match and not os.path.isfile(path[: match.start()]) else path
         files = v1_files(prefix) if not match else v1_files(prefix) or [path]
         if not files:

@@ -13,7 +13,8 @@ from graphaudit.errors import ArtifactError
 from graphaudit.formats import protos
 from graphaudit.formats.graphs import build_graph, read_metagraph
 from graphaudit.formats.keras import apply_saved_model_metadata, read_keras_h5, read_keras_v3
-from graphaudit.formats.sniff import SAVED_MODEL_FILES, looks_text, Candidate, checkpoint_prefix, ensure_inside, sniff_file
+from graphaudit.formats.checkpoint_paths import has_v1_files, meta_checkpoint_prefix, meta_prefix
+from graphaudit.formats.sniff import SAVED_MODEL_FILES, looks_text, Candidate, ensure_inside, sniff_file
 
 OBJECT_GRAPH_KEY = "_CHECKPOINTABLE_OBJECT_GRAPH"
 
@@ -199,11 +200,11 @@ def read_metagraph_file(path: Path, max_file_size: int) -> Artifact:
         raise ArtifactError(path, "expected a MetaGraphDef with a graph_def; it holds no graph nodes")
     art = Artifact(path=str(path), format=Format.METAGRAPH)
     info = read_metagraph(art, mg, "graph", str(path))
-    prefix = _meta_checkpoint_prefix(path)
+    prefix = meta_checkpoint_prefix(path)
     if prefix is None:
         # `import_meta_graph` reads a `.meta` alone: audit the graph, say what needs values.
         if art.variables:
-            graph_only(art, f"no checkpoint beside the `.meta` (`{_prefix_of(path).name}.index`)")
+            graph_only(art, f"no checkpoint beside the `.meta` (`{meta_prefix(path).name}.index`)")
         return art
     _attach_checkpoint(art, prefix)
     art.value_sources = (ValueOrigin.CHECKPOINT,) if info.restore_op else (ValueOrigin.CHECKPOINT_BY_NAME,)
@@ -223,34 +224,13 @@ def graph_only(art: Artifact, why: str) -> None:
                      f"so {VALUE_RULES} were not checked")
 
 
-def _prefix_of(path: Path) -> Path:
-    return path.with_name(path.name[: -len(".meta")]) if path.name.endswith(".meta") else path.with_suffix("")
-
-
-def _meta_checkpoint_prefix(path: Path) -> Path | None:
-    """The checkpoint a `.meta` was saved with: a V2 bundle (`prefix.index`) or a V1 table
-    (`prefix` itself, or its shards `prefix-00000-of-00002`)."""
-    prefix = _prefix_of(path)
-    if prefix.with_name(prefix.name + ".index").is_file():
-        return prefix
-    if prefix.is_file() or any(prefix.parent.glob(f"{glob_escape(prefix.name)}-[0-9][0-9][0-9][0-9][0-9]-of-[0-9]*")):
-        return prefix
-    return None
-
-
-def glob_escape(name: str) -> str:
-    import glob
-
-    return glob.escape(name)
-
-
 def _attach_checkpoint(art: Artifact, prefix: Path) -> None:
     from graphaudit.formats.checkpoint import Checkpoint
 
     if not prefix.with_name(prefix.name + ".index").is_file():
-        from graphaudit.formats.checkpoint_v1 import CheckpointV1, v1_files
+        from graphaudit.formats.checkpoint_v1 import CheckpointV1
 
-        if v1_files(str(prefix)):
+        if has_v1_files(prefix):
             art.checkpoint = CheckpointV1.open(prefix)
             return
     art.checkpoint = Checkpoint.open(prefix)
@@ -391,7 +371,7 @@ def _read_keras_metadata(art: Artifact, path: Path, max_file_size: int) -> None:
 def read_checkpoint(path: Path, max_file_size: int) -> Artifact:
     from graphaudit.formats.checkpoint import Checkpoint
 
-    ckpt = Checkpoint.open(checkpoint_prefix(path), max_file_size=max_file_size)
+    ckpt = Checkpoint.open(path, max_file_size=max_file_size)
     return _checkpoint_artifact(path, ckpt, Format.CHECKPOINT)
 
 

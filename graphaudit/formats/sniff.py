@@ -20,6 +20,7 @@ from typing import Iterable
 
 from graphaudit.artifact import Format
 from graphaudit.errors import ArtifactError
+from graphaudit.formats.checkpoint_paths import SHARD_RE, V1_SHARD_RE, file_prefix, prefix_from_state
 from graphaudit.formats.ignore import (DEFAULT_EXCLUDE, IgnoreFile, enclosing_gitignores, is_ignored,
                                        parse_patterns, read_gitignore)
 
@@ -29,7 +30,6 @@ ZIP_MAGIC = b"PK\x03\x04"
 LFS_MAGIC = b"version https://git-lfs.github.com/spec/"
 LFS_HINT = "Git LFS pointer: run `git lfs pull`"
 SAVED_MODEL_FILES = ("saved_model.pb", "saved_model.pbtxt")
-_SHARD_RE = re.compile(r"\.data-\d{5}-of-\d{5}$")
 # Members of another artifact, never artifacts on their own.
 _MEMBER_NAMES = {"checkpoint", "fingerprint.pb", "keras_metadata.pb"}
 # Names that say "TensorFlow graph" on their own: `frozen_inference_graph.pb`, `graph.pbtxt`,
@@ -496,7 +496,7 @@ def classify_file(p: Path | str, *, explicit: bool, lfs_pointers_fail: bool = Fa
             return Verdict(error=f"file is empty; {EXPECTED}")
         return Verdict(skip="empty file")
     if is_lfs_pointer(head, size):
-        if explicit or claim or low.endswith(_MODEL_EXTS) or _SHARD_RE.search(name):
+        if explicit or claim or low.endswith(_MODEL_EXTS) or SHARD_RE.search(name):
             return Verdict(error=LFS_HINT) if lfs_pointers_fail else Verdict(warning=LFS_HINT)
         return Verdict(skip="Git LFS pointer (not a model file name)")
 
@@ -587,11 +587,6 @@ def sniff_file(path: Path | str) -> Format | None:
 
 # ---------------------------------------------------------------------------- artifact roots
 
-def checkpoint_prefix(index_path: Path) -> Path:
-    return index_path.with_name(index_path.name[: -len(".index")]) if index_path.name.endswith(".index") \
-        else index_path
-
-
 def is_saved_model_dir(path: Path | str) -> bool:
     return any(os.path.isfile(os.path.join(path, n)) for n in SAVED_MODEL_FILES)
 
@@ -608,8 +603,8 @@ def artifact_root_for(file: str | os.PathLike[str]) -> Path:
         return p.parent
     if p.parent.name == "variables" and is_saved_model_dir(p.parent.parent):
         return p.parent.parent
-    if p.name.endswith(".index") or _SHARD_RE.search(p.name):
-        prefix = p.name[: -len(".index")] if p.name.endswith(".index") else _SHARD_RE.sub("", p.name)
+    prefix = file_prefix(p.name) if not p.name.endswith(".meta") else None
+    if prefix is not None:
         meta = p.with_name(prefix + ".meta")
         if meta.is_file() and _meta_is_graph(meta):
             return meta
@@ -670,13 +665,13 @@ class _Search:
                 self.add(Candidate(raw, None, f"no TensorFlow artifact in this folder ({EXPECTED}); "
                                               f"found: {seen}{extra}"))
             return
-        if _SHARD_RE.search(p.name) or p.name.endswith(".index"):
+        if SHARD_RE.search(p.name) or p.name.endswith(".index"):
             self.add(self._checkpoint_root(p, explicit=True))
             return
         v = classify_file(p, explicit=True, lfs_pointers_fail=self.options.lfs_pointers_fail)
         root = p.parent if p.name in SAVED_MODEL_FILES and v.format is Format.SAVED_MODEL_V1 else p
         if v.format is checkpoint_v1_format() and v.format is not Format.CHECKPOINT:
-            for prefix in (_V1_SHARD_RE.sub("", p.name), p.name):
+            for prefix in (V1_SHARD_RE.sub("", p.name), p.name):
                 meta = p.with_name(prefix + ".meta")
                 if meta.is_file() and classify_file(meta, explicit=False).format is Format.METAGRAPH:
                     self.add(Candidate(str(meta), Format.METAGRAPH))  # the graph the V1 checkpoint belongs to
@@ -685,7 +680,7 @@ class _Search:
 
     def _checkpoint_root(self, p: Path, *, explicit: bool) -> Candidate:
         """A checkpoint's root: its `.meta` when one lies beside it, else its `.index`."""
-        prefix = p.name[: -len(".index")] if p.name.endswith(".index") else _SHARD_RE.sub("", p.name)
+        prefix = file_prefix(p.name) or p.name
         index = p.with_name(prefix + ".index")
         meta = p.with_name(prefix + ".meta")
         if meta.is_file():
@@ -818,7 +813,7 @@ class _Search:
 
         if name in _MEMBER_NAMES:
             return  # part of a checkpoint or SavedModel; read with it
-        shard = _SHARD_RE.search(name)
+        shard = SHARD_RE.search(name)
         if shard:
             prefix = name[: shard.start()]
             if prefix + ".index" in names:
@@ -834,11 +829,11 @@ class _Search:
         else:
             v = classify_file(p, explicit=False, lfs_pointers_fail=lfs_fail)
         if v.format is not None and v.format is checkpoint_v1_format() and v.format is not Format.CHECKPOINT:
-            prefix = _V1_SHARD_RE.sub("", name)
+            prefix = V1_SHARD_RE.sub("", name)
             if meta_is_root(prefix) or (prefix != name and meta_is_root(name)):
                 return  # the V1 checkpoint of a `.meta` (a session bundle's `export-00000-of-00001`)
         if v.skip is not None:
-            if name.endswith(".index") and any(_SHARD_RE.search(n) and n.startswith(name[:-6] + ".data-")
+            if name.endswith(".index") and any(SHARD_RE.search(n) and n.startswith(name[:-6] + ".data-")
                                                for n in names):
                 # An index with its data shards beside it claims to be a checkpoint.
                 self.add(Candidate(str(p), Format.CHECKPOINT))
@@ -851,10 +846,8 @@ class _Search:
 def current_checkpoint(folder: str | os.PathLike[str]) -> list[Candidate]:
     """The artifact of the checkpoint a folder's `checkpoint` state file names, as TensorFlow's
     `latest_checkpoint` picks it (its `.meta` when one lies beside it); empty when it names none."""
-    from graphaudit.formats.checkpoint import _prefix_from_state
-
     state = os.path.join(folder, "checkpoint")
-    prefix = _prefix_from_state(os.fspath(folder), state) if os.path.isfile(state) else None
+    prefix = prefix_from_state(os.fspath(folder), state) if os.path.isfile(state) else None
     if prefix is None:
         return []
     search = _Search(SearchOptions())
@@ -866,10 +859,9 @@ def _has_checkpoint(prefix: str, names: set[str]) -> bool:
     """A V2 index, a V1 checkpoint file, or V1 shards (`prefix-00000-of-00002`) with this prefix."""
     if prefix + ".index" in names or prefix in names:
         return True
-    return any(n.startswith(prefix + "-") and _V1_SHARD_RE.search(n) for n in names)
+    return any(n.startswith(prefix + "-") and V1_SHARD_RE.search(n) for n in names)
 
 
-_V1_SHARD_RE = re.compile(r"-\d{5}-of-\d{5}$")
 _BINARY_SKIPS = ("binary file", "protobuf that is not a TensorFlow graph")
 
 

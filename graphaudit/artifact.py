@@ -546,6 +546,14 @@ class MetaGraphInfo:
     tf_version: str = ""
 
 
+@dataclass(frozen=True)
+class ValuesMissing:
+    """An artifact read without its variables' values: a `.meta` alone, a SavedModel without `variables/`."""
+
+    why: str  # what is missing, e.g. "no checkpoint beside the `.meta` (`model.ckpt.index`)"
+    variables: int  # the variables that have no value to read
+
+
 @dataclass
 class Artifact:
     """A normalized model. Readers fill it; analyses and rules only read it."""
@@ -562,6 +570,7 @@ class Artifact:
     metadata: dict[str, Any] = field(default_factory=dict)
     keras_objects: tuple[KerasObject, ...] = ()  # keras_metadata.pb of a tf_keras SavedModel
     notes: list[str] = field(default_factory=list)
+    values_missing: ValuesMissing | None = None  # None when values were looked for
     live_values: Mapping[str, Any] | None = None  # name -> ndarray, from a live session
     # name -> ndarray, read lazily from a file that is not a checkpoint (Keras HDF5 datasets).
     stored_values: Mapping[str, Any] | None = None

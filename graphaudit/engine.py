@@ -54,9 +54,19 @@ def check_artifact(artifact: Artifact, settings: Settings) -> ArtifactResult:
             problems.setdefault(f"stopped on this artifact: {describe(exc)}; the other rules ran "
                                 "(please report it with this artifact)", []).append(rule.code)
     return ArtifactResult(path=artifact.path, format=artifact.format.value, stats=stats_of(artifact),
-                          findings=sort_findings(findings), notes=tuple(artifact.notes),
+                          findings=sort_findings(findings), notes=artifact_notes(artifact),
                           silenced=tuple(sorted(silenced.items())),
                           error="; ".join(f"{', '.join(codes)} {what}" for what, codes in problems.items()) or None)
+
+
+def artifact_notes(artifact: Artifact) -> tuple[str, ...]:
+    """The artifact's notes, led by the rules an artifact read without values could not check."""
+    if artifact.values_missing is None:
+        return tuple(artifact.notes)
+    rules = ", ".join(f"{r.code} ({r.name})" for r in ALL_RULES if r.needs_values)
+    missing = artifact.values_missing
+    return (f"{missing.why}: audited as a graph; {missing.variables:,} variables have no values "
+            f"to read, so {rules} were not checked", *artifact.notes)
 
 
 # Formats whose reading calls into native code (HDF5) that can loop forever or crash on a damaged

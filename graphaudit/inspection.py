@@ -8,6 +8,7 @@ from graphaudit.analysis import Analyses
 from graphaudit.analysis.coverage import ValueSource
 from graphaudit.artifact import Artifact
 from graphaudit.config import Settings
+from graphaudit.engine import artifact_notes
 
 
 def inspect_dict(art: Artifact, *, top_ops: int = 15, settings=None) -> dict:
@@ -56,7 +57,7 @@ def inspect_dict(art: Artifact, *, top_ops: int = 15, settings=None) -> dict:
         "roots": [{"graph": r.graph, "node": r.node, "kind": r.kind.value, "source": r.source}
                   for r in [*art.roots, *(r for r in facts.use_roots if r not in art.roots)]],
         "roots_note": facts.roots_note,
-        "notes": list(art.notes),
+        "notes": list(artifact_notes(art)),
         "metadata": {k: v for k, v in art.metadata.items() if isinstance(v, (str, int, float, bool))},
         **_provenance(facts),
     }

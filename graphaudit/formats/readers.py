@@ -8,7 +8,7 @@ from typing import Callable, Mapping
 from google.protobuf import message as pb_message
 from google.protobuf import text_format
 
-from graphaudit.artifact import Artifact, Format, KerasObject, ValueOrigin, Variable
+from graphaudit.artifact import Artifact, Format, KerasObject, ValueOrigin, ValuesMissing, Variable
 from graphaudit.errors import ArtifactError
 from graphaudit.formats import protos
 from graphaudit.formats.graphs import build_graph, read_metagraph
@@ -212,16 +212,11 @@ def read_metagraph_file(path: Path, max_file_size: int) -> Artifact:
     return art
 
 
-# Rules that need variable values or checkpoint keys, and cannot judge a graph without them.
-VALUE_RULES = "GA201 (uninitialized-variable), GA202 (pretrained-weights-reinitialized), GA203 (checkpoint-name-drift)"
-
-
 def graph_only(art: Artifact, why: str) -> None:
     """An artifact read without its values: nothing can be said about what holds which value."""
     art.value_sources = ()
     art.checkpoint = None
-    art.notes.append(f"{why}: audited as a graph; {len(art.variables):,} variables have no values to read, "
-                     f"so {VALUE_RULES} were not checked")
+    art.values_missing = ValuesMissing(why, len(art.variables))
 
 
 def _attach_checkpoint(art: Artifact, prefix: Path) -> None:

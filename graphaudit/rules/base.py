@@ -27,6 +27,9 @@ class Rule:
     headline: ClassVar[str] = ""
     severity: ClassVar[Severity]
     confidence: ClassVar[Confidence] = Confidence.HIGH
+    #: The rule judges stored values or checkpoint keys: an artifact read without them
+    #: (`Artifact.values_missing`) is reported as not checked by it.
+    needs_values: ClassVar[bool] = False
 
     def check(self, artifact: "Artifact", facts: "Analyses") -> Iterator[Finding]:
         raise NotImplementedError

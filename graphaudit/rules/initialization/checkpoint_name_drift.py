@@ -79,6 +79,8 @@ class CheckpointNameDrift(Rule):
     """
 
     code = "GA203"
+
+    needs_values = True
     name = "checkpoint-name-drift"
     headline = "the checkpoint holds the weights under other names (`block1_conv1/kernel` vs `block1_conv1_4/kernel`)"
     severity = Severity.ERROR

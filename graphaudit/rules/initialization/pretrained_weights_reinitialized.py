@@ -112,6 +112,8 @@ class PretrainedWeightsReinitialized(Rule):
     """
 
     code = "GA202"
+
+    needs_values = True
     name = "pretrained-weights-reinitialized"
     headline = "pretrained weights hold fresh initializer values: `global_variables_initializer()` ran after loading"
     severity = Severity.ERROR

@@ -76,6 +76,8 @@ class UninitializedVariable(Rule):
     """
 
     code = "GA201"
+
+    needs_values = True
     name = "uninitialized-variable"
     headline = "the outputs read variables that get no value when loaded (`Attempting to use uninitialized value ...`)"
     severity = Severity.ERROR

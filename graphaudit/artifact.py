@@ -567,7 +567,14 @@ class Artifact:
     meta_graphs: list[MetaGraphInfo] = field(default_factory=list)
     checkpoint: Checkpoint | None = None
     value_sources: tuple[ValueOrigin, ...] = ()  # how values reach the variables, see ValueOrigin
-    metadata: dict[str, Any] = field(default_factory=dict)
+    # Keras facts: `keras_version`, `layers`, `training_config`, `optimizer_class`, `optimizer_name`,
+    # `optimizer_weights`, `weights_only`; None when the artifact holds no Keras config or weights file.
+    keras: dict[str, Any] | None = None
+    object_variable_ids: dict[int, str] = field(default_factory=dict)  # SavedObjectGraph node id -> variable
+    object_paths: dict[int, str] = field(default_factory=dict)  # SavedObjectGraph node id -> its path
+    frozen_weights: int | None = None  # Const nodes that hold a frozen graph's weights
+    live_initialized: set[str] | None = None  # variables a live session or model has values for
+    keras_layers: list[dict[str, Any]] | None = None  # a live Keras model's layers: path, class, trainable
     keras_objects: tuple[KerasObject, ...] = ()  # keras_metadata.pb of a tf_keras SavedModel
     notes: list[str] = field(default_factory=list)
     values_missing: ValuesMissing | None = None  # None when values were looked for

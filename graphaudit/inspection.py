@@ -58,7 +58,7 @@ def inspect_dict(art: Artifact, *, top_ops: int = 15, settings=None) -> dict:
                   for r in [*art.roots, *(r for r in facts.use_roots if r not in art.roots)]],
         "roots_note": facts.roots_note,
         "notes": list(artifact_notes(art)),
-        "metadata": {k: v for k, v in art.metadata.items() if isinstance(v, (str, int, float, bool))},
+        "metadata": {} if art.frozen_weights is None else {"frozen_weights": art.frozen_weights},
         **_provenance(facts),
     }
 

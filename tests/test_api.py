@@ -164,7 +164,7 @@ def test_session_reports_the_truly_uninitialized_variables_without_changing_the_
         assert "(114 params)" in finding.message
 
         art = to_artifact(sess)
-        assert art.metadata["live_initialized"] == {"head/dense/kernel", "head/dense/bias"}
+        assert art.live_initialized == {"head/dense/kernel", "head/dense/bias"}
         kernel = [v for v in tf.compat.v1.global_variables() if v.name == "head/dense/kernel:0"]
         np.testing.assert_array_equal(art.value_of("head/dense/kernel"), sess.run(kernel[0]))
         assert art.value_of("block1_conv1/kernel") is None  # uninitialized: no value to read
@@ -249,7 +249,7 @@ def test_tf_keras_eager_model_uses_keras_trainable_flags_and_current_values():
     }
     model.get_layer("dense").bias.assign([1.0, 2.0, 3.0])
     np.testing.assert_array_equal(art.value_of("dense/bias"), [1.0, 2.0, 3.0])
-    rows = {r["path"]: (r["class_name"], r["trainable"]) for r in art.metadata["keras_layers"]}
+    rows = {r["path"]: (r["class_name"], r["trainable"]) for r in art.keras_layers}
     assert rows["classifier/vgg19"] == ("Functional", False)
     assert graphaudit.audit(model, isolated=True).artifacts[0].path == "<keras.Model `classifier`>"
 
@@ -287,5 +287,5 @@ def test_tf_module_variables_are_named_by_attribute_path():
     assert {n: (v.shape, v.trainable) for n, v in art.variables.items()} == {
         "norm/scale": ((2,), False), "w": ((3, 2), True)}
     np.testing.assert_array_equal(art.value_of("w"), np.full((3, 2), 0.5))
-    assert art.metadata["live_initialized"] == {"w", "norm/scale"}
+    assert art.live_initialized == {"w", "norm/scale"}
     assert graphaudit.audit(module, isolated=True).artifacts[0].path == "<tf.Module `head`>"

@@ -31,7 +31,7 @@ def coverage(artifact: Artifact) -> dict[str, Coverage]:
     """Decide, for every variable, how it gets its value when this artifact is loaded."""
     keys = set(artifact.checkpoint.keys()) if artifact.checkpoint is not None else set()
     init_written = _written_by_init_ops(artifact)
-    live = artifact.metadata.get("live_initialized")
+    live = artifact.live_initialized
     out: dict[str, Coverage] = {}
     for name, var in artifact.variables.items():
         key = var.checkpoint_key

@@ -585,7 +585,7 @@ def _metadata(artifact: Artifact, rejected: list[Rejection]) -> list[_Draft]:
                 hit.update(by_layer.get(layer_name, ()))
             if hit:
                 out.append(_record(model, variants, path != "root", "`keras_metadata.pb`", hit))
-    keras = artifact.metadata.get("keras")
+    keras = artifact.keras
     layers = keras.get("layers") if isinstance(keras, Mapping) else None
     if layers:
         where = "the `.keras` `config.json`" if artifact.format.value == "keras_v3" else "the `.h5` `model_config`"

@@ -97,8 +97,8 @@ def variable_roles(artifact: Artifact, updates: "UpdateFacts") -> dict[str, Vari
     for name, var in artifact.variables.items():
         if var.checkpoint_key and var.checkpoint_key in slot_keys:
             settle(name, Role.OPTIMIZER_SLOT, "the checkpoint lists it as another variable's slot")
-    paths: Mapping[int, str] = artifact.metadata.get("object_paths") or {}
-    for node_id, name in (artifact.metadata.get("object_variable_ids") or {}).items():
+    paths: Mapping[int, str] = artifact.object_paths
+    for node_id, name in artifact.object_variable_ids.items():
         path = paths.get(node_id, "")
         where = f"object-graph path `{path}`"
         if path.startswith("optimizer/") or "/optimizer/" in path:
@@ -106,7 +106,7 @@ def variable_roles(artifact: Artifact, updates: "UpdateFacts") -> dict[str, Vari
             settle(name, Role.STEP if leaf in ("iter", "iterations") else Role.OPTIMIZER_SLOT, where)
         elif "keras_api/metrics/" in path or path.startswith("metrics/"):
             settle(name, Role.METRIC, where)
-    keras = artifact.metadata.get("keras") or {}
+    keras = artifact.keras or {}
     for entry in keras.get("optimizer_weights", ()) if isinstance(keras, Mapping) else ():
         name = getattr(entry, "name", None)
         if isinstance(name, str):

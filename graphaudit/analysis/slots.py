@@ -78,7 +78,7 @@ def optimizer_slots(artifact: Artifact) -> SlotEvidence:
         how = "TF1 slot variable `<var>/" + slot + "`" if name.endswith("/" + slot) else \
             f"slot variable name `{name.split('/', 1)[0]}/{slot}/<var>`"
         out.add(Slot(owner, slot, var.checkpoint_key or name, how))
-    keras = artifact.metadata.get("keras") or {}
+    keras = artifact.keras or {}
     weights = keras.get("optimizer_weights") or []
     if weights:
         out.where = f"Keras file `{artifact.path.rsplit('/', 1)[-1]}`"

@@ -351,7 +351,7 @@ def _read_h5_model(path: Path, f) -> Artifact:
     if model_config is None and not layer_names and _keras3_layout(f):
         # Keras 3 `save_weights`: the layout of a `.keras` file's model.weights.h5, without config.json.
         art.format = Format.KERAS_V3
-        art.metadata["keras"] = {"weights_only": True}
+        art.keras = {"weights_only": True}
         art.stored_values = _map_v3(path, f, art, None)  # wrapped in H5Values by the caller
         art.value_sources = (ValueOrigin.KERAS_WEIGHTS,)
         return art
@@ -399,7 +399,7 @@ def _read_h5_model(path: Path, f) -> Artifact:
             weights.append(OptimizerWeight(ds.name, _strip_port(weight_name), tuple(int(d) for d in ds.shape),
                                            str(ds.dtype)))
         meta["optimizer_weights"] = weights
-    art.metadata["keras"] = meta
+    art.keras = meta
     return art
 
 
@@ -476,7 +476,7 @@ def read_keras_v3(path: Path, max_file_size: int) -> Artifact:
             opt = compile_config.get("optimizer") or {}
             if isinstance(opt, Mapping):
                 meta["optimizer_class"] = str(opt.get("class_name", ""))
-        art.metadata["keras"] = meta
+        art.keras = meta
         if KERAS_V3_WEIGHTS in names:
             _read_v3_weights(path, zf, art, config, max_file_size, members[KERAS_V3_WEIGHTS])
         art.value_sources = (ValueOrigin.KERAS_WEIGHTS,)
@@ -659,7 +659,9 @@ def _map_v3(path: Path, f, art: Artifact, config: Mapping[str, Any] | None) -> d
     optimizer.sort(key=lambda kv: int(kv[0]) if kv[0].isdigit() else 1 << 30)
     for _, ds in optimizer:
         weights.append(OptimizerWeight(ds.name, "", tuple(int(d) for d in ds.shape), str(ds.dtype)))
-    keras_meta = art.metadata.setdefault("keras", {})
+    if art.keras is None:
+        art.keras = {}
+    keras_meta = art.keras
     if "optimizer" in f and "vars" in f["optimizer"]:
         keras_meta["optimizer_name"] = _str_list([f["optimizer"]["vars"].attrs.get("name", "")])[0]
     keras_meta["optimizer_weights"] = weights

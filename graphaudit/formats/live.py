@@ -221,7 +221,7 @@ def _attach_session(art: Artifact, sess: Any, label: str) -> None:
         initialized.update(unknown)
         art.notes.append(f"{len(unknown):,} variable(s) could not be probed in the session and are taken as "
                          f"initialized: {', '.join(f'`{n}`' for n in unknown[:5])}{' ...' if len(unknown) > 5 else ''}")
-    art.metadata["live_initialized"] = initialized
+    art.live_initialized = initialized
     art.live_values = LiveValues({n: t for n, t in reads.items() if n in initialized and n not in unknown},
                                  lambda tensor: sess.run(tensor))
     art.value_sources = (ValueOrigin.LIVE,)
@@ -280,7 +280,7 @@ def from_keras(model: Any, *, label: str, session: Any = None) -> Artifact:
         outputs = [_tensor_op_name(t) for t in (getattr(model, "outputs", None) or [])]
         art = from_graph(graph, label=label, session=session, outputs=[o for o in outputs if o])
         layers = _keras_layers(model)
-        art.metadata["keras_layers"] = [row for row, _, _ in layers]
+        art.keras_layers = [row for row, _, _ in layers]
         owner = {id(w): row["path"] for row, _, owned in layers for w in owned}
         for w in weights:
             var = art.variables.get(_tensor_op_name(w))
@@ -289,7 +289,7 @@ def from_keras(model: Any, *, label: str, session: Any = None) -> Artifact:
         return art
     art = Artifact(path=label, format=Format.LIVE)
     layers = _keras_layers(model)
-    art.metadata["keras_layers"] = [row for row, _, _ in layers]
+    art.keras_layers = [row for row, _, _ in layers]
     owner = {id(w): (row["path"], layer) for row, layer, owned in layers for w in owned}
     # Keras's view wins over the variable's own flag: a frozen layer's weights keep `trainable=True`.
     trainable = {id(w) for w in model.trainable_weights}
@@ -336,7 +336,7 @@ def _add_eager_variables(art: Artifact, entries: list[tuple[str, Any, str | None
         values[name] = w
         if _is_initialized(w):
             initialized.add(name)
-    art.metadata["live_initialized"] = initialized
+    art.live_initialized = initialized
     art.live_values = LiveValues({n: w for n, w in values.items() if n in initialized}, _to_numpy)
     art.value_sources = (ValueOrigin.LIVE,)
 

@@ -136,7 +136,7 @@ def frozen_weights(art: Artifact, graph) -> None:
         nodes[name] = i
     if nodes:
         art.stored_values = ConstValues(graph, nodes)
-        art.metadata["frozen_weights"] = len(nodes)
+        art.frozen_weights = len(nodes)
 
 
 class ConstValues(Mapping):
@@ -308,8 +308,8 @@ def _read_object_graph(art: Artifact, og) -> None:
         var.trainable = bool(sv.trainable)
         var.trainable_source = "SavedVariable.trainable"
         art.variables[name] = var
-    art.metadata["object_variable_ids"] = names
-    art.metadata["object_paths"] = paths
+    art.object_variable_ids = names
+    art.object_paths = paths
 
 
 def _object_paths(og) -> dict[int, str]:
@@ -330,7 +330,7 @@ def _object_paths(og) -> dict[int, str]:
 
 def _map_object_graph_to_checkpoint(art: Artifact) -> None:
     """The checkpoint's TrackableObjectGraph shares node ids with the SavedObjectGraph."""
-    ids: dict[int, str] = art.metadata.get("object_variable_ids", {})
+    ids = art.object_variable_ids
     ckpt = art.checkpoint
     tog = ckpt.object_graph() if ckpt is not None else None
     if tog is None:

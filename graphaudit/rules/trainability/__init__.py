@@ -85,7 +85,7 @@ def untruthful_trainable(artifact: Artifact) -> str | None:
     """Why the artifact's trainable flags cannot be trusted, or None when they can."""
     if artifact.keras_objects:
         return None  # tf_keras: keras_metadata.pb corrected the flags
-    paths = artifact.metadata.get("object_paths") or {}
+    paths = artifact.object_paths
     for path in paths.values():
         if path.split("/", 1)[0] in _KERAS3_PATHS:
             return (f"a Keras 3 SavedModel (object-graph path `{path}`): its `SavedVariable.trainable` is true "
@@ -101,7 +101,7 @@ def training_machinery(artifact: Artifact, facts) -> list[str]:
         out.append(f"train op ({facts.updates.train_note()})")
     if facts.slots.by_variable:
         out.append(f"optimizer slots for {len(facts.slots.by_variable):,} variables")
-    keras = artifact.metadata.get("keras")
+    keras = artifact.keras
     if isinstance(keras, dict):
         if keras.get("training_config"):
             out.append("Keras `training_config` (the model was compiled)")

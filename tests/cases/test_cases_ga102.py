@@ -55,6 +55,34 @@ def test_an_unused_instance_with_its_own_variables_is_reported(build, message, w
     assert not any(v.startswith("head/") for v in finding.location.variables)
 
 
+def scoped_pair(family, first, second, *, both_used=False):
+    """Two instances in scopes named by hand (`model`, `model_0`): `_0` is no Keras or TF uniquifying
+    suffix (those start at `_1`), so the instances are told apart by scope."""
+    x, img = placeholder("input_1", IMAGE), placeholder("images", IMAGE)
+    a, b = family(first, img if both_used else x), family(second, img)
+    if both_used:
+        mean = op("ensemble", "AddV2", a.out, b.out)
+        return graph(x, img, a, b, mean, outputs=[mean.name], saver=True)
+    top = head("head", b.out, 8)
+    return graph(x, img, a, b, top, outputs=[top.out], saver=True)
+
+
+NOT_SUFFIXES = {
+    "vgg-model-model_0": (vgg, "model", "model_0"),
+    "resnet-net-net_00": (resnet, "net_00", "net"),
+    "mobilenet-model_0-model": (mobilenet, "model_0", "model"),
+}
+
+
+@pytest.mark.parametrize("family, unused, used", NOT_SUFFIXES.values(), ids=NOT_SUFFIXES.keys())
+def test_a_zero_suffix_is_a_scope_not_a_keras_suffix(family, unused, used):
+    (finding,) = assert_findings(scoped_pair(family, unused, used), "GA102", message=(
+        rf"\(scopes (?:`{unused}/`, `{used}/`|`{used}/`, `{unused}/`)\); only the instance in scope `{used}/` "
+        r"is used"))
+    assert "suffix" not in finding.message
+    assert all(v.startswith(unused + "/") for v in finding.location.variables)
+
+
 def ensemble():
     """Two instances, both used: an ensemble averages them."""
     img = placeholder("images", IMAGE)
@@ -93,6 +121,8 @@ GOOD = {
     "vgg-single": lambda: rebuilt(vgg, unused=0),
     "resnet-single": lambda: rebuilt(resnet, unused=0, scoped=True),
     "ensemble-both-used": ensemble,
+    "ensemble-model-model_0": lambda: scoped_pair(vgg, "model", "model_0", both_used=True),
+    "ensemble-net_00-net": lambda: scoped_pair(resnet, "net_00", "net", both_used=True),
     "other-architecture-unused": two_architectures,
     "shared-weights-copy": shared_weights,
     "teacher-student": trained_pair,

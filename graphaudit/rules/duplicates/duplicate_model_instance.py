@@ -25,7 +25,8 @@ tf.compat.v1.keras.backend.clear_session()
 tf.keras.backend.clear_session()
 '''
 
-_SUFFIX = re.compile(r"_\d+$")
+# Keras and TF uniquify names with `_1`, `_2`, ...: `_0` or `_01` are part of a name someone chose.
+_SUFFIX = re.compile(r"_[1-9]\d*$")
 
 
 class DuplicateModelInstance(Rule):

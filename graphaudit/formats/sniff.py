@@ -813,28 +813,26 @@ class _Search:
 
         if name in _MEMBER_NAMES:
             return  # part of a checkpoint or SavedModel; read with it
-        shard = SHARD_RE.search(name)
-        if shard:
-            prefix = name[: shard.start()]
+        prefix = file_prefix(name)
+        if prefix is not None and SHARD_RE.search(name):
             if prefix + ".index" in names:
                 return  # read with its index
             if meta_is_root(prefix):
                 return  # the `.meta` reports the missing index
             self.add(Candidate(str(p), None, f"checkpoint data shard without its index `{prefix}.index`"))
             return
-        if name.endswith(".index") and meta_is_root(name[: -len(".index")]):
+        if prefix is not None and name.endswith(".index") and meta_is_root(prefix):
             return  # the `.meta` is the root of this checkpoint
-        if name.endswith(".meta"):
-            v = meta_verdict(name[: -len(".meta")])
+        if prefix is not None and name.endswith(".meta"):
+            v = meta_verdict(prefix)
         else:
             v = classify_file(p, explicit=False, lfs_pointers_fail=lfs_fail)
         if v.format is not None and v.format is checkpoint_v1_format() and v.format is not Format.CHECKPOINT:
-            prefix = V1_SHARD_RE.sub("", name)
-            if meta_is_root(prefix) or (prefix != name and meta_is_root(name)):
+            table = V1_SHARD_RE.sub("", name)
+            if meta_is_root(table) or (table != name and meta_is_root(name)):
                 return  # the V1 checkpoint of a `.meta` (a session bundle's `export-00000-of-00001`)
         if v.skip is not None:
-            if name.endswith(".index") and any(SHARD_RE.search(n) and n.startswith(name[:-6] + ".data-")
-                                               for n in names):
+            if name.endswith(".index") and any(SHARD_RE.search(n) and file_prefix(n) == prefix for n in names):
                 # An index with its data shards beside it claims to be a checkpoint.
                 self.add(Candidate(str(p), Format.CHECKPOINT))
                 return

@@ -456,3 +456,22 @@ def test_pre_commit_hook_warns_on_an_lfs_pointer_and_passes(tree, capsys):
     assert code == 0
     assert f"{root / facts['lfs'][0]}: warning: Git LFS pointer: run `git lfs pull`" in text
     assert "mscoco_label_map" not in text
+
+
+@pytest.mark.parametrize("collections", [False, True])
+def test_a_meta_named_file_without_a_graph_gets_the_metagraph_readers_error(tmp_path, capsys, collections):
+    # A MetaGraphDef that opens with meta_info_def (tags only) and holds no graph_def: the wire
+    # check cannot call it a graph, but its name says MetaGraphDef, so the MetaGraph reader (not
+    # the GraphDef one, "node `` has none") says what is missing.
+    from tensorboard.compat.proto import meta_graph_pb2
+
+    meta = meta_graph_pb2.MetaGraphDef()
+    meta.meta_info_def.tags.append("serve")
+    if collections:
+        meta.collection_def["variables"].bytes_list.value.append(b"x")
+    path = tmp_path / "model.meta"
+    path.write_bytes(meta.SerializeToString())
+    code, report = _json(capsys, str(path))
+    [art] = report["artifacts"]
+    assert (code, art["format"]) == (2, "metagraph")
+    assert art["error"] == "expected a MetaGraphDef with a graph_def; it holds no graph nodes"

@@ -555,7 +555,9 @@ def classify_file(p: Path | str, *, explicit: bool, lfs_pointers_fail: bool = Fa
         return Verdict(fmt)
     if claim is not None:
         return Verdict(claim if claim is not Format.GRAPHDEF_TEXT else Format.GRAPHDEF)
-    if explicit and low.endswith((".pb", ".meta")):
+    if explicit and low.endswith(".meta"):
+        return Verdict(Format.METAGRAPH)  # named as a MetaGraphDef: its reader says what is wrong
+    if explicit and low.endswith(".pb"):
         return Verdict(_old_guess(head) or Format.GRAPHDEF)
     if explicit:
         return Verdict(error=_not_an_artifact(head))

@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import io
 import json
-import struct
 import zipfile
 from pathlib import Path
 from typing import Iterable, Sequence
@@ -15,27 +14,15 @@ from typing import Iterable, Sequence
 import numpy as np
 
 from graphaudit.formats import crc32c, protos
-from graphaudit.formats.table import MAGIC
+from graphaudit.formats.snappy import compress_literals
+from graphaudit.formats.table import encode_varint, write_table
 
 DT_FLOAT, DT_INT32, DT_STRING = 1, 3, 7
 
-
-def varint(value: int) -> bytes:
-    out = bytearray()
-    while value >= 0x80:
-        out.append(value & 0x7F | 0x80)
-        value >>= 7
-    out.append(value)
-    return bytes(out)
-
-
-def snappy_literals(raw: bytes) -> bytes:
-    """Raw snappy of literals only: valid, and as slow to decode as snappy gets per byte."""
-    out = bytearray(varint(len(raw)))
-    for start in range(0, len(raw), 65536):
-        chunk = raw[start:start + 65536]
-        out += bytes([61 << 2]) + (len(chunk) - 1).to_bytes(2, "little") + chunk
-    return bytes(out)
+# The product's own table writer and encoders, under the short names the fuzzers use.
+varint = encode_varint
+snappy_literals = compress_literals
+table = write_table
 
 
 def snappy_copies(raw_len: int) -> bytes:
@@ -48,42 +35,6 @@ def snappy_copies(raw_len: int) -> bytes:
     if left:
         out += bytes([((left - 1) << 2) | 2]) + (1).to_bytes(2, "little")
     return bytes(out)
-
-
-def table(items: Sequence[tuple[bytes, bytes]], *, compression: int = 0, per_block: int = 16,
-          restart_interval: int = 16, compress=None) -> bytes:
-    """A LevelDB-style table (a checkpoint `.index`); items must be sorted by key."""
-    out = bytearray()
-
-    def block(entries) -> bytes:
-        body, restarts, previous = bytearray(), [], b""
-        for i, (key, value) in enumerate(entries):
-            shared = 0
-            if i % restart_interval:
-                while shared < min(len(key), len(previous)) and key[shared] == previous[shared]:
-                    shared += 1
-            else:
-                restarts.append(len(body))
-            body += varint(shared) + varint(len(key) - shared) + varint(len(value)) + key[shared:] + value
-            previous = key
-        restarts = restarts or [0]
-        return bytes(body) + struct.pack(f"<{len(restarts) + 1}I", *restarts, len(restarts))
-
-    def write(raw: bytes) -> bytes:
-        contents = (compress or snappy_literals)(raw) if compression == 1 else raw
-        handle = varint(len(out)) + varint(len(contents))
-        trailer = bytes([compression])
-        out.extend(contents + trailer + struct.pack("<I", crc32c.mask(crc32c.value(contents + trailer))))
-        return handle
-
-    index = []
-    for start in range(0, len(items), per_block):
-        chunk = items[start:start + per_block]
-        index.append((chunk[-1][0], write(block(chunk))))
-    metaindex = write(block([]))
-    index_handle = write(block(index))
-    footer = (metaindex + index_handle).ljust(40, b"\x00") + struct.pack("<Q", MAGIC)
-    return bytes(out + footer)
 
 
 def bundle_header(num_shards: int = 1) -> bytes:

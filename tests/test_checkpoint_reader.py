@@ -18,7 +18,7 @@ from graphaudit.errors import ArtifactError
 from graphaudit.formats import crc32c, snappy
 from graphaudit.formats.checkpoint import Checkpoint, bfloat16_to_float32
 from graphaudit.formats.checkpoint_paths import find_checkpoint_prefix
-from graphaudit.formats.table import MAGIC, Table, TableError
+from graphaudit.formats.table import Table, TableError, write_table
 
 KINDS = ["tf1", "tf2", "sharded"]
 REPO = Path(__file__).resolve().parent.parent
@@ -543,68 +543,17 @@ def test_snappy_rejects_bad_input(compressed, message):
 # the table format, from tables built here
 
 
-def _varint(value: int) -> bytes:
-    out = bytearray()
-    while value >= 0x80:
-        out.append(value & 0x7F | 0x80)
-        value >>= 7
-    out.append(value)
-    return bytes(out)
-
-
-def _snappy_literals(raw: bytes) -> bytes:
-    """Raw snappy made of literals only (tag 60 + one length byte, 256 bytes at most each)."""
-    out = bytearray(_varint(len(raw)))
-    for start in range(0, len(raw), 256):
-        chunk = raw[start : start + 256]
-        out += bytes([60 << 2, len(chunk) - 1]) + chunk
-    return bytes(out)
-
-
-def _build_table(
-    items, *, compression=0, per_block=4, restart_interval=16, bad_crc=False, handles=None
-) -> bytes:
-    """A table as LevelDB lays it out; ``handles`` collects each data block's (offset, size)."""
-    out = bytearray()
-
-    def block(entries) -> bytes:
-        body, restarts, previous = bytearray(), [], b""
-        for i, (key, value) in enumerate(entries):
-            shared = 0
-            if i % restart_interval:
-                while shared < min(len(key), len(previous)) and key[shared] == previous[shared]:
-                    shared += 1
-            else:
-                restarts.append(len(body))
-            body += (
-                _varint(shared)
-                + _varint(len(key) - shared)
-                + _varint(len(value))
-                + key[shared:]
-                + value
-            )
-            previous = key
-        restarts = restarts or [0]  # an empty block still has one restart point
-        return bytes(body) + struct.pack(f"<{len(restarts) + 1}I", *restarts, len(restarts))
-
-    def write(raw: bytes) -> bytes:
-        contents = _snappy_literals(raw) if compression == 1 else raw
-        if handles is not None:
-            handles.append((len(out), len(contents)))
-        handle = _varint(len(out)) + _varint(len(contents))
-        trailer = bytes([compression])
-        crc = crc32c.mask(crc32c.value(contents + trailer)) ^ (1 if bad_crc else 0)
-        out.extend(contents + trailer + struct.pack("<I", crc))
-        return handle
-
-    index = []
-    for start in range(0, len(items), per_block):
-        chunk = items[start : start + per_block]
-        index.append((chunk[-1][0], write(block(chunk))))
-    metaindex = write(block([]))
-    index_handle = write(block(index))
-    footer = (metaindex + index_handle).ljust(40, b"\x00") + struct.pack("<Q", MAGIC)
-    return bytes(out + footer)
+def _build_table(items, *, compression=0, per_block=4, restart_interval=16, bad_crc=False, handles=None) -> bytes:
+    """A table from the product's writer; ``bad_crc`` flips a bit of every block's checksum."""
+    blocks = []
+    data = bytearray(write_table(items, compression=compression, per_block=per_block,
+                                 restart_interval=restart_interval, block_handles=blocks))
+    if bad_crc:
+        for block in blocks:
+            data[block.offset + block.size + 1] ^= 1  # the first byte of the crc after the type byte
+    if handles is not None:
+        handles.extend((block.offset, block.size) for block in blocks)
+    return bytes(data)
 
 
 ITEMS = [(b"", b"header")] + [(b"dense_%02d/kernel" % i, b"v" * i) for i in range(1, 12)]

@@ -113,3 +113,18 @@ def decompress_fast(data: bytes | bytearray | memoryview, *, native: bool = True
         if out is not None and len(out) == expected:
             return out
     return decompress(data)  # the pure reader says precisely what is wrong
+
+
+def compress_literals(raw: bytes) -> bytes:
+    """Valid raw snappy of ``raw`` stored as literals only (no copies): for writing tables."""
+    out = bytearray()
+    n = len(raw)
+    while True:  # the preamble: the uncompressed length as a varint
+        out.append(n & 0x7F | (0x80 if n >= 0x80 else 0))
+        n >>= 7
+        if not out[-1] & 0x80:
+            break
+    for start in range(0, len(raw), 65536):
+        chunk = raw[start:start + 65536]
+        out += bytes([61 << 2]) + (len(chunk) - 1).to_bytes(2, "little") + chunk  # tag 61: 2-byte length
+    return bytes(out)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import struct
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 
 from graphaudit.formats import crc32c, snappy
@@ -251,3 +251,64 @@ def _varint(buf: bytes | memoryview, pos: int, end: int, bits: int) -> tuple[int
             return value, pos
         shift += 7
     raise TableError(f"bad varint{bits} at byte {start}")
+
+
+def encode_varint(value: int) -> bytes:
+    """``value`` as a protobuf/LevelDB base-128 varint."""
+    out = bytearray()
+    while value >= 0x80:
+        out.append(value & 0x7F | 0x80)
+        value >>= 7
+    out.append(value)
+    return bytes(out)
+
+
+def write_table(
+    items: Sequence[tuple[bytes, bytes]],
+    *,
+    compression: int = NO_COMPRESSION,
+    compress: Callable[[bytes], bytes] | None = None,
+    per_block: int = 16,
+    restart_interval: int = 16,
+    block_handles: list[BlockHandle] | None = None,
+) -> bytes:
+    """A table as LevelDB lays it out, the inverse of :class:`Table`; ``items`` sorted by key.
+
+    Keys share prefixes within a restart interval, as LevelDB writes them. With
+    ``compression=SNAPPY_COMPRESSION`` each block goes through ``compress`` (snappy literals by
+    default). ``block_handles`` collects every block written, data blocks first.
+    """
+    out = bytearray()
+
+    def block(entries: Sequence[tuple[bytes, bytes]]) -> bytes:
+        body, restarts, previous = bytearray(), [], b""
+        for i, (key, value) in enumerate(entries):
+            shared = 0
+            if i % restart_interval:
+                while shared < min(len(key), len(previous)) and key[shared] == previous[shared]:
+                    shared += 1
+            else:
+                restarts.append(len(body))
+            body += (encode_varint(shared) + encode_varint(len(key) - shared) + encode_varint(len(value))
+                     + key[shared:] + value)
+            previous = key
+        restarts = restarts or [0]  # an empty block still has one restart point
+        return bytes(body) + struct.pack(f"<{len(restarts) + 1}I", *restarts, len(restarts))
+
+    def write(raw: bytes) -> bytes:
+        contents = (compress or snappy.compress_literals)(raw) if compression == SNAPPY_COMPRESSION else raw
+        if block_handles is not None:
+            block_handles.append(BlockHandle(len(out), len(contents)))
+        handle = encode_varint(len(out)) + encode_varint(len(contents))
+        trailer = bytes([compression])
+        out.extend(contents + trailer + _U32.pack(crc32c.mask(crc32c.value(contents + trailer))))
+        return handle
+
+    index = []
+    for start in range(0, len(items), per_block):
+        chunk = items[start:start + per_block]
+        index.append((chunk[-1][0], write(block(chunk))))
+    metaindex = write(block([]))
+    index_handle = write(block(index))
+    footer = (metaindex + index_handle).ljust(FOOTER_SIZE - 8, b"\x00") + struct.pack("<Q", MAGIC)
+    return bytes(out + footer)

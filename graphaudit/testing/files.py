@@ -9,8 +9,8 @@ from collections.abc import Mapping
 import numpy as np
 
 from graphaudit.formats import crc32c, protos
+from graphaudit.formats.table import encode_varint, write_table
 
-_TABLE_MAGIC = 0xDB4775248B80FB57
 _DTYPE_ENUM = {name: number for number, (name, _) in protos.DTYPES.items()}
 
 
@@ -51,7 +51,7 @@ def write_checkpoint(prefix: str | os.PathLike[str], values: Mapping[str, np.nda
         # A scalar string tensor: varint length, the 4-byte masked crc of the lengths, then the bytes.
         fixed = struct.pack("<I", len(raw))  # TensorFlow checksums lengths as fixed uint32s
         tail = struct.pack("<I", crc32c.mask(crc32c.value(fixed))) + raw
-        items[key] = ("string", (), _varint(len(raw)) + tail)
+        items[key] = ("string", (), encode_varint(len(raw)) + tail)
         crcs[key] = crc32c.mask(crc32c.extend(crc32c.value(fixed), tail))
     for key in sorted(items, key=lambda k: k.encode("utf-8")):
         dtype, shape, raw = items[key]
@@ -65,7 +65,7 @@ def write_checkpoint(prefix: str | os.PathLike[str], values: Mapping[str, np.nda
     with open(prefix + ".data-00000-of-00001", "wb") as fh:
         fh.write(bytes(data))
     with open(prefix + ".index", "wb") as fh:
-        fh.write(table_bytes(rows))
+        fh.write(write_table(rows))
     return prefix
 
 
@@ -76,40 +76,3 @@ def _numpy_dtype_name(arr: np.ndarray) -> str:
         if np_name and name != "bfloat16" and np.dtype(np_name) == arr.dtype.newbyteorder("<"):
             return name
     raise ValueError(f"cannot store a {arr.dtype} array in a checkpoint")
-
-
-def _varint(value: int) -> bytes:
-    out = bytearray()
-    while value >= 0x80:
-        out.append(value & 0x7F | 0x80)
-        value >>= 7
-    out.append(value)
-    return bytes(out)
-
-
-def table_bytes(rows: list[tuple[bytes, bytes]], per_block: int = 16) -> bytes:
-    """A LevelDB-style table of ``rows`` (sorted by key), uncompressed, with block checksums."""
-    out = bytearray()
-
-    def block(entries: list[tuple[bytes, bytes]]) -> bytes:
-        body = bytearray()
-        restarts = []
-        for key, value in entries:
-            restarts.append(len(body))  # every entry is a restart point: no shared prefixes
-            body += _varint(0) + _varint(len(key)) + _varint(len(value)) + key + value
-        restarts = restarts or [0]
-        return bytes(body) + struct.pack(f"<{len(restarts) + 1}I", *restarts, len(restarts))
-
-    def write(raw: bytes) -> bytes:
-        handle = _varint(len(out)) + _varint(len(raw))
-        out.extend(raw + b"\x00" + struct.pack("<I", crc32c.mask(crc32c.value(raw + b"\x00"))))
-        return handle
-
-    index = []
-    for start in range(0, len(rows), per_block):
-        chunk = rows[start:start + per_block]
-        index.append((chunk[-1][0], write(block(chunk))))
-    metaindex = write(block([]))
-    index_handle = write(block(index))
-    footer = (metaindex + index_handle).ljust(40, b"\x00") + struct.pack("<Q", _TABLE_MAGIC)
-    return bytes(out + footer)

@@ -456,11 +456,11 @@ def random_conv_net(rng: random.Random, index: int) -> dict[str, tuple[int, ...]
 
 
 def test_random_conv_nets_match_no_architecture() -> None:
-    # The false-positive rate the issue asks for: 2,000 random non-application conv nets of
-    # 5 to 120 layers (up to ~600 weights, like the catalogued models), named as Keras or people
-    # name them. Every one must match nothing.
+    # The false-positive rate the issue asks for: random non-application conv nets of 5 to 120
+    # layers (up to ~530 weights, like the catalogued models), named as Keras or people name
+    # them. Every one must match nothing. (500 here; the closing note's 2,000 use the same seed.)
     rng = random.Random(20261130)
-    nets = [random_conv_net(rng, i) for i in range(2000)]
+    nets = [random_conv_net(rng, i) for i in range(500)]
     matched = [(i, m.architecture, m.quality) for i, net in enumerate(nets) for m in match_architectures(net)]
     assert sum(len(n) for n in nets) > 100_000
     assert matched == []

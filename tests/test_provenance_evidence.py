@@ -147,3 +147,15 @@ def _rule(code: str):
 
     (rule,) = [r for r in enabled_rules(Settings()) if r.code == code]
     return rule
+
+
+def test_inspect_shows_each_group_its_evidence_and_what_was_rejected():
+    from graphaudit.inspection import inspect_dict
+
+    info = inspect_dict(from_message(_program(counter=True), label="<hand>"))
+    (group,) = info["provenance_groups"]
+    assert (group["strength"], group["variables"]) == ("loaded", len(_MODEL))
+    assert group["evidence"] == [{"kind": "weight_load_ops", "strength": "loaded",
+                                  "detail": "4 variables assigned from placeholders (Keras `load_weights`)"}]
+    assert info["provenance_rejected"] == [
+        "`saved_model_counter`: written by `AssignAdd` from a placeholder, not a weight load"]

@@ -173,6 +173,8 @@ class _Draft:
     catalog_weights: dict[str, str] = field(default_factory=dict)
     family: str = ""
     standalone: bool = True  # may become a group of its own when it overlaps none
+    # One model by Keras' record: what it holds beyond the group it overlaps most joins that group.
+    whole: bool = False
 
 
 @dataclass(frozen=True)
@@ -291,11 +293,18 @@ def _attach(drafts: list[_Draft], extra: list[_Draft]) -> None:
     """Add evidence to the groups it overlaps; what overlaps none becomes a group of its own."""
     for e in extra:
         rest = set(e.variables)
+        best: _Draft | None = None
         for d in drafts:
             common = d.variables & e.variables
             if common:
                 d.evidence.extend(e.evidence)
                 rest -= common
+                if best is None or len(common) > len(best.variables & e.variables):
+                    best = d
+        if rest and e.whole and best is not None:
+            owned = {v for d in drafts for v in d.variables}
+            best.variables |= rest - owned
+            rest = set()
         if rest and e.standalone:
             drafts.append(_Draft(variables=rest, label=e.label, evidence=list(e.evidence)))
 
@@ -549,11 +558,11 @@ def _record(model: str, variants: tuple[str, ...], nested: bool, where: str, hit
     if nested:
         detail = (f"Keras record: {where} nests model `{model}` ({what}, a keras.applications model) as a base "
                   f"({len(hit):,} variables)")
-        return _Draft(variables=hit, label=f"Keras model `{model}`",
+        return _Draft(variables=hit, label=f"Keras model `{model}`", whole=True,
                       evidence=[Evidence(EvidenceKind.METADATA, detail)])
     detail = (f"Keras record: {where} names the whole model `{model}` ({what}); a model built by an application "
               "itself is as often trained from scratch")
-    return _Draft(variables=hit, label=f"Keras model `{model}`", standalone=False,
+    return _Draft(variables=hit, label=f"Keras model `{model}`", standalone=False, whole=True,
                   evidence=[Evidence(EvidenceKind.METADATA, detail, Strength.ARCHITECTURE)])
 
 

@@ -35,7 +35,7 @@ def _version(value: bool) -> None:
 
 
 @app.callback()
-def _root(version: bool = typer.Option(False, "--version", callback=_version, is_eager=True,
+def _root(version: bool = typer.Option(False, "--version", "-V", callback=_version, is_eager=True,
                                        help="Print the version and exit.")) -> None:
     pass
 
@@ -78,11 +78,26 @@ def _output(path: Optional[Path]) -> Iterator[io.TextIOBase]:
         yield fh
 
 
+def _color(flag: Optional[bool]) -> Optional[bool]:
+    """``--color/--no-color`` first, then NO_COLOR and FORCE_COLOR (no-color.org: a non-empty value)."""
+    import os
+
+    if flag is not None:
+        return flag
+    if os.environ.get("NO_COLOR"):
+        return False
+    if os.environ.get("FORCE_COLOR"):
+        return True
+    return None
+
+
 def _console():
     """A rich console; when piped, wide enough that tables do not wrap names."""
     from rich.console import Console
 
-    return Console(highlight=False, soft_wrap=True, width=None if sys.stdout.isatty() else 120)
+    color = _color(None)
+    return Console(highlight=False, soft_wrap=True, width=None if sys.stdout.isatty() else 120,
+                   force_terminal=color, no_color=color is False)
 
 
 @contextlib.contextmanager
@@ -121,6 +136,11 @@ def _fail(message: str) -> None:
     raise typer.Exit(EXIT_ERROR)
 
 
+def _check_format(fmt: str, choices) -> None:
+    if fmt not in choices:
+        raise UsageError(f"--format: unknown format `{fmt}`; expected one of: {', '.join(choices)}")
+
+
 @app.command()
 def check(
     paths: List[Path] = typer.Argument(..., help="Artifacts, or folders to search for artifacts.", show_default=False),
@@ -144,7 +164,9 @@ def check(
     jobs: Optional[int] = typer.Option(None, "--jobs", "-j", min=0, help="Audit artifacts in this many processes (0: one per CPU; default 1)."),
     timeout: Optional[int] = typer.Option(None, "--timeout", min=1, help="Seconds to read one Keras .h5/.keras file before giving up on it (default 120)."),
     pre_commit: bool = typer.Option(False, "--pre-commit", hidden=True, help="PATHS are changed files: audit the artifact each belongs to."),
-    verbose: bool = typer.Option(False, "--verbose", "-v", help="List the files a folder search skipped, by kind, and what it excluded."),
+    verbose: bool = typer.Option(False, "--verbose", "-v", help="Also list clean artifacts, the files a folder search skipped, by kind, and what it excluded."),
+    quiet: bool = typer.Option(False, "--quiet", "-q", help="Print only findings and errors: no summary, notes or hints."),
+    statistics: bool = typer.Option(False, "--statistics", help="Print how often each rule fired (count, code, name) instead of the findings."),
     exclude: Optional[List[str]] = typer.Option(None, "--exclude", help="Patterns to leave out of folder searches (replaces the defaults: .git, .venv, node_modules...)."),
     extend_exclude: Optional[List[str]] = typer.Option(None, "--extend-exclude", help="Patterns to leave out on top of the defaults."),
     respect_gitignore: Optional[bool] = typer.Option(None, "--respect-gitignore/--no-respect-gitignore", help="Leave out what .gitignore files ignore (default: yes)."),
@@ -156,8 +178,11 @@ def check(
     from graphaudit.reporters import FORMATS, get_reporter
 
     try:
-        if format not in FORMATS:
-            raise UsageError(f"--format: unknown format `{format}`; expected one of: {', '.join(FORMATS)}")
+        _check_format(format, FORMATS)
+        if quiet and verbose:
+            raise UsageError("--quiet and --verbose contradict each other; give one")
+        if statistics and format not in ("console", "json"):
+            raise UsageError(f"--statistics: prints a table (console) or json, not `{format}`")
         cli = Options(select=_split(select), ignore=_split(ignore), extend_select=_split(extend_select),
                       fail_on=fail_on, outputs=tuple(output) if output else None,
                       pretrained=_split(pretrained), finetune=_split(finetune), scratch=_split(scratch), weights=weights,
@@ -178,9 +203,15 @@ def check(
         with _progress() as on_progress:
             report = audit_paths(targets, settings, on_progress=on_progress)
         with _output(output_file) as stream:
-            reporter = get_reporter(format, stream, show_fixes=show_fixes, color=color if output_file is None else False,
-                                    verbose=verbose)
-            reporter.write(report)
+            shade = _color(color) if output_file is None else False
+            if statistics:
+                from graphaudit.reporters.statistics import write_statistics
+
+                write_statistics(report, stream, format, color=shade)
+            else:
+                reporter = get_reporter(format, stream, show_fixes=show_fixes, color=shade, verbose=verbose,
+                                        quiet=quiet)
+                reporter.write(report)
     except GraphauditError as exc:
         from graphaudit.reporters.escaping import escape
 
@@ -216,8 +247,7 @@ def inspect_cmd(
     from graphaudit.reporters.escaping import escape, escape_tree
 
     try:
-        if format not in ("console", "json"):
-            raise UsageError(f"--format: unknown format `{format}`; expected console or json")
+        _check_format(format, ("console", "json"))
         cap = max_file_size or DEFAULT_MAX_FILE_SIZE
         candidates = discover([str(path)], max_file_size=cap)
         if len(candidates) > 1 and path.is_dir() and (path / "checkpoint").is_file():
@@ -270,6 +300,10 @@ def rules_cmd(format: str = typer.Option("console", "--format", "-f", help="cons
     """List the rule catalogue."""
     from graphaudit.rules import ALL_RULES
 
+    try:
+        _check_format(format, ("console", "json"))
+    except UsageError as exc:
+        _fail(str(exc))
     rows = [{"code": r.code, "name": r.name, "severity": r.severity.value, "confidence": r.confidence.value,
              "summary": r.summary()} for r in ALL_RULES]
     if format == "json":

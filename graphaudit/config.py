@@ -109,7 +109,10 @@ def find_config(start: Path) -> Path | None:
         if candidate.is_file():
             try:
                 data = tomllib.loads(candidate.read_text(encoding="utf-8"))
-            except (tomllib.TOMLDecodeError, OSError, UnicodeDecodeError):
+            except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+                # As loud as with --config: a config the user meant must not be silently dropped.
+                raise UsageError(f"{candidate}: not valid TOML ({exc})") from None
+            except OSError:
                 continue
             if "graphaudit" in data.get("tool", {}):
                 return candidate

@@ -28,6 +28,12 @@ def stats_of(artifact: Artifact) -> ArtifactStats:
 
 def check_artifact(artifact: Artifact, settings: Settings) -> ArtifactResult:
     """Run the enabled rules on an Artifact that is already read."""
+    unknown = unknown_outputs(artifact, settings.outputs) if artifact.graphs else []
+    if unknown:
+        # A misspelt --output must not fall back to inferred roots: the audit would answer another question.
+        names = ", ".join(f"`{n}`" for n in unknown)
+        return ArtifactResult(path=artifact.path, format=artifact.format.value, stats=stats_of(artifact),
+                              error=f"--output {names}: no such node in {plural_graphs(artifact)}")
     facts = Analyses(artifact, settings)
     findings: list[Finding] = []
     # Findings a declaration of intent (`finetune`) covers: rules yield them as `Silenced`; they
@@ -57,6 +63,17 @@ def check_artifact(artifact: Artifact, settings: Settings) -> ArtifactResult:
                           findings=sort_findings(findings), notes=artifact_notes(artifact),
                           silenced=tuple(sorted(silenced.items())),
                           error="; ".join(f"{', '.join(codes)} {what}" for what, codes in problems.items()) or None)
+
+
+def unknown_outputs(artifact: Artifact, outputs: Sequence[str]) -> list[str]:
+    """The ``--output`` names (``node`` or ``node:0``) that no graph of the artifact holds."""
+    return [name for name in outputs
+            if not any(name.split(":")[0] in g.index for g in artifact.graphs.values())]
+
+
+def plural_graphs(artifact: Artifact) -> str:
+    n = len(artifact.graphs)
+    return "the artifact's graph" if n == 1 else f"any of the artifact's {n} graphs"
 
 
 def artifact_notes(artifact: Artifact) -> tuple[str, ...]:

@@ -46,3 +46,9 @@ def finding_dict(f: Finding) -> dict:
 
 
 TOOL = {"name": "graphaudit", "version": __version__}
+DOCS_URL = "https://github.com/graphaudit/graphaudit/blob/main/docs/rules/{code}.md"
+
+
+def docs_url(code: str) -> str:
+    """The rule's published page (the same link SARIF gives as helpUri)."""
+    return DOCS_URL.format(code=code)

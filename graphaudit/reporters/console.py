@@ -7,7 +7,7 @@ from rich.syntax import Syntax
 from rich.text import Text
 
 from graphaudit.findings import ArtifactResult, Finding, Report, Severity
-from graphaudit.reporters.base import Reporter
+from graphaudit.reporters.base import Reporter, docs_url
 from graphaudit.reporters.escaping import escape, escape_lines
 
 STYLES = {Severity.ERROR: "bold red", Severity.WARNING: "yellow", Severity.INFO: "cyan"}
@@ -28,9 +28,10 @@ def _ticks(text: str) -> Text:
 
 class ConsoleReporter(Reporter):
     def __init__(self, stream, *, show_fixes: bool = False, color: bool | None = None, verbose: bool = False,
-                 **kw) -> None:
+                 quiet: bool = False, **kw) -> None:
         super().__init__(stream, show_fixes=show_fixes)
         self.verbose = verbose
+        self.quiet = quiet
         self.console = Console(file=stream, highlight=False, soft_wrap=True,
                                force_terminal=color, no_color=color is False)
 
@@ -44,9 +45,13 @@ class ConsoleReporter(Reporter):
             c.print(Text.assemble((escape(result.path), "bold"), ": ", ("warning", "bold yellow"), ": ",
                                   _ticks(result.warning)))
             return
-        for note in result.notes:  # what could not be checked, e.g. no checkpoint beside a graph
+        for note in () if self.quiet else result.notes:  # what could not be checked, e.g. no checkpoint
             c.print(Text.assemble((escape(result.path), "bold"), ": ", ("note", "cyan"), ": ", _ticks(note)))
         if not result.findings:
+            if self.verbose and not result.error:
+                s = result.stats
+                c.print(Text.assemble((escape(result.path), "bold"), ": ", ("clean", "green"),
+                                      f" ({result.format}, {s.nodes:,} nodes, {s.variables:,} variables)"))
             return
         s = result.stats
         c.print(Text.assemble((escape(result.path), "bold underline"),
@@ -60,7 +65,8 @@ class ConsoleReporter(Reporter):
         loc = f.location
         graph = "" if loc.graph in ("", "graph") else f"in `{loc.graph}`"
         where = " ".join(p for p in (graph, f"`{loc.scope}`" if loc.scope else "") if p)
-        head = Text.assemble("  ", (f.code, "bold"), " ", (f.severity.value, STYLES[f.severity]),
+        # The code links to the rule's page on terminals that show hyperlinks (as ruff does).
+        head = Text.assemble("  ", (f.code, f"bold link {docs_url(f.code)}"), " ", (f.severity.value, STYLES[f.severity]),
                              f" [{f.name}]", *((" ", _ticks(where)) if where else ()))
         c.print(head)
         c.print(Text.assemble("    ", _ticks(f.message)))
@@ -71,6 +77,7 @@ class ConsoleReporter(Reporter):
                 c.print(Text.assemble("    ", _ticks(f.fixup.detail)))
             for line in f.evidence:
                 c.print(Text.assemble("    ", ("evidence: ", "dim"), _ticks(line)))
+            c.print(Text.assemble("    ", ("docs: ", "dim"), docs_url(f.code)))
             if f.fixup.code:
                 code = escape_lines(f.fixup.code.rstrip())
                 if c.is_terminal:
@@ -80,6 +87,8 @@ class ConsoleReporter(Reporter):
                     c.print(Text("\n".join("    " + line if line else "" for line in code.splitlines())))
 
     def stop(self, report: Report) -> None:
+        if self.quiet:
+            return
         counts = report.counts()
         total = sum(counts.values())
         parts = [f"{len(report.artifacts)} artifact{'s' if len(report.artifacts) != 1 else ''} checked"]

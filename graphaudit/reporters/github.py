@@ -31,27 +31,32 @@ def annotation(f: Finding) -> str:
 
 class GithubReporter(Reporter):
     def stop(self, report: Report) -> None:
+        # Every annotation counts against its level's cap, the unreadable-artifact ones too;
+        # whatever is past the cap goes to the step summary, so nothing is silently dropped.
         shown = {s: 0 for s in Severity}
-        overflow: list[Finding] = []
+        overflow: list[tuple[str, str, str, str]] = []  # (code, severity, path, message)
+
+        def emit(sev: Severity, line: str, row: tuple[str, str, str, str]) -> None:
+            if shown[sev] < PER_LEVEL_CAP:
+                shown[sev] += 1
+                self.stream.write(line + "\n")
+            else:
+                overflow.append(row)
+
         for art in report.artifacts:
             if art.error:
-                self.stream.write(f"::error file={_escape_property(art.path)},title=unreadable artifact::"
-                                  f"{_escape_data(art.error)}\n")
+                emit(Severity.ERROR, f"::error file={_escape_property(art.path)},title=unreadable artifact::"
+                                     f"{_escape_data(art.error)}", ("unreadable", "error", art.path, art.error))
             if art.warning:
-                self.stream.write(f"::warning file={_escape_property(art.path)},title=artifact not read::"
-                                  f"{_escape_data(art.warning)}\n")
+                emit(Severity.WARNING, f"::warning file={_escape_property(art.path)},title=artifact not read::"
+                                       f"{_escape_data(art.warning)}", ("not read", "warning", art.path, art.warning))
             for f in art.findings:
-                if shown[f.severity] < PER_LEVEL_CAP:
-                    shown[f.severity] += 1
-                    self.stream.write(annotation(f) + "\n")
-                else:
-                    overflow.append(f)
+                emit(f.severity, annotation(f), (f.code, f.severity.value, f.location.artifact, f.message))
         if overflow:
             lines = ["### graphaudit: findings past GitHub's annotation limit", "",
                      "| code | severity | artifact | message |", "| --- | --- | --- | --- |"]
-            lines += [f"| {f.code} | {f.severity.value} | `{escape(f.location.artifact)}` | "
-                      f"{escape(f.message).replace('|', '/')} |"
-                      for f in overflow]
+            lines += [f"| {code} | {sev} | `{escape(path)}` | {escape(message).replace('|', '/')} |"
+                      for code, sev, path, message in overflow]
             text = "\n".join(lines) + "\n"
             summary = os.environ.get("GITHUB_STEP_SUMMARY")
             if summary:

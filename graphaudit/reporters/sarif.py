@@ -7,7 +7,7 @@ import json
 from pathlib import Path
 
 from graphaudit.findings import Finding, Report, Severity
-from graphaudit.reporters.base import TOOL, Reporter
+from graphaudit.reporters.base import DOCS_URL, TOOL, Reporter
 from graphaudit.reporters.escaping import escape_tree
 from graphaudit.reporters.json import MULTILINE
 from graphaudit.rules import ALL_RULES, Rule
@@ -15,7 +15,6 @@ from graphaudit.rules import ALL_RULES, Rule
 SCHEMA = "https://json.schemastore.org/sarif-2.1.0.json"
 LEVELS = {Severity.ERROR: "error", Severity.WARNING: "warning", Severity.INFO: "note"}
 PRECISION = {"high": "very-high", "medium": "high", "low": "medium"}
-DOCS_URL = "https://github.com/graphaudit/graphaudit/blob/main/docs/rules/{code}.md"
 
 
 MAX_RESULTS = 25_000  # GitHub code scanning's limit of results per run

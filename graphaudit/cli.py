@@ -144,7 +144,7 @@ def _check_format(fmt: str, choices) -> None:
 @app.command()
 def check(
     paths: List[Path] = typer.Argument(..., help="Artifacts, or folders to search for artifacts.", show_default=False),
-    format: str = typer.Option("console", "--format", "-f", help="console, json, sarif or github."),
+    format: str = typer.Option("console", "--format", "-f", help="console, json, sarif, github, junit or gitlab."),
     output_file: Optional[Path] = typer.Option(None, "--output-file", "-o", help="Write the report here."),
     select: Optional[List[str]] = typer.Option(None, "--select", help="Rule codes or prefixes to enable (replaces the default, `GA`)."),
     ignore: Optional[List[str]] = typer.Option(None, "--ignore", help="Rule codes or prefixes to disable."),

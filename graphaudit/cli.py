@@ -166,6 +166,8 @@ def check(
     pre_commit: bool = typer.Option(False, "--pre-commit", hidden=True, help="PATHS are changed files: audit the artifact each belongs to."),
     verbose: bool = typer.Option(False, "--verbose", "-v", help="Also list clean artifacts, the files a folder search skipped, by kind, and what it excluded."),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="Print only findings and errors: no summary, notes or hints."),
+    baseline: Optional[Path] = typer.Option(None, "--baseline", help="Hide the findings recorded in this file (see --write-baseline)."),
+    write_baseline: Optional[Path] = typer.Option(None, "--write-baseline", help="Record the current findings' fingerprints in this file, then exit 0."),
     statistics: bool = typer.Option(False, "--statistics", help="Print how often each rule fired (count, code, name) instead of the findings."),
     exclude: Optional[List[str]] = typer.Option(None, "--exclude", help="Patterns to leave out of folder searches (replaces the defaults: .git, .venv, node_modules...)."),
     extend_exclude: Optional[List[str]] = typer.Option(None, "--extend-exclude", help="Patterns to leave out on top of the defaults."),
@@ -200,8 +202,23 @@ def check(
             targets = artifact_roots(targets)
             if not targets:
                 raise typer.Exit(EXIT_CLEAN)
+        entries = None
+        if baseline is not None:
+            from graphaudit.baseline import load_baseline
+
+            entries = load_baseline(baseline)
         with _progress() as on_progress:
             report = audit_paths(targets, settings, on_progress=on_progress)
+        if write_baseline is not None:
+            from graphaudit.baseline import write_baseline as write
+
+            n = write(report, write_baseline)
+            typer.echo(f"wrote {n} finding{'s' if n != 1 else ''} to {write_baseline}", err=True)
+            raise typer.Exit(EXIT_ERROR if report.errors else EXIT_CLEAN)
+        if entries is not None:
+            from graphaudit.baseline import apply_baseline
+
+            report = apply_baseline(report, entries)
         with _output(output_file) as stream:
             shade = _color(color) if output_file is None else False
             if statistics:

@@ -22,6 +22,36 @@ DEFAULT_TIMEOUT = 120  # seconds; see graphaudit/budget.py
 
 
 @dataclass(frozen=True)
+class Suppression:
+    """``[[tool.graphaudit.suppress]]``: hide one rule's findings where a scope, variable or path glob matches."""
+
+    code: str
+    scope: str | None = None
+    variable: str | None = None
+    path: str | None = None
+    reason: str | None = None
+
+    def declaration(self) -> str:
+        where = " ".join(f'{k} "{v}"' for k, v in (("scope", self.scope), ("variable", self.variable),
+                                                   ("path", self.path)) if v is not None)
+        return f"suppress {self.code} {where}"
+
+    def covers(self, code: str, artifact: str, scope: str, variables: Iterable[str]) -> bool:
+        if not code.startswith(_norm(self.code)):
+            return False
+        if self.path is not None and not _path_matches(artifact, self.path):
+            return False
+        if self.scope is not None and not fnmatch.fnmatchcase(scope, self.scope):
+            return False
+        if self.variable is not None and not any(fnmatch.fnmatchcase(v, self.variable) for v in variables):
+            return False
+        return True
+
+
+SUPPRESS_KEYS = ("code", "scope", "variable", "path", "reason")
+
+
+@dataclass(frozen=True)
 class Options:
     """What a user may set, in a config file or on the command line. ``None`` means unset."""
 
@@ -44,6 +74,7 @@ class Options:
     respect_gitignore: bool | None = None
     follow_links: bool | None = None
     lfs_pointers: str | None = None
+    suppress: tuple[Suppression, ...] | None = None
 
     def merged_over(self, base: "Options") -> "Options":
         """These options, with unset ones taken from ``base``."""
@@ -90,6 +121,8 @@ def options_from_mapping(data: Mapping[str, Any], origin: str) -> Options:
             if value not in LFS_POINTER_MODES:
                 raise UsageError(f"{origin}: `{key}` must be one of: {', '.join(LFS_POINTER_MODES)}")
             values[attr] = value
+        elif attr == "suppress":
+            values[attr] = tuple(_suppression(item, origin) for item in (value if isinstance(value, list) else [value]))
         elif attr == "jobs":
             if not isinstance(value, int) or isinstance(value, bool) or value < 0:
                 raise UsageError(f"{origin}: `{key}` must be a number of processes (0: one per CPU)")
@@ -99,6 +132,25 @@ def options_from_mapping(data: Mapping[str, Any], origin: str) -> Options:
                 raise UsageError(f"{origin}: `{key}` must be a string")
             values[attr] = value
     return Options(**values)
+
+
+def _suppression(item: Any, origin: str) -> Suppression:
+    example = '[[tool.graphaudit.suppress]] code = "GA302" scope = "legacy/*"'
+    if not isinstance(item, dict):
+        raise UsageError(f"{origin}: `suppress` must be tables with `code` and a `scope`, `variable` or `path` "
+                         f"glob, e.g. {example}")
+    for key, value in item.items():
+        if key not in SUPPRESS_KEYS:
+            raise UsageError(f"{origin}: unknown key `{key}` in [[tool.graphaudit.suppress]]; known keys: "
+                             f"{', '.join(SUPPRESS_KEYS)}")
+        if not isinstance(value, str):
+            raise UsageError(f"{origin}: `suppress.{key}` must be a string")
+    if "code" not in item:
+        raise UsageError(f"{origin}: a [[tool.graphaudit.suppress]] entry needs a `code`, e.g. {example}")
+    if not any(k in item for k in ("scope", "variable", "path")):
+        raise UsageError(f"{origin}: suppress `{item['code']}` needs a `scope`, `variable` or `path` glob "
+                         f"(to turn the rule off everywhere, use `ignore`)")
+    return Suppression(**item)
 
 
 def find_config(start: Path) -> Path | None:
@@ -162,6 +214,14 @@ class Settings:
     respect_gitignore: bool = True
     follow_links: bool = False
     lfs_pointers: str = "warn"  # a Git LFS pointer in place of a model: "warn", or "error" to fail the run
+    suppress: tuple[Suppression, ...] = ()
+
+    def suppressed_by(self, code: str, artifact: str, scope: str, variables: Iterable[str]) -> str | None:
+        """The declaration of the first suppression that covers this finding, if any."""
+        for s in self.suppress:
+            if s.covers(code, artifact, scope, variables):
+                return s.declaration()
+        return None
 
     def is_enabled(self, code: str, artifact_path: str | None = None) -> bool:
         """Longest matching prefix wins; on a tie, ignore wins (like ruff)."""
@@ -180,13 +240,17 @@ class Settings:
         return enabled
 
     def path_ignores(self, artifact_path: str) -> list[str]:
-        posix = Path(artifact_path).as_posix()
         out: list[str] = []
         for pattern, codes in self.per_path_ignores:
-            if fnmatch.fnmatch(posix, pattern) or fnmatch.fnmatch(posix, f"*/{pattern}") \
-                    or posix.startswith(pattern.rstrip("/") + "/"):
+            if _path_matches(artifact_path, pattern):
                 out.extend(codes)
         return out
+
+
+def _path_matches(artifact_path: str, pattern: str) -> bool:
+    posix = Path(artifact_path).as_posix()
+    return (fnmatch.fnmatch(posix, pattern) or fnmatch.fnmatch(posix, f"*/{pattern}")
+            or posix.startswith(pattern.rstrip("/") + "/"))
 
 
 def _norm(prefix: str) -> str:
@@ -202,6 +266,8 @@ def resolve(options: Options, known_codes: Iterable[str], *, config_path: str | 
     for pattern, plist in (options.per_path_ignores or {}).items():
         for prefix in plist:
             _check_code(prefix, codes, f"per-path-ignores[{pattern!r}]")
+    for item in options.suppress or ():
+        _check_code(item.code, codes, "suppress")
     fail_on = Severity.WARNING
     if options.fail_on is not None:
         try:
@@ -231,6 +297,7 @@ def resolve(options: Options, known_codes: Iterable[str], *, config_path: str | 
         respect_gitignore=options.respect_gitignore if options.respect_gitignore is not None else True,
         follow_links=bool(options.follow_links),
         lfs_pointers=options.lfs_pointers or "warn",
+        suppress=options.suppress or (),
     )
 
 

@@ -46,6 +46,11 @@ def check_artifact(artifact: Artifact, settings: Settings) -> ArtifactResult:
             for item in rule.check(artifact, facts):
                 if isinstance(item, Silenced):
                     silenced[item.declaration] = silenced.get(item.declaration, 0) + 1
+                    continue
+                loc = item.location
+                declaration = settings.suppressed_by(item.code, artifact.path, loc.scope, loc.variables)
+                if declaration is not None:
+                    silenced[declaration] = silenced.get(declaration, 0) + 1
                 else:
                     findings.append(item)
         except ArtifactError as exc:

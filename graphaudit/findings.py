@@ -121,6 +121,8 @@ class Report:
     # model"...), and the folders and files exclusion rules left out, each with its reason.
     skipped: tuple[tuple[str, tuple[str, ...]], ...] = ()
     excluded: tuple[str, ...] = ()
+    baseline_hidden: int = 0  # findings --baseline hid
+    baseline_stale: tuple[str, ...] = ()  # baseline entries that no finding matched any more
 
     @property
     def skipped_count(self) -> int:

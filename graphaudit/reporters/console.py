@@ -103,6 +103,9 @@ class ConsoleReporter(Reporter):
             parts.append(f"{len(report.warnings)} not read (see the warnings)")
         for code, n in report.silenced:
             parts.append(f"{n} silenced by {escape(code)}")
+        if report.baseline_hidden:
+            n = report.baseline_hidden
+            parts.append(f"{n} finding{'s' if n != 1 else ''} hidden by the baseline")
         self._skipped(report)
         style = "bold red" if not report else "bold green"
         self.console.print(Text(", ".join(parts), style=style))
@@ -118,6 +121,12 @@ class ConsoleReporter(Reporter):
             self.console.print(Text(f"skipped {n:,} {what}{hint}", style="dim"))
         if not self.verbose:
             return
+        if report.baseline_stale:
+            n = len(report.baseline_stale)
+            self.console.print(Text(f"{n} baseline entr{'ies' if n != 1 else 'y'} no finding matched "
+                                    "(fixed, or changed; --write-baseline refreshes the file):", style="dim"))
+            for entry in report.baseline_stale:
+                self.console.print(Text(f"    {escape(entry)}", style="dim"))
         for kind, paths in report.skipped:
             self.console.print(Text(f"  {kind}: {len(paths):,}", style="dim"))
             for path in paths:

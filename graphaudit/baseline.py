@@ -56,7 +56,7 @@ def apply_baseline(report: Report, entries: list[dict]) -> Report:
     hidden = 0
     artifacts = []
     for art in report.artifacts:
-        kept = []
+        kept: list[Finding] = []
         for f in art.findings:
             key = _key(f)
             if key in known:
@@ -64,7 +64,7 @@ def apply_baseline(report: Report, entries: list[dict]) -> Report:
                 seen.add(key)
             else:
                 kept.append(f)
-        artifacts.append(dataclasses.replace(art, findings=tuple(kept)))
+        artifacts.append(dataclasses.replace(art, findings=tuple(kept), hidden=len(art.findings) - len(kept)))
     stale = tuple(sorted(f"{e.get('code', '?')} in {e['artifact']} ({e['fingerprint'][:12]})"
                          for e in entries if (e["artifact"], e["fingerprint"]) not in seen))
     return dataclasses.replace(report, artifacts=tuple(artifacts), baseline_hidden=hidden, baseline_stale=stale)

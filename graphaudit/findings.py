@@ -108,6 +108,7 @@ class ArtifactResult:
     notes: tuple[str, ...] = ()
     silenced: tuple[tuple[str, int], ...] = ()  # (declaration, findings it silenced)
     warning: str | None = None  # not read, and not failing the run: e.g. a Git LFS pointer
+    hidden: int = 0  # findings --baseline hid
 
 
 @dataclass(frozen=True)

@@ -69,6 +69,9 @@ def test_stale_entries_are_listed_with_verbose(repo, capsys):
     assert code == 0 and "baseline entr" not in out
     code, out, _ = run(capsys, "models", "--baseline", "baseline.json", "--verbose")
     lines = out.splitlines()
+    assert any(line.startswith("models/old_mobilenet/model.ckpt.meta: no new findings (metagraph, ")
+               and line.endswith(" variables, 1 hidden by the baseline)") for line in lines), out
+    assert any(line.startswith("models/old_vgg/model.ckpt.meta: clean (metagraph, ") for line in lines), out
     k = lines.index("1 baseline entry no finding matched (fixed, or changed; --write-baseline refreshes the file):")
     assert lines[k + 1].startswith("    GA201 in models/old_vgg/model.ckpt.meta (")
 

@@ -50,8 +50,10 @@ class ConsoleReporter(Reporter):
         if not result.findings:
             if self.verbose and not result.error:
                 s = result.stats
-                c.print(Text.assemble((escape(result.path), "bold"), ": ", ("clean", "green"),
-                                      f" ({result.format}, {s.nodes:,} nodes, {s.variables:,} variables)"))
+                hidden = f", {result.hidden} hidden by the baseline" if result.hidden else ""
+                c.print(Text.assemble((escape(result.path), "bold"), ": ",
+                                      ("no new findings" if result.hidden else "clean", "green"),
+                                      f" ({result.format}, {s.nodes:,} nodes, {s.variables:,} variables{hidden})"))
             return
         s = result.stats
         c.print(Text.assemble((escape(result.path), "bold underline"),

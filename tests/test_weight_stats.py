@@ -168,6 +168,9 @@ _CONSTANT_CASES: list[tuple[str, str, Callable]] = [
 MAX_CORPUS_ELEMENTS = 1 << 17
 
 
+_RANDOM_KINDS = ("uniform", "normal", "truncated_normal")
+
+
 def catalogue_weights() -> tuple[list, list]:
     """(random-init, constant-init) weights of the ten catalogued architectures: real shapes with
     the initializers Keras gives them."""
@@ -180,7 +183,10 @@ def catalogue_weights() -> tuple[list, list]:
             if None in w.shape or w.initializer is None:
                 continue
             init = catalog.initializers[w.initializer]
-            target = constant if init["class_name"] in ("Zeros", "Ones") else random_init
+            # By what the initializer draws, not its class name: `Constant(0)` (ConvNeXt's layer
+            # scales) is as constant as `Zeros`.
+            drawn = initializers.spec_from_config(init["class_name"], init["config"], tuple(w.shape), "test")
+            target = random_init if drawn is not None and drawn.kind in _RANDOM_KINDS else constant
             target.append((f"{arch}/{w.name}", tuple(w.shape), init["class_name"], init["config"]))
     return random_init, constant
 

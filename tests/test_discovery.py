@@ -427,7 +427,7 @@ def test_a_truncated_graphdef_is_an_error_whatever_its_name(tmp_path, capsys):
 
     x = h.placeholder("images", (None, 8))
     case = h.graph(x, h.dense("head", x, (8, 4)), format="graphdef", name="model")
-    data = open(case.path(), "rb").read()
+    data = Path(case.path()).read_bytes()
     (tmp_path / "exported.bin").write_bytes(data[: len(data) * 2 // 3])
     (tmp_path / "blob.bin").write_bytes(b"\x0a\xff\xff\xff\xff\x0f")  # no node to recognise: skipped
     code, data = _json(capsys, str(tmp_path), "--isolated")

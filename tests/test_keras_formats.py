@@ -222,3 +222,32 @@ def test_missing_h5py_says_how_to_install_it(tmp_path):
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == ("reading Keras HDF5 weights needs h5py, a dependency of graphaudit that is "
                                   "missing here: pip install h5py")
+
+
+def test_keras3_slots_skip_a_normalization_layers_statistics(tmp_path):
+    # EfficientNet's `Normalization` holds mean, variance and an integer count that no optimizer
+    # has slots for; the ordered slots must still line up with the trainable weights after it.
+    from graphaudit.analysis.slots import optimizer_slots
+
+    config = {"class_name": "Functional", "config": {"name": "m", "trainable": True, "layers": [
+        {"class_name": "Normalization", "config": {"name": "normalization", "trainable": True}},
+        {"class_name": "Dense", "config": {"name": "dense", "units": 2, "use_bias": True, "trainable": True}}]}}
+    weights = tmp_path / "w.h5"
+    with h5py.File(weights, "w") as f:
+        f["layers/normalization/vars/0"] = np.zeros(3, "float32")
+        f["layers/normalization/vars/1"] = np.ones(3, "float32")
+        f["layers/normalization/vars/2"] = np.int64(0)
+        f["layers/dense/vars/0"] = np.zeros((3, 2), "float32")
+        f["layers/dense/vars/1"] = np.zeros(2, "float32")
+        f["optimizer/vars/0"] = np.int64(1)
+        f["optimizer/vars/1"] = np.float32(1e-3)
+        for k, shape in enumerate([(3, 2), (3, 2), (2,), (2,)], start=2):
+            f[f"optimizer/vars/{k}"] = np.zeros(shape, "float32")
+    path = tmp_path / "model.keras"
+    _keras3_zip(path, config, weights=weights.read_bytes())
+    art = load(path)
+    assert [art.variables[n].trainable for n in ("normalization/mean", "normalization/count", "dense/kernel")] \
+        == [False, False, True]
+    slots = optimizer_slots(art)
+    assert sorted(slots.by_variable) == ["dense/bias", "dense/kernel"]
+    assert slots.unmapped == 0

@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 from typing import Sequence
 
 from graphaudit.artifact import Artifact, Variable
+from graphaudit.formats.keras import NEVER_TRAINED
 
 # Slot names of the TF1 optimizers (`tf.compat.v1.train.*`), with the `_N` of a second optimizer.
 TF1_SLOT_RE = re.compile(r"^(Adam|Momentum|RMSProp|Adagrad|AdagradDA|Ftrl|Adadelta|ProximalAdagrad|"
@@ -161,7 +162,7 @@ def _keras3_ordered(weights, variables, out: SlotEvidence, names: tuple[str, ...
     if not rest:
         return
     flagged = [n for n, v in variables.items() if v.trainable]
-    capable = [n for n in variables if not n.rsplit("/", 1)[-1].startswith(_NON_TRAINABLE_WEIGHTS)]
+    capable = [n for n, v in variables.items() if _trainable_capable(n, v)]
     for label, order in (("trainable", flagged), ("trainable-capable", capable)):
         layout = _fit(rest, [variables[n].shape for n in order])
         if layout is None:
@@ -179,6 +180,13 @@ def _keras3_ordered(weights, variables, out: SlotEvidence, names: tuple[str, ...
         return
     out.unmapped += len(rest)
     out.notes.append(f"{len(rest):,} Keras 3 optimizer variables do not line up with the model's variables")
+
+
+def _trainable_capable(name: str, var: Variable) -> bool:
+    """Whether an optimizer could hold slots for a variable: not statistics, not an integer."""
+    if name.rsplit("/", 1)[-1].startswith(_NON_TRAINABLE_WEIGHTS) or var.trainable_source.endswith(NEVER_TRAINED):
+        return False
+    return not var.dtype or "float" in var.dtype
 
 
 def _fit(rest, shapes) -> tuple[int, bool] | None:

@@ -30,6 +30,10 @@ DEEP_JSON = "found JSON nested deeper than the about 1,000 levels Python's parse
 
 # Weights Keras never trains, whatever the layer's flag says.
 _NON_TRAINABLE_WEIGHTS = frozenset({"moving_mean", "moving_variance"})
+# Layers whose every weight is statistics set by `adapt()`, never by an optimizer.
+_NEVER_TRAINED_LAYERS = frozenset({"Normalization"})
+# How a variable's `trainable_source` ends when Keras never trains it (readers of slots rely on it).
+NEVER_TRAINED = "is never trained"
 # Where a layer's config keeps the initializer of each weight.
 _INITIALIZER_KEYS = {
     "kernel": ("kernel_initializer", "depthwise_initializer"),
@@ -140,9 +144,9 @@ def _apply_layer(var: Variable, layer: KerasLayer | None, weight: str, source: s
     if layer is None:
         return
     var.keras_layer = layer.qualified
-    if weight in _NON_TRAINABLE_WEIGHTS:
+    if weight in _NON_TRAINABLE_WEIGHTS or layer.class_name in _NEVER_TRAINED_LAYERS:
         var.trainable = False
-        var.trainable_source = f"{source}: `{weight}` of `{layer.class_name}` is never trained"
+        var.trainable_source = f"{source}: `{weight}` of `{layer.class_name}` {NEVER_TRAINED}"
     else:
         var.trainable = layer.trainable
         if layer.trainable:
@@ -524,6 +528,8 @@ def _v3_weight_names(layer: KerasLayer) -> list[str] | None:
         return [*(["gamma"] if cfg.get("scale", True) else []), *(["beta"] if cfg.get("center", True) else [])]
     if c == "Embedding":
         return ["embeddings"]
+    if c == "Normalization":  # only when built to `adapt()`: a config with `mean` holds no weights
+        return ["mean", "variance", "count"]
     return None
 
 

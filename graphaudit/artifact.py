@@ -8,6 +8,7 @@ from functools import cached_property
 from typing import Any, Mapping, Protocol, Sequence
 
 
+from graphaudit.model.keras import KerasInfo
 from graphaudit.model.ops import (  # noqa: F401  (the model's op sets, re-exported)
     ASSIGN_OPS,
     FUNCTION_ATTR_KEYS,
@@ -567,9 +568,7 @@ class Artifact:
     meta_graphs: list[MetaGraphInfo] = field(default_factory=list)
     checkpoint: Checkpoint | None = None
     value_sources: tuple[ValueOrigin, ...] = ()  # how values reach the variables, see ValueOrigin
-    # Keras facts: `keras_version`, `layers`, `training_config`, `optimizer_class`, `optimizer_name`,
-    # `optimizer_weights`, `weights_only`; None when the artifact holds no Keras config or weights file.
-    keras: dict[str, Any] | None = None
+    keras: KerasInfo | None = None  # None when the artifact holds no Keras config or weights file
     object_variable_ids: dict[int, str] = field(default_factory=dict)  # SavedObjectGraph node id -> variable
     object_paths: dict[int, str] = field(default_factory=dict)  # SavedObjectGraph node id -> its path
     frozen_weights: int | None = None  # Const nodes that hold a frozen graph's weights

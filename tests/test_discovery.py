@@ -354,7 +354,7 @@ def test_keras3_lstm_cell_weights_are_read(tmp_path):
             "layers/dense/vars/1": np.ones((2,), "f4"), "optimizer/vars/0": np.zeros((), "i8")}
     n = _keras(tmp_path / "m.keras", cfg, data)
     art = _load(tmp_path / "m.keras")
-    assert len(art.variables) + len(art.keras["optimizer_weights"]) == n == 6
+    assert len(art.variables) + len(art.keras.optimizer_weights) == n == 6
     assert list(art.variables) == ["lstm/cell/kernel", "lstm/cell/recurrent_kernel", "lstm/cell/bias",
                                    "head/kernel", "head/bias"]
     assert art.variables["head/kernel"].trainable is True
@@ -369,7 +369,7 @@ def test_keras3_subclassed_model_keeps_stored_paths(tmp_path):
     n = _keras(tmp_path / "m.keras", cfg, data)
     art = _load(tmp_path / "m.keras")
     assert sorted(art.variables) == ["encoder/0", "encoder/1", "head/dense/0"]
-    assert len(art.variables) + len(art.keras["optimizer_weights"]) == n == 5
+    assert len(art.variables) + len(art.keras.optimizer_weights) == n == 5
 
 
 def test_keras3_nested_functional_and_backslash_names(tmp_path):

@@ -73,8 +73,8 @@ def test_keras3_weight_count_equals_h5py(built, model):
     facts = manifest["keras3"][model]
     art = _load(out / "keras3" / f"{model}.keras")
     assert len(art.variables) == facts["variables"]
-    assert len(art.variables) + len(art.keras["optimizer_weights"]) == facts["datasets"]
-    assert len(art.keras["optimizer_weights"]) == facts["optimizer_datasets"]
+    assert len(art.variables) + len(art.keras.optimizer_weights) == facts["datasets"]
+    assert len(art.keras.optimizer_weights) == facts["optimizer_datasets"]
     if model == "subclassed":  # no layers in config.json: named by each layer's stored name
         assert {n.split("/")[0] for n in art.variables} == {p.split("/")[-2] for p in facts["weights"]}
     else:

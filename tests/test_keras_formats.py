@@ -59,12 +59,12 @@ def test_keras3_model_against_keras(artifacts):
     path = artifacts.folder("trainability_keras3") / "base_frozen" / facts["root"]
     art = load(path)
     assert art.format.value == "keras_v3"
-    assert art.keras["keras_version"] == facts["keras_version"]
+    assert art.keras.keras_version == facts["keras_version"]
     # Class-based weight paths, mapped back to Keras 3's own variable paths through config.json.
     assert set(art.variables) == set(facts["backbone_variables"]) | {"logits/kernel", "logits/bias"}
     assert {n for n, v in art.variables.items() if v.trainable} == set(facts["model_trainable_variables"])
     assert art.variables["Conv1/kernel"].trainable_source.startswith("Keras config.json: layer `Conv1`")
-    assert len(art.keras["optimizer_weights"]) == len(facts["optimizer_variables"])
+    assert len(art.keras.optimizer_weights) == len(facts["optimizer_variables"])
     with zipfile.ZipFile(path) as z, z.open("model.weights.h5") as fh, h5py.File(fh, "r") as f:
         stored = f["layers/dense/vars/0"][()]
     assert np.array_equal(art.value_of("logits/kernel"), stored)
@@ -201,7 +201,7 @@ def test_lambda_layer_is_read_not_run(tmp_path):
 
     art = load(path)
     assert not sentinel.exists()
-    assert [layer.class_name for layer in art.keras["layers"]] == ["Functional", "InputLayer", "Lambda", "Dense"]
+    assert [layer.class_name for layer in art.keras.layers] == ["Functional", "InputLayer", "Lambda", "Dense"]
     kernel = art.variables["out/kernel"]
     assert (kernel.shape, kernel.trainable, kernel.initializer_kind) == ((2, 1), False, "zeros")
     assert np.array_equal(art.value_of("out/kernel"), np.full((2, 1), 0.5, np.float32))

@@ -594,8 +594,7 @@ def _metadata(artifact: Artifact, rejected: list[Rejection]) -> list[_Draft]:
                 hit.update(by_layer.get(layer_name, ()))
             if hit:
                 out.append(_record(model, variants, path != "root", "`keras_metadata.pb`", hit))
-    keras = artifact.keras
-    layers = keras.get("layers") if isinstance(keras, Mapping) else None
+    layers = artifact.keras.layers if artifact.keras is not None else ()
     if layers:
         where = "the `.keras` `config.json`" if artifact.format.value == "keras_v3" else "the `.h5` `model_config`"
         by_path: dict[str, set[str]] = {}

@@ -106,11 +106,8 @@ def variable_roles(artifact: Artifact, updates: "UpdateFacts") -> dict[str, Vari
             settle(name, Role.STEP if leaf in ("iter", "iterations") else Role.OPTIMIZER_SLOT, where)
         elif "keras_api/metrics/" in path or path.startswith("metrics/"):
             settle(name, Role.METRIC, where)
-    keras = artifact.keras or {}
-    for entry in keras.get("optimizer_weights", ()) if isinstance(keras, Mapping) else ():
-        name = getattr(entry, "name", None)
-        if isinstance(name, str):
-            settle(name, Role.OPTIMIZER_SLOT, "Keras `optimizer_weights`")
+    for entry in artifact.keras.optimizer_weights if artifact.keras is not None else ():
+        settle(entry.name, Role.OPTIMIZER_SLOT, "Keras `optimizer_weights`")
 
     # 2. What reads and writes it.
     handles = updates.handles

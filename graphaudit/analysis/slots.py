@@ -79,15 +79,15 @@ def optimizer_slots(artifact: Artifact) -> SlotEvidence:
         how = "TF1 slot variable `<var>/" + slot + "`" if name.endswith("/" + slot) else \
             f"slot variable name `{name.split('/', 1)[0]}/{slot}/<var>`"
         out.add(Slot(owner, slot, var.checkpoint_key or name, how))
-    keras = artifact.keras or {}
-    weights = keras.get("optimizer_weights") or []
+    keras = artifact.keras
+    weights = keras.optimizer_weights if keras is not None else ()
     if weights:
         out.where = f"Keras file `{artifact.path.rsplit('/', 1)[-1]}`"
         out.optimizer_weights += len(weights)
         if any(w.name for w in weights):
             _h5_named(weights, variables, out)
         else:
-            _keras3_ordered(weights, variables, out, _KERAS3_SLOTS.get(str(keras.get("optimizer_class", ""))))
+            _keras3_ordered(weights, variables, out, _KERAS3_SLOTS.get(keras.optimizer_class))
     return out
 
 

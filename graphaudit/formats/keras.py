@@ -12,12 +12,13 @@ import json
 import re
 import zipfile
 import zlib
-from dataclasses import dataclass
+from dataclasses import replace
 from pathlib import Path
 from typing import Any, Iterator, Mapping
 
 from graphaudit.artifact import Artifact, Format, ValueOrigin, Variable
 from graphaudit.errors import ArtifactError
+from graphaudit.model.keras import KerasInfo, KerasLayer, OptimizerWeight  # noqa: F401  (re-exported)
 
 # A .keras file holds three members; anything near these limits is not a Keras model.
 MAX_ZIP_ENTRIES = 1_000
@@ -67,24 +68,6 @@ def _need_h5py(path: Path):
 
 
 # ---------------------------------------------------------------------------- layer configs
-
-@dataclass(frozen=True)
-class KerasLayer:
-    """One layer of a Keras model config, with the `trainable` that actually applies to it."""
-
-    name: str
-    class_name: str
-    path: tuple[str, ...]  # names of the enclosing models, outermost first, then this layer
-    trainable: bool  # the layer's own flag and every enclosing model's
-    own_trainable: bool
-    config: Mapping[str, Any]
-    index: int  # position in the parent's layer list
-    frozen_by: str | None = None  # the outermost enclosing model with trainable=false, if any
-
-    @property
-    def qualified(self) -> str:
-        return "/".join(self.path)
-
 
 def walk_layers(model_config: Mapping[str, Any]) -> Iterator[KerasLayer]:
     """Every layer of a serialized Keras model, depth first in the model's own order."""
@@ -241,16 +224,6 @@ def check_dataset(path: Path, ds, file_size: int, limit: int) -> None:
                                   f"{MAX_FILTER_RATIO}:1 that compression reaches")
 
 
-@dataclass(frozen=True)
-class OptimizerWeight:
-    """One weight an optimizer saved: where it is stored, its name when the file has one."""
-
-    key: str  # dataset path, or checkpoint key
-    name: str  # e.g. `Adam/m/Conv1/kernel`; empty when only an index is stored (Keras 3)
-    shape: tuple[int, ...]
-    dtype: str
-
-
 # ---------------------------------------------------------------------------- tf_keras .h5
 
 def _attr_json(path: Path, attrs, key: str) -> Any:
@@ -355,7 +328,7 @@ def _read_h5_model(path: Path, f) -> Artifact:
     if model_config is None and not layer_names and _keras3_layout(f):
         # Keras 3 `save_weights`: the layout of a `.keras` file's model.weights.h5, without config.json.
         art.format = Format.KERAS_V3
-        art.keras = {"weights_only": True}
+        art.keras = KerasInfo(weights_only=True)
         art.stored_values = _map_v3(path, f, art, None)  # wrapped in H5Values by the caller
         art.value_sources = (ValueOrigin.KERAS_WEIGHTS,)
         return art
@@ -384,26 +357,27 @@ def _read_h5_model(path: Path, f) -> Artifact:
             paths[name] = ds.name
     art.stored_values = paths  # wrapped in H5Values, with the size checks, by the caller
     art.value_sources = (ValueOrigin.KERAS_WEIGHTS,)
-    meta: dict[str, Any] = {"keras_version": _str_list([attrs.get("keras_version", "")])[0],
-                            "backend": _str_list([attrs.get("backend", "")])[0]}
-    if isinstance(model_config, Mapping):
-        meta["model_config"] = model_config
-        meta["layers"] = list(walk_layers(model_config))
-    if isinstance(training_config, Mapping):
-        meta["training_config"] = training_config
-        opt = training_config.get("optimizer_config") or {}
-        meta["optimizer_class"] = str(opt.get("class_name", "")).replace("Custom>", "")
+    keras_version = _str_list([attrs.get("keras_version", "")])[0]
+    backend = _str_list([attrs.get("backend", "")])[0]
+    config = model_config if isinstance(model_config, Mapping) else None
+    training = training_config if isinstance(training_config, Mapping) else None
+    optimizer_class = ""
+    if training is not None:
+        opt = training.get("optimizer_config") or {}
+        optimizer_class = str(opt.get("class_name", "")).replace("Custom>", "")
+    weights = []
     if "optimizer_weights" in f:
         ow = f["optimizer_weights"]
-        weights = []
         for weight_name in _str_list(ow.attrs.get("weight_names")):
             ds = ow.get(weight_name)
             if ds is None:
                 continue
             weights.append(OptimizerWeight(ds.name, _strip_port(weight_name), tuple(int(d) for d in ds.shape),
                                            str(ds.dtype)))
-        meta["optimizer_weights"] = weights
-    art.keras = meta
+    art.keras = KerasInfo(keras_version=keras_version, backend=backend, model_config=config,
+                          layers=tuple(walk_layers(config)) if config is not None else (),
+                          training_config=training, optimizer_class=optimizer_class,
+                          optimizer_weights=tuple(weights))
     return art
 
 
@@ -473,14 +447,15 @@ def read_keras_v3(path: Path, max_file_size: int) -> Artifact:
         if not isinstance(config, Mapping):
             raise ArtifactError(path, "expected an object in config.json")
         art = Artifact(path=str(path), format=Format.KERAS_V3)
-        meta: dict[str, Any] = {"keras_version": str(metadata.get("keras_version", "")) if isinstance(metadata, Mapping) else "",
-                                "model_config": config, "layers": list(walk_layers(config))}
+        optimizer_class = ""
         compile_config = config.get("compile_config")
         if isinstance(compile_config, Mapping):
             opt = compile_config.get("optimizer") or {}
             if isinstance(opt, Mapping):
-                meta["optimizer_class"] = str(opt.get("class_name", ""))
-        art.keras = meta
+                optimizer_class = str(opt.get("class_name", ""))
+        keras_version = str(metadata.get("keras_version", "")) if isinstance(metadata, Mapping) else ""
+        art.keras = KerasInfo(keras_version=keras_version, model_config=config, layers=tuple(walk_layers(config)),
+                              optimizer_class=optimizer_class)
         if KERAS_V3_WEIGHTS in names:
             _read_v3_weights(path, zf, art, config, max_file_size, members[KERAS_V3_WEIGHTS])
         art.value_sources = (ValueOrigin.KERAS_WEIGHTS,)
@@ -665,12 +640,10 @@ def _map_v3(path: Path, f, art: Artifact, config: Mapping[str, Any] | None) -> d
     optimizer.sort(key=lambda kv: int(kv[0]) if kv[0].isdigit() else 1 << 30)
     for _, ds in optimizer:
         weights.append(OptimizerWeight(ds.name, "", tuple(int(d) for d in ds.shape), str(ds.dtype)))
-    if art.keras is None:
-        art.keras = {}
-    keras_meta = art.keras
+    info = art.keras or KerasInfo()
     if "optimizer" in f and "vars" in f["optimizer"]:
-        keras_meta["optimizer_name"] = _str_list([f["optimizer"]["vars"].attrs.get("name", "")])[0]
-    keras_meta["optimizer_weights"] = weights
+        info = replace(info, optimizer_name=_str_list([f["optimizer"]["vars"].attrs.get("name", "")])[0])
+    art.keras = replace(info, optimizer_weights=tuple(weights))
     return paths
 
 

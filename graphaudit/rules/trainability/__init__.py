@@ -102,13 +102,13 @@ def training_machinery(artifact: Artifact, facts) -> list[str]:
     if facts.slots.by_variable:
         out.append(f"optimizer slots for {len(facts.slots.by_variable):,} variables")
     keras = artifact.keras
-    if isinstance(keras, dict):
-        if keras.get("training_config"):
+    if keras is not None:
+        if keras.training_config:
             out.append("Keras `training_config` (the model was compiled)")
-        elif keras.get("optimizer_class"):
-            out.append(f"an optimizer (`{keras['optimizer_class']}`) in the Keras config")
-        if keras.get("optimizer_weights"):
-            out.append(f"{len(keras['optimizer_weights']):,} saved optimizer weights")
+        elif keras.optimizer_class:
+            out.append(f"an optimizer (`{keras.optimizer_class}`) in the Keras config")
+        if keras.optimizer_weights:
+            out.append(f"{len(keras.optimizer_weights):,} saved optimizer weights")
     for obj in artifact.keras_objects:
         if obj.path == "root" and obj.data is not None and "training_config" in obj.data:
             out.append("Keras `training_config` in `keras_metadata.pb`")

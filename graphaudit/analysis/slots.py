@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from typing import Sequence
 
 from graphaudit.artifact import Artifact, Variable
-from graphaudit.formats.keras import NEVER_TRAINED
+from graphaudit.model.keras import NEVER_TRAINED
 
 # Slot names of the TF1 optimizers (`tf.compat.v1.train.*`), with the `_N` of a second optimizer.
 TF1_SLOT_RE = re.compile(r"^(Adam|Momentum|RMSProp|Adagrad|AdagradDA|Ftrl|Adadelta|ProximalAdagrad|"

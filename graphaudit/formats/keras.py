@@ -18,7 +18,7 @@ from typing import Any, Iterator, Mapping
 
 from graphaudit.artifact import Artifact, Format, ValueOrigin, Variable
 from graphaudit.errors import ArtifactError
-from graphaudit.model.keras import KerasInfo, KerasLayer, OptimizerWeight  # noqa: F401  (re-exported)
+from graphaudit.model.keras import NEVER_TRAINED, KerasInfo, KerasLayer, OptimizerWeight  # noqa: F401  (re-exported)
 
 # A .keras file holds three members; anything near these limits is not a Keras model.
 MAX_ZIP_ENTRIES = 1_000
@@ -33,8 +33,6 @@ DEEP_JSON = "found JSON nested deeper than the about 1,000 levels Python's parse
 _NON_TRAINABLE_WEIGHTS = frozenset({"moving_mean", "moving_variance"})
 # Layers whose every weight is statistics set by `adapt()`, never by an optimizer.
 _NEVER_TRAINED_LAYERS = frozenset({"Normalization"})
-# How a variable's `trainable_source` ends when Keras never trains it (readers of slots rely on it).
-NEVER_TRAINED = "is never trained"
 # Where a layer's config keeps the initializer of each weight.
 _INITIALIZER_KEYS = {
     "kernel": ("kernel_initializer", "depthwise_initializer"),

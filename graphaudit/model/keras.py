@@ -5,6 +5,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, Mapping
 
+# How a variable's `trainable_source` ends when Keras never trains it: readers write it, and the
+# optimizer-slot analysis leaves such variables out when it lines slots up by order.
+NEVER_TRAINED = "is never trained"
+
 
 @dataclass(frozen=True)
 class KerasLayer:

@@ -208,7 +208,7 @@ def provenance(artifact: Artifact, settings: Settings, reference: "ReferenceWeig
     if reference is not None:
         _attach(drafts, _weights_file(artifact, reference))
     _attach(drafts, _weight_loads(artifact, roles, rejected))
-    _attach(drafts, _metadata(artifact, rejected))
+    _attach(drafts, _metadata(artifact, rejected), model)
     return Provenance(tuple(_finish(d, artifact) for d in drafts if d.variables), tuple(rejected))
 
 
@@ -289,7 +289,7 @@ def _weight_loads(artifact: Artifact, roles: Mapping[str, Any] | None, rejected:
     return out
 
 
-def _attach(drafts: list[_Draft], extra: list[_Draft]) -> None:
+def _attach(drafts: list[_Draft], extra: list[_Draft], model: set[str] | None = None) -> None:
     """Add evidence to the groups it overlaps; what overlaps none becomes a group of its own."""
     for e in extra:
         rest = set(e.variables)
@@ -303,7 +303,8 @@ def _attach(drafts: list[_Draft], extra: list[_Draft]) -> None:
                     best = d
         if rest and e.whole and best is not None:
             owned = {v for d in drafts for v in d.variables}
-            best.variables |= rest - owned
+            # Only model weights join: a Keras record's scope also holds the optimizer's slots.
+            best.variables |= (rest - owned) & model if model is not None else rest - owned
             rest = set()
         if rest and e.standalone:
             drafts.append(_Draft(variables=rest, label=e.label, evidence=list(e.evidence)))

@@ -56,7 +56,30 @@ class Entry:
         return bool(self.slices)
 
 
-class Checkpoint:
+class EntryTable:
+    """The name lookup both checkpoint formats share: ``_entries`` maps tensor names to entries."""
+
+    prefix: str
+    _entries: dict[str, Entry]
+
+    def keys(self) -> list[str]:
+        """Tensor names, sorted. Neither a bundle's header nor the partitions of sliced tensors count."""
+        return sorted(self._entries)
+
+    def entry(self, name: str) -> Entry:
+        try:
+            return self._entries[name]
+        except KeyError:
+            raise KeyError(f"no tensor {name!r} in checkpoint {self.prefix}") from None
+
+    def __contains__(self, name: object) -> bool:
+        return name in self._entries
+
+    def __len__(self) -> int:
+        return len(self._entries)
+
+
+class Checkpoint(EntryTable):
     """A tensor bundle: ``PREFIX.index`` plus ``PREFIX.data-NNNNN-of-NNNNN`` shard files.
 
     Opening reads and checks the whole index, and checks each shard's size against the
@@ -167,26 +190,10 @@ class Checkpoint:
     def shard_path(self, shard_id: int) -> str:
         return f"{self.prefix}.data-{shard_id:05d}-of-{self.num_shards:05d}"
 
-    def keys(self) -> list[str]:
-        """Tensor names, sorted. Neither the header nor the partitions of sliced tensors count."""
-        return sorted(self._entries)
-
-    def entry(self, name: str) -> Entry:
-        try:
-            return self._entries[name]
-        except KeyError:
-            raise KeyError(f"no tensor {name!r} in checkpoint {self.prefix}") from None
-
     def parts(self, name: str) -> tuple[Entry, ...]:
         """The entries that hold the tensor's bytes: its own, or one per slice if it is sliced."""
         entry = self.entry(name)
         return tuple(part for _, part in self._partitions[name]) if entry.sliced else (entry,)
-
-    def __contains__(self, name: object) -> bool:
-        return name in self._entries
-
-    def __len__(self) -> int:
-        return len(self._entries)
 
     def __repr__(self) -> str:
         return f"<Checkpoint {self.prefix!r}: {len(self)} tensors in {self.num_shards} shards>"

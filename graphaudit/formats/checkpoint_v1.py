@@ -17,7 +17,7 @@ from google.protobuf.message import DecodeError
 
 from graphaudit.errors import ArtifactError
 from graphaudit.formats import protos
-from graphaudit.formats.checkpoint import Entry, Slice, _slice_key
+from graphaudit.formats.checkpoint import Entry, EntryTable, Slice, _slice_key
 from graphaudit.formats.checkpoint_paths import V1_SHARD_RE, v1_files
 from graphaudit.formats.table import Table, TableError, _block_handle
 
@@ -30,7 +30,7 @@ _VALUE_FIELDS = {
 }
 
 
-class CheckpointV1:
+class CheckpointV1(EntryTable):
     """A V1 checkpoint with the reading interface of :class:`~graphaudit.formats.checkpoint.Checkpoint`."""
 
     def __init__(self, prefix: str, files: list[str], entries: dict[str, Entry],
@@ -58,23 +58,8 @@ class CheckpointV1:
     def num_shards(self) -> int:
         return len(self.files)
 
-    def keys(self) -> list[str]:
-        return sorted(self._entries)
-
-    def entry(self, name: str) -> Entry:
-        try:
-            return self._entries[name]
-        except KeyError:
-            raise KeyError(f"no tensor {name!r} in checkpoint {self.prefix}") from None
-
     def parts(self, name: str) -> tuple[Entry, ...]:
         return (self.entry(name),)
-
-    def __contains__(self, name: object) -> bool:
-        return name in self._entries
-
-    def __len__(self) -> int:
-        return len(self._entries)
 
     def __repr__(self) -> str:
         return f"<CheckpointV1 {self.prefix!r}: {len(self)} tensors in {self.num_shards} files>"

@@ -271,12 +271,18 @@ def write_table(
     per_block: int = 16,
     restart_interval: int = 16,
     block_handles: list[BlockHandle] | None = None,
+    block_size: int | None = None,
 ) -> bytes:
     """A table as LevelDB lays it out, the inverse of :class:`Table`; ``items`` sorted by key.
 
     Keys share prefixes within a restart interval, as LevelDB writes them. With
     ``compression=SNAPPY_COMPRESSION`` each block goes through ``compress`` (snappy literals by
     default). ``block_handles`` collects every block written, data blocks first.
+
+    With ``block_size``, blocks are cut as TensorFlow's ``TableBuilder`` cuts them (once a block's
+    estimated size reaches ``block_size``) and index keys are its shortest separators, so the
+    bytes are the ones TensorFlow writes; otherwise every ``per_block`` items make a block and
+    each index key is the block's last key.
     """
     out = bytearray()
 
@@ -305,10 +311,56 @@ def write_table(
         return handle
 
     index = []
-    for start in range(0, len(items), per_block):
-        chunk = items[start:start + per_block]
-        index.append((chunk[-1][0], write(block(chunk))))
+    if block_size is None:
+        for start in range(0, len(items), per_block):
+            chunk = items[start:start + per_block]
+            index.append((chunk[-1][0], write(block(chunk))))
+    else:
+        chunks: list[list[tuple[bytes, bytes]]] = []
+        current: list[tuple[bytes, bytes]] = []
+        estimate = 4 + 4  # TableBuilder's CurrentSizeEstimate: entries, restarts (one at 0), count
+        for i, (key, value) in enumerate(items):
+            if current and len(current) % restart_interval == 0:
+                estimate += 4
+            previous = current[-1][0] if current else b""
+            shared = 0
+            if len(current) % restart_interval:
+                while shared < min(len(key), len(previous)) and key[shared] == previous[shared]:
+                    shared += 1
+            estimate += (len(encode_varint(shared)) + len(encode_varint(len(key) - shared))
+                         + len(encode_varint(len(value))) + len(key) - shared + len(value))
+            current.append((key, value))
+            if estimate >= block_size:
+                chunks.append(current)
+                current, estimate = [], 8
+        if current:
+            chunks.append(current)
+        for k, chunk in enumerate(chunks):
+            last = chunk[-1][0]
+            separator = (_shortest_separator(last, chunks[k + 1][0][0]) if k + 1 < len(chunks)
+                         else _short_successor(last))
+            index.append((separator, write(block(chunk))))
     metaindex = write(block([]))
     index_handle = write(block(index))
     footer = (metaindex + index_handle).ljust(FOOTER_SIZE - 8, b"\x00") + struct.pack("<Q", MAGIC)
     return bytes(out + footer)
+
+
+def _shortest_separator(start: bytes, limit: bytes) -> bytes:
+    """LevelDB's FindShortestSeparator: a short key in ``[start, limit)`` for an index entry."""
+    common = 0
+    while common < min(len(start), len(limit)) and start[common] == limit[common]:
+        common += 1
+    if common < min(len(start), len(limit)):
+        byte = start[common]
+        if byte < 0xFF and byte + 1 < limit[common]:
+            return start[:common] + bytes([byte + 1])
+    return start
+
+
+def _short_successor(key: bytes) -> bytes:
+    """LevelDB's FindShortSuccessor: a short key at or after ``key``, for the last index entry."""
+    for i, byte in enumerate(key):
+        if byte != 0xFF:
+            return key[:i] + bytes([byte + 1])
+    return key

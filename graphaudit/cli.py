@@ -1,4 +1,4 @@
-"""The `graphaudit` command: check, inspect, rules, explain."""
+"""The `graphaudit` command: check, fix, inspect, rules, explain."""
 
 from __future__ import annotations
 
@@ -243,6 +243,56 @@ def check(
             raise
         _fail(escape(f"the audit stopped: {describe(exc)}; please report it"))
     raise typer.Exit(report.exit_code(exit_zero))
+
+
+@app.command("fix")
+def fix_cmd(
+    path: Path = typer.Argument(..., help="One artifact: a GraphDef, a `.meta` with its checkpoint, or a SavedModel.",
+                                show_default=False),
+    out: Optional[Path] = typer.Option(None, "--out", "-o", help="Write the repaired copy into this folder (created)."),
+    in_place: bool = typer.Option(False, "--in-place", help="Rewrite the artifact itself instead of writing a copy."),
+    weights: Optional[str] = typer.Option(None, "--weights", help="A Keras .h5 of the pretrained weights (GA202)."),
+    select: Optional[List[str]] = typer.Option(None, "--select", help="Rule codes or prefixes to fix and check."),
+    ignore: Optional[List[str]] = typer.Option(None, "--ignore", help="Rule codes or prefixes to leave alone."),
+    config: Optional[Path] = typer.Option(None, "--config", help="A pyproject.toml ([tool.graphaudit]) or graphaudit.toml."),
+    isolated: bool = typer.Option(False, "--isolated", help="Ignore configuration files."),
+    output: Optional[List[str]] = typer.Option(None, "--output", help="A node the artifact is for (repeatable); used as a root."),
+    pretrained: Optional[List[str]] = typer.Option(None, "--pretrained", help="Variable globs that are pretrained."),
+    finetune: Optional[List[str]] = typer.Option(None, "--finetune", help="Variable globs that are fine-tuned on purpose."),
+    max_file_size: Optional[int] = typer.Option(None, "--max-file-size", help="Refuse protobuf files larger than this many bytes."),
+) -> None:
+    """Write a repaired copy of an artifact: apply the fixes its findings make safe, list the others as manual.
+
+    Exit 0: nothing is left to fix; 1: findings remain; 2: unreadable input or usage error.
+    """
+    from graphaudit.engine import audit_paths
+    from graphaudit.fix import fix, render_fix
+
+    try:
+        if in_place == (out is not None):
+            raise UsageError("give either -o OUT (a folder for the repaired copy) or --in-place")
+        cli = Options(select=_split(select), ignore=_split(ignore), outputs=tuple(output) if output else None,
+                      pretrained=_split(pretrained), finetune=_split(finetune), weights=weights,
+                      max_file_size=max_file_size)
+        settings = _settings(config, isolated, cli)
+        result = fix(str(path), None if out is None else str(out), settings, in_place=in_place,
+                     weights_file=settings.weights, max_file_size=max_file_size)
+        report = audit_paths([result.out if not in_place else str(path)], settings)
+        render_fix(result, report, sys.stdout)
+    except GraphauditError as exc:
+        from graphaudit.reporters.escaping import escape
+
+        _fail(escape(str(exc)))
+    except (typer.Exit, KeyboardInterrupt):
+        raise
+    except Exception as exc:  # noqa: BLE001 - a run that cannot go on still ends in one line
+        from graphaudit.errors import describe, strict
+        from graphaudit.reporters.escaping import escape
+
+        if strict():
+            raise
+        _fail(escape(f"the fix stopped: {describe(exc)}; please report it"))
+    raise typer.Exit(report.exit_code())
 
 
 @app.command("inspect")

@@ -47,11 +47,20 @@ class Location:
 
 @dataclass(frozen=True)
 class Fixup:
-    """What to change: an imperative title, a detail paragraph and code (TF1 and TF2 if they differ)."""
+    """What to change: an imperative title, a detail paragraph and code (TF1 and TF2 if they differ).
+
+    ``automatic`` says that `graphaudit fix` repairs the artifact itself: the rule set it because
+    the finding's evidence makes the repair safe (ruff's fix safety); otherwise the fix is manual.
+    """
 
     title: str
     detail: str = ""
     code: str = ""
+    automatic: bool = False
+
+    @property
+    def applicability(self) -> str:
+        return "automatic" if self.automatic else "manual"
 
 
 @dataclass(frozen=True)

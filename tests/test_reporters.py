@@ -34,7 +34,8 @@ def test_json_contract(artifacts, capsys):
     assert list(f) == ["code", "name", "severity", "confidence", "message", "location", "evidence", "fixup"]
     assert f["code"] == "GA201" and f["name"] == "uninitialized-variable" and f["severity"] == "error"
     assert list(f["location"]) == ["graph", "scope", "nodes", "variables"]
-    assert list(f["fixup"]) == ["title", "detail", "code"]
+    assert list(f["fixup"]) == ["title", "detail", "code", "applicability"]
+    assert f["fixup"]["applicability"] in ("automatic", "manual")
     assert data["summary"] == {"artifacts": 1, "errors": 0, "findings": {"error": 1, "warning": 0, "info": 0},
                                "warnings": 0, "skipped": {}}
 

@@ -41,7 +41,8 @@ def finding_dict(f: Finding) -> dict:
         "location": {"graph": loc.graph, "scope": loc.scope, "nodes": list(loc.nodes),
                      "variables": list(loc.variables)},
         "evidence": list(f.evidence),
-        "fixup": {"title": f.fixup.title, "detail": f.fixup.detail, "code": f.fixup.code},
+        "fixup": {"title": f.fixup.title, "detail": f.fixup.detail, "code": f.fixup.code,
+                      "applicability": f.fixup.applicability},
     }
 
 

@@ -77,6 +77,9 @@ class ConsoleReporter(Reporter):
         if self.show_fixes:
             if f.fixup.detail:
                 c.print(Text.assemble("    ", _ticks(f.fixup.detail)))
+            if f.fixup.title:
+                c.print(Text.assemble("    ", ("applies: ", "dim"), _ticks("automatic: `graphaudit fix` repairs the artifact"
+                                      if f.fixup.automatic else "manual: change the code that built the artifact")))
             for line in f.evidence:
                 c.print(Text.assemble("    ", ("evidence: ", "dim"), _ticks(line)))
             c.print(Text.assemble("    ", ("docs: ", "dim"), docs_url(f.code)))

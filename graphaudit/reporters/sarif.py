@@ -75,7 +75,8 @@ def sarif_dict(report: Report) -> dict:
                     "evidence": list(f.evidence),
                     "variables": list(f.location.variables[:200]),
                     "nodes": list(f.location.nodes[:200]),
-                    "fixup": {"title": f.fixup.title, "detail": f.fixup.detail, "code": f.fixup.code},
+                    "fixup": {"title": f.fixup.title, "detail": f.fixup.detail, "code": f.fixup.code,
+                      "applicability": f.fixup.applicability},
                 },
             }
             results.append(escape_tree(result, multiline=MULTILINE))

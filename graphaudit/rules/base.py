@@ -18,6 +18,22 @@ DOC_SECTIONS = ("What it does", "Why is this bad?", "Example", "Use instead", "F
 _SECTION_RE = re.compile(r"^## (.+?)\s*$", re.M)
 
 
+#: Formats whose whole graph and saver `graphaudit fix` rewrites (format values, as the Artifact names them).
+REWRITABLE_GRAPHS = frozenset({"graphdef", "graphdef_text", "metagraph", "saved_model_v1"})
+
+
+def graph_rewritable(artifact: "Artifact") -> bool:
+    """Whether `graphaudit fix` can rewrite this artifact's graph (and the checkpoint beside it)."""
+    return artifact.format.value in REWRITABLE_GRAPHS
+
+
+def collection_trainable(artifact: "Artifact", names: Iterable[str]) -> bool:
+    """Whether a MetaGraph's TRAINABLE_VARIABLES collection alone marks these variables trainable."""
+    return artifact.format.value in ("metagraph", "saved_model_v1") and all(
+        artifact.variables[n].trainable_source == "TRAINABLE_VARIABLES collection"
+        for n in names if artifact.variables[n].trainable)
+
+
 class Rule:
     """Base class. Subclasses set the class attributes and implement :meth:`check`."""
 

@@ -8,7 +8,7 @@ from typing import Iterator, Sequence
 from graphaudit.analysis.copies import Copy, DeadCopy
 from graphaudit.findings import Confidence, Finding, Fixup, Severity
 from graphaudit.names import common_scope
-from graphaudit.rules.base import Rule, name_list, plural
+from graphaudit.rules.base import Rule, graph_rewritable, name_list, plural
 
 _FIX_CODE = '''\
 # Build the model once (in its own notebook cell) and reuse the object:
@@ -122,6 +122,7 @@ class DuplicateModelInstance(Rule):
                         "once (e.g. in its own notebook cell) and reuse the object, or call "
                         "`tf.compat.v1.reset_default_graph()` before building it again, then save the artifact again."),
                 code=_FIX_CODE,
+                automatic=graph_rewritable(artifact),
             ),
             confidence=Confidence.HIGH,
         )

@@ -6,7 +6,7 @@ from typing import Iterator
 
 from graphaudit.analysis.copies import DeadCopy
 from graphaudit.findings import Confidence, Finding, Fixup, Severity
-from graphaudit.rules.base import Rule, name_list, plural
+from graphaudit.rules.base import Rule, graph_rewritable, name_list, plural
 
 _FIX_CODE = '''\
 # TF1: build the model on your tensor, once, and use its output
@@ -133,6 +133,7 @@ class OrphanedModelCopy(Rule):
                         f"{placeholder} and then calling `model(tensor)` (which builds {twin.label}). Or use "
                         "`graphaudit.reference.VGG19`, which builds exactly one copy."),
                 code=_FIX_CODE,
+                automatic=graph_rewritable(artifact),
             ),
         )
 

@@ -6,7 +6,7 @@ from typing import Iterator
 
 from graphaudit.artifact import Format
 from graphaudit.findings import Confidence, Finding, Fixup, Severity
-from graphaudit.rules.base import Rule, plural
+from graphaudit.rules.base import Rule, graph_rewritable, plural
 
 _FIX_CODE = '''\
 # TF1: build the model once per graph. Re-running the cell that builds it, or calling
@@ -114,6 +114,7 @@ class CheckpointNameDrift(Rule):
                             "variable})`; `graphaudit.reference.VGG19.load_weights(sess)` loads its weights in "
                             "any session."),
                     code=_FIX_CODE,
+                    automatic=graph_rewritable(artifact) and artifact.checkpoint is not None,
                 ),
             )
 

@@ -175,6 +175,7 @@ class PretrainedWeightsReinitialized(Rule):
                             "`clone_model` builds fresh weights: copy them with "
                             "`clone.set_weights(model.get_weights())`."),
                     code=_FIX_CODE,
+                    automatic=reference is not None and artifact.checkpoint is not None,
                 ),
             )
             scratch = {label: names for label, names in covered.items() if label.startswith("scratch ")}

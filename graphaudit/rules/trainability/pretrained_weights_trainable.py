@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Iterator
 
 from graphaudit.findings import Confidence, Finding, Fixup, Severity, Silenced
-from graphaudit.rules.base import Rule, name_list
+from graphaudit.rules.base import Rule, collection_trainable, name_list
 from graphaudit.analysis.provenance import Strength
 from graphaudit.rules.trainability import (group_label, params_of, pretrained_word, split_declared, trainable_sources, training_machinery,
                                           untruthful_trainable)
@@ -139,5 +139,6 @@ class PretrainedWeightsTrainable(Rule):
                 detail=("Set `base.trainable = False` before `compile()` (TF2), or pass `var_list=` "
                         "without the backbone (TF1). Declare intended fine-tuning with `finetune`."),
                 code=_FIX_CODE,
+                automatic=collection_trainable(artifact, names),
             ),
         )

@@ -1,0 +1,782 @@
+"""`graphaudit fix`: write a repaired copy of an artifact, applying the fixes that a finding's evidence makes safe."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import tempfile
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from graphaudit.artifact import Artifact, Format
+from graphaudit.errors import ArtifactError, UsageError
+from graphaudit.findings import Finding
+
+#: Formats whose graph `fix` rewrites: their protobufs hold the whole graph and its saver.
+GRAPH_FORMATS = (Format.GRAPHDEF, Format.GRAPHDEF_TEXT, Format.METAGRAPH, Format.SAVED_MODEL_V1)
+#: Collections of VariableDefs; the others name nodes or hold protos of their own.
+VARIABLE_COLLECTIONS = ("variables", "trainable_variables", "local_variables", "model_variables",
+                        "moving_average_variables", "metric_variables")
+SAVE_OPS = ("SaveV2", "Save", "SaveSlices")
+RESTORE_OPS = ("RestoreV2",)
+
+
+class Unsafe(Exception):
+    """A fix that the evidence does not make safe; the message says why, and the finding is left manual."""
+
+
+@dataclass
+class Outcome:
+    """What one finding got: fixed (with what changed) or manual (with why)."""
+
+    finding: Finding
+    fixed: bool
+    detail: str
+
+
+@dataclass
+class FixResult:
+    source: str
+    out: str
+    format: str
+    outcomes: list[Outcome] = field(default_factory=list)
+    files: list[tuple[str, str]] = field(default_factory=list)  # (relative path, what changed)
+    removed: dict[str, list[tuple[str, str]]] = field(default_factory=dict)  # file -> [(node, op)]
+    sizes: tuple[int, int] = (0, 0)  # bytes of the artifact's files before and after
+
+
+# ------------------------------------------------------------------------------------------ the files
+
+
+def artifact_files(art: Artifact) -> tuple[Path, list[Path]]:
+    """The folder the artifact's files are relative to, and every file it is made of."""
+    path = Path(art.path)
+    if art.format in (Format.SAVED_MODEL_V1, Format.SAVED_MODEL_V2):
+        root = path if path.is_dir() else path.parent
+        return root, sorted(p for p in root.rglob("*") if p.is_file())
+    root = path.parent
+    files = [path]
+    if art.checkpoint is not None:
+        prefix = Path(art.checkpoint.prefix)
+        files += sorted(p for p in prefix.parent.iterdir()
+                        if p.is_file() and p.name.startswith(prefix.name + ".") and p != path)
+        state = prefix.parent / "checkpoint"
+        if state.is_file():
+            files.append(state)
+    return root, files
+
+
+def _proto_path(art: Artifact) -> Path:
+    path = Path(art.path)
+    if art.format in (Format.SAVED_MODEL_V1, Format.SAVED_MODEL_V2) and path.is_dir():
+        for name in ("saved_model.pb", "saved_model.pbtxt"):
+            if (path / name).is_file():
+                return path / name
+    return path
+
+
+def _load_proto(art: Artifact):
+    """The artifact's top protobuf, parsed with the generated classes, and whether it is text."""
+    from google.protobuf import text_format
+
+    from graphaudit.formats import protos
+
+    path = _proto_path(art)
+    cls = {Format.GRAPHDEF: protos.GraphDef, Format.GRAPHDEF_TEXT: protos.GraphDef,
+           Format.METAGRAPH: protos.MetaGraphDef, Format.SAVED_MODEL_V1: protos.SavedModel}[art.format]
+    data = path.read_bytes()
+    message = cls()
+    text = art.format is Format.GRAPHDEF_TEXT or path.suffix == ".pbtxt"
+    if text:
+        text_format.Parse(data.decode("utf-8"), message)
+    else:
+        message.ParseFromString(data)
+    return message, text
+
+
+def _meta_graphs(art: Artifact, message) -> dict[str, object]:
+    """Graph name in the Artifact -> the MetaGraphDef (or GraphDef) that holds it, as the readers name them."""
+    if art.format in (Format.GRAPHDEF, Format.GRAPHDEF_TEXT, Format.METAGRAPH):
+        return {next(iter(art.graphs), "graph"): message}
+    out = {}
+    for k, mg in enumerate(message.meta_graphs):
+        tags = ",".join(sorted(mg.meta_info_def.tags)) or f"#{k}"
+        out[f"tags:{tags}" if len(message.meta_graphs) > 1 or tags else "graph"] = mg
+    return out
+
+
+def _graph_def(holder):
+    return holder.graph_def if hasattr(holder, "graph_def") else holder
+
+
+# ------------------------------------------------------------------------------------------ pruning
+
+
+def _node_name(ref: str) -> str:
+    return ref.lstrip("^").split(":")[0]
+
+
+@dataclass
+class Pruned:
+    nodes: list[tuple[str, str]]  # (name, op) removed, in graph order
+    keys: set[str]  # checkpoint keys the saver no longer saves or restores
+    collection_entries: int
+
+
+def prune(holder, seeds: Iterable[str], protected: set[str]) -> Pruned:
+    """Remove ``seeds`` from the graph, with what only they use and what only uses them.
+
+    What is removed: the seeds; every node reading one of them over a data edge (an op cannot
+    lose an input); and, repeatedly, every node all of whose consumers are removed (its
+    initializer constants, its reads, its placeholder). Control edges into removed nodes are
+    dropped (an init op's `^kernel/Assign`). A saver keeps its ops: the removed variables leave
+    its tensor lists. Raises :class:`Unsafe` rather than remove a node in ``protected`` (roots,
+    signature tensors, saver and init ops) or leave a collection or control-flow context naming
+    a removed node it cannot drop whole.
+    """
+    gd = _graph_def(holder)
+    nodes = list(gd.node)
+    by_name = {n.name: n for n in nodes}
+    consumers: dict[str, list[tuple[str, bool]]] = {n.name: [] for n in nodes}
+    for n in nodes:
+        for ref in n.input:
+            src = _node_name(ref)
+            if src in consumers:
+                consumers[src].append((n.name, ref.startswith("^")))
+    saver_ops = {n.name for n in nodes if n.op in SAVE_OPS + RESTORE_OPS}
+    removed: set[str] = set()
+    stack = [s for s in seeds if s in by_name]
+    # Downstream over data edges, stopping at the saver (whose lists are rewritten instead).
+    while stack:
+        name = stack.pop()
+        if name in removed or name in saver_ops:
+            continue
+        removed.add(name)
+        stack.extend(c for c, control in consumers[name] if not control)
+    # Upstream: what only removed nodes use.
+    changed = True
+    while changed:
+        changed = False
+        for n in nodes:
+            name = n.name
+            if name in removed or name in protected or name in saver_ops:
+                continue
+            uses = consumers[name]
+            if uses and all(c in removed for c, _ in uses):
+                removed.add(name)
+                changed = True
+    # A removed node that consumes a removed saver output only: also the restore's Identity/Assign.
+    clash = sorted(removed & protected)
+    if clash:
+        raise Unsafe(f"it would remove {', '.join(f'`{c}`' for c in clash[:3])}, which a root or the saver needs")
+    keys = _rewrite_saver(gd, nodes, by_name, consumers, removed)
+    entries = _prune_collections(holder, removed)
+    kept = [n for n in nodes if n.name not in removed]
+    for n in kept:
+        inputs = [ref for ref in n.input if not (ref.startswith("^") and _node_name(ref) in removed)]
+        dangling = [ref for ref in inputs if _node_name(ref) in removed]
+        if dangling:
+            raise Unsafe(f"`{n.name}` ({n.op}) would lose its input `{dangling[0]}`")
+        if len(inputs) != len(n.input):
+            del n.input[:]
+            n.input.extend(inputs)
+    gone = [(n.name, n.op) for n in nodes if n.name in removed]
+    del gd.node[:]
+    gd.node.extend(kept)
+    return Pruned(gone, keys, entries)
+
+
+def _string_list(node) -> list[bytes]:
+    return list(node.attr["value"].tensor.string_val)
+
+
+def _set_string_list(node, values: Sequence[bytes]) -> None:
+    tensor = node.attr["value"].tensor
+    del tensor.string_val[:]
+    tensor.string_val.extend(values)
+    shape = tensor.tensor_shape
+    del shape.dim[:]
+    shape.dim.add().size = len(values)
+    if "_output_shapes" in node.attr:
+        for s in node.attr["_output_shapes"].list.shape:
+            del s.dim[:]
+            s.dim.add().size = len(values)
+
+
+def _rewrite_saver(gd, nodes, by_name, consumers, removed: set[str]) -> set[str]:
+    """Take the removed variables out of every save and restore op; return their checkpoint keys.
+
+    A save op's tensors follow its `tensor_names` constant position by position; a restore op's
+    outputs do too. A key is dropped when the save op's tensor for it is removed, or when every
+    reader of the restore op's output for it is removed.
+    """
+    savers = [n for n in nodes if n.name not in removed and n.op in SAVE_OPS + RESTORE_OPS and len(n.input) >= 3]
+    original = {}  # const name -> its strings before any rewrite (save and restore may share one)
+    for n in savers:
+        for ref in n.input[1:3]:
+            const = by_name.get(_node_name(ref))
+            if const is None or const.op != "Const":
+                if any(_node_name(r) in removed for r in n.input):
+                    raise Unsafe(f"the saver op `{n.name}` takes its tensor names from a non-constant")
+                break
+            original.setdefault(const.name, _string_list(const))
+    port_readers: dict[tuple[str, int], list[str]] = {}
+    restore_names = {n.name for n in savers if n.op in RESTORE_OPS}
+    for n in nodes:
+        for ref in n.input:
+            src = _node_name(ref)
+            if src in restore_names and not ref.startswith("^"):
+                port = int(ref.split(":")[1]) if ":" in ref else 0
+                port_readers.setdefault((src, port), []).append(n.name)
+    keys: set[bytes] = set()
+    for n in savers:
+        names = original.get(_node_name(n.input[1]))
+        if names is None:
+            continue
+        if n.op in SAVE_OPS:
+            start = 3 if n.op == "SaveV2" else 2
+            data = [r for r in n.input[start:] if not r.startswith("^")]
+            keys.update(names[i] for i, ref in enumerate(data[:len(names)]) if _node_name(ref) in removed)
+        else:
+            for i, key in enumerate(names):
+                readers = port_readers.get((n.name, i), [])
+                if readers and all(r in removed for r in readers):
+                    keys.add(key)
+    if not keys:
+        return set()
+    for n in savers:
+        names = original.get(_node_name(n.input[1]))
+        if names is None:
+            continue
+        keep = [i for i, k in enumerate(names) if k not in keys]
+        if len(keep) == len(names):
+            continue
+        if n.op in SAVE_OPS:
+            start = 3 if n.op == "SaveV2" else 2
+            data = list(n.input[start:start + len(names)])
+            new = list(n.input[:start]) + [data[i] for i in keep] + list(n.input[start + len(names):])
+            del n.input[:]
+            n.input.extend(new)
+        else:
+            remap = {old: new for new, old in enumerate(keep)}
+            for (src, port), readers in port_readers.items():
+                if src != n.name:
+                    continue
+                for reader in readers:
+                    if reader in removed:
+                        continue
+                    if port not in remap:
+                        raise Unsafe(f"`{reader}` reads the restored value of a removed variable")
+                    user = by_name[reader]
+                    refs = [(f"{n.name}:{remap[port]}" if remap[port] else n.name)
+                            if _node_name(r) == n.name and not r.startswith("^")
+                            and (int(r.split(":")[1]) if ":" in r else 0) == port else r for r in user.input]
+                    del user.input[:]
+                    user.input.extend(refs)
+        if "dtypes" in n.attr:
+            types = list(n.attr["dtypes"].list.type)
+            del n.attr["dtypes"].list.type[:]
+            n.attr["dtypes"].list.type.extend(types[i] for i in keep)
+    for name, values in original.items():
+        # The names and their shape_and_slices line up position by position; both lose the same ones.
+        names_of = next((original[_node_name(n.input[1])] for n in savers
+                         if name in (_node_name(n.input[1]), _node_name(n.input[2]))), values)
+        _set_string_list(by_name[name], [v for v, k in zip(values, names_of) if k not in keys])
+    return {k.decode("utf-8", "surrogateescape") for k in keys}
+
+
+def _prune_collections(holder, removed: set[str]) -> int:
+    if not hasattr(holder, "collection_def"):
+        return 0
+    from graphaudit.formats import protos
+
+    dropped = 0
+    for key in list(holder.collection_def):
+        coll = holder.collection_def[key]
+        kind = coll.WhichOneof("kind")
+        if kind == "node_list":
+            values = list(coll.node_list.value)
+            keep = [v for v in values if _node_name(v) not in removed]
+            if len(keep) != len(values):
+                del coll.node_list.value[:]
+                coll.node_list.value.extend(keep)
+                dropped += len(values) - len(keep)
+        elif kind == "bytes_list" and key in VARIABLE_COLLECTIONS:
+            values = list(coll.bytes_list.value)
+            keep = []
+            for raw in values:
+                vd = protos.VariableDef.FromString(raw)
+                if _node_name(vd.variable_name) not in removed:
+                    keep.append(raw)
+            if len(keep) != len(values):
+                del coll.bytes_list.value[:]
+                coll.bytes_list.value.extend(keep)
+                dropped += len(values) - len(keep)
+        elif kind == "bytes_list" and removed:
+            keep = []
+            for raw in coll.bytes_list.value:
+                if _context_gone(key, raw, removed):
+                    continue
+                keep.append(raw)
+            if len(keep) != len(coll.bytes_list.value):
+                dropped += len(coll.bytes_list.value) - len(keep)
+                del coll.bytes_list.value[:]
+                coll.bytes_list.value.extend(keep)
+    if hasattr(holder, "signature_def"):
+        for sig in holder.signature_def.values():
+            for info in list(sig.inputs.values()) + list(sig.outputs.values()):
+                if _node_name(info.name) in removed:
+                    raise Unsafe(f"the signature reads `{info.name}`, which would be removed")
+    return dropped
+
+
+#: Control-flow context protos (control_flow.proto): the field of the pivot node, and of ValuesDef.
+_CONTEXTS = {"cond_context": (3, 5), "while_context": (5, 9)}
+
+
+def _context_gone(key: str, raw: bytes, removed: set[str]) -> bool:
+    """Whether a collection entry belongs to removed nodes (drop it); raise Unsafe for a mix.
+
+    A control-flow context goes with its pivot node; any other entry must name no removed node.
+    """
+    fields = _fields(raw) or []
+    if key in _CONTEXTS:
+        pivot_field, values_field = _CONTEXTS[key]
+        pivot = next((_node_name(v.decode("utf-8", "replace")) for n, t, v in fields if n == pivot_field and t == 2), "")
+        values = set()
+        for n, t, v in fields:
+            if n == values_field and t == 2:
+                values.update(_node_name(x.decode("utf-8", "replace")) for m, u, x in (_fields(v) or [])
+                              if m == 1 and u == 2)
+        if pivot in removed:
+            return True
+        if values & removed:
+            raise Unsafe(f"a `{key}` entry holds removed nodes but its pivot `{pivot}` stays")
+        return False
+    hit = _names_in(raw) & removed
+    if hit:
+        raise Unsafe(f"collection `{key}` names the removed node `{sorted(hit)[0]}`")
+    return False
+
+
+def _names_in(raw: bytes) -> set[str]:
+    """Node names in a serialized protobuf: its printable strings, read through nested messages."""
+    out: set[str] = set()
+
+    def walk(data: bytes, depth: int) -> None:
+        for _number, wire_type, value in _fields(data) or []:
+            if wire_type != 2:
+                continue
+            try:
+                text = value.decode("utf-8")
+            except UnicodeDecodeError:
+                text = ""
+            if text and text.isprintable():
+                out.add(_node_name(text))
+            elif depth < 8:
+                walk(value, depth + 1)
+
+    walk(raw, 0)
+    return out
+
+
+def _fields(data: bytes) -> list[tuple[int, int, bytes]] | None:
+    """The (number, wire type, payload) of each field, or None when ``data`` is not a message."""
+    from graphaudit.formats.table import TableError, _varint
+
+    out = []
+    pos = 0
+    try:
+        while pos < len(data):
+            tag, pos = _varint(data, pos, len(data), 64)
+            number, wire_type = tag >> 3, tag & 7
+            if number == 0:
+                return None
+            if wire_type == 0:
+                _, pos = _varint(data, pos, len(data), 64)
+                out.append((number, 0, b""))
+            elif wire_type == 2:
+                length, pos = _varint(data, pos, len(data), 64)
+                if pos + length > len(data):
+                    return None
+                out.append((number, 2, data[pos:pos + length]))
+                pos += length
+            elif wire_type in (1, 5):
+                pos += 8 if wire_type == 1 else 4
+                out.append((number, wire_type, b""))
+            else:
+                return None
+    except TableError:
+        return None
+    return out if pos == len(data) else None
+
+
+# ------------------------------------------------------------------------------------------ the plan
+
+
+@dataclass
+class Plan:
+    """Everything to change: nodes to prune per graph, checkpoint edits, collection edits."""
+
+    seeds: dict[str, set[str]] = field(default_factory=dict)  # graph -> nodes to remove (with their closure)
+    drop_keys: set[str] = field(default_factory=set)
+    renames: dict[str, str] = field(default_factory=dict)  # new key -> old key
+    values: dict[str, Callable[[], object]] = field(default_factory=dict)  # key -> new value
+    untrain: dict[str, set[str]] = field(default_factory=dict)  # graph -> variable nodes to leave trainable_variables
+    by_finding: dict[int, str] = field(default_factory=dict)  # id(finding) -> what the fix does
+
+
+def _plan_finding(plan: Plan, art: Artifact, facts, finding: Finding, weights) -> str:
+    """Add the fix of one finding to ``plan`` and say what it does, or raise Unsafe."""
+    code = finding.code
+    loc = finding.location
+    if code == "GA202" and weights is None:
+        raise Unsafe("give the pretrained weights with `--weights FILE.h5` to write them into the checkpoint")
+    if code == "GA301":
+        raise Unsafe("a train op in the graph updates them: rebuild it with `var_list=` leaving them out, then "
+                     "save again (`fix` cannot rewrite an optimizer's update ops)")
+    if not finding.fixup.automatic:
+        raise Unsafe("its evidence does not make an automatic fix safe")
+    if art.format not in GRAPH_FORMATS and code != "GA202":
+        raise Unsafe(f"`fix` rewrites GraphDefs, MetaGraphs and TF1 SavedModels, not {art.format.value}")
+    if code in ("GA101", "GA102"):
+        copies = [d for d in facts.dead_copies if d.graph == loc.graph and d.dead.scope == loc.scope] or \
+                 [d for d in facts.dead_copies if d.graph == loc.graph and set(loc.variables) & set(d.dead.weights)]
+        if code == "GA102":
+            copies = [d for d in facts.dead_copies if d.graph == loc.graph and not d.shares_weights]
+        if not copies:
+            raise Unsafe("the dead copy is no longer found in the graph")
+        seeds = plan.seeds.setdefault(loc.graph, set())
+        ops = params = 0
+        for d in copies:
+            seeds.update(d.dead.nodes)
+            seeds.update(d.inputs)
+            ops += len(d.dead.nodes)
+            if not d.shares_weights:
+                # Its own variables go too: their nodes, then (by the closure) their init and reads.
+                nodes = [art.variables[w].node for w in d.unused_weights if w in art.variables]
+                seeds.update(n for n in nodes if n)
+                params += d.unused_params
+        what = f"remove {plural(len(copies), 'unused copy', 'unused copies')} ({ops:,} ops"
+        return what + (f", {params:,} params)" if params else "; their weights are shared and kept)")
+    if code == "GA203":
+        if art.checkpoint is None or not hasattr(art.checkpoint, "header"):
+            raise Unsafe("the checkpoint is not a tensor bundle that `fix` can rewrite")
+        drifts = [d for d in facts.name_drift if d.graph == loc.graph]
+        count = 0
+        for drift in drifts:
+            for r in drift.renames:
+                var = art.variables[r.variable]
+                new_key = var.checkpoint_key or var.name
+                entry = art.checkpoint.entry(r.key)
+                if new_key in art.checkpoint or new_key in plan.renames:
+                    raise Unsafe(f"the checkpoint already holds `{new_key}`")
+                if var.shape is not None and tuple(entry.shape) != tuple(var.shape):
+                    raise Unsafe(f"`{r.key}` is {list(entry.shape)} but `{r.variable}` is {list(var.shape)}")
+                plan.renames[new_key] = r.key
+                count += 1
+        return f"copy {plural(count, 'checkpoint value')} to the keys the graph restores"
+    if code == "GA202":
+        if weights is None:
+            raise Unsafe("give the pretrained weights with `--weights FILE.h5`")
+        if art.checkpoint is None or not hasattr(art.checkpoint, "header"):
+            raise Unsafe("the values are not in a tensor bundle that `fix` can rewrite")
+        count = 0
+        for name in loc.variables:
+            var = art.variables.get(name)
+            weight = weights.lookup(name, var.shape) if var is not None else None
+            if var is None or weight is None or var.checkpoint_key is None:
+                raise Unsafe(f"`{weights.name}` has no weight of the same name and shape for `{name}`")
+            if var.checkpoint_key not in art.checkpoint:
+                raise Unsafe(f"the checkpoint holds no value for `{name}`")
+            plan.values[var.checkpoint_key] = (lambda w=weight: np.concatenate(list(weights.chunks(w, 1 << 16)))
+                                               if w.shape else next(weights.chunks(w, 1)))
+            count += 1
+        return f"write the pretrained values of {plural(count, 'variable')} into the checkpoint"
+    if code in ("GA301", "GA302"):
+        if art.format not in (Format.METAGRAPH, Format.SAVED_MODEL_V1):
+            raise Unsafe("only a MetaGraph's `trainable_variables` collection can be edited")
+        nodes = set()
+        for v in loc.variables:
+            var = art.variables.get(v)
+            if var is not None and var.node and var.graph:
+                plan.untrain.setdefault(var.graph, set()).add(var.node)
+                nodes.add(var.node)
+        what = f"remove {plural(len(nodes), 'variable')} from `trainable_variables`"
+        if code == "GA301":
+            what += "; the train op that updates them is still in the graph: rebuild it with `var_list=`"
+        return what
+    raise Unsafe("graphaudit has no automatic fix for this rule")
+
+
+def plural(n: int, word: str, words: str | None = None) -> str:
+    return f"{n:,} {word if n == 1 else (words or word + 's')}"
+
+
+# ------------------------------------------------------------------------------------------ running
+
+
+def fix(path: str, out: str | None, settings, *, in_place: bool = False, weights_file: str | None = None,
+        max_file_size: int | None = None) -> FixResult:
+    """Audit the artifact at ``path``, apply the safe fixes into ``out`` (or ``path`` itself)."""
+    from graphaudit.analysis import Analyses
+    from graphaudit.config import DEFAULT_MAX_FILE_SIZE
+    from graphaudit.engine import check_artifact
+    from graphaudit.formats.readers import read
+    from graphaudit.formats.sniff import discover
+
+    cap = max_file_size or DEFAULT_MAX_FILE_SIZE
+    candidates = discover([path], max_file_size=cap)
+    if len(candidates) != 1:
+        raise UsageError(f"{path}: holds {len(candidates)} artifacts; fix takes one"
+                         + (f" (for example {candidates[0].path})" if candidates else ""))
+    art = read(candidates[0], max_file_size=cap)
+    result = check_artifact(art, settings)
+    if result.error:
+        raise ArtifactError(art.path, result.error)
+    facts = Analyses(art, settings)
+    weights = _read_weights(weights_file) if weights_file else None
+    root, files = artifact_files(art)
+    target = Path(path if in_place else out).resolve()
+    if not in_place:
+        _check_out(root, target, files)
+    plan = Plan()
+    outcomes: list[Outcome] = []
+    for finding in result.findings:
+        trial = Plan(**{k: _copy(v) for k, v in plan.__dict__.items()})
+        try:
+            what = _plan_finding(trial, art, facts, finding, weights)
+        except Unsafe as exc:
+            outcomes.append(Outcome(finding, False, str(exc)))
+            continue
+        plan = trial
+        outcomes.append(Outcome(finding, True, what))
+    fixed = FixResult(source=str(root), out=str(target), format=art.format.value, outcomes=outcomes)
+    before = sum(f.stat().st_size for f in files)
+    staging = Path(tempfile.mkdtemp(prefix=".graphaudit-fix-", dir=target.parent if not in_place else root.parent))
+    try:
+        while True:
+            try:
+                _apply(art, plan, root, files, staging, fixed)
+                break
+            except Unsafe as exc:
+                # Pruning this graph turned out unsafe: its findings become manual, the rest still apply.
+                graph = getattr(exc, "graph", "")
+                plan.seeds.pop(graph, None)
+                for o in fixed.outcomes:
+                    if o.fixed and o.finding.code in ("GA101", "GA102") and o.finding.location.graph == graph:
+                        o.fixed, o.detail = False, str(exc)
+                fixed.files.clear()
+                fixed.removed.clear()
+                shutil.rmtree(staging, ignore_errors=True)
+                staging.mkdir()
+        if in_place:
+            for f in files:
+                rel = f.relative_to(root)
+                if (staging / rel).exists():
+                    os.replace(staging / rel, f)
+            # An in-place checkpoint written anew: drop its old shards that the new index no longer names.
+        else:
+            target.mkdir(parents=True, exist_ok=True)
+            for f in sorted(staging.rglob("*")):
+                if f.is_file():
+                    dest = target / f.relative_to(staging)
+                    dest.parent.mkdir(parents=True, exist_ok=True)
+                    os.replace(f, dest)
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+    after_root = root if in_place else target
+    after = sum(p.stat().st_size for p in (after_root / f.relative_to(root) for f in files) if p.exists())
+    fixed.sizes = (before, after)
+    return fixed
+
+
+def _copy(value):
+    if isinstance(value, dict):
+        return {k: _copy(v) for k, v in value.items()}
+    if isinstance(value, set):
+        return set(value)
+    return value
+
+
+def _check_out(root: Path, target: Path, files: Sequence[Path]) -> None:
+    src = root.resolve()
+    if target == src or src in target.parents or target in src.parents:
+        raise UsageError(f"-o {target}: the output folder must not overlap the artifact's folder {src}"
+                         " (give --in-place to rewrite the artifact itself)")
+    clash = [f.relative_to(root) for f in files if (target / f.relative_to(root)).exists()]
+    if clash:
+        raise UsageError(f"-o {target}: already holds `{clash[0]}`; give an empty or new folder")
+
+
+def _apply(art: Artifact, plan: Plan, root: Path, files: Sequence[Path], staging: Path, result: FixResult) -> None:
+    """Write every changed file into ``staging``; copy the unchanged ones (for -o)."""
+    changed: set[Path] = set()
+    drop_keys: set[str] = set()
+    if art.format in GRAPH_FORMATS and (plan.seeds or plan.untrain):
+        message, text = _load_proto(art)
+        holders = _meta_graphs(art, message)
+        pb = _proto_path(art)
+        rel = str(pb.relative_to(root))
+        notes = []
+        for graph, seeds in sorted(plan.seeds.items()):
+            holder = holders[graph]
+            protected = _protected(art, graph, holder)
+            before = len(_graph_def(holder).node)
+            try:
+                pruned = prune(holder, seeds, protected)
+            except Unsafe as exc:
+                exc.graph = graph
+                raise
+            drop_keys |= pruned.keys
+            result.removed.setdefault(rel, []).extend(pruned.nodes)
+            notes.append(f"{before:,} -> {len(_graph_def(holder).node):,} nodes"
+                         + (f", {pruned.collection_entries} collection entries" if pruned.collection_entries else "")
+                         + (f", {len(pruned.keys)} saver entries" if pruned.keys else ""))
+        for graph, nodes in sorted(plan.untrain.items()):
+            n = _untrain(holders[graph], nodes)
+            notes.append(f"{n} variables out of `trainable_variables`")
+        if drop_keys and art.checkpoint is None:
+            drop_keys = set()
+        _write_proto(staging / rel, message, text)
+        changed.add(pb)
+        result.files.append((rel, "; ".join(notes)))
+    if art.checkpoint is not None and (drop_keys or plan.renames or plan.values):
+        if not hasattr(art.checkpoint, "header"):
+            raise ArtifactError(art.path, "the checkpoint is not a tensor bundle; `fix` cannot rewrite it")
+        ck = art.checkpoint
+        prefix = Path(ck.prefix)
+        if any(ck.entry(k).sliced for k in ck.keys() if k not in drop_keys):
+            raise ArtifactError(art.path, "the checkpoint holds partitioned tensors, which `fix` does not rewrite")
+        from graphaudit.formats.checkpoint_writer import write_checkpoint
+
+        tensors: dict[str, object] = {}
+        dtypes: dict[str, str] = {}
+        for key in ck.keys():
+            if key in drop_keys:
+                continue
+            tensors[key] = plan.values.get(key) or (lambda k=key: ck.value(k))
+            dtypes[key] = ck.entry(key).dtype
+        for new, old in plan.renames.items():
+            tensors[new] = plan.values.get(new) or (lambda k=old: ck.value(k))
+            dtypes[new] = ck.entry(old).dtype
+        rel_prefix = prefix.relative_to(root)
+        write_checkpoint(staging / rel_prefix, tensors, dtypes=dtypes)
+        old_files = [f for f in files if f.name.startswith(prefix.name + ".") and f.parent == prefix.parent
+                     and (f.name.endswith(".index") or ".data-" in f.name)]
+        changed.update(old_files)
+        params = sum(_elements(ck.entry(k).shape) for k in drop_keys if k in ck)
+        parts = []
+        if drop_keys:
+            parts.append(f"-{len(drop_keys)} keys ({params:,} values)")
+        if plan.renames:
+            parts.append(f"+{len(plan.renames)} keys under the names the graph restores")
+        if plan.values:
+            parts.append(f"{len(plan.values)} values replaced by `--weights`")
+        result.files.append((str(rel_prefix) + ".index", ", ".join(parts)))
+        result.removed.setdefault(str(rel_prefix) + ".index", []).extend((k, "key") for k in sorted(drop_keys))
+    for f in files:
+        if f in changed:
+            continue
+        dest = staging / f.relative_to(root)
+        if not dest.exists():
+            dest.parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(f, dest)
+
+
+def _elements(shape) -> int:
+    n = 1
+    for d in shape:
+        n *= d
+    return n
+
+
+def _protected(art: Artifact, graph: str, holder) -> set[str]:
+    out = {r.node for r in art.roots if r.graph == graph}
+    for info in art.meta_graphs:
+        if info.graph == graph:
+            out.update(info.init_ops)
+            out.update(n for n in (info.restore_op, info.save_op) if n)
+    if hasattr(holder, "saver_def") and holder.HasField("saver_def"):
+        sd = holder.saver_def
+        out.update(_node_name(n) for n in (sd.filename_tensor_name, sd.save_tensor_name, sd.restore_op_name) if n)
+    if hasattr(holder, "signature_def"):
+        for sig in holder.signature_def.values():
+            out.update(_node_name(t.name) for t in list(sig.inputs.values()) + list(sig.outputs.values()))
+    return out
+
+
+def _untrain(holder, nodes: set[str]) -> int:
+    coll = holder.collection_def.get("trainable_variables") if hasattr(holder, "collection_def") else None
+    if coll is None:
+        return 0
+    from graphaudit.formats import protos
+
+    values = list(coll.bytes_list.value)
+    keep = [raw for raw in values if _node_name(protos.VariableDef.FromString(raw).variable_name) not in nodes]
+    del coll.bytes_list.value[:]
+    coll.bytes_list.value.extend(keep)
+    return len(values) - len(keep)
+
+
+def _write_proto(path: Path, message, text: bool) -> None:
+    from google.protobuf import text_format
+
+    path.parent.mkdir(parents=True, exist_ok=True)
+    if text:
+        path.write_text(text_format.MessageToString(message), encoding="utf-8")
+    else:
+        path.write_bytes(message.SerializeToString(deterministic=True))
+
+
+def _read_weights(path: str):
+    """The ``--weights`` file, indexed statically (its values are read one weight at a time)."""
+    from graphaudit.analysis.provenance import open_reference
+
+    return open_reference(path)
+
+
+# ------------------------------------------------------------------------------------------ output
+
+SHOWN_REMOVALS = 12
+
+
+def render_fix(result: FixResult, report, stream) -> None:
+    """A diff-like summary: each changed file and what left it, each finding fixed or manual, what remains."""
+    from graphaudit.reporters.escaping import escape
+
+    def say(line: str = "") -> None:
+        stream.write(escape(line) + "\n")
+
+    say(f"graphaudit fix: {result.source} -> {result.out}")
+    for rel, what in result.files:
+        say(f"--- a/{rel}")
+        say(f"+++ b/{rel}  ({what})" if what else f"+++ b/{rel}")
+        removed = result.removed.get(rel, [])
+        for name, op in removed[:SHOWN_REMOVALS]:
+            say(f"-{'key' if op == 'key' else 'node'} `{name}`" + ("" if op == "key" else f" ({op})"))
+        if len(removed) > SHOWN_REMOVALS:
+            say(f"-... and {len(removed) - SHOWN_REMOVALS:,} more")
+    fixed = [o for o in result.outcomes if o.fixed]
+    manual = [o for o in result.outcomes if not o.fixed]
+    for o in fixed:
+        say(f"fixed  {o.finding.code} {o.finding.name}: {o.detail}")
+    for o in manual:
+        say(f"manual {o.finding.code} {o.finding.name}: {o.detail}; see `graphaudit check --show-fixes`")
+    before, after = result.sizes
+    if before:
+        say(f"size: {before:,} -> {after:,} bytes ({(after - before) / before:+.1%})")
+    if not result.outcomes:
+        say("nothing to fix: the artifact has no findings")
+    remaining = report.findings
+    errors = report.errors
+    if errors:
+        say(f"the repaired copy cannot be read: {errors[0].error}")
+    elif remaining:
+        codes = ", ".join(sorted({f.code for f in remaining}))
+        say(f"left after fixing: {len(remaining)} finding{'s' if len(remaining) != 1 else ''} ({codes})")
+    else:
+        say("left after fixing: no findings")

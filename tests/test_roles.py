@@ -109,3 +109,26 @@ def test_a_leftover_computation_on_metric_counters_is_no_model_copy():
     assert f.location.variables == ("k0", "k1", "k2", "k3")
     found, facts = ga101(metric_variables=["k0", "k1", "k2", "k3"])
     assert found == [] and not facts.model_variables & {"k0", "k1", "k2", "k3"}
+
+
+def test_keras_optimizer_weights_name_slots_and_steps_but_an_unnamed_one_names_nothing():
+    """tf_keras `.h5` names its optimizer weights; Keras 3 stores them by index (`optimizer/vars/3`),
+    and slots.py ties those to weights by order: an empty name must not settle a variable's role."""
+    from graphaudit.analysis.roles import variable_roles
+    from graphaudit.analysis.updates import analyse_updates
+    from graphaudit.artifact import Artifact, Format, Variable
+    from graphaudit.model.keras import KerasInfo, OptimizerWeight
+
+    art = Artifact(path="<hand>", format=Format.KERAS_V3)
+    for name, shape, dtype in (("", (4,), "float32"), ("dense/kernel", (4, 2), "float32"),
+                               ("Adam/m/dense/kernel", (4, 2), "float32"), ("Adam/iter", (), "int64")):
+        art.variables[name] = Variable(name=name, dtype=dtype, shape=shape)
+    art.keras = KerasInfo(optimizer_weights=(
+        OptimizerWeight("optimizer/vars/0", "", (), "int64"),
+        OptimizerWeight("optimizer/vars/1", "", (4,), "float32"),
+        OptimizerWeight("optimizer_weights/Adam/m/dense/kernel:0", "Adam/m/dense/kernel", (4, 2), "float32"),
+        OptimizerWeight("optimizer_weights/Adam/iter:0", "Adam/iter", (), "int64")))
+    roles = {n: (r.role, r.evidence) for n, r in variable_roles(art, analyse_updates(art)).items()}
+    assert roles["Adam/m/dense/kernel"] == (Role.OPTIMIZER_SLOT, "Keras `optimizer_weights`")
+    assert roles["Adam/iter"] == (Role.STEP, "Keras `optimizer_weights`")
+    assert roles[""][0] is Role.WEIGHT and roles["dense/kernel"][0] is Role.WEIGHT

@@ -204,7 +204,7 @@ def provenance(artifact: Artifact, settings: Settings, reference: "ReferenceWeig
     shapes = {n: v.shape for n, v in artifact.variables.items() if v.shape is not None and n in model}
     drafts: list[_Draft] = []
     drafts.extend(_fingerprint_drafts(shapes))
-    _attach(drafts, _declared(artifact.variables, settings.pretrained))
+    _attach(drafts, _declared([n for n in artifact.variables if n in model], settings.pretrained))
     if reference is not None:
         _attach(drafts, _weights_file(artifact, reference))
     _attach(drafts, _weight_loads(artifact, roles, rejected))

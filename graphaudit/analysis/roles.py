@@ -107,7 +107,11 @@ def variable_roles(artifact: Artifact, updates: "UpdateFacts") -> dict[str, Vari
         elif "keras_api/metrics/" in path or path.startswith("metrics/"):
             settle(name, Role.METRIC, where)
     for entry in artifact.keras.optimizer_weights if artifact.keras is not None else ():
-        settle(entry.name, Role.OPTIMIZER_SLOT, "Keras `optimizer_weights`")
+        # Keras 3 stores its optimizer's variables by index only (`optimizer/vars/3`): an unnamed
+        # entry names no variable here; analysis/slots.py ties them to weights by order.
+        if entry.name:
+            step = _STEP_NAME.search(entry.name) and entry.dtype in _INT_TYPES
+            settle(entry.name, Role.STEP if step else Role.OPTIMIZER_SLOT, "Keras `optimizer_weights`")
 
     # 2. What reads and writes it.
     handles = updates.handles

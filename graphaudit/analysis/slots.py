@@ -13,11 +13,12 @@
 
 from __future__ import annotations
 
+import os
 import re
 from dataclasses import dataclass, field
 from typing import Sequence
 
-from graphaudit.artifact import Artifact, Variable
+from graphaudit.artifact import Artifact, Format, Variable
 from graphaudit.model.keras import NEVER_TRAINED
 
 # Slot names of the TF1 optimizers (`tf.compat.v1.train.*`), with the `_N` of a second optimizer.
@@ -54,10 +55,25 @@ class SlotEvidence:
         self.by_variable.setdefault(slot.variable, []).append(slot)
 
 
+# Formats whose artifact path is a folder; the others are a file, whose folder holds its checkpoint.
+_FOLDER_FORMATS = frozenset({Format.SAVED_MODEL_V1, Format.SAVED_MODEL_V2})
+
+
+def beside_artifact(artifact: Artifact, path: str) -> str:
+    """``path`` as a message shows it: relative to the artifact (its folder, or the folder of its
+    file), like the artifact path the report prints beside it; as given when it lies elsewhere."""
+    if not path or not os.path.isabs(path) or not artifact.path or artifact.path.startswith("<"):
+        return path
+    where = os.path.abspath(artifact.path)
+    base = where if artifact.format in _FOLDER_FORMATS else os.path.dirname(where)
+    rel = os.path.relpath(path, base)
+    return path if rel == os.pardir or rel.startswith(os.pardir + os.sep) else rel
+
+
 def optimizer_slots(artifact: Artifact) -> SlotEvidence:
     out = SlotEvidence()
     if artifact.checkpoint is not None:
-        out.where = f"checkpoint `{artifact.checkpoint.prefix}`"
+        out.where = f"checkpoint `{beside_artifact(artifact, artifact.checkpoint.prefix)}`"
     variables = artifact.variables
     # Links the readers already made (TF2 legacy optimizers, through the object graph).
     for var in variables.values():

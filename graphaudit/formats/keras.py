@@ -7,9 +7,11 @@
 
 from __future__ import annotations
 
+import functools
 import io
 import json
 import re
+import struct
 import zipfile
 import zlib
 from dataclasses import replace
@@ -94,6 +96,7 @@ def _walk(entry: Mapping[str, Any], parents: tuple[str, ...], parent_trainable: 
                 yield from _walk(sub, path, trainable, k, below)
 
 
+@functools.lru_cache(maxsize=4096)
 def _snake(name: str) -> str:
     """Keras' `to_snake_case`: the class-based names of Keras 3 weight files."""
     name = re.sub(r"\W+", "", name)
@@ -467,7 +470,7 @@ def _read_v3_weights(path: Path, zf: zipfile.ZipFile, art: Artifact, config: Map
                      max_file_size: int, member: str = KERAS_V3_WEIGHTS) -> None:
     info = zf.getinfo(member)
     if info.compress_type == zipfile.ZIP_STORED:
-        source = zf.open(info)  # seekable without inflating; read lazily
+        source = _stored_member(path, info)  # the member's own bytes in the zip, read lazily
     else:
         try:
             source = io.BytesIO(_zip_member(path, zf, member, min(info.file_size, max_file_size)))
@@ -482,6 +485,71 @@ def _read_v3_weights(path: Path, zf: zipfile.ZipFile, art: Artifact, config: Map
         raise ArtifactError(path, f"`{KERAS_V3_WEIGHTS}` is damaged ({_h5_detail(exc)})") from None
     art.stored_values = H5Values(f, paths, keep=(zf, source), path=path, file_size=info.file_size,
                                  limit=max_file_size).check_all()
+
+
+class _ByteRange(io.RawIOBase):
+    """A read-only window on ``size`` bytes of a file from ``start``: an uncompressed zip member.
+
+    zipfile's own member reader seeks backwards by rewinding to the member's start and reading
+    (and CRC-checking) everything again, so HDF5's back-and-forth reads cost the square of the
+    member's size: 80 s for a 220 MB weights file. Here a seek is one `lseek`.
+    """
+
+    def __init__(self, raw, start: int, size: int) -> None:
+        self._raw = raw
+        self._start = start
+        self._size = size
+        self._pos = 0
+
+    def readable(self) -> bool:
+        return True
+
+    def seekable(self) -> bool:
+        return True
+
+    def tell(self) -> int:
+        return self._pos
+
+    def seek(self, offset: int, whence: int = io.SEEK_SET) -> int:
+        base = {io.SEEK_SET: 0, io.SEEK_CUR: self._pos, io.SEEK_END: self._size}[whence]
+        self._pos = max(0, base + offset)
+        return self._pos
+
+    def readinto(self, buffer) -> int:
+        view = memoryview(buffer).cast("B")
+        want = min(len(view), max(0, self._size - self._pos))
+        if want == 0:
+            return 0
+        self._raw.seek(self._start + self._pos)
+        got = self._raw.readinto(view[:want]) or 0
+        self._pos += got
+        return got
+
+    def close(self) -> None:
+        if not self.closed:
+            self._raw.close()
+        super().close()
+
+
+def _stored_member(path: Path, info: zipfile.ZipInfo) -> io.BufferedReader:
+    """An uncompressed zip member as a seekable file of its own bytes (checked against the zip's size)."""
+    raw = open(path, "rb")  # noqa: SIM115 - closed with the HDF5 file that reads it (H5Values keeps it)
+    try:
+        raw.seek(info.header_offset)
+        header = raw.read(30)
+        if len(header) != 30 or header[:4] != b"PK\x03\x04":
+            raise ArtifactError(path, f"expected a zip local header for `{info.filename}` at byte "
+                                      f"{info.header_offset:,}; found {header[:4]!r}")
+        name_len, extra_len = struct.unpack("<HH", header[26:30])
+        start = info.header_offset + 30 + name_len + extra_len
+        end = raw.seek(0, io.SEEK_END)
+        if start + info.file_size > end:
+            raise ArtifactError(path, f"`{info.filename}` is cut short: the zip holds {max(0, end - start):,} of "
+                                      f"its {info.file_size:,} bytes")
+    except BaseException:
+        raw.close()
+        raise
+    return io.BufferedReader(_ByteRange(raw, start, info.file_size), buffer_size=1 << 16)
 
 
 # Weight names of `vars/0`, `vars/1`, ... per layer class (trainable first, then the rest, as
@@ -570,6 +638,16 @@ def _map_v3(path: Path, f, art: Artifact, config: Mapping[str, Any] | None) -> d
             continue
         groups.setdefault(parts[:-1], []).append((parts[-1], ds))
 
+    # Keyed by the config object: every group under a model looks up the same children, and
+    # recomputing them per group made a 900-layer base quadratic.
+    keyed: dict[int, dict[str, Mapping[str, Any]]] = {}
+
+    def children_by_key(entry: Mapping[str, Any]) -> dict[str, Mapping[str, Any]]:
+        found = keyed.get(id(entry))
+        if found is None:
+            found = keyed[id(entry)] = _v3_children_by_key(entry)
+        return found
+
     def place(group_parts: tuple[str, ...]) -> tuple[KerasLayer | None, list[str]]:
         """The deepest config layer a group path reaches, and the stored parts past it."""
         entry = config if isinstance(config, Mapping) else None
@@ -580,7 +658,7 @@ def _map_v3(path: Path, f, art: Artifact, config: Mapping[str, Any] | None) -> d
         while k < len(group_parts):
             part = group_parts[k]
             if entry is not None and not rest and part == "layers" and k + 1 < len(group_parts):
-                child = _v3_children_by_key(entry).get(group_parts[k + 1])
+                child = children_by_key(entry).get(group_parts[k + 1])
                 if child is not None:
                     child_cfg = child.get("config") if isinstance(child.get("config"), Mapping) else {}
                     qualified = (*qualified, str(child_cfg.get("name") or child.get("name") or group_parts[k + 1]))

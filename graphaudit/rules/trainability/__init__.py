@@ -24,6 +24,9 @@ def group_label(group: PretrainedGroup) -> str:
     if group.scope:
         return f"`{group.scope}`"
     what = group.architecture or group.label
+    # A label that quotes its own identifier ("declared `block*`") is not quoted again.
+    if "`" in what:
+        return what if what.startswith("Keras model ") else f"backbone {what}"
     if group.suffix:  # one of several instances built in one graph: say which
         return f"`{what}` backbone (layers `*{group.suffix}`)"
     return f"`{what}` backbone"

@@ -156,18 +156,29 @@ def prune(holder, seeds: Iterable[str], protected: set[str]) -> Pruned:
             continue
         removed.add(name)
         stack.extend(c for c, control in consumers[name] if not control)
-    # Upstream: what only removed nodes use.
-    changed = True
-    while changed:
-        changed = False
-        for n in nodes:
-            name = n.name
-            if name in removed or name in protected or name in saver_ops:
-                continue
-            uses = consumers[name]
-            if uses and all(c in removed for c, _ in uses):
-                removed.add(name)
-                changed = True
+    # Upstream: what only removed nodes use. Then the scaffolding of control-flow contexts whose
+    # values are removed (a cond's pivot and switches feed nothing but the removed branch), and
+    # what only that scaffolding used; until nothing more goes.
+    while True:
+        changed = True
+        while changed:
+            changed = False
+            for n in nodes:
+                name = n.name
+                if name in removed or name in protected or name in saver_ops:
+                    continue
+                uses = consumers[name]
+                if uses and all(c in removed for c, _ in uses):
+                    removed.add(name)
+                    changed = True
+        scaffolding = _context_scaffolding(holder, removed, by_name)
+        if not scaffolding:
+            break
+        for name in scaffolding:
+            outside = [c for c, _ in consumers[name] if c not in removed and c not in scaffolding]
+            if outside or name in protected:
+                raise Unsafe(f"the control-flow node `{name}` of a removed copy is used by `{(outside or [name])[0]}`")
+        removed |= scaffolding
     # A removed node that consumes a removed saver output only: also the restore's Identity/Assign.
     clash = sorted(removed & protected)
     if clash:
@@ -187,6 +198,42 @@ def prune(holder, seeds: Iterable[str], protected: set[str]) -> Pruned:
     del gd.node[:]
     gd.node.extend(kept)
     return Pruned(gone, keys, entries)
+
+
+def _context_scaffolding(holder, removed: set[str], by_name) -> set[str]:
+    """Nodes of control-flow contexts that hold removed values, not yet removed themselves."""
+    if not hasattr(holder, "collection_def"):
+        return set()
+    out: set[str] = set()
+    for key, (pivot_field, values_field) in _CONTEXTS.items():
+        coll = holder.collection_def.get(key)
+        if coll is None:
+            continue
+        for raw in coll.bytes_list.value:
+            pivot, values, external = _context_names(raw, pivot_field, values_field)
+            if values & removed:
+                own = ({pivot} | values) - external - removed
+                out |= {n for n in own if n in by_name}
+    return out
+
+
+def _context_names(raw: bytes, pivot_field: int, values_field: int) -> tuple[str, set[str], set[str]]:
+    """A context's pivot, the nodes of its values, and its external values (nodes outside it)."""
+    fields = _fields(raw) or []
+    pivot = next((_node_name(v.decode("utf-8", "replace")) for n, t, v in fields if n == pivot_field and t == 2), "")
+    values: set[str] = set()
+    external: set[str] = set()
+    for n, t, v in fields:
+        if n != values_field or t != 2:
+            continue
+        for m, u, x in _fields(v) or []:
+            if m == 1 and u == 2:  # ValuesDef.values
+                values.add(_node_name(x.decode("utf-8", "replace")))
+            elif m == 2 and u == 2:  # ValuesDef.external_values: map entry, key = the outside tensor
+                for k, w, y in _fields(x) or []:
+                    if k == 1 and w == 2:
+                        external.add(_node_name(y.decode("utf-8", "replace")))
+    return pivot, values, external
 
 
 def _string_list(node) -> list[bytes]:
@@ -342,18 +389,11 @@ def _context_gone(key: str, raw: bytes, removed: set[str]) -> bool:
 
     A control-flow context goes with its pivot node; any other entry must name no removed node.
     """
-    fields = _fields(raw) or []
     if key in _CONTEXTS:
-        pivot_field, values_field = _CONTEXTS[key]
-        pivot = next((_node_name(v.decode("utf-8", "replace")) for n, t, v in fields if n == pivot_field and t == 2), "")
-        values = set()
-        for n, t, v in fields:
-            if n == values_field and t == 2:
-                values.update(_node_name(x.decode("utf-8", "replace")) for m, u, x in (_fields(v) or [])
-                              if m == 1 and u == 2)
+        pivot, values, external = _context_names(raw, *_CONTEXTS[key])
         if pivot in removed:
             return True
-        if values & removed:
+        if (values - external) & removed:
             raise Unsafe(f"a `{key}` entry holds removed nodes but its pivot `{pivot}` stays")
         return False
     hit = _names_in(raw) & removed
@@ -470,7 +510,11 @@ def _plan_finding(plan: Plan, art: Artifact, facts, finding: Finding, weights) -
         for drift in drifts:
             for r in drift.renames:
                 var = art.variables[r.variable]
-                new_key = var.checkpoint_key or var.name
+                has_restore = any(m.restore_op for m in art.meta_graphs if m.graph == var.graph)
+                if not var.checkpoint_key or (has_restore and var.restored is not True):
+                    raise Unsafe(f"the graph's restore op does not restore `{r.variable}`: a key under its name "
+                                 "would not be read (restore it in the code, or rebuild the saver)")
+                new_key = var.checkpoint_key
                 entry = art.checkpoint.entry(r.key)
                 if new_key in art.checkpoint or new_key in plan.renames:
                     raise Unsafe(f"the checkpoint already holds `{new_key}`")
@@ -538,6 +582,7 @@ def fix(path: str, out: str | None, settings, *, in_place: bool = False, weights
     if result.error:
         raise ArtifactError(art.path, result.error)
     facts = Analyses(art, settings)
+    weights_file = weights_file or getattr(settings, "weights", None)
     weights = _read_weights(weights_file) if weights_file else None
     root, files = artifact_files(art)
     target = Path(path if in_place else out).resolve()

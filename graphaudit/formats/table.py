@@ -286,11 +286,11 @@ def write_table(
     """
     out = bytearray()
 
-    def block(entries: Sequence[tuple[bytes, bytes]]) -> bytes:
+    def block(entries: Sequence[tuple[bytes, bytes]], interval: int = restart_interval) -> bytes:
         body, restarts, previous = bytearray(), [], b""
         for i, (key, value) in enumerate(entries):
             shared = 0
-            if i % restart_interval:
+            if i % interval:
                 while shared < min(len(key), len(previous)) and key[shared] == previous[shared]:
                     shared += 1
             else:
@@ -341,7 +341,8 @@ def write_table(
                          else _short_successor(last))
             index.append((separator, write(block(chunk))))
     metaindex = write(block([]))
-    index_handle = write(block(index))
+    # LevelDB (and TensorFlow) restart the index block at every entry.
+    index_handle = write(block(index, 1 if block_size is not None else restart_interval))
     footer = (metaindex + index_handle).ljust(FOOTER_SIZE - 8, b"\x00") + struct.pack("<Q", MAGIC)
     return bytes(out + footer)
 

@@ -27,6 +27,14 @@ def graph_rewritable(artifact: "Artifact") -> bool:
     return artifact.format.value in REWRITABLE_GRAPHS
 
 
+def restored_under_its_key(artifact: "Artifact", name: str) -> bool:
+    """Whether loading the artifact reads variable ``name`` from the checkpoint under its ``checkpoint_key``:
+    a restore op restores it, or (no restore op) a TF1 Saver keys it by name."""
+    var = artifact.variables[name]
+    has_restore = any(m.restore_op for m in artifact.meta_graphs if m.graph == var.graph)
+    return bool(var.checkpoint_key) and (var.restored is True or not has_restore)
+
+
 def collection_trainable(artifact: "Artifact", names: Iterable[str]) -> bool:
     """Whether a MetaGraph's TRAINABLE_VARIABLES collection alone marks these variables trainable."""
     return artifact.format.value in ("metagraph", "saved_model_v1") and all(

@@ -6,7 +6,7 @@ from typing import Iterator
 
 from graphaudit.artifact import Format
 from graphaudit.findings import Confidence, Finding, Fixup, Severity
-from graphaudit.rules.base import Rule, graph_rewritable, plural
+from graphaudit.rules.base import Rule, graph_rewritable, restored_under_its_key, plural
 
 _FIX_CODE = '''\
 # TF1: build the model once per graph. Re-running the cell that builds it, or calling
@@ -114,7 +114,8 @@ class CheckpointNameDrift(Rule):
                             "variable})`; `graphaudit.reference.VGG19.load_weights(sess)` loads its weights in "
                             "any session."),
                     code=_FIX_CODE,
-                    automatic=graph_rewritable(artifact) and artifact.checkpoint is not None,
+                    automatic=graph_rewritable(artifact) and artifact.checkpoint is not None
+                    and all(restored_under_its_key(artifact, r.variable) for r in renames),
                 ),
             )
 

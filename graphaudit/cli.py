@@ -144,7 +144,7 @@ def _check_format(fmt: str, choices) -> None:
 @app.command()
 def check(
     paths: List[Path] = typer.Argument(..., help="Artifacts, or folders to search for artifacts.", show_default=False),
-    format: str = typer.Option("console", "--format", "-f", help="console, json, sarif, github, junit or gitlab."),
+    format: str = typer.Option("console", "--format", "-f", help="console, json, sarif, github, junit, gitlab or html."),
     output_file: Optional[Path] = typer.Option(None, "--output-file", "-o", help="Write the report here."),
     select: Optional[List[str]] = typer.Option(None, "--select", help="Rule codes or prefixes to enable (replaces the default, `GA`)."),
     ignore: Optional[List[str]] = typer.Option(None, "--ignore", help="Rule codes or prefixes to disable."),
@@ -207,8 +207,11 @@ def check(
             from graphaudit.baseline import load_baseline
 
             entries = load_baseline(baseline)
+        view = None
+        if format == "html" and not statistics:
+            from graphaudit.reporters.html import build_view as view
         with _progress() as on_progress:
-            report = audit_paths(targets, settings, on_progress=on_progress)
+            report = audit_paths(targets, settings, on_progress=on_progress, view=view)
         if write_baseline is not None:
             from graphaudit.baseline import write_baseline as write
 
@@ -298,7 +301,8 @@ def fix_cmd(
 @app.command("inspect")
 def inspect_cmd(
     path: Path = typer.Argument(..., help="One artifact.", show_default=False),
-    format: str = typer.Option("console", "--format", "-f", help="console or json."),
+    format: str = typer.Option("console", "--format", "-f", help="console, json or html."),
+    output_file: Optional[Path] = typer.Option(None, "--output-file", "-o", help="Write the summary here."),
     max_file_size: Optional[int] = typer.Option(None, "--max-file-size"),
     verify_checksums: bool = typer.Option(False, "--verify-checksums",
                                           help="Read every checkpoint tensor and check its CRC-32C."),
@@ -314,7 +318,7 @@ def inspect_cmd(
     from graphaudit.reporters.escaping import escape, escape_tree
 
     try:
-        _check_format(format, ("console", "json"))
+        _check_format(format, ("console", "json", "html"))
         cap = max_file_size or DEFAULT_MAX_FILE_SIZE
         candidates = discover([str(path)], max_file_size=cap)
         if len(candidates) > 1 and path.is_dir() and (path / "checkpoint").is_file():
@@ -328,9 +332,9 @@ def inspect_cmd(
         candidate = candidates[0]
         try:
             if candidate.format in NATIVE_FORMATS:
-                info = run_with_budget(lambda: _inspect_info(candidate, cap, verify_checksums), timeout)
+                info = run_with_budget(lambda: _inspect_info(candidate, cap, verify_checksums, format), timeout)
             else:
-                info = _inspect_info(candidate, cap, verify_checksums)
+                info = _inspect_info(candidate, cap, verify_checksums, format)
         except BudgetExceeded as exc:
             raise ArtifactError(candidate.path, budget_message(exc, timeout)) from None
         except GraphauditError:
@@ -341,20 +345,41 @@ def inspect_cmd(
             raise ArtifactError(candidate.path, read_failure(candidate, exc)) from None
     except GraphauditError as exc:
         _fail(escape(str(exc)))
+    view = info.pop("_view", None)
     info = escape_tree(info, multiline=frozenset({"code"}))
-    if format == "json":
-        json.dump(info, sys.stdout, indent=2)
-        sys.stdout.write("\n")
-    else:
+    if format == "console" and output_file is None:
         render_console(info, _console())
+        return
+    try:
+        with _output(output_file) as stream:
+            if format == "html":
+                from graphaudit.reporters.html import inspect_page
+
+                stream.write(inspect_page(info, view))
+            elif format == "json":
+                json.dump(info, stream, indent=2)
+                stream.write("\n")
+            else:
+                from rich.console import Console
+
+                render_console(info, Console(file=stream, highlight=False, soft_wrap=True, width=120,
+                                             no_color=True))
+    except GraphauditError as exc:
+        _fail(escape(str(exc)))
 
 
-def _inspect_info(candidate, cap: int, verify_checksums: bool) -> dict:
+def _inspect_info(candidate, cap: int, verify_checksums: bool, fmt: str = "console") -> dict:
+    from graphaudit.config import Settings
     from graphaudit.formats.readers import read
     from graphaudit.inspection import inspect_dict
 
     art = read(candidate, max_file_size=cap)
     info = inspect_dict(art)
+    if fmt == "html":
+        from graphaudit.analysis import Analyses
+        from graphaudit.reporters.html import build_view
+
+        info["_view"] = build_view(art, Analyses(art, Settings()), ())
     if verify_checksums and art.checkpoint is not None:
         for key in art.checkpoint.keys():
             art.checkpoint.verify(key)  # raises ArtifactError naming the tensor

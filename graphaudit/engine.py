@@ -26,7 +26,11 @@ def stats_of(artifact: Artifact) -> ArtifactStats:
                          functions=len(artifact.functions), variables=len(artifact.variables))
 
 
-def check_artifact(artifact: Artifact, settings: Settings) -> ArtifactResult:
+#: ``view(artifact, facts, findings)``: a picture of the artifact kept on its result (``--format html``).
+ViewBuilder = Callable[[Artifact, Analyses, Sequence[Finding]], object]
+
+
+def check_artifact(artifact: Artifact, settings: Settings, view: ViewBuilder | None = None) -> ArtifactResult:
     """Run the enabled rules on an Artifact that is already read."""
     unknown = unknown_outputs(artifact, settings.outputs) if artifact.graphs else []
     if unknown:
@@ -64,10 +68,22 @@ def check_artifact(artifact: Artifact, settings: Settings) -> ArtifactResult:
             del findings[made:]
             problems.setdefault(f"stopped on this artifact: {describe(exc)}; the other rules ran "
                                 "(please report it with this artifact)", []).append(rule.code)
+    found = sort_findings(findings)
     return ArtifactResult(path=artifact.path, format=artifact.format.value, stats=stats_of(artifact),
-                          findings=sort_findings(findings), notes=artifact_notes(artifact),
+                          findings=found, notes=artifact_notes(artifact),
                           silenced=tuple(sorted(silenced.items())),
-                          error="; ".join(f"{', '.join(codes)} {what}" for what, codes in problems.items()) or None)
+                          error="; ".join(f"{', '.join(codes)} {what}" for what, codes in problems.items()) or None,
+                          view=_picture(view, artifact, facts, found) if view is not None else None)
+
+
+def _picture(view: ViewBuilder, artifact: Artifact, facts: Analyses, found: Sequence[Finding]) -> object:
+    """The view, or why there is none: a picture that fails must not lose the findings."""
+    try:
+        return view(artifact, facts, found)
+    except Exception as exc:  # noqa: BLE001
+        if strict():
+            raise
+        return {"error": f"the graph could not be drawn: {describe(exc)}"}
 
 
 def unknown_outputs(artifact: Artifact, outputs: Sequence[str]) -> list[str]:
@@ -96,15 +112,15 @@ def artifact_notes(artifact: Artifact) -> tuple[str, ...]:
 NATIVE_FORMATS = frozenset({Format.KERAS_H5, Format.KERAS_V3})
 
 
-def audit_candidate(candidate: Candidate, settings: Settings) -> ArtifactResult:
+def audit_candidate(candidate: Candidate, settings: Settings, view: ViewBuilder | None = None) -> ArtifactResult:
     """Read and check one artifact; any failure becomes a one-line error on its result."""
     if candidate.format in NATIVE_FORMATS and settings.timeout > 0:
         try:
-            return run_with_budget(lambda: _audit_candidate(candidate, settings), settings.timeout)
+            return run_with_budget(lambda: _audit_candidate(candidate, settings, view), settings.timeout)
         except BudgetExceeded as exc:
             fmt = candidate.format.value if candidate.format else None
             return ArtifactResult(path=candidate.path, format=fmt, error=budget_message(exc, settings.timeout))
-    return _audit_candidate(candidate, settings)
+    return _audit_candidate(candidate, settings, view)
 
 
 def budget_message(exc: BudgetExceeded, timeout: float) -> str:
@@ -112,13 +128,13 @@ def budget_message(exc: BudgetExceeded, timeout: float) -> str:
             f"(a healthy one reads well within --timeout {timeout:g})")
 
 
-def _audit_candidate(candidate: Candidate, settings: Settings) -> ArtifactResult:
+def _audit_candidate(candidate: Candidate, settings: Settings, view: ViewBuilder | None = None) -> ArtifactResult:
     fmt = candidate.format.value if candidate.format else None
     if candidate.warning is not None and candidate.error is None:
         return ArtifactResult(path=candidate.path, format=fmt, warning=candidate.warning)
     try:
         artifact = read(candidate, max_file_size=settings.max_file_size)
-        return check_artifact(artifact, settings)
+        return check_artifact(artifact, settings, view)
     except ArtifactError as exc:
         return ArtifactResult(path=candidate.path, format=fmt, error=_relative_message(exc, candidate.path))
     except MemoryError:
@@ -147,20 +163,22 @@ def _relative_message(exc: ArtifactError, root: str) -> str:
 
 
 def audit_paths(paths: Sequence[str | os.PathLike[str]], settings: Settings, *,
-                on_progress: Callable[[int, int, str], None] | None = None) -> Report:
+                on_progress: Callable[[int, int, str], None] | None = None,
+                view: ViewBuilder | None = None) -> Report:
     """Audit every artifact under ``paths``, in ``settings.jobs`` processes; results sorted by path.
 
     ``on_progress(done, total, path)`` is called after each artifact, in the order they finish.
+    ``view`` (a module-level function, so that workers can run it) pictures each artifact read.
     """
     found = discover(paths, max_file_size=settings.max_file_size, options=search_options(settings))
     candidates = found.candidates
     jobs = min(worker_count(settings.jobs), len(candidates))
     if jobs > 1:
-        results = _audit_in_processes(candidates, settings, jobs, on_progress)
+        results = _audit_in_processes(candidates, settings, jobs, on_progress, view)
     else:
         results = []
         for cand in candidates:
-            results.append(audit_candidate(cand, settings))
+            results.append(audit_candidate(cand, settings, view))
             if on_progress:
                 on_progress(len(results), len(candidates), cand.path)
     return Report(artifacts=tuple(sorted(results, key=lambda r: r.path)), fail_on=settings.fail_on,
@@ -187,13 +205,15 @@ def worker_count(jobs: int) -> int:
         return max(1, os.cpu_count() or 1)
 
 
-def audit_chunk(candidates: Sequence[Candidate], settings: Settings) -> list[ArtifactResult]:
+def audit_chunk(candidates: Sequence[Candidate], settings: Settings,
+                view: ViewBuilder | None = None) -> list[ArtifactResult]:
     """A worker's task: read and check a few candidates, return only their small results."""
-    return [audit_candidate(cand, settings) for cand in candidates]
+    return [audit_candidate(cand, settings, view) for cand in candidates]
 
 
 def _audit_in_processes(candidates: Sequence[Candidate], settings: Settings, jobs: int,
-                        on_progress: Callable[[int, int, str], None] | None) -> list[ArtifactResult]:
+                        on_progress: Callable[[int, int, str], None] | None,
+                        view: ViewBuilder | None = None) -> list[ArtifactResult]:
     """``jobs`` processes in all: this one and ``jobs - 1`` spawned workers.
 
     Workers take small chunks from the front of the list while this process audits from the back,
@@ -222,7 +242,7 @@ def _audit_in_processes(candidates: Sequence[Candidate], settings: Settings, job
         def refill() -> None:
             while pending and len(in_flight) < 2 * (jobs - 1):
                 batch = [pending.popleft() for _ in range(min(chunk, len(pending)))]
-                in_flight[pool.submit(audit_chunk, batch, settings)] = batch
+                in_flight[pool.submit(audit_chunk, batch, settings, view)] = batch
 
         refill()
         while in_flight or pending:
@@ -238,7 +258,7 @@ def _audit_in_processes(candidates: Sequence[Candidate], settings: Settings, job
             refill()
             if not done:
                 if pending:
-                    report([audit_candidate(pending.pop(), settings)])
+                    report([audit_candidate(pending.pop(), settings, view)])
                 elif in_flight:
                     wait(list(in_flight), return_when=FIRST_COMPLETED)
     return results

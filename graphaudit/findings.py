@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import enum
 from dataclasses import dataclass, field
-from typing import Iterable
+from typing import Any, Iterable
 
 
 class Severity(str, enum.Enum):
@@ -118,6 +118,9 @@ class ArtifactResult:
     silenced: tuple[tuple[str, int], ...] = ()  # (declaration, findings it silenced)
     warning: str | None = None  # not read, and not failing the run: e.g. a Git LFS pointer
     hidden: int = 0  # findings --baseline hid
+    # A reporter's picture of the artifact (--format html draws the graph), built while it is read;
+    # plain data, left out of equality so results compare by what they found.
+    view: Any = field(default=None, compare=False, repr=False)
 
 
 @dataclass(frozen=True)

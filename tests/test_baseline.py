@@ -60,6 +60,10 @@ def test_baseline_hides_known_findings_and_new_ones_still_fail(repo, capsys):
     assert "models/new_vgg/model.ckpt.meta  (metagraph" in out
     assert "old_vgg" not in out
     assert "1 finding (1 error), 2 findings hidden by the baseline" in out
+    code, out, _ = run(capsys, "models", "--baseline", "baseline.json", "--format", "json")
+    summary = json.loads(out)["summary"]
+    assert summary["findings"]["error"] == 1
+    assert summary["hidden"] == {"baseline": 2, "declared": 0, "by_declaration": {}}
 
 
 def test_stale_entries_are_listed_with_verbose(repo, capsys):
@@ -97,6 +101,9 @@ def test_suppression_by_scope_is_counted(repo, tmp_path, capsys):
     assert "old_mobilenet" not in out and "models/old_vgg/model.ckpt.meta  (" in out
     assert out.splitlines()[-2] == ('3 artifacts checked, 1 finding (1 error), '
                                     '1 silenced by suppress GA201 scope "legacy*"')
+    code, out, _ = run(capsys, "models", "--format", "json")
+    assert json.loads(out)["summary"]["hidden"] == {
+        "baseline": 0, "declared": 1, "by_declaration": {'suppress GA201 scope "legacy*"': 1}}
 
 
 def test_suppression_by_variable_and_path():

@@ -37,7 +37,8 @@ def test_json_contract(artifacts, capsys):
     assert list(f["fixup"]) == ["title", "detail", "code", "applicability"]
     assert f["fixup"]["applicability"] in ("automatic", "manual")
     assert data["summary"] == {"artifacts": 1, "errors": 0, "findings": {"error": 1, "warning": 0, "info": 0},
-                               "warnings": 0, "skipped": {}}
+                               "warnings": 0, "skipped": {},
+                               "hidden": {"baseline": 0, "declared": 0, "by_declaration": {}}}
 
 
 @pytest.mark.parametrize("fmt", ["json", "sarif"])

@@ -12,12 +12,13 @@ def get_reporter(fmt: str, stream: IO[str], **options) -> Reporter:
     from graphaudit.reporters.console import ConsoleReporter
     from graphaudit.reporters.github import GithubReporter
     from graphaudit.reporters.gitlab import GitlabReporter
+    from graphaudit.reporters.html import HtmlReporter
     from graphaudit.reporters.junit import JunitReporter
     from graphaudit.reporters.json import JsonReporter
     from graphaudit.reporters.sarif import SarifReporter
 
     classes = {"console": ConsoleReporter, "json": JsonReporter, "sarif": SarifReporter, "github": GithubReporter,
-               "junit": JunitReporter, "gitlab": GitlabReporter}
+               "junit": JunitReporter, "gitlab": GitlabReporter, "html": HtmlReporter}
     try:
         cls = classes[fmt]
     except KeyError:
@@ -62,5 +63,5 @@ def renderable(report: Report):
     return Text.from_ansi(buffer.getvalue().rstrip("\n"))
 
 
-FORMATS = ("console", "json", "sarif", "github", "junit", "gitlab")
+FORMATS = ("console", "json", "sarif", "github", "junit", "gitlab", "html")
 __all__ = ["FORMATS", "Reporter", "get_reporter", "renderable", "to_dict", "to_json", "to_sarif"]

@@ -60,3 +60,28 @@ def escape_tree(value: Any, *, multiline: frozenset[str] = frozenset()) -> Any:
     if isinstance(value, (list, tuple)):
         return [escape_tree(v, multiline=multiline) for v in value]
     return value
+
+
+def html_text(text: str) -> str:
+    """Text for HTML element content or a quoted attribute: escaped as by :func:`escape`, then
+    `&`, `<`, `>`, `"` and `'` as character references, so a name can never open a tag."""
+    import html
+
+    return html.escape(escape(text), quote=True)
+
+
+def html_lines(text: str) -> str:
+    """Multi-line text (fix-up code) for a ``<pre>``: :func:`escape_lines`, then as :func:`html_text`."""
+    import html
+
+    return html.escape(escape_lines(text), quote=True)
+
+
+def script_json(value: Any) -> str:
+    """JSON for an inline ``<script type="application/json">``: every string escaped as by
+    :func:`escape_tree`, and `<`, `>`, `&` written as ``\\u`` escapes, so no name can close the
+    script element (``</script>``) or open a comment in it."""
+    import json
+
+    text = json.dumps(escape_tree(value), ensure_ascii=False, separators=(",", ":"), sort_keys=True)
+    return text.replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026")

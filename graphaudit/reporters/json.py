@@ -21,8 +21,17 @@ def report_dict(report: Report) -> dict:
             "findings": report.counts(),
             "warnings": len(report.warnings),
             "skipped": {kind: len(paths) for kind, paths in report.skipped},
+            "hidden": hidden_dict(report),
         },
     }
+
+
+def hidden_dict(report: Report) -> dict:
+    """Findings the run did not report, and why: the baseline, or a declaration in the config
+    (`finetune`, `scratch`, `[[tool.graphaudit.suppress]]`), counted per declaration."""
+    return {"baseline": report.baseline_hidden,
+            "declared": sum(n for _, n in report.silenced),
+            "by_declaration": escape_tree(dict(report.silenced))}
 
 
 MULTILINE = frozenset({"code", "detail"})  # fix-up fields that hold several lines

@@ -46,6 +46,7 @@ class FixResult:
     files: list[tuple[str, str]] = field(default_factory=list)  # (relative path, what changed)
     removed: dict[str, list[tuple[str, str]]] = field(default_factory=dict)  # file -> [(node, op)]
     sizes: tuple[int, int] = (0, 0)  # bytes of the artifact's files before and after
+    in_place: bool = False
 
 
 # ------------------------------------------------------------------------------------------ the files
@@ -585,7 +586,7 @@ def fix(path: str, out: str | None, settings, *, in_place: bool = False, weights
     weights_file = weights_file or getattr(settings, "weights", None)
     weights = _read_weights(weights_file) if weights_file else None
     root, files = artifact_files(art)
-    target = Path(path if in_place else out).resolve()
+    target = root.resolve() if in_place else Path(out).resolve()
     if not in_place:
         _check_out(root, target, files)
     plan = Plan()
@@ -599,7 +600,8 @@ def fix(path: str, out: str | None, settings, *, in_place: bool = False, weights
             continue
         plan = trial
         outcomes.append(Outcome(finding, True, what))
-    fixed = FixResult(source=str(root), out=str(target), format=art.format.value, outcomes=outcomes)
+    fixed = FixResult(source=str(root), out=str(target), format=art.format.value, outcomes=outcomes,
+                      in_place=in_place)
     before = sum(f.stat().st_size for f in files)
     staging = Path(tempfile.mkdtemp(prefix=".graphaudit-fix-", dir=target.parent if not in_place else root.parent))
     try:
@@ -618,23 +620,28 @@ def fix(path: str, out: str | None, settings, *, in_place: bool = False, weights
                 fixed.removed.clear()
                 shutil.rmtree(staging, ignore_errors=True)
                 staging.mkdir()
+        written = {f.relative_to(staging): f.stat().st_size for f in staging.rglob("*") if f.is_file()}
+        after = sum(written.values())
         if in_place:
+            for rel in sorted(written):
+                os.replace(staging / rel, root / rel)
             for f in files:
                 rel = f.relative_to(root)
-                if (staging / rel).exists():
-                    os.replace(staging / rel, f)
-            # An in-place checkpoint written anew: drop its old shards that the new index no longer names.
+                if rel in written:
+                    continue
+                index = f.with_name(f.name.split(".data-")[0] + ".index").relative_to(root)
+                if ".data-" in f.name and index in written:
+                    f.unlink()  # a checkpoint written anew has one shard: the old shards go
+                else:
+                    after += f.stat().st_size
         else:
             target.mkdir(parents=True, exist_ok=True)
-            for f in sorted(staging.rglob("*")):
-                if f.is_file():
-                    dest = target / f.relative_to(staging)
-                    dest.parent.mkdir(parents=True, exist_ok=True)
-                    os.replace(f, dest)
+            for rel in sorted(written):
+                dest = target / rel
+                dest.parent.mkdir(parents=True, exist_ok=True)
+                os.replace(staging / rel, dest)
     finally:
         shutil.rmtree(staging, ignore_errors=True)
-    after_root = root if in_place else target
-    after = sum(p.stat().st_size for p in (after_root / f.relative_to(root) for f in files) if p.exists())
     fixed.sizes = (before, after)
     return fixed
 
@@ -727,9 +734,33 @@ def _apply(art: Artifact, plan: Plan, root: Path, files: Sequence[Path], staging
         if f in changed:
             continue
         dest = staging / f.relative_to(root)
-        if not dest.exists():
+        if f.name == "checkpoint" and art.checkpoint is not None:
+            text = _relative_state(f, Path(art.checkpoint.prefix))
+            if text is not None:
+                dest.parent.mkdir(parents=True, exist_ok=True)
+                dest.write_text(text, encoding="utf-8")
+                continue
+        if not dest.exists() and not in_place_copy(result):
             dest.parent.mkdir(parents=True, exist_ok=True)
             shutil.copy2(f, dest)
+
+
+def in_place_copy(result: FixResult) -> bool:
+    """In place, unchanged files stay where they are: nothing to copy."""
+    return result.in_place
+
+
+def _relative_state(state: Path, prefix: Path) -> str | None:
+    """The `checkpoint` state file with absolute paths into the artifact's folder made relative, or None
+    when it has none: a copy must not send `tf.train.latest_checkpoint` back to the original."""
+    try:
+        text = state.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError):
+        return None
+    folder = str(prefix.parent.resolve()) + os.sep
+    if folder not in text and str(prefix.parent) + os.sep not in text:
+        return None
+    return text.replace(folder, "").replace(str(prefix.parent) + os.sep, "")
 
 
 def _elements(shape) -> int:

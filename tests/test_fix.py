@@ -244,3 +244,23 @@ def _read(path: Path):
 
     (candidate,) = discover([str(path)], max_file_size=1 << 30)
     return read(candidate, max_file_size=1 << 30)
+
+
+def test_in_place_keeps_a_checkpoint_it_does_not_change(tmp_path, capsys):
+    path = Path(GA302.compiled(vgg, fmt="meta").write(tmp_path / "in"))
+    data = sorted(p.name for p in path.parent.glob("*.data-*"))
+    assert main(["fix", str(path), "--in-place", "--pretrained", "backbone/*"]) == 0
+    assert sorted(p.name for p in path.parent.glob("*.data-*")) == data
+    assert Checkpoint.open(path.with_suffix("")).keys()
+
+
+def test_a_copy_s_checkpoint_state_file_points_at_the_copy(tmp_path):
+    case = GA102.rebuilt(vgg)
+    path = Path(case.write(tmp_path / "in"))
+    state = path.parent / "checkpoint"
+    state.write_text(f'model_checkpoint_path: "{path.parent.resolve()}/model.ckpt"\n'
+                     f'all_model_checkpoint_paths: "{path.parent.resolve()}/model.ckpt"\n')
+    fix(str(path), str(tmp_path / "out"), settings_for({}, isolated=True))
+    copied = (tmp_path / "out" / "checkpoint").read_text()
+    assert copied == 'model_checkpoint_path: "model.ckpt"\nall_model_checkpoint_paths: "model.ckpt"\n'
+    assert str(tmp_path / "in") in state.read_text()  # the original is left as it was

@@ -272,3 +272,44 @@ def test_drifted_keys_that_no_restore_op_reads_are_left_manual(artifacts, tmp_pa
     (finding,) = [o.finding for o in result.outcomes if o.finding.code == "GA203"]
     assert finding.fixup.applicability == "manual"
     assert outcomes["GA102"][0] is True
+
+
+def tiny_classifier(images=None):
+    """A tiny VGG-shaped backbone (`block1_conv*`) and a dense head, as tf_keras builds it."""
+    layers = tf_keras.layers
+    inputs = layers.Input(shape=IMAGE, tensor=images, name="images")
+    x = inputs
+    for name, width in (("block1_conv1", 8), ("block1_conv2", 8)):
+        x = layers.Conv2D(width, 3, padding="same", activation="relu", name=name)(x)
+    x = layers.GlobalAveragePooling2D(name="pool")(x)
+    return tf_keras.Model(inputs, layers.Dense(10, name="head")(x))
+
+
+def test_a_tf1_backbone_leaves_trainable_variables_and_tensorflow_sees_it(tmp_path, images):
+    """GA302 on a TF1 `.meta`: the optimizer is set up (`beta1_power`) but no train op exists yet."""
+    folder = tmp_path / "in"
+    with tf.Graph().as_default(), tf.compat.v1.Session() as sess:
+        tf.compat.v1.set_random_seed(20170503)
+        ph = tf.compat.v1.placeholder(tf.float32, (None, *IMAGE), name="input_img")
+        model = tiny_classifier(ph)
+        tf.identity(model.output, name="output")
+        tf.compat.v1.Variable(0.9, name="beta1_power", trainable=False)
+        sess.run(tf.compat.v1.global_variables_initializer())
+        tf.compat.v1.train.Saver().save(sess, str(folder / "model.ckpt"))
+        weights = {v.op.name: sess.run(v) for v in model.weights}
+    options = {"pretrained": ["block1_*"], "select": ["GA302"]}
+    before = digest(folder)
+    result = fix(str(folder / "model.ckpt.meta"), str(tmp_path / "out"), settings_for(options, isolated=True))
+    assert digest(folder) == before
+    assert [(o.finding.code, o.fixed) for o in result.outcomes] == [("GA302", True)]
+    assert_clean(str(tmp_path / "out" / "model.ckpt.meta"), isolated=True, **options)
+    with tf.Graph().as_default(), tf.compat.v1.Session() as sess:
+        saver = tf.compat.v1.train.import_meta_graph(str(tmp_path / "out" / "model.ckpt.meta"))
+        saver.restore(sess, str(tmp_path / "out" / "model.ckpt"))
+        trainable = sorted(v.op.name for v in tf.compat.v1.trainable_variables())
+        got = sess.run("output:0", {"input_img:0": images})
+    assert trainable == ["head/bias", "head/kernel"]
+    tf_keras.backend.clear_session()
+    ref = tiny_classifier()
+    ref.set_weights([weights[k] for k in sorted(weights, key=[w.op.name for w in model.weights].index)])
+    np.testing.assert_allclose(got, ref.predict(images, verbose=0), rtol=TOLERANCE, atol=TOLERANCE)

@@ -149,29 +149,31 @@ def prune(holder, seeds: Iterable[str], protected: set[str]) -> Pruned:
                 consumers[src].append((n.name, ref.startswith("^")))
     saver_ops = {n.name for n in nodes if n.op in SAVE_OPS + RESTORE_OPS}
     removed: set[str] = set()
-    stack = [s for s in seeds if s in by_name]
-    # Downstream over data edges, stopping at the saver (whose lists are rewritten instead).
-    while stack:
-        name = stack.pop()
-        if name in removed or name in saver_ops:
-            continue
-        removed.add(name)
-        stack.extend(c for c, control in consumers[name] if not control)
-    # Upstream: what only removed nodes use. Then the scaffolding of control-flow contexts whose
-    # values are removed (a cond's pivot and switches feed nothing but the removed branch), and
-    # what only that scaffolding used; until nothing more goes.
+    # Consumer edges not yet removed, per node: a node whose count drops to zero feeds only removed nodes.
+    left = {name: len(uses) for name, uses in consumers.items()}
+
+    def remove(start: list[str], downstream: bool) -> None:
+        stack = [(name, downstream) for name in start]
+        while stack:
+            name, down = stack.pop()
+            if name in removed or name in saver_ops or (not down and name in protected):
+                continue
+            removed.add(name)
+            if down:
+                stack.extend((c, True) for c, control in consumers[name] if not control)
+            for ref in by_name[name].input:
+                src = _node_name(ref)
+                if src in left:
+                    left[src] -= 1
+                    if left[src] == 0:
+                        stack.append((src, False))
+
+    # Downstream over data edges (stopping at the saver, whose lists are rewritten instead) and
+    # upstream what only removed nodes use; then the scaffolding of control-flow contexts whose
+    # values are removed (a cond's pivot and switches feed nothing but the removed branch).
+    # Each node and edge is visited once.
+    remove([s for s in seeds if s in by_name], downstream=True)
     while True:
-        changed = True
-        while changed:
-            changed = False
-            for n in nodes:
-                name = n.name
-                if name in removed or name in protected or name in saver_ops:
-                    continue
-                uses = consumers[name]
-                if uses and all(c in removed for c, _ in uses):
-                    removed.add(name)
-                    changed = True
         scaffolding = _context_scaffolding(holder, removed, by_name)
         if not scaffolding:
             break
@@ -179,8 +181,10 @@ def prune(holder, seeds: Iterable[str], protected: set[str]) -> Pruned:
             outside = [c for c, _ in consumers[name] if c not in removed and c not in scaffolding]
             if outside or name in protected:
                 raise Unsafe(f"the control-flow node `{name}` of a removed copy is used by `{(outside or [name])[0]}`")
-        removed |= scaffolding
-    # A removed node that consumes a removed saver output only: also the restore's Identity/Assign.
+        remove(sorted(scaffolding), downstream=False)
+        missed = scaffolding - removed
+        if missed:
+            raise Unsafe(f"the control-flow node `{sorted(missed)[0]}` of a removed copy cannot be removed")
     clash = sorted(removed & protected)
     if clash:
         raise Unsafe(f"it would remove {', '.join(f'`{c}`' for c in clash[:3])}, which a root or the saver needs")
@@ -474,6 +478,9 @@ def _plan_finding(plan: Plan, art: Artifact, facts, finding: Finding, weights) -
     """Add the fix of one finding to ``plan`` and say what it does, or raise Unsafe."""
     code = finding.code
     loc = finding.location
+    if code == "GA202" and art.checkpoint is None:
+        raise Unsafe("the values are not in a checkpoint (a frozen graph's constants): load the pretrained "
+                     "weights in the code and freeze the graph again")
     if code == "GA202" and weights is None:
         raise Unsafe("give the pretrained weights with `--weights FILE.h5` to write them into the checkpoint")
     if code == "GA301":
@@ -603,6 +610,8 @@ def fix(path: str, out: str | None, settings, *, in_place: bool = False, weights
     fixed = FixResult(source=str(root), out=str(target), format=art.format.value, outcomes=outcomes,
                       in_place=in_place)
     before = sum(f.stat().st_size for f in files)
+    if not in_place:
+        target.parent.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(prefix=".graphaudit-fix-", dir=target.parent if not in_place else root.parent))
     try:
         while True:

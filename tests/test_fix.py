@@ -175,13 +175,13 @@ def test_a_clean_artifact_is_copied_unchanged(tmp_path):
 
 def test_the_command_prints_a_diff_and_exits_as_check_does(tmp_path, capsys):
     path = GA102.rebuilt(vgg).write(tmp_path / "in")
-    code = main(["fix", path, "-o", str(tmp_path / "out")])
+    code = main(["fix", path, "-o", str(tmp_path / "new" / "out")])  # parents are created too
     out = capsys.readouterr().out
     assert code == 0
     assert "--- a/model.ckpt.meta" in out and "-node `block1_conv1/kernel` (VarHandleOp)" in out
     assert "-key `block1_conv1/kernel`" in out and "fixed  GA102 duplicate-model-instance" in out
     assert out.rstrip().endswith("left after fixing: no findings")
-    assert main(["check", str(tmp_path / "out" / "model.ckpt.meta")]) == 0
+    assert main(["check", str(tmp_path / "new" / "out" / "model.ckpt.meta")]) == 0
 
 
 def test_findings_left_manual_exit_1(tmp_path, capsys):

@@ -391,7 +391,9 @@ def test_matcher_never_imports_tensorflow() -> None:
     ("MobileNetV2", "MobileNetV2 alpha=0.35"), ("MobileNetV2", "MobileNetV2 alpha=1.4"),
     ("MobileNet", "MobileNet alpha=0.25"), ("ResNet", "ResNet101"), ("ResNet", "ResNet152"),
     ("DenseNet", "DenseNet169"), ("EfficientNet", "EfficientNetB3"), ("InceptionResNetV2", "InceptionResNetV2"),
-    ("RegNetY", "RegNetY064"),
+    ("RegNetY", "RegNetY064"), ("RegNetX", "RegNetX040"), ("RegNetX", "RegNetX080"), ("RegNetX", "RegNetX160"),
+    ("RegNetY", "RegNetY006"), ("RegNetY", "RegNetY016"), ("RegNetY", "RegNetY040"),
+    ("NASNet", "NASNetMobile"), ("NASNet", "NASNetLarge"),
 ])
 def test_a_variant_is_named_with_its_parameters(family: str, variant: str) -> None:
     if variant not in CATALOG.fingerprints:
@@ -399,6 +401,32 @@ def test_a_variant_is_named_with_its_parameters(family: str, variant: str) -> No
     params = CATALOG.fingerprints[variant].no_top.params
     (match,) = check(graph_names((variant, False), scope="model/backbone/"))
     assert (match.family, match.architecture, match.params, match.quality) == (family, variant, params, 1.0)
+
+
+@pytest.mark.parametrize("variant", ["NASNetMobile", "NASNetLarge"])
+def test_name_scoped_layers_match_by_their_own_names(variant: str) -> None:
+    # tf_keras builds NASNet's cells inside name scopes, which TF1/TF2 variable names keep; a
+    # Keras 3 `.keras` file names each weight by its layer alone (`separable_conv_1_normal_left1_0`).
+    scoped = graph_names((variant, False))
+    by_layer = {"classifier/nasnet/" + "/".join(k.removesuffix(":0").split("/")[-2:]): v for k, v in scoped.items()}
+    assert len(by_layer) == len(scoped)
+    for names, scope in ((scoped, ""), (by_layer, "classifier/nasnet/")):
+        (match,) = check(names)
+        assert (match.scope, match.architecture, match.quality, match.params) == (
+            scope, variant, 1.0, CATALOG.fingerprints[variant].no_top.params)
+
+
+def test_a_shared_last_part_of_a_layer_name_is_no_layer() -> None:
+    # `conv2_block1/conv` and `conv2_block2/conv`: `conv` alone names neither of them.
+    from graphaudit.catalog.matcher import WeightSpec, _scoped_leaves
+
+    specs = [WeightSpec(layer, "kernel", (1, 1, 8, 8), "Conv2D", None) for layer in (
+        "conv2_block1/conv", "conv2_block2/conv", "cell_0/sep_conv_left_0", "cell_1/sep_conv_left_1", "stem/stem")]
+    assert _scoped_leaves(specs) == {"cell_0/sep_conv_left_0": "sep_conv_left_0",
+                                     "cell_1/sep_conv_left_1": "sep_conv_left_1", "stem/stem": "stem"}
+    nasnet = CATALOG.fingerprints["NASNetMobile"]
+    scoped = {spec.layer for spec in nasnet.weights if "/" in spec.layer}
+    assert scoped and set(_scoped_leaves(nasnet.weights)) == scoped
 
 
 def test_deeper_variant_wins_over_the_one_it_contains() -> None:
@@ -412,7 +440,7 @@ def test_deeper_variant_wins_over_the_one_it_contains() -> None:
 def random_conv_net(rng: random.Random, index: int) -> dict[str, tuple[int, ...]]:
     """A plausible hand-written conv net: Keras default names or common hand-picked ones, kernels
     of 1-7, channel counts that grow like real ones, BatchNorm after some convs, a Dense head."""
-    style = rng.choice(["auto", "block", "stage", "stem"])
+    style = rng.choice(["auto", "block", "stage", "stem", "cell", "regnet"])
     layers = rng.randint(5, 120)
     channels = rng.choice([3, 1])
     width = rng.choice([8, 16, 24, 32, 48, 64])
@@ -435,6 +463,12 @@ def random_conv_net(rng: random.Random, index: int) -> dict[str, tuple[int, ...]
             name = f"block{i // 3 + 1}_conv{i % 3 + 1}"
         elif style == "stage":
             name = f"conv{i // 8 + 2}_block{i % 8 // 2 + 1}_{i % 2 + 1}_conv"
+        elif style == "cell":  # NASNet's cell layer names, own channel counts
+            name = f"separable_conv_{i % 2 + 1}_{rng.choice(['normal_left', 'normal_right', 'reduction_left'])}" \
+                   f"{i % 5 + 1}_{i // 10}"
+        elif style == "regnet":  # RegNet's stage/block names, own channel counts
+            name = f"regnet{rng.choice('xy')}{rng.choice(['002', '016', '040', '160'])}_Stage_{i // 12}_" \
+                   f"{rng.choice('XY')}Block_{i % 12 // 3}_conv_{rng.choice(['1x1_1', '3x3', '1x1_2'])}"
         else:
             name = "stem_conv" if i == 0 else f"block{i}a_{rng.choice(['expand', 'project', 'dw'])}conv"
         if depthwise:

@@ -269,6 +269,8 @@ class _Fingerprints(Mapping[str, Fingerprint]):
                     if "a" in row[5]:
                         layer = (_split_number(layer) or (layer, 0))[0]
                     found.setdefault(layer, set()).add(family)
+                    if "/" in layer:  # a name-scoped layer may show up by its own name (_scoped_leaves)
+                        found.setdefault(layer.rpartition("/")[2], set()).add(family)
             self._layer_families = {k: frozenset(v) for k, v in found.items()}
         return self._layer_families
 
@@ -334,6 +336,7 @@ class _Index:
         self.weight_names: set[str] = set()
         self.max_depth = 1
         for a, arch in enumerate(self.archs):
+            leaves = _scoped_leaves(arch.fingerprint.weights)
             for w, spec in enumerate(arch.fingerprint.weights):
                 self.weight_names.add(spec.weight)
                 self.max_depth = max(self.max_depth, spec.layer.count("/") + 1)
@@ -345,6 +348,9 @@ class _Index:
                 else:
                     entry = (spec.shape, None in spec.shape, a, w, role)
                     self.named.setdefault((spec.layer, spec.weight), []).append(entry)
+                    leaf = leaves.get(spec.layer)
+                    if leaf is not None:
+                        self.named.setdefault((leaf, spec.weight), []).append(entry)
         self.named_layers = {layer for layer, _ in self.named}
         self.auto_prefixes = {prefix for prefix, _, _ in self.auto}
 
@@ -372,6 +378,23 @@ class _Index:
             prefix, number = auto
             found.extend((a, w, number - n, role) for n, a, w, role in self.auto.get((prefix, weight, shape), ()))
         return found
+
+
+def _scoped_leaves(weights: Sequence[WeightSpec]) -> dict[str, str]:
+    """Layer path -> its last part, where that part names one layer of the architecture alone.
+
+    tf_keras builds some layers inside a name scope (NASNet's `normal_A_block_2/.../
+    separable_conv_1_normal_left5_2`), which TF1 and TF2 variable names keep and Keras 3's
+    `.keras` files, named by layer, do not. A last part that is a unique layer name stands for
+    the layer; one shared by many (DenseNet's `conv1/conv`, `conv2_block1_1/conv`) says nothing.
+    """
+    layers = {spec.layer for spec in weights if not spec.auto}
+    counts: dict[str, int] = {}
+    for layer in layers:
+        leaf = layer.rpartition("/")[2]
+        counts[leaf] = counts.get(leaf, 0) + 1
+    return {layer: leaf for layer in layers if "/" in layer
+            for leaf in (layer.rpartition("/")[2],) if counts[leaf] == 1 and leaf not in layers}
 
 
 # Keras 3 names a DepthwiseConv2D's weight `kernel`; tf_keras (and so the catalogue) `depthwise_kernel`.

@@ -5,12 +5,14 @@ from __future__ import annotations
 from typing import Iterator
 
 from graphaudit.analysis.updates import batch_norm_variables
-from graphaudit.artifact import UpdateKind, function_of, graph_key
+from graphaudit.analysis.roles import Role
+from graphaudit.artifact import Format, UpdateKind, function_of, graph_key
 from graphaudit.model.ops import BATCH_NORM_OPS
 from graphaudit.analysis.provenance import Strength
 from graphaudit.findings import Confidence, Finding, Fixup, Severity, Silenced
 from graphaudit.rules.base import Rule, plural
-from graphaudit.rules.trainability import code_list, group_label, layer_of, pretrained_word, split_declared
+from graphaudit.rules.trainability import (code_list, group_label, layer_of, pretrained_word, split_declared,
+                                           training_machinery)
 
 # BatchNorm in training mode while serving makes predictions depend on the batch whatever the
 # weights are; only the confidence that this backbone was meant to be frozen follows provenance.
@@ -50,7 +52,11 @@ class FrozenBatchnormTraining(Rule):
       confidence;
     - in what the train op runs, moving-average updates (`AssignMovingAvg`, `AssignNewValue`) of
       the group's moving statistics while the train op updates none of the group's other
-      variables: the backbone is meant to be frozen.
+      variables: the backbone is meant to be frozen;
+    - in a compiled Keras 3 `.keras` file, BatchNormalization layers of a group whose other
+      variables are all frozen but whose own `trainable` is true in `config.json`: Keras 3
+      updates their moving statistics in `fit()`, even inside a model set to trainable=false.
+      Where no Keras config records it (an export, a checkpoint), nothing is said.
 
     ## Why is this bad?
     In training mode, BatchNorm normalizes with the statistics of the current batch: served
@@ -83,8 +89,10 @@ class FrozenBatchnormTraining(Rule):
     ## Evidence
     The group and why it is pretrained; for serving, the signatures, the BatchNorm ops and their
     layers, and the moving-statistics writes the signature runs; for training, the train op and
-    the moving-average updates it runs on a group that it otherwise leaves alone. The
-    provenance sets severity and confidence:
+    the moving-average updates it runs on a group that it otherwise leaves alone, or, in a
+    `.keras` file, the BatchNormalization layers whose own `trainable` is true, the frozen model
+    around them and the training machinery in the file. The provenance sets severity and
+    confidence:
 
     | provenance of the group | serving in training mode | frozen statistics drift |
     | --- | --- | --- |
@@ -106,7 +114,9 @@ class FrozenBatchnormTraining(Rule):
         groups = facts.pretrained_groups
         if not groups:
             return
-        for finding in [*self._serving(artifact, facts, groups), *self._frozen_drift(artifact, facts, groups)]:
+        findings = [*self._serving(artifact, facts, groups), *self._frozen_drift(artifact, facts, groups),
+                    *self._keras3_drift(artifact, facts, groups)]
+        for finding in findings:
             _, covered = split_declared(finding.location.variables, facts.settings)
             if covered and sum(map(len, covered.values())) == len(finding.location.variables):
                 yield Silenced(next(iter(covered)), finding)
@@ -207,6 +217,53 @@ class FrozenBatchnormTraining(Rule):
             yield self.finding(
                 artifact, message, graph=",".join(sorted({w.graph for w in writes})), scope=group.scope,
                 variables=drifting, nodes=sorted({w.node for w in writes}), evidence=evidence,
+                severity=severity, confidence=confidence, fixup=self._fixup(group),
+            )
+
+    def _keras3_drift(self, artifact, facts, groups) -> Iterator[Finding]:
+        """A `.keras` file: Keras 3's BatchNormalization updates its moving statistics in `fit()`
+        whenever its own `trainable` is true, even inside a model set to trainable=false and even
+        when that model is called with `training=False` (measured with Keras 3.15). The config
+        records both flags; without it (an export, a checkpoint) nothing is said."""
+        keras = artifact.keras
+        if artifact.format is not Format.KERAS_V3 or keras is None or not keras.keras_version.startswith("3."):
+            return
+        machinery = training_machinery(artifact, facts)
+        if not machinery:
+            return  # nothing in the file can call fit()
+        layers = {layer.qualified: layer for layer in keras.layers}
+        for group in groups:
+            variables = [artifact.variables[v] for v in group.variables if v in artifact.variables]
+            if not variables or any(v.trainable for v in variables):
+                continue  # not frozen: training it is GA301/GA302's business
+            bns: dict[str, list[str]] = {}
+            for var in variables:
+                layer = layers.get(var.keras_layer or "")
+                role = facts.roles.get(var.name)
+                if (layer is not None and layer.class_name == "BatchNormalization" and layer.own_trainable
+                        and role is not None and role.role is Role.BATCHNORM_STATISTIC):
+                    bns.setdefault(layer.qualified, []).append(var.name)
+            if not bns:
+                continue
+            names = sorted(n for ns in bns.values() for n in ns)
+            bn_layers = [layers[q] for q in sorted(bns)]
+            frozen_by = sorted({layer.frozen_by for layer in bn_layers if layer.frozen_by})
+            inside = f" inside frozen model {code_list(frozen_by)}" if frozen_by else ""
+            message = (f"{plural(len(bn_layers), 'BatchNorm layer')} of {pretrained_word(group)} {group_label(group)} "
+                       f"keep their own `trainable` true{inside}: Keras 3 updates their moving statistics in every "
+                       f"`fit()` step while the rest of the backbone stays frozen: "
+                       f"{code_list(layer.name for layer in bn_layers)}")
+            evidence = [group.describe(), *(str(e) for e in group.evidence),
+                        f"Keras config.json: {plural(len(bn_layers), 'BatchNormalization layer')} with "
+                        f"`trainable: true`, e.g. `{bn_layers[0].qualified}`"
+                        + (f", under model `{frozen_by[0]}` with `trainable: false`" if frozen_by else "")
+                        + f"; none of the group's {len(variables):,} variables is trainable",
+                        f"Keras {keras.keras_version}: BatchNormalization runs in training mode when its own "
+                        "`trainable` is true and `fit()` passes `training=True`",
+                        f"training machinery: {'; '.join(machinery)}", group.strength_note()]
+            severity, confidence = _DRIFT_GRADES[group.strength]
+            yield self.finding(
+                artifact, message, scope=group.scope, variables=names, evidence=evidence,
                 severity=severity, confidence=confidence, fixup=self._fixup(group),
             )
 

@@ -13,7 +13,8 @@ from typing import Sequence
 GAP_X = 22  # between boxes of one layer
 GAP_Y = 34  # between layers
 DUMMY_W = 10  # width a long edge takes in the layers it crosses
-WRAP = 10  # boxes in a row before a layer wraps onto another row
+SOURCE_WRAP = 10  # boxes in a row of the first layer before it wraps
+LOOSE_PER_ROW = 12  # boxes without edges, set in a grid under the rest
 SWEEPS = 6
 
 
@@ -74,15 +75,19 @@ def layered(sizes: Sequence[tuple[float, float]], edges: Sequence[tuple[int, int
             up.setdefault(t, []).append(s)
         chains.append(chain)
     order = _order(rows, up, down)
+    rows_placed: list[list[int]] = []
     xs = [0.0] * len(width)
     ys = [0.0] * len(width)
     top = 0.0
     right = 0.0
     for k in sorted(order):
+        # Only the first layer (sources: variables, placeholders) wraps onto several rows, which
+        # keeps a scope of many weights on a screen. Wrapping every layer costs crossings: on the
+        # demo's 593 scopes, 16,080 wrapped at 10 boxes against 2,710 unwrapped (dagre: 2,706).
         row = order[k]
-        # A very wide layer wraps onto several rows: the picture stays readable on a screen.
-        for start in range(0, len(row), WRAP):
-            part = row[start:start + WRAP]
+        step = SOURCE_WRAP if k == 0 else len(row)
+        for start in range(0, len(row), step):
+            part = row[start:start + step]
             x = 0.0
             tallest = max(height[v] for v in part) or 8.0
             for v in part:
@@ -91,14 +96,14 @@ def layered(sizes: Sequence[tuple[float, float]], edges: Sequence[tuple[int, int
                 x += width[v] + GAP_X
             right = max(right, x - GAP_X)
             top += tallest + GAP_Y
-    _center_rows(order, xs, width, right)
+            rows_placed.append(part)
+    _center_rows(rows_placed, xs, width, right)
     loose = [v for v in range(n) if not linked[v]]
     if loose:
         x = 0.0
         line = 0.0
-        per_row = max(WRAP, 1)
         for k, v in enumerate(loose):
-            if k and k % per_row == 0:
+            if k and k % LOOSE_PER_ROW == 0:
                 top += line + GAP_Y / 2
                 x, line = 0.0, 0.0
             xs[v], ys[v] = x, top
@@ -221,12 +226,10 @@ def _crossings(order: dict[int, list[int]], down: dict[int, list[int]]) -> int:
     return total
 
 
-def _center_rows(order: dict[int, list[int]], xs: list[float], width: list[float], right: float) -> None:
+def _center_rows(rows: list[list[int]], xs: list[float], width: list[float], right: float) -> None:
     """Center each row under the widest one: short layers sit in the middle, as in TensorBoard."""
-    for row in order.values():
-        for start in range(0, len(row), WRAP):
-            part = row[start:start + WRAP]
-            span = xs[part[-1]] + width[part[-1]] - xs[part[0]]
-            shift = (right - span) / 2 - xs[part[0]]
-            for v in part:
-                xs[v] += shift
+    for row in rows:
+        span = xs[row[-1]] + width[row[-1]] - xs[row[0]]
+        shift = (right - span) / 2 - xs[row[0]]
+        for v in row:
+            xs[v] += shift

@@ -433,7 +433,9 @@ def explain(code: str = typer.Argument(..., help="A rule code (GA201) or name (u
 @app.command()
 def demo(
     keep: Optional[Path] = typer.Option(None, "--keep", help="Build into this folder and keep the artifacts."),
-    show_fixes: bool = typer.Option(True, "--show-fixes/--no-fixes", help="Print fix-up code under findings."),
+    show_fixes: bool = typer.Option(False, "--show-fixes/--no-fixes", help="Print fix-up code and evidence under findings."),
+    report: Optional[Path] = typer.Option(None, "--report", help="Write the HTML report of the demo here "
+                                          "(default: graphaudit-demo-report.html in --keep, or the temp folder)."),
 ) -> None:
     """Build the seed article's four pitfalls with TensorFlow, audit each, then audit the fix (needs graphaudit[tf])."""
     import importlib.util
@@ -442,7 +444,7 @@ def demo(
         _fail('the demo builds real TensorFlow models: install them with `pip install "graphaudit[tf]"`')
     from graphaudit.demo import run_demo
 
-    raise typer.Exit(run_demo(keep, _console(), show_fixes=show_fixes))
+    raise typer.Exit(run_demo(keep, _console(), show_fixes=show_fixes, report_path=report))
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import tempfile
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable
+from typing import Callable, Iterator
 
 IMAGE = 32  # small images keep the demo fast; VGG19's weights do not depend on the input size
 
@@ -18,13 +19,40 @@ class Scenario:
     title: str
     story: str
     build: Callable[[Path, Path], Path]  # (folder, weights file) -> artifact path
+    wrote: str = ""  # the line of user code that makes the pitfall
+    instead: str = ""  # what graphaudit.reference.VGG19 writes instead
 
 
 def _tf():
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
     import tensorflow as tf
 
+    tf.get_logger().setLevel("ERROR")
     return tf
+
+
+@contextlib.contextmanager
+def quiet_tensorflow() -> Iterator[None]:
+    """TensorFlow's C++ start-up lines (CUDA, absl) and its deprecation warnings go to a file, not the
+    terminal; they are shown only when building fails, since then they may say why."""
+    import sys
+    import warnings
+
+    sys.stderr.flush()
+    saved = os.dup(2)
+    with tempfile.TemporaryFile(mode="w+b") as log, warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        os.dup2(log.fileno(), 2)
+        try:
+            yield
+        except BaseException:
+            os.dup2(saved, 2)
+            log.seek(0)
+            sys.stderr.write(log.read().decode(errors="replace")[-4000:])
+            raise
+        finally:
+            os.dup2(saved, 2)
+            os.close(saved)
 
 
 def _keras():
@@ -162,20 +190,27 @@ def reference_pipeline(folder: Path, weights: Path) -> Path:
 SCENARIOS = (
     Scenario("new_session", "1. The model used in a new session",
              "VGG19 built five times in one graph, restored from the checkpoint of the first build",
-             pitfall_new_session),
+             pitfall_new_session, "VGG19(...)  # the cell, run again",
+             "VGG19(input_tensor=images)  # one build"),
     Scenario("global_init", "2. global_variables_initializer() after loading",
-             "weights loaded, then the global initializer run, then saved", pitfall_global_init),
+             "weights loaded, then the global initializer run, then saved", pitfall_global_init,
+             "vgg.load_weights(w); sess.run(global_init)", "sess.run(init); vgg.load_weights(sess)"),
     Scenario("duplicate_graph", "3. The graph built twice",
-             "`vgg = VGG19(...)` followed by `vgg(images)`", pitfall_duplicate_graph),
+             "`vgg = VGG19(...)` followed by `vgg(images)`", pitfall_duplicate_graph,
+             "vgg = VGG19(...); vgg(images)", "VGG19(input_tensor=images)"),
     Scenario("trainable_backbone", "4. Trainable pretrained weights",
-             "`optimizer.minimize(loss)` without `var_list`", pitfall_trainable_backbone),
+             "`optimizer.minimize(loss)` without `var_list`", pitfall_trainable_backbone,
+             "opt.minimize(loss)", "opt.minimize(loss, var_list=vgg.trainable_\nvariables_excluding_backbone())"),
     Scenario("reference", "The fix: graphaudit.reference.VGG19",
              "the same pipeline with the reference wrapper", reference_pipeline),
 )
 
 
-def run_demo(workdir: Path | None, console, *, show_fixes: bool = True) -> int:
-    """Build every scenario, audit each, print the reports. Returns 0 when the story holds."""
+def run_demo(workdir: Path | None, console, *, show_fixes: bool = False, report_path: Path | None = None) -> int:
+    """Build every scenario, audit each on a screen of its own, then compare before and after side
+    by side and write an HTML report of the whole demo. Returns 0 when the story holds."""
+    from rich.table import Table
+
     from graphaudit.config import Settings
     from graphaudit.engine import audit_paths
     from graphaudit.reporters.console import ConsoleReporter
@@ -186,27 +221,73 @@ def run_demo(workdir: Path | None, console, *, show_fixes: bool = True) -> int:
         tmp = tempfile.TemporaryDirectory(prefix="graphaudit-demo-")
         workdir = Path(tmp.name)
     workdir.mkdir(parents=True, exist_ok=True)
+    if report_path is None:
+        report_path = (workdir if tmp is None else Path(tempfile.gettempdir())) / "graphaudit-demo-report.html"
     ok = True
+    artifacts: dict[str, Path] = {}
+    found: dict[str, list] = {}
     try:
-        with console.status("importing TensorFlow ..."):
+        with console.status("importing TensorFlow ..."), quiet_tensorflow():
             _tf()
             _keras()
-        with console.status("writing stand-in VGG19 weights ..."):
+        with console.status("writing stand-in VGG19 weights ..."), quiet_tensorflow():
             weights = make_weights(workdir / "vgg19_weights.h5")
         for sc in SCENARIOS:
             folder = workdir / sc.name
             folder.mkdir(exist_ok=True)
-            with console.status(f"building {sc.title.lower()} ..."):
-                artifact = sc.build(folder, weights)
-            console.rule(f"[bold]{sc.title}[/bold]: {sc.story}")
-            report = audit_paths([str(artifact)], Settings())
-            ConsoleReporter(console.file, show_fixes=show_fixes).write(report)
+            with console.status(f"building {sc.title.lower()} ..."), quiet_tensorflow():
+                artifacts[sc.name] = sc.build(folder, weights)
+            report = audit_paths([str(artifacts[sc.name])], Settings())
+            found[sc.name] = report.findings
+            # One screen per pitfall: a heading, the story, then graphaudit's report of it.
+            console.print()
+            console.rule(f"[bold]{sc.title}[/bold]")
+            console.print(f"[dim]{sc.story}[/dim]", highlight=False)
+            console.print()
+            # Quiet: the findings alone; the hint to pass --show-fixes comes once, at the end.
+            ConsoleReporter(console.file, show_fixes=show_fixes, color=console.is_terminal or None,
+                            quiet=True).write(report)
+            if not report.findings and not report.errors:
+                console.print("[green]no findings[/green]")
             clean = not report.findings and not report.errors
-            expected_clean = sc.name == "reference"
-            ok &= clean == expected_clean
+            ok &= clean == (sc.name == "reference")
+        console.print()
+        console.rule("[bold]Before and after[/bold]")
+        table = Table(show_lines=True)
+        table.add_column("pitfall", ratio=2)
+        table.add_column("before: what was written", ratio=3, overflow="fold")
+        table.add_column("graphaudit", ratio=2)
+        table.add_column("after: graphaudit.reference.VGG19", ratio=3, overflow="fold")
+        table.add_column("graphaudit", ratio=1)
+        after = found.get("reference", [])
+        after_text = "[green]clean[/green]" if not after else "[red]" + ", ".join(sorted({f.code for f in after})) + "[/red]"
+        for sc in SCENARIOS[:-1]:
+            codes = ", ".join(sorted({f.code for f in found[sc.name]})) or "nothing"
+            table.add_row(sc.title.split(". ", 1)[-1], sc.wrote, f"[red]{codes}[/red]", sc.instead, after_text)
+        console.print(table)
+        if not show_fixes:
+            console.print("[dim]graphaudit demo --show-fixes prints the fix-up code under each finding[/dim]")
+        html = audit_paths([str(artifacts[sc.name]) for sc in SCENARIOS], Settings(),
+                           view=_html_view())
+        _write_html(html, report_path)
+        console.print(f"HTML report of the whole demo: {report_path}", highlight=False)
         console.print(f"[dim]demo finished in {time.monotonic() - start:.1f}s; artifacts in {workdir}"
                       f"{' (deleted)' if tmp else ''}[/dim]")
     finally:
         if tmp is not None:
             tmp.cleanup()
     return 0 if ok else 1
+
+
+def _html_view():
+    from graphaudit.reporters.html import build_view
+
+    return build_view
+
+
+def _write_html(report, path: Path) -> None:
+    from graphaudit.reporters.html import HtmlReporter
+
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with open(path, "w", encoding="utf-8") as fh:
+        HtmlReporter(fh, title="graphaudit demo: the seed's four pitfalls and the fix").write(report)

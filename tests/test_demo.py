@@ -24,7 +24,7 @@ EXPECTED = {
 @pytest.fixture(scope="module")
 def demo_run(tmp_path_factory):
     keep = tmp_path_factory.mktemp("demo")
-    proc = subprocess.run([sys.executable, "-m", "graphaudit", "demo", "--keep", str(keep), "--no-fixes"],
+    proc = subprocess.run([sys.executable, "-m", "graphaudit", "demo", "--keep", str(keep)],
                           capture_output=True, text=True, timeout=600)
     return keep, proc
 
@@ -36,7 +36,26 @@ def test_demo_exits_zero_and_tells_the_story(demo_run):
     for title in ("1. The model used in a new session", "2. global_variables_initializer() after loading",
                   "3. The graph built twice", "4. Trainable pretrained weights", "The fix: graphaudit.reference.VGG19"):
         assert title in out
-    assert "Traceback" not in proc.stderr
+    # No TensorFlow start-up noise (CUDA, absl, deprecations), and no fix-up code without --show-fixes.
+    assert proc.stderr == "", proc.stderr[-2000:]
+    assert "evidence:" not in out
+    # The last screen: each pitfall's rule before, and clean after, side by side.
+    last = out[out.index("Before and after"):]
+    for code in EXPECTED.values():
+        assert code in last
+    assert last.count("clean") >= 4
+
+
+def test_demo_writes_an_html_report_of_every_scenario(demo_run):
+    keep, proc = demo_run
+    report = keep / "graphaudit-demo-report.html"
+    assert f"HTML report of the whole demo: {report}" in proc.stdout
+    page = report.read_text()
+    for scenario in (*EXPECTED, "reference"):
+        assert f"{scenario}/" in page
+    assert page.count('<script type="application/json"') == 5
+    for code in EXPECTED.values():
+        assert f">{code}</a>" in page
 
 
 @pytest.mark.parametrize("scenario", sorted(EXPECTED))

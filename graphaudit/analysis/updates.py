@@ -11,6 +11,8 @@ from __future__ import annotations
 from collections import deque
 from dataclasses import dataclass, field
 
+import numpy as np
+
 from graphaudit.analysis.reachability import Reach, reach
 from graphaudit.artifact import (
     VARIABLE_OPS,
@@ -22,7 +24,7 @@ from graphaudit.artifact import (
     function_of,
     graph_key,
 )
-from graphaudit.model.ops import classify_update, is_write
+from graphaudit.model.ops import classify_updates, is_write
 
 # Control-flow ops whose first input is not passed to the branch functions.
 _PREDICATE_FIRST = frozenset({"If", "StatelessIf", "Case", "StatelessCase"})
@@ -67,18 +69,23 @@ def analyse_updates(artifact: Artifact) -> UpdateFacts:
     initializers = {v.initializer for v in artifact.variables.values() if v.initializer}
     for key, graph in _all_graphs(artifact):
         marks = handles.get(key, {})
+        if not marks or not len(graph):
+            continue
         is_function = graph.kind == "function"
-        for i, op in enumerate(graph.ops):
-            if not is_write(op) or not graph.inputs[i]:
-                continue
-            target = graph.source(graph.inputs[i][0], through=_HANDLE_PASS)
-            names = marks.get(target)
-            if not names:
-                continue
-            kind = classify_update(graph, i, set() if is_function else initializers)
+        # Only the op types that write are visited, and their targets are followed in bulk.
+        codes, table = graph.op_codes()
+        writes = np.array([is_write(op) for op in table], dtype=bool)
+        in_offsets, in_nodes = graph.edge_arrays()[:2]
+        writers = np.flatnonzero(writes[codes] & (in_offsets[1:] > in_offsets[:-1]))
+        targets = graph.sources(in_nodes[in_offsets[writers]], through=_HANDLE_PASS).tolist()
+        hit = [k for k, t in enumerate(targets) if marks.get(t)]
+        writers = writers[hit]
+        kinds = classify_updates(graph, writers, set() if is_function else initializers)
+        for i, k, kind in zip(writers.tolist(), hit, kinds):
             if kind is UpdateKind.OPTIMIZER:
                 facts.optimizer_writes += 1
-            for name in sorted(names):
+            op = graph.ops[i]
+            for name in sorted(marks[targets[k]]):
                 facts.writes.setdefault(name, []).append(Write(name, key, graph.names[i], op, kind))
     facts.train_roots = [r for r in artifact.roots if r.kind is RootKind.TRAIN_OP]
     facts.train_declared = bool(facts.train_roots)

@@ -22,7 +22,7 @@ from graphaudit.artifact import (
 )
 from graphaudit.errors import ArtifactError, StrictModeWarning, strict
 from graphaudit.formats import protos
-from graphaudit.model.ops import classify_update, is_write
+from graphaudit.model.ops import classify_updates, is_write
 
 
 GRAPH_KEYS_VARIABLES = ("variables", "trainable_variables", "model_variables", "local_variables",
@@ -39,19 +39,36 @@ def build_graph(name: str, graph_def, path: str, serialized: bytes | None = None
     the file's bytes, else a re-serialization) by formats/wire.py; a GraphDef laid out in an
     unusual way is read node by node instead.
     """
-    from graphaudit.formats.wire import scan_nodes
-
     if serialized is None and len(graph_def.node):
         serialized = graph_def.SerializeToString(deterministic=True)
-    columns = scan_nodes(serialized) if serialized else None
-    if columns is not None and len(columns.names) == len(graph_def.node) and \
-            all(columns.names[i] == graph_def.node[i].name for i in (0, len(columns.names) // 2, -1)):
-        graph = Graph.from_columns(name, columns, graph_def.node)
-    else:
+    graph = graph_from_wire(name, serialized, node_probes(graph_def)) if serialized else None
+    if graph is None:
         graph = Graph(name, graph_def.node)
     check_importable(graph, path)
     functions = build_library(graph_def.library, path)
     return graph, functions
+
+
+def node_probes(graph_def) -> tuple[int, list[tuple[int, str]]]:
+    """The node count and a few node names of a parsed GraphDef, to check a wire scan against."""
+    n = len(graph_def.node)
+    return n, [(i, graph_def.node[i].name) for i in sorted({0, n // 2, n - 1}) if n]
+
+
+def graph_from_wire(name: str, serialized: bytes, probes: tuple[int, list[tuple[int, str]]]) -> Graph | None:
+    """A Graph from a serialized GraphDef's bytes alone (formats/wire.py), or None if its layout is unusual.
+
+    ``probes`` (from :func:`node_probes` on the parsed GraphDef) must agree with the scan. NodeDefs
+    are parsed again from their bytes when asked for, so the parsed GraphDef need not stay.
+    """
+    from graphaudit.formats.wire import NodeDefs, scan_nodes
+
+    columns = scan_nodes(serialized)
+    count, names = probes
+    if columns is None or len(columns.names) != count or any(columns.names[i] != got for i, got in names):
+        return None
+    return Graph.from_columns(name, columns, NodeDefs(serialized, columns.node_start, columns.node_end,
+                                                      protos.NodeDef))
 
 
 def check_importable(graph: Graph, path: str) -> None:
@@ -167,23 +184,28 @@ def restore_targets(graph: Graph, restore_op: str) -> dict[int, str]:
 def collect_variables(artifact: Artifact, graph: Graph, variable_defs: Iterable, trainable_names: set[str],
                       has_trainable_collection: bool) -> None:
     """Add a Variable record for every variable op of ``graph`` and attach its writes."""
+    import numpy as np
+
     defs_by_node: dict[str, object] = {}
     for vd in variable_defs:
         defs_by_node[tensor_node(vd.variable_name)] = vd
     initializer_names = {tensor_node(vd.initializer_name) for vd in defs_by_node.values()
                          if vd.initializer_name}
-    var_ids = [i for op in VARIABLE_OPS for i in graph.by_op.get(op, ())]
-    for i in sorted(var_ids):
-        name = graph.names[i]
-        dtype_av = graph.attr(i, "dtype")
-        shape_av = graph.attr(i, "shape")
+    codes, table = graph.op_codes()
+    is_variable = np.array([op in VARIABLE_OPS for op in table] or [False], dtype=bool)
+    var_ids = np.flatnonzero(is_variable[codes]) if len(graph) else np.zeros(0, dtype=np.int64)
+    dtypes = attr_values(graph, var_ids, "dtype", lambda av: protos.dtype_name(av.type))
+    shapes = attr_values(graph, var_ids, "shape", lambda av: protos.shape_list(av.shape))
+    names = graph.names
+    for i, dtype, shape in zip(var_ids.tolist(), dtypes, shapes):
+        name = names[i]
         var = artifact.variables.get(name) or Variable(name=name)
         var.graph = graph.name
         var.node = name
-        if dtype_av is not None:
-            var.dtype = protos.dtype_name(dtype_av.type)
-        if shape_av is not None:
-            var.shape = protos.shape_list(shape_av.shape)
+        if dtype is not None:
+            var.dtype = dtype
+        if shape is not None:
+            var.shape = shape
         vd = defs_by_node.get(name)
         if vd is not None:
             var.initializer = tensor_node(vd.initializer_name) if vd.initializer_name else None
@@ -194,24 +216,56 @@ def collect_variables(artifact: Artifact, graph: Graph, variable_defs: Iterable,
                 var.trainable = bool(vd.trainable)
                 var.trainable_source = "VariableDef.trainable"
         artifact.variables[name] = var
-    # Writes: every op that takes a variable as input 0 and writes it.
-    # Only the op types that write are visited: one pass over the op-type index, not the nodes.
-    writers = sorted(i for op, ids in graph.by_op.items()
-                     if is_write(op) for i in ids)
-    for i in writers:
-        op = graph.ops[i]
-        if not graph.inputs[i]:
-            continue
-        target = graph.source(graph.inputs[i][0])
-        if graph.ops[target] not in VARIABLE_OPS:
-            continue
-        var = artifact.variables.get(graph.names[target])
-        if var is None:
-            continue
-        kind = classify_update(graph, i, initializer_names)
-        var.update_ops.append(UpdateOp(graph.name, graph.names[i], op, kind))
+    # Writes: every op that takes a variable as input 0 and writes it, found and classified in bulk.
+    writes = np.array([is_write(op) for op in table] or [False], dtype=bool)
+    in_offsets, in_nodes = graph.edge_arrays()[:2]
+    writers = np.flatnonzero(writes[codes] & (in_offsets[1:] > in_offsets[:-1])) if len(graph) else var_ids[:0]
+    targets = graph.sources(in_nodes[in_offsets[writers]])
+    on_variable = is_variable[codes[targets]]
+    writers, targets = writers[on_variable], targets[on_variable]
+    variables = artifact.variables
+    known = np.fromiter((names[t] in variables for t in targets.tolist()), dtype=bool, count=len(targets))
+    writers, targets = writers[known], targets[known]
+    kinds = classify_updates(graph, writers, initializer_names)
+    for i, t, kind in zip(writers.tolist(), targets.tolist(), kinds):
+        var = variables[names[t]]
+        var.update_ops.append(UpdateOp(graph.name, names[i], graph.ops[i], kind))
         if kind is UpdateKind.INITIALIZER and var.initializer is None:
-            var.initializer = graph.names[i]
+            var.initializer = names[i]
+
+
+def attr_values(graph: Graph, ids, key: str, decode) -> list:
+    """``decode(AttrValue)`` of attr ``key`` of each node in ``ids`` (None where it has none).
+
+    A graph read column-wise decodes each distinct value once (a million variables hold a few
+    distinct dtypes and shapes); other graphs go through their NodeDefs.
+    """
+    w = graph.wire_attrs
+    if w is None:
+        out = []
+        for i in ids:
+            av = graph.attr(int(i), key)
+            out.append(None if av is None else decode(av))
+        return out
+    import numpy as np
+
+    mask = w.has_key(key)
+    entry_of = np.full(len(graph), -1, dtype=np.int64)
+    entry_of[w.node[mask]] = np.flatnonzero(mask)  # a key given twice: the last wins, as in protobuf
+    entries = entry_of[np.asarray(ids, dtype=np.int64)]
+    buf = w.buf
+    decoded: dict[bytes, object] = {}
+    out = []
+    for e, s, t in zip(entries.tolist(), w.value_start[entries].tolist(), w.value_end[entries].tolist()):
+        if e < 0:
+            out.append(None)
+            continue
+        raw = buf[s:t]
+        got = decoded.get(raw, decoded)
+        if got is decoded:
+            got = decoded[raw] = decode(protos.attr_value_pb2.AttrValue.FromString(raw))
+        out.append(got)
+    return out
 
 
 def tensor_info(info) -> tuple[str, str, tuple[int, ...] | None]:

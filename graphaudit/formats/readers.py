@@ -11,7 +11,7 @@ from google.protobuf import text_format
 from graphaudit.artifact import Artifact, Format, KerasObject, ValueOrigin, ValuesMissing, Variable
 from graphaudit.errors import ArtifactError
 from graphaudit.formats import protos
-from graphaudit.formats.graphs import build_graph, read_metagraph
+from graphaudit.formats.graphs import build_graph, check_importable, graph_from_wire, node_probes, read_metagraph
 from graphaudit.formats.keras import apply_saved_model_metadata, read_keras_h5, read_keras_v3
 from graphaudit.formats.checkpoint_paths import has_v1_files, meta_checkpoint_prefix, meta_prefix
 from graphaudit.formats.sniff import SAVED_MODEL_FILES, looks_text, Candidate, ensure_inside, sniff_file
@@ -95,9 +95,20 @@ def read_graphdef(path: Path, max_file_size: int) -> Artifact:
         raise ArtifactError(path, "expected a GraphDef with nodes; it parsed but holds no nodes")
     _check_nodes(path, gd.node)
     art = Artifact(path=str(path), format=Format.GRAPHDEF_TEXT if text else Format.GRAPHDEF)
-    graph, functions = build_graph("graph", gd, str(path), serialized=None if text else data)
+    graph = None
+    if not text and not gd.library.function:
+        # The parsed tree (several times the file's size) goes before the nodes are read column-wise.
+        probes = node_probes(gd)
+        del gd
+        graph = graph_from_wire("graph", data, probes)
+        if graph is None:
+            gd = _parse_binary(path, data, protos.GraphDef, "GraphDef")
+        else:
+            check_importable(graph, str(path))
+    if graph is None:
+        graph, functions = build_graph("graph", gd, str(path), serialized=None if text else data)
+        art.functions.update(functions)
     art.graphs["graph"] = graph
-    art.functions.update(functions)
     from graphaudit.formats.graphs import collect_variables
 
     collect_variables(art, graph, (), set(), False)

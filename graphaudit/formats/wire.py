@@ -14,6 +14,7 @@ the protobuf API.
 from __future__ import annotations
 
 import itertools
+from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import lru_cache
 
@@ -60,6 +61,29 @@ class NodeColumns:
     ctrl_nodes: np.ndarray
     dangling: list[tuple[int, str]]
     attrs: "AttrEntries"
+    node_start: np.ndarray  # node i's NodeDef is buf[node_start[i]:node_end[i]]
+    node_end: np.ndarray
+
+
+class NodeDefs(Sequence):
+    """The NodeDefs of a scanned GraphDef, each parsed from its bytes when asked for.
+
+    Holding these instead of the parsed GraphDef lets the protobuf tree of a big graph go: only
+    the nodes whose attrs something reads are ever parsed again.
+    """
+
+    __slots__ = ("_buf", "_start", "_end", "_cls")
+
+    def __init__(self, buf: bytes, start: np.ndarray, end: np.ndarray, cls) -> None:
+        self._buf, self._start, self._end, self._cls = buf, start, end, cls
+
+    def __len__(self) -> int:
+        return len(self._start)
+
+    def __getitem__(self, i):
+        if isinstance(i, slice):
+            return [self[k] for k in range(*i.indices(len(self)))]
+        return self._cls.FromString(self._buf[int(self._start[i]):int(self._end[i])])
 
 
 @dataclass
@@ -185,38 +209,46 @@ def _optional(a: np.ndarray, cursor: np.ndarray, end: np.ndarray, tag: int
     return has, start, length
 
 
-def _strings(a: np.ndarray, starts: np.ndarray, lengths: np.ndarray) -> np.ndarray:
-    """The byte spans (sorted, disjoint) as an object array of str, through one bytes.split.
+def _strings(a: np.ndarray, starts: np.ndarray, lengths: np.ndarray) -> list[str]:
+    """The byte spans (sorted, disjoint) as a list of str, through ``bytes.split`` a chunk at a time.
 
     Each span is preceded by framing bytes (a tag and a length) that no span holds; the one just
     before it becomes the separator. Node names, ops and inputs never hold a newline; if one did,
-    the count comes out wrong and the caller falls back.
+    the count comes out wrong and the caller falls back. Chunks bound the temporary copies.
     """
     if not len(starts):
-        return np.zeros(0, dtype=object)
-    s, ln = starts, lengths
-    if s[0] < 1 or (s[1:] <= s[:-1] + ln[:-1] + 1).any():
+        return []
+    if starts[0] < 1 or (starts[1:] <= starts[:-1] + lengths[:-1] + 1).any():
         raise _Malformed("overlapping strings")
-    copy = a.copy()
+    out: list[str] = []
+    for c in range(0, len(starts), _CHUNK):
+        out.extend(_chunk_strings(a, starts[c:c + _CHUNK], lengths[c:c + _CHUNK]))
+    return out
+
+
+_CHUNK = 1 << 17
+
+
+def _chunk_strings(a: np.ndarray, s: np.ndarray, ln: np.ndarray) -> list[str]:
+    lo = int(s[0]) - 1
+    hi = int(s[-1] + ln[-1])
+    copy = a[lo:hi].copy()
+    s = s - lo
     copy[s - 1] = 0x0A
     # Alternating runs: a gap, then a separator and its string; one repeat builds the mask.
     gaps = np.empty(len(s), dtype=np.int64)
-    gaps[0] = s[0] - 1
+    gaps[0] = 0
     gaps[1:] = (s[1:] - 1) - (s[:-1] + ln[:-1])
-    runs = np.empty(2 * len(s) + 1, dtype=np.int64)
-    runs[0:-1:2] = gaps
+    runs = np.empty(2 * len(s), dtype=np.int64)
+    runs[0::2] = gaps
     runs[1::2] = ln + 1
-    runs[-1] = len(a) - (s[-1] + ln[-1])
     pattern = np.zeros(len(runs), dtype=bool)
     pattern[1::2] = True
     inside = np.repeat(pattern, runs)
-    text = copy[inside].tobytes().decode("utf-8", "replace")
-    parts = text.split("\n")[1:]
-    if len(parts) != len(starts):
+    parts = copy[inside].tobytes().decode("utf-8", "replace").split("\n")[1:]
+    if len(parts) != len(s):
         raise _Malformed("a name holds a newline")
-    out = np.empty(len(parts), dtype=object)
-    out[:] = parts
-    return out
+    return parts
 
 
 def _ports(a: np.ndarray, start: np.ndarray, length: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -298,32 +330,24 @@ def _scan(buf: bytes) -> NodeColumns:
     if (base_len <= 0).any():
         raise _Malformed("an empty input name")
 
-    # One split for names, ops and input names together, in the order they lie in the buffer:
-    # each node's name, its op, then its inputs.
-    counts = np.bincount(in_node, minlength=n)
-    first = np.zeros(n, dtype=np.int64)
-    np.cumsum(counts[:-1] + 2, out=first[1:])
-    name_pos = first
-    op_pos = first + 1
-    input_pos = np.repeat(first + 2, counts) + (np.arange(len(in_node)) - np.repeat(np.cumsum(counts) - counts, counts))
-    total = 2 * n + len(in_node)
-    all_starts = np.empty(total, dtype=np.int64)
-    all_lens = np.empty(total, dtype=np.int64)
-    all_starts[name_pos], all_lens[name_pos] = name_start, name_len
-    all_starts[op_pos], all_lens[op_pos] = op_start, op_len
-    all_starts[input_pos], all_lens[input_pos] = base_start, base_len
-    text = _strings(a, all_starts, all_lens)
-    names = text[name_pos].tolist()
-    ops_raw = text[op_pos].tolist()
-    bases = text[input_pos].tolist()
+    # Names first (they stay), then ops and input names a chunk at a time: each chunk's strings
+    # become op codes and node ids at once, so no list of every input name is ever held.
+    names = _strings(a, name_start, name_len)
     index = dict(zip(names, range(n)))
     if len(index) != n:
         raise _Malformed("duplicate node names")
-    op_table = list(dict.fromkeys(ops_raw))
-    op_code_of = {op: k for k, op in enumerate(op_table)}
-    op_codes = np.fromiter(map(op_code_of.__getitem__, ops_raw), dtype=np.int64, count=n)
+    op_code_of: dict[str, int] = {}
+    op_codes = np.empty(n, dtype=np.int64)
+    for c in range(0, n, _CHUNK):
+        chunk = _strings(a, op_start[c:c + _CHUNK], op_len[c:c + _CHUNK])
+        op_codes[c:c + len(chunk)] = [op_code_of.setdefault(op, len(op_code_of)) for op in chunk]
+    op_table = list(op_code_of)
     ops = [op_table[c] for c in op_codes.tolist()]
-    ids = np.fromiter(map(index.get, bases, itertools.repeat(-1)), dtype=np.int64, count=len(bases))
+    ids = np.empty(len(in_node), dtype=np.int64)
+    for c in range(0, len(in_node), _CHUNK):
+        chunk = _strings(a, base_start[c:c + _CHUNK], base_len[c:c + _CHUNK])
+        ids[c:c + len(chunk)] = np.fromiter(map(index.get, chunk, itertools.repeat(-1)), dtype=np.int64,
+                                            count=len(chunk))
     dangling_mask = ids < 0
     dangling: list[tuple[int, str]] = []
     if dangling_mask.any():
@@ -340,7 +364,8 @@ def _scan(buf: bytes) -> NodeColumns:
     attrs = _attr_entries(a, buf, n, at_node, at_k, at_start, at_len)
     return NodeColumns(names=names, index=index, ops=ops, op_codes=op_codes, op_table=op_table,
                        in_offsets=in_offsets, in_nodes=ids[data], in_ports=port[data],
-                       ctrl_offsets=ctrl_offsets, ctrl_nodes=ids[ctrl], dangling=dangling, attrs=attrs)
+                       ctrl_offsets=ctrl_offsets, ctrl_nodes=ids[ctrl], dangling=dangling, attrs=attrs,
+                       node_start=body, node_end=end)
 
 
 def _attr_entries(a: np.ndarray, buf: bytes, n: int, node: np.ndarray, k: np.ndarray, start: np.ndarray,
@@ -377,10 +402,14 @@ def _attr_entries(a: np.ndarray, buf: bytes, n: int, node: np.ndarray, k: np.nda
         kind[is_list & (list_tag == tag)] = k
     type_code = np.where(kind == AttrKind.TYPE, a[np.minimum(value_start + 1, top)], 0).astype(np.int64)
     private = a[np.minimum(key_start, top)] == ord("_") if len(a) else np.zeros(len(key_start), dtype=bool)
-    return AttrEntries(buf=buf, node=node, start=start - 1 - _vlen(length), end=end, key_start=key_start,
-                       key_len=key_len, key_prefix=prefix8(buf, key_start, key_len), value_start=value_start,
-                       value_end=value_end, value_tag=value_tag, list_tag=list_tag, offsets=offsets, kind=kind,
-                       type_code=type_code, private=private)
+    # Offsets into a buffer under 2 GiB fit 32 bits: half the memory of a million nodes' entries.
+    small = np.int32 if len(buf) < 2**31 - 1 else np.int64
+    return AttrEntries(buf=buf, node=node.astype(small), start=(start - 1 - _vlen(length)).astype(small),
+                       end=end.astype(small), key_start=key_start.astype(small), key_len=key_len.astype(small),
+                       key_prefix=prefix8(buf, key_start, key_len), value_start=value_start.astype(small),
+                       value_end=value_end.astype(small), value_tag=value_tag.astype(np.uint8),
+                       list_tag=list_tag.astype(np.uint8), offsets=offsets, kind=kind,
+                       type_code=type_code.astype(np.uint8), private=private)
 
 
 # AttrValue's oneof fields (tags: field number << 3 | wire type) and ListValue's repeated fields.

@@ -49,17 +49,51 @@ def classify_update(graph: "Graph", i: int, initializer_names: set[str]) -> Upda
         return UpdateKind.MOVING_AVERAGE
     if op in ASSIGN_OPS and len(graph.inputs[i]) >= 2:
         src = graph.source(graph.inputs[i][1])
-        src_op = graph.ops[src]
-        if src_op in RESTORE_OPS:
-            return UpdateKind.RESTORE
-        if src_op in ("Placeholder", "PlaceholderWithDefault"):
-            return UpdateKind.WEIGHT_LOAD
-        if src_op.startswith("FusedBatchNorm"):
-            return UpdateKind.MOVING_AVERAGE  # `AssignNewValue`: BatchNorm in training mode, TF2
-        if "/Initializer/" in graph.names[src] or name.endswith("/Assign"):
-            return UpdateKind.INITIALIZER
-        if op in ("AssignSubVariableOp", "AssignSub", "AssignAddVariableOp", "AssignAdd"):
-            if "/AssignMovingAvg" in name or "moving_" in name:
-                return UpdateKind.MOVING_AVERAGE
-            return UpdateKind.OPTIMIZER if "gradients" in graph.names[src] else UpdateKind.OTHER
+        return _by_source(op, name, graph.ops[src], graph.names[src])
+    return UpdateKind.OTHER
+
+
+def classify_updates(graph: "Graph", ids, initializer_names: set[str]) -> list[UpdateKind]:
+    """:func:`classify_update` of every node in ``ids`` (writes, in any order), sources followed in bulk."""
+    import numpy as np
+
+    ids = np.asarray(ids, dtype=np.int64)
+    if not len(ids):
+        return []
+    in_offsets, in_nodes = graph.edge_arrays()[:2]
+    two = (in_offsets[ids + 1] - in_offsets[ids]) >= 2
+    src = np.full(len(ids), -1, dtype=np.int64)
+    src[two] = graph.sources(in_nodes[in_offsets[ids[two]] + 1])
+    ops, names = graph.ops, graph.names
+    out = []
+    for i, s in zip(ids.tolist(), src.tolist()):
+        op = ops[i]
+        name = names[i]
+        if op.startswith(OPTIMIZER_PREFIXES):
+            out.append(UpdateKind.OPTIMIZER)
+        elif name in initializer_names:
+            out.append(UpdateKind.INITIALIZER)
+        elif op in ("AssignSubVariableOp", "AssignSub") and "AssignMovingAvg" in name:
+            out.append(UpdateKind.MOVING_AVERAGE)
+        elif op in ASSIGN_OPS and s >= 0:
+            out.append(_by_source(op, name, ops[s], names[s]))
+        else:
+            out.append(UpdateKind.OTHER)
+    return out
+
+
+def _by_source(op: str, name: str, src_op: str, src_name: str) -> UpdateKind:
+    """An assign's kind from where its value comes from (as in :func:`classify_update`)."""
+    if src_op in RESTORE_OPS:
+        return UpdateKind.RESTORE
+    if src_op in ("Placeholder", "PlaceholderWithDefault"):
+        return UpdateKind.WEIGHT_LOAD
+    if src_op.startswith("FusedBatchNorm"):
+        return UpdateKind.MOVING_AVERAGE  # `AssignNewValue`: BatchNorm in training mode, TF2
+    if "/Initializer/" in src_name or name.endswith("/Assign"):
+        return UpdateKind.INITIALIZER
+    if op in ("AssignSubVariableOp", "AssignSub", "AssignAddVariableOp", "AssignAdd"):
+        if "/AssignMovingAvg" in name or "moving_" in name:
+            return UpdateKind.MOVING_AVERAGE
+        return UpdateKind.OPTIMIZER if "gradients" in src_name else UpdateKind.OTHER
     return UpdateKind.OTHER

@@ -189,9 +189,14 @@ class Graph:
         self.defs = _Defs(node_defs)
         in_nodes = columns.in_nodes.tolist()
         in_offsets = columns.in_offsets.tolist()
+        in_ports = columns.in_ports.tolist()
+        ctrl_offsets, ctrl_nodes = columns.ctrl_offsets.tolist(), columns.ctrl_nodes.tolist()
         self.inputs = _Rows(in_offsets, in_nodes)
-        self.input_ports = _Rows(in_offsets, columns.in_ports.tolist())
-        self.control_inputs = _Rows(columns.ctrl_offsets.tolist(), columns.ctrl_nodes.tolist())
+        self.input_ports = _Rows(in_offsets, in_ports)
+        self.control_inputs = _Rows(ctrl_offsets, ctrl_nodes)
+        # The walks' list forms are these very lists: one copy of the edges, not three.
+        self.__dict__["_adjacency_lists"] = (in_offsets, in_nodes, ctrl_offsets, ctrl_nodes)
+        self.__dict__["_port_list"] = in_ports
         self.dangling = columns.dangling
         self.wire_attrs = columns.attrs
         self.__dict__["_arrays"] = (columns.in_offsets, columns.in_nodes, columns.in_ports,
@@ -224,6 +229,13 @@ class Graph:
             in_offsets, in_nodes, _, ctrl_offsets, ctrl_nodes = self.edge_arrays()
             got = self.__dict__["_adjacency_lists"] = (in_offsets.tolist(), in_nodes.tolist(),
                                                        ctrl_offsets.tolist(), ctrl_nodes.tolist())
+        return got
+
+    def port_list(self) -> list[int]:
+        """The output port of every data input, as a Python list aligned with ``adjacency_lists()[1]``."""
+        got = self.__dict__.get("_port_list")
+        if got is None:
+            got = self.__dict__["_port_list"] = self.edge_arrays()[2].tolist()
         return got
 
     def op_codes(self):

@@ -121,14 +121,15 @@ class _Hasher:
         self.graph = graph
         self.local_a, self.local_e, self.kinds_local = local_a, local_e, kinds_local
         self.table_a, self.table_e, self.kinds_a, self.kinds_e = table_a, table_e, kinds_a, kinds_e
-        in_offsets, in_nodes, in_ports, _, _ = graph.edge_arrays()
+        offsets, flat, _, _ = graph.adjacency_lists()  # shared with the graph's rows: no copy
         back = [i for op in BACK_EDGE_OPS for i in graph.by_op.get(op, ())]
         if back:
             # A back edge reads "the previous iteration": a fixed marker (-1), the same in every copy.
-            in_nodes = np.where(np.isin(in_nodes, back), n, in_nodes)
-        self.offsets = in_offsets.tolist()
-        self.flat = in_nodes.tolist()
-        self.flat_ports = in_ports.tolist()
+            in_nodes = graph.edge_arrays()[1]
+            flat = np.where(np.isin(in_nodes, back), n, in_nodes).tolist()
+        self.offsets = offsets
+        self.flat = flat
+        self.flat_ports = graph.port_list()
         self.ca = [-1] * (n + 1)
         self.ce = [-1] * (n + 1)
         if not kinds_a:

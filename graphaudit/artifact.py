@@ -438,14 +438,6 @@ def _port(ref: str, digits: str) -> int:
     return port
 
 
-@dataclass(frozen=True)
-class UpdateOp:
-    graph: str
-    node: str
-    op: str
-    kind: UpdateKind
-
-
 @dataclass
 class Variable:
     """One variable, whatever the format it was read from."""
@@ -460,7 +452,6 @@ class Variable:
     initializer_params: dict[str, float] = field(default_factory=dict)
     graph: str | None = None  # graph holding the variable op, if any
     node: str | None = None  # the VarHandleOp / VariableV2 node
-    update_ops: list[UpdateOp] = field(default_factory=list)
     checkpoint_key: str | None = None
     slots: list[str] = field(default_factory=list)  # checkpoint keys of optimizer slots
     restored: bool | None = None  # True when a restore op assigns it

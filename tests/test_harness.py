@@ -7,6 +7,7 @@ import pytest
 
 from graphaudit.analysis import initializers
 from graphaudit.analysis import weight_stats as ws
+from graphaudit.analysis.updates import analyse_updates
 from graphaudit.artifact import Format, RootKind, UpdateKind
 from graphaudit.formats.checkpoint import Checkpoint
 from graphaudit.testing.files import write_checkpoint
@@ -68,8 +69,9 @@ def test_initializers_are_recognised_as_tf1_writes_them():
     art = graph(*kernels, format="graphdef").artifact()
     specs = initializers.resolve_initializers(art, [v.name for v in kernels])
     assert [specs[v.name].label for v in kernels] == ["glorot uniform", "he normal", "zeros", "ones"]
+    writes = analyse_updates(art).writes
     for v in kernels:
-        assert art.variables[v.name].update_ops[0].kind is UpdateKind.INITIALIZER
+        assert writes[v.name][0].kind is UpdateKind.INITIALIZER
 
 
 @pytest.mark.parametrize("init", ["glorot_uniform", "he_normal", "zeros", "ones"])
@@ -101,7 +103,7 @@ def test_update_kinds_of_the_writes_the_helpers_add():
     load = load_weights(*c.variables)
     train = apply_gradients(*c.variables, loss=bn.out, optimizer="Momentum")
     art = graph(x, c, bn, load, train, train_op=train.out).artifact()
-    kinds = {(u.node, u.kind) for v in art.variables.values() for u in v.update_ops}
+    kinds = {(u.node, u.kind) for writes in analyse_updates(art).writes.values() for u in writes}
     assert ("Placeholder", UpdateKind.WEIGHT_LOAD) not in kinds
     assert ("AssignVariableOp", UpdateKind.WEIGHT_LOAD) in kinds
     assert ("net/bn/AssignNewValue", UpdateKind.MOVING_AVERAGE) in kinds

@@ -215,7 +215,7 @@ class Analyses:
     @cached_property
     def provenance(self) -> Provenance:
         """Pretrained groups with their evidence, and what was considered and rejected (analysis/provenance.py)."""
-        return _provenance(self.artifact, self.settings, self.reference_weights, self.roles)
+        return _provenance(self.artifact, self.settings, self.reference_weights, self.roles, self.updates)
 
     @cached_property
     def pretrained_groups(self) -> list[PretrainedGroup]:

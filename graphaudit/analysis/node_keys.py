@@ -273,14 +273,17 @@ def wire_local_keys(graph: Graph, functions: FunctionIds | None, local: "Interne
 
     # Everything else: op and attr bytes, the entries' runs joined (sorted first when not in order).
     rest = ~is_data & ~slow & ~is_variable
-    tight = np.flatnonzero(rest & ~loose)
-    attrs = _slices(buf, s1[tight], e1[tight])
-    two = np.flatnonzero(has2[tight])
-    if len(two):
-        second = _slices(buf, s2[tight[two]], e2[tight[two]])
-        for k, extra in zip(two.tolist(), second):
-            attrs[k] += extra
-    local_a[tight] = local.many(zip(codes[tight].tolist(), attrs))
+    # A chunk at a time: the attr bytes of a million nodes are never all held as Python objects.
+    all_tight = np.flatnonzero(rest & ~loose)
+    for c in range(0, len(all_tight), _CHUNK):
+        tight = all_tight[c:c + _CHUNK]
+        attrs = _slices(buf, s1[tight], e1[tight])
+        two = np.flatnonzero(has2[tight])
+        if len(two):
+            second = _slices(buf, s2[tight[two]], e2[tight[two]])
+            for k, extra in zip(two.tolist(), second):
+                attrs[k] += extra
+        local_a[tight] = local.many(zip(codes[tight].tolist(), attrs))
     offsets = w.offsets.tolist()
     keep_list = keep.tolist()
     starts, ends = w.start.tolist(), w.end.tolist()
@@ -296,6 +299,9 @@ def wire_local_keys(graph: Graph, functions: FunctionIds | None, local: "Interne
     local_e[leaves] = local.many(zip(itertools.repeat("leaf-node"), (names[i] for i in leaves.tolist())))
     kinds[leaves] = PARAM
     return local_a.tolist(), local_e.tolist(), kinds.tolist(), weight
+
+
+_CHUNK = 1 << 17
 
 
 def _slices(buf: bytes, starts: np.ndarray, ends: np.ndarray) -> list[bytes]:

@@ -193,7 +193,7 @@ def pretrained_groups(artifact: Artifact, settings: Settings,
 
 
 def provenance(artifact: Artifact, settings: Settings, reference: "ReferenceWeights | None" = None,
-               roles: Mapping[str, Any] | None = None) -> Provenance:
+               roles: Mapping[str, Any] | None = None, updates: Any = None) -> Provenance:
     """Groups with their evidence, strongest first, and the rejected candidates.
 
     ``reference`` is the ``--weights`` file, opened (see :func:`open_reference`); ``roles`` the
@@ -207,7 +207,7 @@ def provenance(artifact: Artifact, settings: Settings, reference: "ReferenceWeig
     _attach(drafts, _declared([n for n in artifact.variables if n in model], settings.pretrained))
     if reference is not None:
         _attach(drafts, _weights_file(artifact, reference))
-    _attach(drafts, _weight_loads(artifact, roles, rejected))
+    _attach(drafts, _weight_loads(artifact, roles, rejected, updates))
     _attach(drafts, _metadata(artifact, rejected), model)
     return Provenance(tuple(_finish(d, artifact) for d in drafts if d.variables), tuple(rejected))
 
@@ -246,12 +246,21 @@ _LOAD_OPS = frozenset({"Assign", "AssignVariableOp"})
 _FLOAT_TYPES = frozenset({"float16", "bfloat16", "float32", "float64", "half", "float", "double"})
 
 
-def _weight_loads(artifact: Artifact, roles: Mapping[str, Any] | None, rejected: list[Rejection]) -> list[_Draft]:
+def _weight_loads(artifact: Artifact, roles: Mapping[str, Any] | None, rejected: list[Rejection],
+                  updates: Any = None) -> list[_Draft]:
     """Keras `load_weights` in a graph: `Assign`/`AssignVariableOp` from placeholders over a set of
-    variables shaped like a model (float weights, at least one kernel of rank 2 or more)."""
+    variables shaped like a model (float weights, at least one kernel of rank 2 or more).
+
+    ``updates`` are the artifact's writes (analysis/updates.py, computed when not given); only
+    writes in graphs count, not in function bodies.
+    """
+    if updates is None:
+        from graphaudit.analysis.updates import analyse_updates
+
+        updates = analyse_updates(artifact)
     loaded = set()
     for name, var in sorted(artifact.variables.items()):
-        fed = [u for u in var.update_ops if u.kind is UpdateKind.WEIGHT_LOAD]
+        fed = [u for u in updates.writes.get(name, ()) if u.kind is UpdateKind.WEIGHT_LOAD and u.graph in artifact.graphs]
         if not fed:
             continue
         plain = [u for u in fed if u.op in _LOAD_OPS]

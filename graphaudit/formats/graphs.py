@@ -17,7 +17,6 @@ from graphaudit.artifact import (
     RootKind,
     Signature,
     UpdateKind,
-    UpdateOp,
     Variable,
 )
 from graphaudit.errors import ArtifactError, StrictModeWarning, strict
@@ -183,7 +182,11 @@ def restore_targets(graph: Graph, restore_op: str) -> dict[int, str]:
 
 def collect_variables(artifact: Artifact, graph: Graph, variable_defs: Iterable, trainable_names: set[str],
                       has_trainable_collection: bool) -> None:
-    """Add a Variable record for every variable op of ``graph`` and attach its writes."""
+    """Add a Variable record for every variable op of ``graph``, with its initializer op.
+
+    What each write of a variable is (analysis/updates.py) is not stored here: only a variable
+    without an initializer in its VariableDef takes the first write that initializes it.
+    """
     import numpy as np
 
     defs_by_node: dict[str, object] = {}
@@ -217,6 +220,7 @@ def collect_variables(artifact: Artifact, graph: Graph, variable_defs: Iterable,
                 var.trainable_source = "VariableDef.trainable"
         artifact.variables[name] = var
     # Writes: every op that takes a variable as input 0 and writes it, found and classified in bulk.
+    # analysis/updates.py attributes every write again by handle; here only the initializer counts.
     writes = np.array([is_write(op) for op in table] or [False], dtype=bool)
     in_offsets, in_nodes = graph.edge_arrays()[:2]
     writers = np.flatnonzero(writes[codes] & (in_offsets[1:] > in_offsets[:-1])) if len(graph) else var_ids[:0]
@@ -229,7 +233,6 @@ def collect_variables(artifact: Artifact, graph: Graph, variable_defs: Iterable,
     kinds = classify_updates(graph, writers, initializer_names)
     for i, t, kind in zip(writers.tolist(), targets.tolist(), kinds):
         var = variables[names[t]]
-        var.update_ops.append(UpdateOp(graph.name, names[i], graph.ops[i], kind))
         if kind is UpdateKind.INITIALIZER and var.initializer is None:
             var.initializer = names[i]
 

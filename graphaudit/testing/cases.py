@@ -299,13 +299,16 @@ def summary(case: Any) -> str:
         lines.append(f"graph `{gname}`: {len(g)} nodes ({ops}{' ...' if len(counts) > 12 else ''})")
     if art.functions:
         lines.append("functions: " + ", ".join(f"`{n}` ({len(g)} nodes)" for n, g in art.functions.items()))
+    from graphaudit.analysis.updates import analyse_updates
+
+    writes = analyse_updates(art).writes
     for v in list(art.variables.values())[:24]:
         flags = []
         if v.trainable is not None:
             flags.append("trainable" if v.trainable else "frozen")
         if v.checkpoint_key:
             flags.append(f"key `{v.checkpoint_key}`")
-        kinds = sorted({u.kind.value for u in v.update_ops})
+        kinds = sorted({u.kind.value for u in writes.get(v.name, ()) if u.graph in art.graphs})
         if kinds:
             flags.append("writes: " + "/".join(kinds))
         lines.append(f"var `{v.name}` {list(v.shape) if v.shape is not None else '?'} {' '.join(flags)}")

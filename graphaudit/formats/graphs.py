@@ -40,7 +40,7 @@ def build_graph(name: str, graph_def, path: str, serialized: bytes | None = None
     """
     if serialized is None and len(graph_def.node):
         serialized = graph_def.SerializeToString(deterministic=True)
-    graph = graph_from_wire(name, serialized, node_probes(graph_def)) if serialized else None
+    graph = graph_from_wire(name, serialized, node_probes(graph_def), graph_def.node) if serialized else None
     if graph is None:
         graph = Graph(name, graph_def.node)
     check_importable(graph, path)
@@ -54,11 +54,15 @@ def node_probes(graph_def) -> tuple[int, list[tuple[int, str]]]:
     return n, [(i, graph_def.node[i].name) for i in sorted({0, n // 2, n - 1}) if n]
 
 
-def graph_from_wire(name: str, serialized: bytes, probes: tuple[int, list[tuple[int, str]]]) -> Graph | None:
-    """A Graph from a serialized GraphDef's bytes alone (formats/wire.py), or None if its layout is unusual.
+def graph_from_wire(name: str, serialized: bytes, probes: tuple[int, list[tuple[int, str]]],
+                    node_defs=None) -> Graph | None:
+    """A Graph from a serialized GraphDef's bytes (formats/wire.py), or None if its layout is unusual.
 
-    ``probes`` (from :func:`node_probes` on the parsed GraphDef) must agree with the scan. NodeDefs
-    are parsed again from their bytes when asked for, so the parsed GraphDef need not stay.
+    ``probes`` (from :func:`node_probes` on the parsed GraphDef) must agree with the scan. Without
+    ``node_defs`` (the parsed nodes), NodeDefs are parsed again from their bytes when asked for, so
+    the parsed GraphDef need not stay: only for bytes that protobuf parsed as a GraphDef, whose
+    nodes then parse alone too (a re-serialized text GraphDef may nest deeper than binary parsing
+    allows).
     """
     from graphaudit.formats.wire import NodeDefs, scan_nodes
 
@@ -66,8 +70,9 @@ def graph_from_wire(name: str, serialized: bytes, probes: tuple[int, list[tuple[
     count, names = probes
     if columns is None or len(columns.names) != count or any(columns.names[i] != got for i, got in names):
         return None
-    return Graph.from_columns(name, columns, NodeDefs(serialized, columns.node_start, columns.node_end,
-                                                      protos.NodeDef))
+    if node_defs is None:
+        node_defs = NodeDefs(serialized, columns.node_start, columns.node_end, protos.NodeDef)
+    return Graph.from_columns(name, columns, node_defs)
 
 
 def check_importable(graph: Graph, path: str) -> None:

@@ -154,3 +154,11 @@ def test_the_layout_puts_each_box_below_what_feeds_it_and_survives_cycles():
     cyclic = layered([(60, 30)] * 3, [(0, 1), (1, 2), (2, 0)])
     assert len(cyclic.routes) == 3 and len({round(y) for y in cyclic.y}) == 3
     assert layered(sizes, [(0, 1), (1, 2)]) == layered(sizes, [(0, 1), (1, 2)])
+
+
+def test_a_wide_layer_wraps_into_even_rows_so_the_scope_fits_a_screen():
+    sizes = [(80, 30)] * 41
+    placed = layered(sizes, [(0, k) for k in range(1, 41)])  # one box feeding 40: a layer of 40
+    rows = sorted({placed.y[k] for k in range(1, 41)})
+    per_row = [sum(1 for k in range(1, 41) if placed.y[k] == y) for y in rows]
+    assert per_row == [14, 14, 12] and all(placed.y[0] < y for y in rows)

@@ -198,7 +198,9 @@ def _graph_view(gname: str, graph_kind: str, names: list[str], ops: list[str], e
     def keep_rank(m):
         kind, ref = m
         if kind == "s":
-            return (0 if ref in first else 1, 0 if ref in scope_f else 1, 0 if live is None or live[ref] else 1,
+            # Past what a finding is about, the largest of the scopes holding findings or on the
+            # live path: the live twin of a dead copy outranks the small scopes of its weights.
+            return (0 if ref in first else 1, 0 if ref in scope_f or live is None or live[ref] else 1,
                     -total[ref], ref)
         return (0 if ref in primary else 1, 0 if ref in node_f else 1,
                 0 if live_node is None or live_node[ref] else 1, 0, ref)

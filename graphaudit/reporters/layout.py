@@ -14,6 +14,7 @@ GAP_X = 22  # between boxes of one layer
 GAP_Y = 34  # between layers
 DUMMY_W = 10  # width a long edge takes in the layers it crosses
 SOURCE_WRAP = 10  # boxes in a row of the first layer before it wraps
+WIDE_WRAP = 16  # boxes in a row of any other layer before it wraps
 LOOSE_PER_ROW = 12  # boxes without edges, set in a grid under the rest
 SWEEPS = 6
 
@@ -81,11 +82,12 @@ def layered(sizes: Sequence[tuple[float, float]], edges: Sequence[tuple[int, int
     top = 0.0
     right = 0.0
     for k in sorted(order):
-        # Only the first layer (sources: variables, placeholders) wraps onto several rows, which
-        # keeps a scope of many weights on a screen. Wrapping every layer costs crossings: on the
-        # demo's 593 scopes, 16,080 wrapped at 10 boxes against 2,710 unwrapped (dagre: 2,706).
+        # The first layer (sources: variables, placeholders) wraps onto rows of SOURCE_WRAP boxes
+        # and other layers past WIDE_WRAP, evenly, so a scope holding dozens of layers' weights
+        # fits a screen at a readable size; it costs crossings (docs/html-report.md measures both).
         row = order[k]
-        step = SOURCE_WRAP if k == 0 else len(row)
+        limit = SOURCE_WRAP if k == 0 else WIDE_WRAP
+        step = -(-len(row) // -(-len(row) // limit)) if len(row) > limit else max(len(row), 1)
         for start in range(0, len(row), step):
             part = row[start:start + step]
             x = 0.0

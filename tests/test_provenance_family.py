@@ -1,4 +1,4 @@
-"""Issue 11's independent family: six applications at other widths and depths, TF1 and Keras 3; each defect fires, each twin stays clean."""
+"""Issue 11's independent family: six applications at other widths and depths, TF1, tf_keras TF2 and Keras 3; each defect fires, each twin stays clean."""
 
 from __future__ import annotations
 
@@ -43,6 +43,12 @@ def tf1(request, artifacts):
 @pytest.fixture(params=NAMES)
 def keras3(request, artifacts):
     name = f"provenance_keras3_{request.param}"
+    return artifacts.folder(name), artifacts.manifest(name)
+
+
+@pytest.fixture(params=NAMES)
+def tf2(request, artifacts):
+    name = f"provenance_tf2_{request.param}"
     return artifacts.folder(name), artifacts.manifest(name)
 
 
@@ -150,3 +156,61 @@ def test_keras3_correctly_frozen_export_is_clean(artifacts, name):
     # Keras 3 writes SavedVariable.trainable = true for the frozen base; it is not believed.
     facts = artifacts.manifest(f"provenance_keras3_{name}")
     assert grades(artifacts.folder(f"provenance_keras3_{name}") / facts["export"]) == []
+
+
+def test_keras3_batchnorm_turned_back_on_in_a_frozen_base_is_ga303(keras3):
+    folder, facts = keras3
+    finding = only(folder / "bn_trainable.keras", "GA303")
+    assert (finding.severity.value, finding.confidence.value) == ("warning", "medium")
+    bns = facts["batchnorm_layers"]
+    assert finding.message.startswith(f"{len(bns):,} BatchNorm layers of pretrained `{facts['variant']}` backbone keep "
+                                      f"their own `trainable` true inside frozen model `{facts['backbone_name']}`")
+    assert {v.rpartition("/")[0] for v in finding.location.variables} == set(bns)
+    assert {v.rpartition("/")[2] for v in finding.location.variables} == {"moving_mean", "moving_variance"}
+
+
+def test_keras3_tf_checkpoint_with_slots_for_the_backbone_is_ga301_at_info(keras3):
+    # A bare checkpoint: no config, no Keras record; only the architecture says "pretrained".
+    folder, facts = keras3
+    finding = only(folder / "finetune_all_ckpt", "GA301")
+    assert (finding.severity.value, finding.confidence.value) == ("info", "low")
+    assert finding.message.startswith(f"recognised `{facts['variant']}` backbone is being trained: checkpoint `ckpt` "
+                                      "holds optimizer slots (`momentum`, `velocity`) for "
+                                      f"{len(facts['backbone_trainable_variables'])} of its")
+    assert grades(folder / "frozen_ckpt") == []
+
+
+# -- tf_keras in TF2 (.h5 and SavedModel): Keras recorded the nested application ---------------
+
+
+def test_tf2_h5_and_saved_model_with_slots_for_the_backbone_are_ga301(tf2):
+    folder, facts = tf2
+    n = len(facts["backbone_trainable_variables"])
+    for artifact, where in (("finetune_all.h5", "Keras file `finetune_all.h5`"),
+                            ("finetune_all", "checkpoint `variables/variables`")):
+        finding = only(folder / artifact, "GA301")
+        assert (finding.severity.value, finding.confidence.value) == ("warning", "medium"), artifact
+        assert finding.message.startswith(f"pretrained `{facts['variant']}` backbone is being trained: {where} holds "
+                                          f"optimizer slots (`m`, `v`) for {n} of its"), finding.message
+        assert set(finding.location.variables) == set(facts["backbone_trainable_variables"])
+
+
+def test_tf2_frozen_twins_are_clean(tf2):
+    folder, _ = tf2
+    for artifact in ("frozen.h5", "frozen", "compiled_frozen.h5"):
+        assert grades(folder / artifact) == [], artifact
+
+
+def test_tf2_compiled_with_the_base_trainable_is_ga302(tf2):
+    folder, facts = tf2
+    finding = only(folder / "compiled_trainable.h5", "GA302")
+    assert (finding.severity.value, finding.confidence.value) == ("warning", "low")
+    assert finding.message.startswith(f"{len(facts['backbone_trainable_variables'])} of the ")
+    assert f"variables of pretrained `{facts['variant']}` backbone" in finding.message
+
+
+def test_tf2_reinitialized_base_is_ga202(tf2):
+    folder, facts = tf2
+    finding = only(folder / "reinit.h5", "GA202")
+    assert (finding.severity.value, finding.confidence.value) == ("warning", "medium")
+    assert finding.message.startswith(f"pretrained {facts['variant']} in the root scope")

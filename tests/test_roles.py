@@ -132,3 +132,51 @@ def test_keras_optimizer_weights_name_slots_and_steps_but_an_unnamed_one_names_n
     assert roles["Adam/m/dense/kernel"] == (Role.OPTIMIZER_SLOT, "Keras `optimizer_weights`")
     assert roles["Adam/iter"] == (Role.STEP, "Keras `optimizer_weights`")
     assert roles[""][0] is Role.WEIGHT and roles["dense/kernel"][0] is Role.WEIGHT
+
+
+def _keras3_checkpoint_artifact():
+    """What the reader makes of `tf.train.Checkpoint(model=..., optimizer=...)` under Keras 3:
+    TensorFlow keys each weight by its shortest path, often the optimizer's `_trainable_variables`;
+    the optimizer's own state sits under `_variables`, named `adam/<variable path, _ for />_<slot>`."""
+    from graphaudit.artifact import Artifact, Format, Variable
+
+    art = Artifact(path="<hand>", format=Format.CHECKPOINT)
+    key = "{}/.ATTRIBUTES/VARIABLE_VALUE".format
+
+    def add(name, shape, ckey, dtype="float32"):
+        art.variables[name] = Variable(name=name, dtype=dtype, shape=shape, checkpoint_key=key(ckey))
+
+    add("block_1/conv/kernel", (3, 3, 8, 8), "optimizer/_trainable_variables/0")
+    add("block_1/conv_kernel", (3, 3, 8, 8), "model/layer_with_weights-9/kernel")  # flattens alike: ambiguous
+    add("Conv1/kernel", (3, 3, 3, 8), "optimizer/_trainable_variables/1")
+    add("Conv1/bn/moving_mean", (8,), "model/layer_with_weights-1/moving_mean")
+    add("logits/kernel", (8, 2), "optimizer/_trainable_variables/2")
+    add("adam/iteration", (), "optimizer/_variables/0", dtype="int64")
+    add("adam/Conv1_kernel_momentum", (3, 3, 3, 8), "optimizer/_variables/1")
+    add("adam/Conv1_kernel_velocity", (3, 3, 3, 8), "optimizer/_variables/2")
+    add("adam/logits_kernel_momentum", (8, 2), "optimizer/_variables/3")
+    add("adam/block_1_conv_kernel_momentum", (3, 3, 8, 8), "optimizer/_variables/4")
+    return art
+
+
+def test_keras3_checkpoint_state_is_optimizer_state_and_the_trained_list_is_weights():
+    from graphaudit.analysis.roles import variable_roles
+    from graphaudit.analysis.updates import analyse_updates
+
+    art = _keras3_checkpoint_artifact()
+    roles = {n: r.role for n, r in variable_roles(art, analyse_updates(art)).items()}
+    assert roles["Conv1/kernel"] is Role.WEIGHT and roles["logits/kernel"] is Role.WEIGHT
+    assert roles["adam/iteration"] is Role.STEP
+    assert {roles[n] for n in art.variables if n.startswith("adam/") and n != "adam/iteration"} == {
+        Role.OPTIMIZER_SLOT}
+
+
+def test_keras3_checkpoint_slots_are_tied_to_their_variables_by_name():
+    from graphaudit.analysis.slots import optimizer_slots
+
+    art = _keras3_checkpoint_artifact()
+    slots = optimizer_slots(art)
+    got = {v: sorted(s.slot for s in ss) for v, ss in slots.by_variable.items()}
+    # `block_1_conv_kernel` flattens two variables' names: that slot is tied to neither.
+    assert got == {"Conv1/kernel": ["momentum", "velocity"], "logits/kernel": ["momentum"]}
+    assert slots.by_variable["Conv1/kernel"][0].how == "Keras 3 slot name `<optimizer>/<variable>_momentum`"

@@ -97,10 +97,18 @@ def variable_roles(artifact: Artifact, updates: "UpdateFacts") -> dict[str, Vari
     for name, var in artifact.variables.items():
         if var.checkpoint_key and var.checkpoint_key in slot_keys:
             settle(name, Role.OPTIMIZER_SLOT, "the checkpoint lists it as another variable's slot")
+    for name, var in artifact.variables.items():
+        # A Keras 3 optimizer's own state in a TF checkpoint: `iterations`, then the slots.
+        if (var.checkpoint_key or "").startswith("optimizer/_variables/"):
+            step = var.dtype in _INT_TYPES and var.shape == ()
+            settle(name, Role.STEP if step else Role.OPTIMIZER_SLOT,
+                   f"checkpoint key `{var.checkpoint_key.rsplit('/.ATTRIBUTES', 1)[0]}` (a Keras 3 optimizer's own)")
     paths: Mapping[int, str] = artifact.object_paths
     for node_id, name in artifact.object_variable_ids.items():
         path = paths.get(node_id, "")
         where = f"object-graph path `{path}`"
+        if "_trainable_variables/" in path:
+            continue  # a Keras 3 optimizer's list of the model variables it trains: weights
         if path.startswith("optimizer/") or "/optimizer/" in path:
             leaf = path.rsplit("/", 1)[-1]
             settle(name, Role.STEP if leaf in ("iter", "iterations") else Role.OPTIMIZER_SLOT, where)

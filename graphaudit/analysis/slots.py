@@ -81,6 +81,11 @@ def optimizer_slots(artifact: Artifact) -> SlotEvidence:
             out.add(Slot(var.name, _slot_name_of_key(key), key, "TrackableObjectGraph slot link"))
             out.optimizer_weights += 1
     linked_keys = {s.key for slots in out.by_variable.values() for s in slots}
+    flat: dict[str, str] = {}  # `Conv1_kernel` -> `Conv1/kernel`, for Keras 3 slot names; ambiguous ones left out
+    for name in variables:
+        if "/" in name:
+            key = name.replace("/", "_")
+            flat[key] = "" if key in flat else name
     for name, var in variables.items():
         if var.checkpoint_key in linked_keys:
             out.slot_variables.add(name)
@@ -89,11 +94,15 @@ def optimizer_slots(artifact: Artifact) -> SlotEvidence:
             continue
         out.optimizer_weights += 1
         owner, slot = _owner_by_name(name, var.shape, variables)
+        how = ""
+        if owner is None and (var.checkpoint_key or "").startswith(KERAS3_STATE_KEY):
+            owner, slot = _owner_by_flat_name(name, var.shape, variables, flat)
+            how = f"Keras 3 slot name `<optimizer>/<variable>_{slot}`"
         if owner is None:
             continue
         out.slot_variables.add(name)
-        how = "TF1 slot variable `<var>/" + slot + "`" if name.endswith("/" + slot) else \
-            f"slot variable name `{name.split('/', 1)[0]}/{slot}/<var>`"
+        how = how or ("TF1 slot variable `<var>/" + slot + "`" if name.endswith("/" + slot) else
+                      f"slot variable name `{name.split('/', 1)[0]}/{slot}/<var>`")
         out.add(Slot(owner, slot, var.checkpoint_key or name, how))
     keras = artifact.keras
     weights = keras.optimizer_weights if keras is not None else ()
@@ -116,8 +125,18 @@ def _slot_name_of_key(key: str) -> str:
     return key.rsplit("/", 1)[-1]
 
 
+# A Keras 3 optimizer tracks the model's own variables it trains under `_trainable_variables`;
+# TensorFlow keys a variable by its shortest path, which is often that one. They are weights.
+KERAS3_TRAINED_KEY = "optimizer/_trainable_variables/"
+# ... and its own state under `_variables`: `iterations`, then per trained variable its slots,
+# named `<optimizer>/<variable path with _ for />_<slot>` (`adam/Conv1_kernel_momentum`).
+KERAS3_STATE_KEY = "optimizer/_variables/"
+
+
 def _is_optimizer_variable(name: str, var: Variable) -> bool:
     key = var.checkpoint_key or ""
+    if key.startswith(KERAS3_TRAINED_KEY):
+        return False
     if key.startswith("optimizer/") or _OPTIMIZER_SLOT_KEY in key:
         return True
     if var.trainable:
@@ -151,6 +170,22 @@ def _owner_by_name(name: str, shape, variables) -> tuple[str | None, str]:
                 slot = parts[-1]
             return candidate, slot
     return None, ""
+
+
+def _owner_by_flat_name(name: str, shape, variables, flat: dict[str, str]) -> tuple[str | None, str]:
+    """`adam/Conv1_kernel_momentum` -> (`Conv1/kernel`, `momentum`): the longest flattened variable
+    name the slot name starts with, followed by `_<slot>`; the owner must have the slot's shape."""
+    rest = name.partition("/")[2]
+    cut = len(rest)
+    while True:
+        cut = rest.rfind("_", 0, cut)
+        if cut <= 0:
+            return None, ""
+        owner = flat.get(rest[:cut])
+        if owner:
+            spec = variables[owner].shape
+            if shape is None or spec is None or tuple(spec) == tuple(shape):
+                return owner, rest[cut + 1:]
 
 
 def _h5_named(weights, variables, out: SlotEvidence) -> None:

@@ -6,6 +6,7 @@ from collections import Counter
 from typing import Iterable, Sequence
 
 from graphaudit.analysis.provenance import PretrainedGroup, Strength, matches_any
+from graphaudit.analysis.slots import KERAS3_TRAINED_KEY
 from graphaudit.artifact import Artifact
 from graphaudit.findings import Confidence, Severity
 
@@ -116,7 +117,8 @@ def training_machinery(artifact: Artifact, facts) -> list[str]:
         if obj.path == "root" and obj.data is not None and "training_config" in obj.data:
             out.append("Keras `training_config` in `keras_metadata.pb`")
     optimizer_vars = sorted(n for n, v in artifact.variables.items()
-                            if (v.checkpoint_key or "").startswith("optimizer/")
+                            if ((v.checkpoint_key or "").startswith("optimizer/")
+                                and not v.checkpoint_key.startswith(KERAS3_TRAINED_KEY))
                             or (facts.roles.get(n) is not None and facts.roles[n].role.value == "optimizer slot"))
     if optimizer_vars:
         out.append(f"optimizer variables ({code_list(optimizer_vars, 2)})")

@@ -7,14 +7,19 @@ protobuf classes, so TensorFlow is not needed.
 
 Every measurement runs in a fresh subprocess: the check (read, analyse, every enabled rule; the
 interpreter's start-up and imports excluded), and a bare `GraphDef.ParseFromString` of the same
-file (the floor: nothing can read the graph faster than protobuf parses it). Peak RSS is each
-subprocess's own maximum resident set.
+file (the floor: nothing can read the graph faster than protobuf parses it). The two alternate
+round by round, and each round's check is divided by the parse measured just before it, in wall
+and in CPU seconds (the CPU ratio holds steadier when other processes load the machine). Peak RSS
+is each subprocess's own maximum resident set. `--phases` times the check's phases at the largest
+size, with the process's peak and current RSS after each; `--code DIR` measures another
+checkout's graphaudit (main, say) on the same graphs.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import os
 import statistics
 import subprocess
 import sys
@@ -141,13 +146,13 @@ _PARSE = """
 import json, resource, sys, time
 from graphaudit.formats import protos
 path = sys.argv[1]
-start = time.perf_counter()
+start, cpu = time.perf_counter(), time.process_time()
 with open(path, "rb") as fh:
     data = fh.read()
 gd = protos.GraphDef()
 gd.ParseFromString(data)
 seconds = time.perf_counter() - start
-print(json.dumps({"seconds": seconds, "nodes": len(gd.node),
+print(json.dumps({"seconds": seconds, "cpu": time.process_time() - cpu, "nodes": len(gd.node),
                   "rss": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024}))
 """
 
@@ -157,12 +162,13 @@ from graphaudit.config import Settings
 from graphaudit.engine import audit_paths
 import graphaudit.rules, graphaudit.analysis.structure  # imported before timing: start-up is not the check
 path = sys.argv[1]
-start = time.perf_counter()
+start, cpu = time.perf_counter(), time.process_time()
 report = audit_paths([path], Settings())
 seconds = time.perf_counter() - start
+cpu = time.process_time() - cpu
 assert not report.errors, report.errors[0].error
 found = [f for f in report.findings if f.code == "GA101"]
-print(json.dumps({"seconds": seconds, "nodes": report.artifacts[0].stats.nodes,
+print(json.dumps({"seconds": seconds, "cpu": cpu, "nodes": report.artifacts[0].stats.nodes,
                   "ga101": [f.message for f in found],
                   "rss": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024}))
 """
@@ -240,9 +246,12 @@ print(json.dumps(phases))
 """
 
 
+CODE = REPO
+
+
 def measure(script: str, path: Path, *extra: str) -> dict:
     proc = subprocess.run([sys.executable, "-c", script, str(path), *extra], capture_output=True, text=True,
-                          check=False, cwd=REPO)
+                          check=False, cwd=CODE, env={**os.environ, "PYTHONPATH": str(CODE)})
     if proc.returncode != 0:
         raise SystemExit(f"measurement failed:\n{proc.stderr[-3000:]}")
     return json.loads(proc.stdout.strip().splitlines()[-1])
@@ -253,7 +262,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--repeat", type=int, default=3, help="rounds (each: a parse then a check per size); medians")
     parser.add_argument("--sizes", nargs="*", default=list(SIZES), choices=list(SIZES))
     parser.add_argument("--phases", action="store_true", help="also time the check's phases at the largest size")
+    parser.add_argument("--code", type=Path, default=REPO,
+                        help="checkout whose graphaudit is measured (default: this one), e.g. to compare with main")
     args = parser.parse_args(argv)
+    global CODE
+    CODE = args.code.resolve()
 
     paths = {label: graph_file(label, SIZES[label]) for label in args.sizes}
     runs: dict[str, dict[str, list[dict]]] = {label: {"parse": [], "check": []} for label in args.sizes}
@@ -273,16 +286,18 @@ def main(argv: list[str] | None = None) -> int:
                      "parse": statistics.median(r["seconds"] for r in parse),
                      "check": statistics.median(r["seconds"] for r in check),
                      "ratio": statistics.median(c["seconds"] / p["seconds"] for p, c in zip(parse, check)),
+                     "cpu_ratio": statistics.median(c["cpu"] / p["cpu"] for p, c in zip(parse, check)),
                      "parse_rss": max(r["rss"] for r in parse), "check_rss": max(r["rss"] for r in check),
                      "finding": check[0]["ga101"][0]})
 
     print(f"{'graph':>6} {'nodes':>10} {'MB':>7} {'parse s':>8} {'check s':>8} {'check/parse':>11} "
-          f"{'us/node':>8} {'parse RSS':>10} {'check RSS':>10}")
+          f"{'CPU ratio':>9} {'us/node':>8} {'parse RSS':>10} {'check RSS':>10}")
     for r in rows:
         print(f"{r['label']:>6} {r['nodes']:>10,} {r['mb']:>7.1f} {r['parse']:>8.2f} {r['check']:>8.2f} "
-              f"{r['ratio']:>10.2f}x {r['check'] / r['nodes'] * 1e6:>8.2f} "
+              f"{r['ratio']:>10.2f}x {r['cpu_ratio']:>8.2f}x {r['check'] / r['nodes'] * 1e6:>8.2f} "
               f"{r['parse_rss'] / 2**20:>8.0f}MB {r['check_rss'] / 2**20:>8.0f}MB")
-    print(f"({args.repeat} interleaved rounds; check/parse is the median of each round's ratio)")
+    print(f"({args.repeat} interleaved rounds; check/parse is the median of each round's wall-time ratio, "
+          "CPU ratio the same in CPU seconds, steadier on a loaded machine)")
     print(f"finding at {rows[-1]['label']}: {rows[-1]['finding'][:160]}")
     if args.phases:
         last = rows[-1]

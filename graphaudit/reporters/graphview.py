@@ -121,7 +121,21 @@ def _copy_groups(facts: "Analyses", gname: str, index: dict) -> list[tuple[str, 
     return out
 
 
-def _graph_view(gname: str, graph_kind: str, names: list[str], ops: list[str], edges, marks, highlights: list[set[int]],
+def _graph_view(*args, **kw) -> dict:
+    import gc
+
+    # Millions of small objects (names, lists) would set the cyclic collector off again and
+    # again; none of them forms a cycle.
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        return _graph_view_inner(*args, **kw)
+    finally:
+        if enabled:
+            gc.enable()
+
+
+def _graph_view_inner(gname: str, graph_kind: str, names: list[str], ops: list[str], edges, marks, highlights: list[set[int]],
                 artifact: "Artifact", budget: list[int], groups: Sequence[tuple[str, list[int]]] = (),
                 primary: set[int] = frozenset()) -> dict:
     import numpy as np
@@ -154,18 +168,25 @@ def _graph_view(gname: str, graph_kind: str, names: list[str], ops: list[str], e
     S = len(paths)
     up = [sid[s.rpartition("/")[0]] if s else -1 for s in paths]
     depth = [s.count("/") + 1 if s else 0 for s in paths]
-    by_depth = sorted(range(S), key=lambda k: -depth[k])
-    total = np.bincount(node_scope, minlength=S).tolist()
+    up_a = np.asarray(up, dtype=np.int64)
+    depth_a = np.asarray(depth, dtype=np.int64)
+    counts = np.bincount(node_scope, minlength=S).astype(np.int64)
     live_node = np.frombuffer(bytes(marks), dtype=np.uint8).astype(bool) if marks is not None else None
-    live = (np.bincount(node_scope, weights=live_node, minlength=S) > 0).tolist() if live_node is not None else None
-    for k in by_depth:
-        if up[k] >= 0:
-            total[up[k]] += total[k]
-            if live is not None and live[k]:
-                live[up[k]] = True
-    kids: list[list[int]] = [[] for _ in range(S)]
-    for k in range(1, S):
-        kids[up[k]].append(k)
+    live_s = np.bincount(node_scope, weights=live_node, minlength=S) > 0 if live_node is not None else None
+    for d in range(int(depth_a.max()) if S else 0, 0, -1):  # subtree totals, deepest scopes first
+        level = np.nonzero(depth_a == d)[0]
+        np.add.at(counts, up_a[level], counts[level])
+        if live_s is not None:
+            live_s[up_a[level[live_s[level]]]] = True
+    total = counts.tolist()
+    live = live_s.tolist() if live_s is not None else None
+    by_parent = np.argsort(up_a, kind="stable")  # children in path order, grouped by parent
+    kid_bounds = np.searchsorted(up_a[by_parent], np.arange(-1, S + 1)).tolist()
+    by_parent = by_parent.tolist()
+
+    def kids_of(k: int) -> list[int]:
+        return by_parent[kid_bounds[k + 1]:kid_bounds[k + 2]]
+
     order = np.argsort(node_scope, kind="stable")
     bounds = np.searchsorted(node_scope[order], np.arange(S + 1)).tolist()
     order = order.tolist()
@@ -210,7 +231,7 @@ def _graph_view(gname: str, graph_kind: str, names: list[str], ops: list[str], e
     heap = [rank(0)]
     while heap:
         k = heapq.heappop(heap)[-1]
-        members = [("s", c) for c in kids[k]] + [("n", i) for i in order[bounds[k]:bounds[k + 1]]]
+        members = [("s", c) for c in kids_of(k)] + [("n", i) for i in order[bounds[k]:bounds[k + 1]]]
         if drawn and min(len(members), MAX_CHILDREN + 1) > budget[0]:
             continue
         rest: list = []
@@ -265,31 +286,7 @@ def _graph_view(gname: str, graph_kind: str, names: list[str], ops: list[str], e
     # Data edges, each drawn once: in the innermost drawn scope holding both ends, between the
     # boxes that hold them there.
     if edges is not None and len(edges[0]):
-        src, dst = edges
-        ps, pd = node_scope[src], node_scope[dst]
-        src_l, dst_l, ps_l, pd_l = src.tolist(), dst.tolist(), ps.tolist(), pd.tolist()
-        live_l = live_node.tolist() if live_node is not None else None
-        for a, b, sa, sb in zip(src_l, dst_l, ps_l, pd_l):
-            ka, kb = ("n", a), ("n", b)
-            while sa != sb:
-                if depth[sa] >= depth[sb]:
-                    ka, sa = ("s", sa), up[sa]
-                else:
-                    kb, sb = ("s", sb), up[sb]
-            lay = layouts.get(str(sa))
-            if lay is None:
-                continue
-            ia, ib = _item(ka, item_of_scope, item_of_node, more_of, sa), _item(kb, item_of_scope, item_of_node,
-                                                                                more_of, sa)
-            if ia is None or ib is None or ia == ib:
-                continue
-            got = lay["edges"].get((ia, ib))
-            hot = bool(live_l[a] and live_l[b]) if live_l is not None else False
-            if got is None:
-                lay["edges"][(ia, ib)] = [1, hot]
-            else:
-                got[0] += 1
-                got[1] = got[1] or hot
+        _bundle_edges(edges, node_scope, up, depth, live_node, layouts, item_of_scope, item_of_node, more_of)
 
     for key, lay in layouts.items():
         items = lay["items"]
@@ -320,6 +317,78 @@ def _graph_view(gname: str, graph_kind: str, names: list[str], ops: list[str], e
             "layouts": layouts, "homes": homes, "live_known": live is not None, "collapsed_scopes": undrawn,
             "folded_ops": folded_ops, "folded_scopes": folded_scopes,
             "highlighted": [len(ids) for ids in highlights]}
+
+
+def _bundle_edges(edges, node_scope, up: list[int], depth: list[int], live_node, layouts: dict,
+                  item_of_scope: dict, item_of_node: dict, more_of: dict) -> None:
+    """Each data edge, in the innermost scope holding both ends (their lowest common ancestor),
+    between the boxes that hold them there; edges between the same two boxes become one, counted.
+    Vectorized: a 1M-node graph has as many edges, too many for a Python loop over them."""
+    import numpy as np
+
+    src, dst = edges
+    S = len(up)
+    up_a = np.asarray(up, dtype=np.int64)
+    depth_a = np.asarray(depth, dtype=np.int64)
+    deepest = int(depth_a.max()) if S else 0
+    # anc[d][s]: the ancestor of scope s at depth d (itself at its own depth), or -1 below it.
+    anc = [np.full(S, -1, dtype=np.int64) for _ in range(deepest + 1)]
+    cur = np.arange(S, dtype=np.int64)
+    for d in range(deepest, -1, -1):
+        here = (depth_a >= d) & (cur >= 0)
+        at = np.where(here & (depth_a[np.maximum(cur, 0)] == d), cur, -1)
+        anc[d] = at
+        cur = np.where(at >= 0, up_a[np.maximum(cur, 0)], cur)
+    ps, pd = node_scope[src], node_scope[dst]
+    lca_depth = np.zeros(len(src), dtype=np.int64)
+    for d in range(1, deepest + 1):
+        same = (anc[d][ps] == anc[d][pd]) & (anc[d][ps] >= 0)
+        lca_depth = np.where(same, d, lca_depth)
+    lca = np.zeros(len(src), dtype=np.int64)
+    for d in range(deepest + 1):
+        lca = np.where(lca_depth == d, anc[d][ps], lca)
+    drawn = np.zeros(S, dtype=bool)
+    for key in layouts:
+        drawn[int(key)] = True
+    keep = drawn[lca]
+    src, dst, ps, pd, lca, lca_depth = src[keep], dst[keep], ps[keep], pd[keep], lca[keep], lca_depth[keep]
+    node_item = np.full(len(node_scope), -1, dtype=np.int64)
+    if item_of_node:
+        node_item[np.fromiter(item_of_node.keys(), dtype=np.int64)] = np.fromiter(item_of_node.values(), dtype=np.int64)
+    scope_item = np.full(S, -1, dtype=np.int64)
+    if item_of_scope:
+        scope_item[np.fromiter(item_of_scope.keys(), dtype=np.int64)] = np.fromiter(item_of_scope.values(), dtype=np.int64)
+    more = np.full(S, -1, dtype=np.int64)
+    if more_of:
+        more[np.fromiter(more_of.keys(), dtype=np.int64)] = np.fromiter(more_of.values(), dtype=np.int64)
+
+    def box(nodes, scopes):
+        """The box of each end in its edge's LCA scope: the node itself, or its scope's ancestor
+        one level below the LCA; a member folded away stands in the LCA's "more" box."""
+        direct = scopes == lca
+        child = np.full(len(nodes), -1, dtype=np.int64)
+        for d in range(deepest + 1):
+            pick = (~direct) & (lca_depth + 1 == d)
+            if pick.any():
+                child[pick] = anc[d][scopes[pick]]
+        out = np.where(direct, node_item[nodes], scope_item[np.maximum(child, 0)])
+        return np.where(out >= 0, out, more[lca])
+
+    ia, ib = box(src, ps), box(dst, pd)
+    ok = (ia >= 0) & (ib >= 0) & (ia != ib)
+    lca, ia, ib = lca[ok], ia[ok], ib[ok]
+    hot = (live_node[src[ok]] & live_node[dst[ok]]) if live_node is not None else np.zeros(len(ia), dtype=bool)
+    if not len(ia):
+        return
+    width = int(max(ia.max(), ib.max())) + 1
+    key = (lca * width + ia) * width + ib
+    uniq, inverse, counts = np.unique(key, return_inverse=True, return_counts=True)
+    live_any = np.zeros(len(uniq), dtype=bool)
+    np.logical_or.at(live_any, inverse, hot)
+    for k, n, h in zip(uniq.tolist(), counts.tolist(), live_any.tolist()):
+        scope, rest = divmod(k, width * width)
+        a, b = divmod(rest, width)
+        layouts[str(scope)]["edges"][(a, b)] = [n, h]
 
 
 def _shows(home: int, ids, node_scope, up, drawn) -> bool:

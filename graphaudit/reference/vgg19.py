@@ -364,6 +364,9 @@ def _read_pretrained(weights: str | os.PathLike[str]) -> list[tuple[str, np.ndar
     import tf_keras
 
     graph = tf.Graph()
+    # The donor's initial values are overwritten by the file, but its random initializers still
+    # run; under op determinism (`TF_DETERMINISTIC_OPS=1`) a random op without a seed refuses to.
+    graph.seed = 0
     with graph.as_default(), tf.compat.v1.Session(graph=graph) as session, session.as_default():
         donor = tf_keras.applications.VGG19(
             include_top=False, weights=weights, input_shape=(None, None, 3)

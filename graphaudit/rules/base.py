@@ -54,6 +54,8 @@ class Rule:
     #: The rule judges stored values or checkpoint keys: an artifact read without them
     #: (`Artifact.values_missing`) is reported as not checked by it.
     needs_values: ClassVar[bool] = False
+    #: Every fix-up snippet template the rule's findings can print (graphaudit/rules/snippets.py).
+    fixup_templates: ClassVar[tuple] = ()
 
     def check(self, artifact: "Artifact", facts: "Analyses") -> Iterator[Finding]:
         raise NotImplementedError
@@ -73,6 +75,11 @@ class Rule:
             evidence=tuple(evidence),
             fixup=fixup,
         )
+
+    @classmethod
+    def example_snippets(cls) -> list:
+        """The fix-up snippets rendered for the docs' example: its "Use instead" and "Fix-up" code."""
+        return []
 
     # -- documentation -------------------------------------------------------------------
     @classmethod

@@ -9,21 +9,27 @@ from graphaudit.analysis.copies import Copy, DeadCopy
 from graphaudit.findings import Confidence, Finding, Fixup, Severity
 from graphaudit.names import common_scope
 from graphaudit.rules.base import Rule, graph_rewritable, name_list, plural
+from graphaudit.rules.snippets import Snippet, SnippetTemplate, constructor, join
 
-_FIX_CODE = '''\
-# Build the model once (in its own notebook cell) and reuse the object:
-if "vgg" not in globals():
-    vgg = tf.keras.applications.VGG19(weights="imagenet", include_top=False,
-                                      input_tensor=images)
-features = vgg.output
+REUSE = SnippetTemplate(
+    "TF1 (tf_keras): build the model once, and reuse it when the cell runs again",
+    """\
+if "features" not in globals():  # ${runs}
+    with sess.as_default():  # tf_keras loads the weights into the default session
+        backbone = tf_keras.applications.${name}(
+            ${args}include_top=False, weights=weights, input_tensor=images)
+    features = backbone.output
+""")
 
-# Or start every experiment from an empty graph (TF1):
-tf.compat.v1.reset_default_graph()
-tf.compat.v1.keras.backend.clear_session()
 
-# TF2 / Keras 3: drop the old model before building a new one
-tf.keras.backend.clear_session()
-'''
+def reuse_snippets(architecture: str | None, instances: int) -> list[Snippet]:
+    """GA102's code: build the recognised architecture once per graph."""
+    call = constructor(architecture)
+    if call is None:
+        return []
+    runs = f"this graph holds {instances:,} instances: the cell ran {instances:,} times"
+    return [REUSE.render(name=call[0], args=call[1], runs=runs)]
+
 
 # Keras and TF uniquify names with `_1`, `_2`, ...: `_0` or `_01` are part of a name someone chose.
 _SUFFIX = re.compile(r"_[1-9]\d*$")
@@ -50,20 +56,26 @@ class DuplicateModelInstance(Rule):
     ## Example
     ```python
     # a notebook cell, run five times in the same graph
-    vgg = tf.keras.applications.VGG19(weights="imagenet", include_top=False,
+    vgg = tf_keras.applications.VGG19(weights="imagenet", include_top=False,
                                       input_tensor=images)
     ```
 
     ## Use instead
     ```python
-    tf.compat.v1.reset_default_graph()   # or build the model once and reuse it
-    vgg = tf.keras.applications.VGG19(weights="imagenet", include_top=False,
-                                      input_tensor=images)
+    # TF1 (tf_keras): build the model once, and reuse it when the cell runs again
+    if "features" not in globals():  # this graph holds 2 instances: the cell ran 2 times
+        with sess.as_default():  # tf_keras loads the weights into the default session
+            backbone = tf_keras.applications.VGG19(
+                include_top=False, weights=weights, input_tensor=images)
+        features = backbone.output
     ```
 
     ## Fix-up
     Build the model once and reuse the object, or call `tf.compat.v1.reset_default_graph()`
     (and `tf.compat.v1.keras.backend.clear_session()`) between experiments, then save again.
+
+    The code names the finding's architecture, scope, layer pattern and variables, and assumes only
+    the names listed in docs/fixup-snippets.md; the test suite runs every snippet.
 
     ## Evidence
     How the roots were chosen, each instance with its op count, variables and parameters, which
@@ -73,10 +85,17 @@ class DuplicateModelInstance(Rule):
     """
 
     code = "GA102"
+    #: Every snippet its findings can print (`Rule.fixup_templates`).
+    fixup_templates = (REUSE,)
     name = "duplicate-model-instance"
     headline = "the model was built several times (`block1_conv1`, ..., `block1_conv1_4`) and only one instance is used"
     severity = Severity.WARNING
     confidence = Confidence.HIGH
+
+    @classmethod
+    def example_snippets(cls) -> list[Snippet]:
+        """The fix-up code for a tf_keras VGG19 built twice in one graph."""
+        return reuse_snippets("VGG19", 2)
 
     def check(self, artifact, facts) -> Iterator[Finding]:
         groups: dict[tuple[str, int], list[DeadCopy]] = {}
@@ -121,7 +140,7 @@ class DuplicateModelInstance(Rule):
                 detail=(f"The graph holds {k:,} instances of {what}; {used}. Build the model "
                         "once (e.g. in its own notebook cell) and reuse the object, or call "
                         "`tf.compat.v1.reset_default_graph()` before building it again, then save the artifact again."),
-                code=_FIX_CODE,
+                code=join(reuse_snippets(_architecture(facts, live), k)),
                 automatic=graph_rewritable(artifact),
             ),
             confidence=Confidence.HIGH,

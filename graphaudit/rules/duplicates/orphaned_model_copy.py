@@ -7,21 +7,39 @@ from typing import Iterator
 from graphaudit.analysis.copies import DeadCopy
 from graphaudit.findings import Confidence, Finding, Fixup, Severity
 from graphaudit.rules.base import Rule, graph_rewritable, name_list, plural
+from graphaudit.rules.snippets import Snippet, SnippetTemplate, constructor, join
 
-_FIX_CODE = '''\
-# TF1: build the model on your tensor, once, and use its output
-vgg = tf.keras.applications.VGG19(weights="imagenet", include_top=False,
-                                  input_tensor=images)
-features = vgg.output       # not vgg(images): that builds a second copy
+BUILD_ONCE = SnippetTemplate(
+    "TF1 (tf_keras): build the model once, on your tensor, and use its output",
+    """\
+with sess.as_default():  # tf_keras loads the weights into the default session
+    backbone = tf_keras.applications.${name}(
+        ${args}include_top=False, weights=weights, input_tensor=images)
+features = backbone.output  # not backbone(images): that builds the copy on `${placeholder}`
+""")
 
-# Or the reference wrapper: one copy on your tensor, loadable in any session
+REFERENCE_WRAPPER = SnippetTemplate(
+    "TF1 (graphaudit.reference): one VGG19 on your tensor, restorable into any session",
+    """\
 from graphaudit.reference import VGG19
-vgg = VGG19(input_tensor=images, weights="vgg19_weights.h5")
-features = vgg["block5_pool"]
 
-# TF2: call the model eagerly or in tf.function; no graph copy is left over
-features = vgg(images)
-'''
+vgg = VGG19(input_tensor=images, weights=weights)  # raw RGB 0-255 in: it preprocesses
+features = vgg.output
+sess.run(tf.compat.v1.global_variables_initializer())
+vgg.load_weights(sess)  # after any initializer, in any session of the graph
+""")
+
+
+def build_once_snippets(architecture: str | None, placeholder: str = "input_1") -> list[Snippet]:
+    """GA101's code: build the recognised architecture on the user's tensor; the wrapper for VGG19."""
+    call = constructor(architecture)
+    if call is None:
+        return []  # no model to name: the title and detail say what to do
+    out = [BUILD_ONCE.render(name=call[0], args=call[1], placeholder=placeholder)]
+    if call[0] == "VGG19":
+        out.append(REFERENCE_WRAPPER.render())
+    return out
+
 
 
 class OrphanedModelCopy(Rule):
@@ -60,16 +78,17 @@ class OrphanedModelCopy(Rule):
     ## Example
     ```python
     images = tf.compat.v1.placeholder(tf.float32, (None, 224, 224, 3), name="images")
-    vgg = tf.keras.applications.VGG19(weights="imagenet", include_top=False)
+    vgg = tf_keras.applications.VGG19(weights="imagenet", include_top=False)
     features = vgg(images)               # builds the network a second time
     ```
 
     ## Use instead
     ```python
-    images = tf.compat.v1.placeholder(tf.float32, (None, 224, 224, 3), name="images")
-    vgg = tf.keras.applications.VGG19(weights="imagenet", include_top=False,
-                                      input_tensor=images)
-    features = vgg.output
+    # TF1 (tf_keras): build the model once, on your tensor, and use its output
+    with sess.as_default():  # tf_keras loads the weights into the default session
+        backbone = tf_keras.applications.VGG19(
+            include_top=False, weights=weights, input_tensor=images)
+    features = backbone.output  # not backbone(images): that builds the copy on `input_1`
     ```
 
     ## Fix-up
@@ -77,6 +96,20 @@ class OrphanedModelCopy(Rule):
     use `graphaudit.reference.VGG19`, which builds one copy on your tensor and loads its weights
     in any session. A graph that was already saved can be pruned to its outputs
     (`tf.compat.v1.graph_util.extract_sub_graph`), but rebuilding it right is simpler.
+
+    The code names the finding's architecture, scope, layer pattern and variables, and assumes only
+    the names listed in docs/fixup-snippets.md; the test suite runs every snippet. The other
+    ways, rendered for a VGG19 that tf_keras built at the root scope:
+
+    ```python
+    # TF1 (graphaudit.reference): one VGG19 on your tensor, restorable into any session
+    from graphaudit.reference import VGG19
+
+    vgg = VGG19(input_tensor=images, weights=weights)  # raw RGB 0-255 in: it preprocesses
+    features = vgg.output
+    sess.run(tf.compat.v1.global_variables_initializer())
+    vgg.load_weights(sess)  # after any initializer, in any session of the graph
+    ```
 
     ## Evidence
     How the roots were chosen, the number of ops that match the twin one for one, the weights
@@ -86,11 +119,18 @@ class OrphanedModelCopy(Rule):
     """
 
     code = "GA101"
+    #: Every snippet its findings can print (`Rule.fixup_templates`).
+    fixup_templates = (BUILD_ONCE, REFERENCE_WRAPPER)
     name = "orphaned-model-copy"
     headline = ("`vgg = VGG19(...)` then `vgg(images)` built the network twice; one copy hangs off an unfed "
                 "placeholder and is dead weight")
     severity = Severity.ERROR
     confidence = Confidence.HIGH
+
+    @classmethod
+    def example_snippets(cls) -> list[Snippet]:
+        """The fix-up code for a tf_keras VGG19 called on `images` after it was built on `input_1`."""
+        return build_once_snippets("VGG19", "input_1")
 
     def check(self, artifact, facts) -> Iterator[Finding]:
         for d in facts.dead_copies:
@@ -132,7 +172,7 @@ class OrphanedModelCopy(Rule):
                 detail=(f"Construct the model on your tensor and use `model.output`, instead of constructing it"
                         f"{placeholder} and then calling `model(tensor)` (which builds {twin.label}). Or use "
                         "`graphaudit.reference.VGG19`, which builds exactly one copy."),
-                code=_FIX_CODE,
+                code=join(build_once_snippets(_architecture(facts, d), d.inputs[0] if d.inputs else "input_1")),
                 automatic=graph_rewritable(artifact),
             ),
         )
@@ -142,3 +182,12 @@ def _inputs(d: DeadCopy) -> str:
     parts = [f"`{n}` {shape}" for n, shape in zip(d.inputs[:3], d.input_shapes[:3])]
     more = f" and {len(d.inputs) - 3:,} more" if len(d.inputs) > 3 else ""
     return ("the placeholder " if len(d.inputs) == 1 else "the placeholders ") + ", ".join(parts) + more
+
+
+def _architecture(facts, d: DeadCopy) -> str | None:
+    """The catalogue's name for the copies' architecture (e.g. VGG19), when it knows it."""
+    for name in (*d.twin.weights, *d.dead.weights)[:1]:
+        group = facts.group_of.get(name)
+        if group is not None and group.architecture:
+            return group.architecture
+    return None

@@ -7,27 +7,31 @@ from typing import Iterator
 from graphaudit.artifact import Format
 from graphaudit.findings import Confidence, Finding, Fixup, Severity
 from graphaudit.rules.base import Rule, graph_rewritable, restored_under_its_key, plural
+from graphaudit.rules.snippets import SnippetTemplate, join
 
-_FIX_CODE = '''\
-# TF1: build the model once per graph. Re-running the cell that builds it, or calling
-# VGG19(...) in a function, adds `_1`, `_2`, ... to every layer name.
-tf.compat.v1.reset_default_graph()          # or: with tf.Graph().as_default(): ...
-tf.compat.v1.keras.backend.clear_session()
-vgg = tf.keras.applications.VGG19(weights=None, include_top=False, input_tensor=images)
+RESTORE_UNDER_SAVED_NAMES = SnippetTemplate(
+    "TF1: restore the checkpoint's names into the variables you have",
+    """\
+${imports}saver = tf.compat.v1.train.Saver(var_list={  # checkpoint key -> variable, e.g. ${example}
+    ${key}: v for v in backbone.weights})
+saver.restore(sess, checkpoint)
+""")
 
-# ... or restore the checkpoint's names into the variables you have:
-saver = tf.compat.v1.train.Saver(var_list={
-    v.op.name.replace("_4/", "/", 1): v for v in vgg.weights})   # checkpoint key -> variable
-saver.restore(sess, "model.ckpt")
 
-# ... or let the reference wrapper load the weights in every session:
-from graphaudit.reference import VGG19
-vgg = VGG19(input_tensor=images, weights="vgg19_weights.h5")
-vgg.load_weights(sess)
+def key_expression(how: str, scope: str, suffix: str) -> tuple[str, str]:
+    """(imports, the Python expression that turns a variable `v` into its checkpoint key)."""
+    name, imports = "v.op.name", ""
+    if how == "drop-scope" and scope:
+        name = f"{name}[len({scope!r}):]".replace("'", '"')
+    if suffix and "," in suffix:
+        imports = "import re\n\n"
+        name = f're.sub(r"_[0-9]+/", "/", {name}, count=1)'
+    elif suffix:
+        name = f'{name}.replace("{suffix}/", "/", 1)'
+    if how == "add-scope" and scope:
+        name = f'"{scope}" + {name}'
+    return imports, name
 
-# TF2: object-based checkpoints match by object, not by name
-tf.train.Checkpoint(model=model).restore(path).assert_existing_objects_matched()
-'''
 
 
 class CheckpointNameDrift(Rule):
@@ -54,23 +58,26 @@ class CheckpointNameDrift(Rule):
     ## Example
     ```python
     for _ in range(5):                     # e.g. a notebook cell run five times
-        vgg = tf.keras.applications.VGG19(weights=None, include_top=False, input_tensor=images)
+        vgg = tf_keras.applications.VGG19(weights=None, include_top=False, input_tensor=images)
     saver = tf.compat.v1.train.Saver(vgg.weights)   # expects block1_conv1_4/kernel ...
     saver.restore(sess, "vgg19.ckpt")               # ... but the file holds block1_conv1/kernel
     ```
 
     ## Use instead
     ```python
-    tf.compat.v1.keras.backend.clear_session()      # build once, in a fresh graph
-    vgg = tf.keras.applications.VGG19(weights=None, include_top=False, input_tensor=images)
-    saver = tf.compat.v1.train.Saver(vgg.weights)
-    saver.restore(sess, "vgg19.ckpt")
+    # TF1: restore the checkpoint's names into the variables you have
+    saver = tf.compat.v1.train.Saver(var_list={  # checkpoint key -> variable, e.g. `block1_conv1/bias` -> `block1_conv1_1/bias`
+        v.op.name.replace("_1/", "/", 1): v for v in backbone.weights})
+    saver.restore(sess, checkpoint)
     ```
 
     ## Fix-up
     Build the model once per graph (`clear_session()` or a new `tf.Graph()` before building),
     or restore with a `Saver` whose `var_list` maps the checkpoint's keys to your variables.
     `graphaudit.reference.VGG19.load_weights(sess)` loads its weights in any session.
+
+    The code names the finding's architecture, scope, layer pattern and variables, and assumes only
+    the names listed in docs/fixup-snippets.md; the test suite runs every snippet.
 
     ## Evidence
     The variable-to-key mapping (first entries), the number of variables and parameters, the
@@ -79,12 +86,21 @@ class CheckpointNameDrift(Rule):
     """
 
     code = "GA203"
+    #: Every snippet its findings can print (`Rule.fixup_templates`).
+    fixup_templates = (RESTORE_UNDER_SAVED_NAMES,)
 
     needs_values = True
     name = "checkpoint-name-drift"
     headline = "the checkpoint holds the weights under other names (`block1_conv1/kernel` vs `block1_conv1_4/kernel`)"
     severity = Severity.ERROR
     confidence = Confidence.HIGH
+
+    @classmethod
+    def example_snippets(cls) -> list[Snippet]:
+        """The fix-up code for a tf_keras VGG19 built a second time (`_1`) and a first build's checkpoint."""
+        imports, key = key_expression("suffix", "", "_1")
+        return [RESTORE_UNDER_SAVED_NAMES.render(imports=imports, key=key,
+                                                 example="`block1_conv1/bias` -> `block1_conv1_1/bias`")]
 
     def check(self, artifact, facts) -> Iterator[Finding]:
         if artifact.format in (Format.GRAPHDEF, Format.GRAPHDEF_TEXT, Format.CHECKPOINT):
@@ -113,7 +129,7 @@ class CheckpointNameDrift(Rule):
                             "building it), or restore with `tf.compat.v1.train.Saver(var_list={checkpoint_key: "
                             "variable})`; `graphaudit.reference.VGG19.load_weights(sess)` loads its weights in "
                             "any session."),
-                    code=_FIX_CODE,
+                    code=join([_restore_snippet(drift)]),
                     automatic=graph_rewritable(artifact) and artifact.checkpoint is not None
                     and all(restored_under_its_key(artifact, r.variable) for r in renames),
                 ),
@@ -142,3 +158,10 @@ def _scope(drift) -> str:
     from graphaudit.names import common_scope
 
     return common_scope(drift.variables)
+
+
+def _restore_snippet(drift):
+    imports, key = key_expression(drift.how, drift.scope, drift.suffix)
+    first = drift.renames[0]
+    return RESTORE_UNDER_SAVED_NAMES.render(imports=imports, key=key,
+                                            example=f"`{first.key}` -> `{first.variable}`")

@@ -8,6 +8,8 @@ from typing import Iterator
 from graphaudit.analysis.provenance import Strength, reference_status
 from graphaudit.findings import Confidence, Finding, Fixup, Severity, Silenced
 from graphaudit.rules.base import Rule, name_list, plural
+from graphaudit.rules.duplicates.orphaned_model_copy import REFERENCE_WRAPPER
+from graphaudit.rules.snippets import Snippet, SnippetTemplate, VGG19_VARIABLES, join
 from graphaudit.rules.trainability import pretrained_word, split_declared
 
 # (severity, confidence) by provenance strength, for a group that is mostly re-initialized.
@@ -19,25 +21,38 @@ _GRADES = {
     Strength.ARCHITECTURE: (Severity.WARNING, Confidence.LOW),
 }
 
-_FIX_CODE = '''\
-# TF1: initialize first, then load the pretrained weights (never the other way round)
+INIT_THEN_LOAD = SnippetTemplate(
+    "TF1 (tf_keras): initialize first, then load the pretrained weights into your session",
+    """\
 sess.run(tf.compat.v1.global_variables_initializer())
-vgg.load_weights("vgg19_weights.h5")
+with sess.as_default():  # tf_keras loads into the default session, else into a session of its own
+    backbone.load_weights(weights)  # ${what}
+""")
 
-# ... or, once the weights are loaded, initialize only the variables that are new
-new_vars = head_variables                       # e.g. the classifier you added
-sess.run(tf.compat.v1.variables_initializer(new_vars))
+INIT_NEW_ONLY = SnippetTemplate(
+    "TF1: once the weights are loaded, initialize only the variables you added",
+    """\
+pretrained = {v.name for v in backbone.weights}  # ${what}
+new_variables = [v for v in tf.compat.v1.global_variables() if v.name not in pretrained]
+sess.run(tf.compat.v1.variables_initializer(new_variables))
+""")
 
-# ... or use the reference wrapper: load_weights() restores them after any initializer
-from graphaudit.reference import VGG19
-vgg = VGG19(input_tensor=images, weights="vgg19_weights.h5")
-sess.run(tf.compat.v1.global_variables_initializer())
-vgg.load_weights(sess)
+COPY_INTO_CLONE = SnippetTemplate(
+    "TF2 (Keras 3): `clone_model` builds fresh weights; copy the pretrained ones into the clone",
+    """\
+clone = keras.models.clone_model(backbone)
+clone.set_weights(backbone.get_weights())
+""")
 
-# TF2: clone_model builds fresh weights; copy the pretrained ones over before saving
-clone = tf.keras.models.clone_model(model)
-clone.set_weights(model.get_weights())
-'''
+
+def reinitialized_snippets(architecture: str | None, what: str) -> list[Snippet]:
+    """GA202's code; the reference wrapper is offered for VGG19."""
+    out = [INIT_THEN_LOAD.render(what=what), INIT_NEW_ONLY.render(what=what)]
+    if architecture == "VGG19":
+        out.append(REFERENCE_WRAPPER.render())
+    out.append(COPY_INTO_CLONE.render())
+    return out
+
 
 # Words for layer classes the catalogue knows; others fall back to the weight's rank.
 _CLASS_WORDS = {"Conv2D": "conv", "DepthwiseConv2D": "depthwise conv", "SeparableConv2D": "separable conv",
@@ -71,7 +86,7 @@ class PretrainedWeightsReinitialized(Rule):
 
     ## Example
     ```python
-    vgg = tf.keras.applications.VGG19(weights="imagenet", include_top=False, input_tensor=images)
+    vgg = tf_keras.applications.VGG19(weights="imagenet", include_top=False, input_tensor=images)
     logits = head(vgg.output)
     sess.run(tf.compat.v1.global_variables_initializer())   # after the weights were loaded
     saver.save(sess, "export/model.ckpt")                   # saves random VGG19 weights
@@ -79,19 +94,45 @@ class PretrainedWeightsReinitialized(Rule):
 
     ## Use instead
     ```python
-    vgg = tf.keras.applications.VGG19(weights=None, include_top=False, input_tensor=images)
-    logits = head(vgg.output)
+    # TF1 (tf_keras): initialize first, then load the pretrained weights into your session
     sess.run(tf.compat.v1.global_variables_initializer())
-    vgg.load_weights("vgg19_weights.h5")                     # load after initializing
-    saver.save(sess, "export/model.ckpt")
+    with sess.as_default():  # tf_keras loads into the default session, else into a session of its own
+        backbone.load_weights(weights)  # the VGG19: `block1_conv1/bias` ... (32 variables)
     ```
 
     ## Fix-up
     Run the initializer before loading the pretrained weights, or initialize only the new
-    variables with `tf.compat.v1.variables_initializer(new_vars)`. The reference wrapper,
+    variables with `tf.compat.v1.variables_initializer(new_variables)`. The reference wrapper,
     `graphaudit.reference.VGG19`, keeps its weights and restores them with `load_weights(sess)`
     after any initializer. In TF2, copy the weights into a `clone_model` clone with
-    `clone.set_weights(model.get_weights())`.
+    `clone.set_weights(backbone.get_weights())`.
+
+    The code names the finding's architecture, scope, layer pattern and variables, and assumes only
+    the names listed in docs/fixup-snippets.md; the test suite runs every snippet. The other
+    ways, rendered for a VGG19 that tf_keras built at the root scope:
+
+    ```python
+    # TF1: once the weights are loaded, initialize only the variables you added
+    pretrained = {v.name for v in backbone.weights}  # the VGG19: `block1_conv1/bias` ... (32 variables)
+    new_variables = [v for v in tf.compat.v1.global_variables() if v.name not in pretrained]
+    sess.run(tf.compat.v1.variables_initializer(new_variables))
+    ```
+
+    ```python
+    # TF1 (graphaudit.reference): one VGG19 on your tensor, restorable into any session
+    from graphaudit.reference import VGG19
+
+    vgg = VGG19(input_tensor=images, weights=weights)  # raw RGB 0-255 in: it preprocesses
+    features = vgg.output
+    sess.run(tf.compat.v1.global_variables_initializer())
+    vgg.load_weights(sess)  # after any initializer, in any session of the graph
+    ```
+
+    ```python
+    # TF2 (Keras 3): `clone_model` builds fresh weights; copy the pretrained ones into the clone
+    clone = keras.models.clone_model(backbone)
+    clone.set_weights(backbone.get_weights())
+    ```
 
     ## Evidence
     The provenance of the group, where each initializer was read, how many layers and weights
@@ -112,12 +153,19 @@ class PretrainedWeightsReinitialized(Rule):
     """
 
     code = "GA202"
+    #: Every snippet its findings can print (`Rule.fixup_templates`).
+    fixup_templates = (INIT_THEN_LOAD, INIT_NEW_ONLY, REFERENCE_WRAPPER, COPY_INTO_CLONE)
 
     needs_values = True
     name = "pretrained-weights-reinitialized"
     headline = "pretrained weights hold fresh initializer values: `global_variables_initializer()` ran after loading"
     severity = Severity.ERROR
     confidence = Confidence.HIGH
+
+    @classmethod
+    def example_snippets(cls) -> list[Snippet]:
+        """The fix-up code for a tf_keras VGG19 re-initialized after its weights were loaded."""
+        return reinitialized_snippets("VGG19", f"the VGG19: {_first_and_count(VGG19_VARIABLES)}")
 
     def check(self, artifact, facts) -> Iterator[Finding | Silenced]:
         groups = facts.pretrained_groups
@@ -170,11 +218,12 @@ class PretrainedWeightsReinitialized(Rule):
                             "initializer draws, so the weights were overwritten (or never loaded) before the "
                             "artifact was saved. Initialize first and load the weights afterwards, or "
                             "initialize only the new variables with "
-                            "`tf.compat.v1.variables_initializer(new_vars)`; `graphaudit.reference.VGG19` "
+                            "`tf.compat.v1.variables_initializer(new_variables)`; `graphaudit.reference.VGG19` "
                             "restores its weights with `load_weights(sess)` after any initializer. In TF2, "
                             "`clone_model` builds fresh weights: copy them with "
-                            "`clone.set_weights(model.get_weights())`."),
-                    code=_FIX_CODE,
+                            "`clone.set_weights(backbone.get_weights())`."),
+                    code=join(reinitialized_snippets(
+                        group.architecture, f"the {arch}: {_first_and_count(sorted(group.variables))}")),
                     automatic=reference is not None and artifact.checkpoint is not None,
                 ),
             )
@@ -287,3 +336,8 @@ def _late_initializers(artifact, names) -> list[str]:
             out.append(f"{len(runners)} ops run these variables' initializers ({name_list(runners)}): one of "
                        "them ran after the weights were loaded")
     return out
+
+
+def _first_and_count(names) -> str:
+    """"`block1_conv1/kernel` ... (32 variables)", for a code comment."""
+    return f"`{names[0]}` ... ({len(names):,} variables)" if len(names) > 1 else f"`{names[0]}`"

@@ -9,20 +9,15 @@ from graphaudit.analysis.roles import Role
 from graphaudit.artifact import Format
 from graphaudit.findings import Confidence, Finding, Fixup, Severity
 from graphaudit.rules.base import Rule, common_scope, name_list, plural
+from graphaudit.rules.snippets import Snippet, SnippetTemplate, VGG19_VARIABLES, join
 
-_FIX_CODE = '''\
-# TF1: save every variable the graph reads (no var_list that drops the backbone)
-saver = tf.compat.v1.train.Saver()            # not Saver(var_list=head_variables)
-saver.save(sess, "export/model.ckpt")
+SAVE_ALL = SnippetTemplate(
+    "TF1: save every variable the graph reads, with a `Saver` that has no `var_list`",
+    """\
+saver = tf.compat.v1.train.Saver()  # also saves ${missing}
+saver.save(sess, checkpoint)
+""")
 
-# TF1 SavedModel: let the builder's saver cover all variables
-builder.add_meta_graph_and_variables(sess, ["serve"], signature_def_map=signatures)
-
-# Or restore the pretrained backbone yourself in every new session:
-from graphaudit.reference import VGG19
-vgg = VGG19(input_tensor=images, weights="vgg19_weights.h5")
-vgg.load_weights(sess)                        # works in any session, after any initializer
-'''
 
 
 class UninitializedVariable(Rule):
@@ -49,7 +44,7 @@ class UninitializedVariable(Rule):
 
     ## Example
     ```python
-    vgg = tf.keras.applications.VGG19(weights="imagenet", include_top=False, input_tensor=images)
+    vgg = tf_keras.applications.VGG19(weights="imagenet", include_top=False, input_tensor=images)
     logits = head(vgg.output)
     saver = tf.compat.v1.train.Saver(var_list=head_variables)   # the backbone is left out
     saver.save(sess, "export/model.ckpt")
@@ -57,10 +52,9 @@ class UninitializedVariable(Rule):
 
     ## Use instead
     ```python
-    vgg = tf.keras.applications.VGG19(weights="imagenet", include_top=False, input_tensor=images)
-    logits = head(vgg.output)
-    saver = tf.compat.v1.train.Saver()                          # every variable is saved
-    saver.save(sess, "export/model.ckpt")
+    # TF1: save every variable the graph reads, with a `Saver` that has no `var_list`
+    saver = tf.compat.v1.train.Saver()  # also saves `block1_conv1/bias` and the 31 others
+    saver.save(sess, checkpoint)
     ```
 
     ## Fix-up
@@ -69,6 +63,9 @@ class UninitializedVariable(Rule):
     weights file, restore it in every session that uses the graph, for example with
     `graphaudit.reference.VGG19.load_weights(sess)`.
 
+    The code names the finding's architecture, scope, layer pattern and variables, and assumes only
+    the names listed in docs/fixup-snippets.md; the test suite runs every snippet.
+
     ## Evidence
     The graph and the roots that read each variable (and how the roots were chosen), the restore
     op's variable-to-key mapping from `saver_def`, the checkpoint's keys, and the variables that
@@ -76,12 +73,19 @@ class UninitializedVariable(Rule):
     """
 
     code = "GA201"
+    #: Every snippet its findings can print (`Rule.fixup_templates`).
+    fixup_templates = (SAVE_ALL,)
 
     needs_values = True
     name = "uninitialized-variable"
     headline = "the outputs read variables that get no value when loaded (`Attempting to use uninitialized value ...`)"
     severity = Severity.ERROR
     confidence = Confidence.HIGH
+
+    @classmethod
+    def example_snippets(cls) -> list[Snippet]:
+        """The fix-up code for a `Saver` that left out a tf_keras VGG19's 32 variables."""
+        return [SAVE_ALL.render(missing=_missing(VGG19_VARIABLES))]
 
     def check(self, artifact, facts) -> Iterator[Finding]:
         if artifact.format in (Format.GRAPHDEF, Format.GRAPHDEF_TEXT, Format.CHECKPOINT):
@@ -136,7 +140,7 @@ class UninitializedVariable(Rule):
                     detail=(f"The graph reads {name_list(names)} but {why if source is ValueSource.NONE else 'the checkpoint lacks their keys'}. "
                             "Create the Saver without a `var_list` that leaves them out, or load their weights "
                             "in every session that runs the graph."),
-                    code=_FIX_CODE,
+                    code=join([SAVE_ALL.render(missing=_missing(names))]),
                 ),
             )
 
@@ -148,3 +152,9 @@ def _root_names(facts) -> str:
     if len(roots) <= 3:
         return " and ".join(f"`{r}`" for r in roots)
     return f"{len(roots):,} outputs"
+
+
+def _missing(names) -> str:
+    """`block1_conv1/kernel` and the 31 others, for a code comment."""
+    first = f"`{names[0]}`"
+    return first if len(names) == 1 else f"{first} and the {len(names) - 1:,} others"

@@ -9,6 +9,7 @@ from graphaudit.analysis.provenance import PretrainedGroup, Strength, matches_an
 from graphaudit.analysis.slots import KERAS3_TRAINED_KEY
 from graphaudit.artifact import Artifact
 from graphaudit.findings import Confidence, Severity
+from graphaudit.rules.snippets import Snippet, SnippetTemplate, finetune_pattern
 
 # Severity and confidence by the strength of the provenance evidence (see analysis/provenance.py):
 # trained or trainable pretrained weights are a defect only if the weights were pretrained, and
@@ -128,3 +129,57 @@ def training_machinery(artifact: Artifact, facts) -> list[str]:
 def pretrained_word(group: PretrainedGroup) -> str:
     """"pretrained", or "recognised" when only the architecture is known (it may be `weights=None`)."""
     return "recognised" if group.strength is Strength.ARCHITECTURE else "pretrained"
+
+
+# -- fix-up snippets shared by GA301/GA302 ---------------------------------------------------------
+
+VAR_LIST = SnippetTemplate(
+    "TF1: give the optimizer the head's variables only; tf_keras' `trainable = False` never reaches it",
+    """\
+pretrained = {v.name for v in backbone.weights}  # ${what}
+head_variables = [v for v in tf.compat.v1.trainable_variables() if v.name not in pretrained]
+train_op = tf.compat.v1.train.AdamOptimizer(1e-3).minimize(loss, var_list=head_variables)
+""")
+
+FREEZE_BEFORE_COMPILE = SnippetTemplate(
+    "TF2 (Keras 3): freeze the base before `compile()`, and call it in inference mode",
+    """\
+backbone.trainable = False  # ${what}
+features = backbone(images, training=False)
+outputs = keras.layers.Dense(10)(keras.layers.GlobalAveragePooling2D()(features))
+model = keras.Model(images, outputs)
+model.compile(optimizer="adam", loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True))
+""")
+
+DECLARE_FINETUNE = SnippetTemplate(
+    "pyproject.toml: declare the fine-tuning, if it is intended",
+    """\
+# [tool.graphaudit]
+# finetune = ["${pattern}"]
+""")
+
+
+def group_what(group: PretrainedGroup) -> str:
+    """"the VGG19: `block1_conv1/kernel` ... (32 variables)", for a code comment."""
+    names = sorted(group.variables)
+    what = group.architecture or group.label
+    listed = f"`{names[0]}` ... ({len(names):,} variables)" if len(names) > 1 else f"`{names[0]}`"
+    return f"the {what}: {listed}"
+
+
+def trainability_snippets(group: PretrainedGroup, names: Sequence[str], tf1: bool = True) -> list[Snippet]:
+    """Keep the group out of the optimizer (TF1), freeze it (TF2), or declare the fine-tune of the
+    block the trained variables are in (`block5_*` for VGG19, `block_16_*` for MobileNetV2)."""
+    what = group_what(group)
+    out = [VAR_LIST.render(what=what)] if tf1 else []
+    out.append(FREEZE_BEFORE_COMPILE.render(what=what))
+    out.append(DECLARE_FINETUNE.render(pattern=finetune_pattern(names or group.variables, group.scope)))
+    return out
+
+
+def vgg19_group() -> PretrainedGroup:
+    """A VGG19 at the root scope, recognised by its fingerprint: what the docs render fix-ups for."""
+    from graphaudit.rules.snippets import VGG19_VARIABLES
+
+    return PretrainedGroup(scope="", label="VGG19", variables=VGG19_VARIABLES, params=20_024_384, evidence=(),
+                           architecture="VGG19", include_top=False, family="VGG19")

@@ -11,8 +11,9 @@ from graphaudit.model.ops import BATCH_NORM_OPS
 from graphaudit.analysis.provenance import Strength
 from graphaudit.findings import Confidence, Finding, Fixup, Severity, Silenced
 from graphaudit.rules.base import Rule, plural
-from graphaudit.rules.trainability import (code_list, group_label, layer_of, pretrained_word, split_declared,
-                                           training_machinery)
+from graphaudit.rules.snippets import Snippet, SnippetTemplate, join
+from graphaudit.rules.trainability import (code_list, group_label, group_what, layer_of, pretrained_word,
+                                           split_declared, training_machinery)
 
 # BatchNorm in training mode while serving makes predictions depend on the batch whatever the
 # weights are; only the confidence that this backbone was meant to be frozen follows provenance.
@@ -23,19 +24,16 @@ _SERVING_GRADES = {
 }
 _DRIFT_GRADES = {**_SERVING_GRADES, Strength.ARCHITECTURE: (Severity.INFO, Confidence.LOW)}
 
-_FIX_CODE = '''\
-# TF2 Keras: call the pretrained base in inference mode, in training and in serving
-features = base(inputs, training=False)
+INFERENCE_MODE = SnippetTemplate(
+    "TF2 (Keras 3): call the pretrained base in inference mode, in the model and in every serving function",
+    """\
+features = backbone(images, training=False)  # ${what}
+outputs = keras.layers.Dense(10)(keras.layers.GlobalAveragePooling2D()(features))
+model = keras.Model(images, outputs)
+serve = tf.function(lambda x: {"logits": model(x, training=False)},
+                    input_signature=[tf.TensorSpec(images.shape, tf.float32)])
+""")
 
-@tf.function(input_signature=[tf.TensorSpec((None, 224, 224, 3), tf.float32)])
-def serve(images):
-    return {"logits": model(images, training=False)}
-
-# TF1: run only the head's update ops with the train op, not the backbone's BatchNorm updates
-head_updates = [op for op in model.updates if op not in set(base.updates)]
-with tf.control_dependencies(head_updates):
-    train_op = optimizer.minimize(loss, var_list=head_vars)
-'''
 
 
 class FrozenBatchnormTraining(Rule):
@@ -75,16 +73,21 @@ class FrozenBatchnormTraining(Rule):
 
     ## Use instead
     ```python
-    @tf.function(input_signature=[tf.TensorSpec((None, 224, 224, 3), tf.float32)])
-    def serve(images):
-        return {"logits": model(images, training=False)}
-    tf.saved_model.save(model, "export/", signatures={"serving_default": serve})
+    # TF2 (Keras 3): call the pretrained base in inference mode, in the model and in every serving function
+    features = backbone(images, training=False)  # the MobileNetV2 backbone
+    outputs = keras.layers.Dense(10)(keras.layers.GlobalAveragePooling2D()(features))
+    model = keras.Model(images, outputs)
+    serve = tf.function(lambda x: {"logits": model(x, training=False)},
+                        input_signature=[tf.TensorSpec(images.shape, tf.float32)])
     ```
 
     ## Fix-up
     Call the base model with `training=False`, both in the training model (`base(inputs,
     training=False)`) and in serving functions. In TF1, do not run the backbone's BatchNorm
     update ops with the train op when the backbone is frozen.
+
+    The code names the finding's architecture, scope, layer pattern and variables, and assumes only
+    the names listed in docs/fixup-snippets.md; the test suite runs every snippet.
 
     ## Evidence
     The group and why it is pretrained; for serving, the signatures, the BatchNorm ops and their
@@ -104,11 +107,18 @@ class FrozenBatchnormTraining(Rule):
     """
 
     code = "GA303"
+    #: Every snippet its findings can print (`Rule.fixup_templates`).
+    fixup_templates = (INFERENCE_MODE,)
     name = "frozen-batchnorm-training"
     headline = ("BatchNorm in a pretrained backbone runs in training mode when serving, or updates its statistics "
                 "while frozen")
     severity = Severity.WARNING
     confidence = Confidence.HIGH
+
+    @classmethod
+    def example_snippets(cls) -> list[Snippet]:
+        """The fix-up code for a Keras 3 MobileNetV2 (VGG19 has no BatchNorm)."""
+        return [INFERENCE_MODE.render(what="the MobileNetV2 backbone")]
 
     def check(self, artifact, facts) -> Iterator[Finding | Silenced]:
         groups = facts.pretrained_groups
@@ -274,5 +284,5 @@ class FrozenBatchnormTraining(Rule):
             detail=("Pass `training=False` when calling the base model, in the training model and in "
                     "every serving function, so its BatchNorm layers use their moving statistics and "
                     "never update them. In TF1, leave the backbone's update ops out of the train op."),
-            code=_FIX_CODE,
+            code=join([INFERENCE_MODE.render(what=group_what(group))]),
         )

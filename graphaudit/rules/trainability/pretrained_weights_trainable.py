@@ -7,8 +7,11 @@ from typing import Iterator
 from graphaudit.findings import Confidence, Finding, Fixup, Severity, Silenced
 from graphaudit.rules.base import Rule, collection_trainable, name_list
 from graphaudit.analysis.provenance import Strength
-from graphaudit.rules.trainability import (group_label, params_of, pretrained_word, split_declared, trainable_sources, training_machinery,
-                                          untruthful_trainable)
+from graphaudit.rules.snippets import Snippet, VGG19_VARIABLES, join
+from graphaudit.rules.trainability import (DECLARE_FINETUNE, FREEZE_BEFORE_COMPILE, group_label, params_of,
+                                          pretrained_word, split_declared, trainability_snippets,
+                                          trainable_sources, training_machinery, untruthful_trainable,
+                                          vgg19_group)
 
 # Trainable is not trained: one step weaker than GA301 at each strength.
 _GRADES = {
@@ -16,20 +19,6 @@ _GRADES = {
     Strength.RECORDED_BASE: (Severity.WARNING, Confidence.LOW),
     Strength.ARCHITECTURE: (Severity.INFO, Confidence.LOW),
 }
-
-_FIX_CODE = '''\
-# TF2 Keras: freeze the base before compile()
-base.trainable = False
-model.compile(optimizer="adam", loss=loss)
-
-# TF1: keep the backbone out of the optimizer (Keras still lists it in TRAINABLE_VARIABLES)
-train_op = optimizer.minimize(loss, var_list=head_vars)
-
-# Or declare the fine-tuning in pyproject.toml:
-# [tool.graphaudit]
-# finetune = ["block_16_*"]
-'''
-
 
 class PretrainedWeightsTrainable(Rule):
     """Finds pretrained weights that are marked trainable when nothing shows training leaves them alone.
@@ -63,17 +52,28 @@ class PretrainedWeightsTrainable(Rule):
 
     ## Use instead
     ```python
-    base = tf.keras.applications.MobileNetV2(include_top=False, weights="imagenet")
-    base.trainable = False
-    outputs = head(base(inputs, training=False))
-    model = tf.keras.Model(inputs, outputs)
-    model.save("export/")
+    # TF2 (Keras 3): freeze the base before `compile()`, and call it in inference mode
+    backbone.trainable = False  # the VGG19: `block1_conv1/bias` ... (32 variables)
+    features = backbone(images, training=False)
+    outputs = keras.layers.Dense(10)(keras.layers.GlobalAveragePooling2D()(features))
+    model = keras.Model(images, outputs)
+    model.compile(optimizer="adam", loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True))
     ```
 
     ## Fix-up
     TF2: set `base.trainable = False` before `compile()`. TF1: keep the backbone out of the
     optimizer with `var_list=`. If the fine-tuning is intended, declare it with
     `finetune = ["<scope>/*"]`.
+
+    The code names the finding's architecture, scope, layer pattern and variables, and assumes only
+    the names listed in docs/fixup-snippets.md; the test suite runs every snippet. The other
+    ways, rendered for a VGG19 at the root scope:
+
+    ```python
+    # pyproject.toml: declare the fine-tuning, if it is intended
+    # [tool.graphaudit]
+    # finetune = ["block5_*"]
+    ```
 
     ## Evidence
     The group and why it is pretrained, how many of its variables and parameters are marked
@@ -89,10 +89,17 @@ class PretrainedWeightsTrainable(Rule):
     """
 
     code = "GA302"
+    #: Every snippet its findings can print (`Rule.fixup_templates`).
+    fixup_templates = (FREEZE_BEFORE_COMPILE, DECLARE_FINETUNE)
     name = "pretrained-weights-trainable"
     headline = "the pretrained backbone is marked trainable and nothing shows training leaves it alone"
     severity = Severity.WARNING
     confidence = Confidence.MEDIUM
+
+    @classmethod
+    def example_snippets(cls) -> list[Snippet]:
+        """The fix-up code for a tf_keras or Keras 3 VGG19 at the root scope, all of it trained."""
+        return trainability_snippets(vgg19_group(), VGG19_VARIABLES, tf1=False)
 
     def check(self, artifact, facts) -> Iterator[Finding | Silenced]:
         if not facts.pretrained_groups:
@@ -138,7 +145,7 @@ class PretrainedWeightsTrainable(Rule):
                 title=f"Freeze the pretrained {label} before training, or declare the fine-tune",
                 detail=("Set `base.trainable = False` before `compile()` (TF2), or pass `var_list=` "
                         "without the backbone (TF1). Declare intended fine-tuning with `finetune`."),
-                code=_FIX_CODE,
+                code=join(trainability_snippets(group, names, tf1=False)),
                 automatic=collection_trainable(artifact, names),
             ),
         )

@@ -6,28 +6,10 @@ from typing import Iterator
 
 from graphaudit.findings import Confidence, Finding, Fixup, Severity, Silenced
 from graphaudit.rules.base import Rule, name_list, plural
-from graphaudit.rules.trainability import (TRAINED_GRADES, code_list, group_label, params_of, pretrained_word,
-                                          split_declared, trainable_sources)
-
-_FIX_CODE = '''\
-# TF1: give the optimizer the head's variables only (Keras' `trainable=False` never reaches it)
-from graphaudit.reference import VGG19
-vgg = VGG19(input_tensor=images, weights="vgg19_weights.h5")
-head_vars = vgg.trainable_variables_excluding_backbone()   # everything but vgg.model_weights_tensors
-train_op = tf.compat.v1.train.AdamOptimizer(1e-3).minimize(loss, var_list=head_vars)
-
-# TF2 Keras: freeze the base before compile(); compile() again after any change of `trainable`
-base = tf.keras.applications.MobileNetV2(include_top=False, weights="imagenet")
-base.trainable = False
-outputs = head(base(inputs, training=False))
-model = tf.keras.Model(inputs, outputs)
-model.compile(optimizer="adam", loss=loss)
-
-# Or, if fine-tuning is intended, say so in pyproject.toml:
-# [tool.graphaudit]
-# finetune = ["block_16_*"]
-'''
-
+from graphaudit.rules.snippets import Snippet, VGG19_VARIABLES, join
+from graphaudit.rules.trainability import (DECLARE_FINETUNE, FREEZE_BEFORE_COMPILE, TRAINED_GRADES, VAR_LIST,
+                                          code_list, group_label, params_of, pretrained_word, split_declared,
+                                          trainability_snippets, trainable_sources, vgg19_group)
 
 _RANK = [Confidence.LOW, Confidence.MEDIUM, Confidence.HIGH]
 
@@ -57,7 +39,7 @@ class PretrainedWeightsUpdated(Rule):
 
     ## Example
     ```python
-    base = tf.keras.applications.MobileNetV2(input_tensor=images, include_top=False)
+    base = tf_keras.applications.MobileNetV2(input_tensor=images, include_top=False)
     base.trainable = False                         # no effect on a TF1 optimizer
     logits = head(base.output)
     train_op = tf.compat.v1.train.AdamOptimizer(1e-3).minimize(loss)   # trains the base too
@@ -65,10 +47,10 @@ class PretrainedWeightsUpdated(Rule):
 
     ## Use instead
     ```python
-    base = tf.keras.applications.MobileNetV2(input_tensor=images, include_top=False)
-    logits = head(base.output)
-    head_vars = [v for v in tf.compat.v1.trainable_variables() if v not in set(base.weights)]
-    train_op = tf.compat.v1.train.AdamOptimizer(1e-3).minimize(loss, var_list=head_vars)
+    # TF1: give the optimizer the head's variables only; tf_keras' `trainable = False` never reaches it
+    pretrained = {v.name for v in backbone.weights}  # the VGG19: `block1_conv1/bias` ... (32 variables)
+    head_variables = [v for v in tf.compat.v1.trainable_variables() if v.name not in pretrained]
+    train_op = tf.compat.v1.train.AdamOptimizer(1e-3).minimize(loss, var_list=head_variables)
     ```
 
     ## Fix-up
@@ -76,6 +58,25 @@ class PretrainedWeightsUpdated(Rule):
     `graphaudit.reference.VGG19(...).model_weights_tensors`. TF2: set `base.trainable = False`
     before `compile()` (and compile again after changing it). If the fine-tuning is intended,
     declare it with `finetune = ["<scope>/*"]`.
+
+    The code names the finding's architecture, scope, layer pattern and variables, and assumes only
+    the names listed in docs/fixup-snippets.md; the test suite runs every snippet. The other
+    ways, rendered for a VGG19 at the root scope:
+
+    ```python
+    # TF2 (Keras 3): freeze the base before `compile()`, and call it in inference mode
+    backbone.trainable = False  # the VGG19: `block1_conv1/bias` ... (32 variables)
+    features = backbone(images, training=False)
+    outputs = keras.layers.Dense(10)(keras.layers.GlobalAveragePooling2D()(features))
+    model = keras.Model(images, outputs)
+    model.compile(optimizer="adam", loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True))
+    ```
+
+    ```python
+    # pyproject.toml: declare the fine-tuning, if it is intended
+    # [tool.graphaudit]
+    # finetune = ["block5_*"]
+    ```
 
     ## Evidence
     The group and why it is pretrained; the optimizer op types and the train op that runs them
@@ -95,11 +96,18 @@ class PretrainedWeightsUpdated(Rule):
     """
 
     code = "GA301"
+    #: Every snippet its findings can print (`Rule.fixup_templates`).
+    fixup_templates = (VAR_LIST, FREEZE_BEFORE_COMPILE, DECLARE_FINETUNE)
     name = "pretrained-weights-updated"
     headline = ("the train op (or saved optimizer state) updates the pretrained backbone: `minimize(loss)` without "
                 "`var_list`")
     severity = Severity.ERROR
     confidence = Confidence.HIGH
+
+    @classmethod
+    def example_snippets(cls) -> list[Snippet]:
+        """The fix-up code for a tf_keras or Keras 3 VGG19 at the root scope, all of it trained."""
+        return trainability_snippets(vgg19_group(), VGG19_VARIABLES)
 
     def check(self, artifact, facts) -> Iterator[Finding | Silenced]:
         updates = facts.updates
@@ -161,6 +169,6 @@ class PretrainedWeightsUpdated(Rule):
                         "variables only (for the reference wrapper, everything but "
                         "`VGG19.model_weights_tensors`). TF2: set `base.trainable = False` before "
                         "`compile()`. If fine-tuning is intended, declare it with `finetune`."),
-                code=_FIX_CODE,
+                code=join(trainability_snippets(group, names)),
             ),
         )

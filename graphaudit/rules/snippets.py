@@ -1,0 +1,116 @@
+"""Fix-up snippets: code templates rendered with a finding's names, and the names they may assume."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from string import Template
+from typing import Iterable, Sequence
+
+#: The names a snippet may use without defining them. The test suite defines exactly these when it
+#: executes every snippet (tests/test_fixup_snippets.py); docs/fixup-snippets.md lists them.
+ASSUMED: dict[str, str] = {
+    "tf": "`import tensorflow as tf`",
+    "tf_keras": "`import tf_keras`: Keras 2, the Keras of `tf.compat.v1` graphs",
+    "keras": "`import keras`: Keras 3, which `tf.keras` is since TF 2.16",
+    "images": "the image batch the backbone reads: a `tf.compat.v1.placeholder` (TF1) or a `keras.Input` (TF2)",
+    "weights": "the path of the backbone's Keras `.h5` weights file (what `weights=\"imagenet\"` downloads)",
+    "sess": "TF1: the `tf.compat.v1.Session` that runs your graph",
+    "backbone": "the pretrained Keras model as your code built it",
+    "loss": "TF1: the scalar loss your train op minimizes",
+    "checkpoint": "TF1: the checkpoint prefix your artifact is saved to, or restores from",
+}
+
+#: How every snippet starts: a comment naming the TensorFlow world it is for. A fix-up's code is
+#: these snippets, one after the other; `split` finds them again by these headers.
+HEADER_RE = re.compile(r"^# (TF1|TF2|pyproject\.toml)\b.*$", re.M)
+
+
+@dataclass(frozen=True)
+class Snippet:
+    """One runnable alternative: a constant header (its identity) and the rendered code."""
+
+    header: str
+    code: str
+
+    def text(self) -> str:
+        return f"# {self.header}\n{self.code.rstrip()}\n"
+
+
+@dataclass(frozen=True)
+class SnippetTemplate:
+    """A snippet whose code names (`$arch`, `$scope`...) are filled in from a finding."""
+
+    header: str
+    code: str
+
+    def render(self, **names: str) -> Snippet:
+        return Snippet(self.header, Template(self.code).substitute(**names))
+
+
+def join(snippets: Iterable[Snippet]) -> str:
+    """A fix-up's `code`: the snippets separated by blank lines."""
+    return "\n".join(s.text() for s in snippets)
+
+
+def split(code: str) -> list[Snippet]:
+    """The snippets of a fix-up's `code`, by their headers."""
+    starts = [m.start() for m in HEADER_RE.finditer(code)]
+    if code.strip() and (not starts or code[:starts[0]].strip()):
+        raise ValueError(f"fix-up code must start with a `# TF1 ...`, `# TF2 ...` or `# pyproject.toml ...` "
+                         f"header; found: {code.strip().splitlines()[0]!r}")
+    out = []
+    for start, end in zip(starts, [*starts[1:], len(code)]):
+        header, _, body = code[start:end].partition("\n")
+        out.append(Snippet(header[2:], body.strip("\n") + "\n"))
+    return out
+
+
+_FENCE_RE = re.compile(r"^```(\w*)[^\n]*\n(.*?)^```", re.M | re.S)
+
+
+def fenced_blocks(markdown: str) -> list[str]:
+    """The bodies of the python code blocks of a docstring section."""
+    return [body for lang, body in _FENCE_RE.findall(markdown) if lang in ("python", "")]
+
+
+# -- names from the finding ----------------------------------------------------------------------
+
+# A numbered block in a Keras application's layer names: `block5_conv4`, `block_16_project`,
+# `conv5_block3_1_conv` (stage `conv5`), `block7a_expand_conv`.
+_BLOCK_RE = re.compile(r"^([A-Za-z]+_?)(\d+)([a-z]?)_")
+
+
+def constructor(architecture: str | None) -> tuple[str, str] | None:
+    """The `keras.applications` function and its leading arguments for a catalogue variant:
+    "MobileNetV2 alpha=0.35" -> ("MobileNetV2", "alpha=0.35, "); None when it is unknown."""
+    if not architecture:
+        return None
+    name, *options = architecture.split()
+    args = []
+    for option in options:
+        key, eq, value = option.partition("=")
+        args.append(f"{key}={value}" if eq else f"{key}=True")
+    return name, "".join(a + ", " for a in args)
+
+
+def finetune_pattern(variables: Sequence[str], scope: str = "") -> str:
+    """The layer-name pattern of a group's last block: `block5_*` (VGG19), `block_16_*`
+    (MobileNetV2), `conv5_*` (ResNet50), under the group's scope; else the whole scope."""
+    best: tuple[tuple[int, str], str] | None = None
+    for name in variables:
+        relative = name[len(scope) + 1:] if scope and name.startswith(scope + "/") else name
+        m = _BLOCK_RE.match(relative.split("/", 1)[0])
+        if m:
+            key = (int(m.group(2)), m.group(3))
+            if best is None or key > best[0]:
+                best = (key, f"{m.group(1)}{m.group(2)}{m.group(3)}_*")
+    prefix = f"{scope}/" if scope else ""
+    return prefix + (best[1] if best is not None else "*")
+
+
+#: A tf_keras or Keras 3 VGG19 without its top, built at the root scope: what the docs' fix-up
+#: code is rendered for (`Rule.example_snippets`), and what the test suite builds to run it.
+VGG19_VARIABLES: tuple[str, ...] = tuple(sorted(
+    f"block{b}_conv{c}/{w}" for b, convs in enumerate((2, 2, 4, 4, 4), 1)
+    for c in range(1, convs + 1) for w in ("kernel", "bias")))

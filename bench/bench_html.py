@@ -8,10 +8,10 @@ Cases, each the seed's bug (a model built on its own `input_1`, then called agai
   as a GraphDef under bench/_work/html/ (needs TensorFlow; not committed);
 - 1M: bench/bench_duplicates.py's synthetic GraphDef of 1M nodes (no TensorFlow needed).
 
-For each: wall time of `graphaudit check --format json` and `--format html` in a fresh process
-(start-up included), the page's size, the boxes it draws, and the time headless Chromium takes
-to load and draw it (navigation start to the end of the load event, which waits for the page's
-script).
+For each, in a fresh process: the seconds to read the artifact, to check it (every rule), to
+build the drawing (`reporters/graphview.py`: scopes, caps, layout) and to write the page; then the
+page's size, the boxes it lays out, and the time headless Chromium takes to load and draw it
+(navigation start to the end of the load event, which waits for the page's script).
 """
 
 from __future__ import annotations
@@ -74,15 +74,45 @@ def one_million() -> Path:
 CASES = {"vgg19": vgg19, "resnet50": resnet50, "1M": one_million}
 
 
-def run(path: Path, fmt: str, out: Path) -> float:
-    """Wall seconds of one `check` in a fresh process."""
+PHASES = """
+import io, json, sys, time
+from graphaudit.config import Settings
+from graphaudit.engine import check_artifact
+from graphaudit.findings import Report
+from graphaudit.formats.readers import read
+from graphaudit.formats.sniff import discover
+from graphaudit.reporters.html import HtmlReporter, build_view
+found = discover([sys.argv[1]], max_file_size=10**11)
+candidate = (found.candidates if hasattr(found, "candidates") else found)[0]
+t = {}
+start = time.perf_counter()
+artifact = read(candidate, max_file_size=10**11)
+t["read"] = time.perf_counter() - start
+def view(art, facts, findings):
     start = time.perf_counter()
-    proc = subprocess.run([sys.executable, "-m", "graphaudit", "check", str(path), "--format", fmt, "-o", str(out)],
-                          capture_output=True, text=True, env={**os.environ, "PYTHONPATH": str(REPO)})
-    wall = time.perf_counter() - start
-    if proc.returncode not in (0, 1):
-        raise SystemExit(f"check {path} --format {fmt} exited {proc.returncode}: {proc.stderr}")
-    return wall
+    out = build_view(art, facts, findings)
+    t["view"] = time.perf_counter() - start
+    return out
+start = time.perf_counter()
+result = check_artifact(artifact, Settings(), view)
+t["check"] = time.perf_counter() - start - t["view"]
+start = time.perf_counter()
+with open(sys.argv[2], "w", encoding="utf-8") as fh:
+    HtmlReporter(fh).write(Report(artifacts=(result,)))
+t["page"] = time.perf_counter() - start
+t["codes"] = sorted({f.code for f in result.findings})
+t["nodes"] = result.stats.nodes
+print(json.dumps(t))
+"""
+
+
+def phases(path: Path, page: Path) -> dict:
+    """Seconds of each phase in a fresh process (imports and start-up left out)."""
+    proc = subprocess.run([sys.executable, "-c", PHASES, str(path), str(page)], capture_output=True, text=True,
+                          env={**os.environ, "PYTHONPATH": str(REPO)})
+    if proc.returncode:
+        raise SystemExit(f"{path}: {proc.stderr[-2000:]}")
+    return json.loads(proc.stdout.strip().splitlines()[-1])
 
 
 def browser_ms(page: Path) -> float | None:
@@ -118,25 +148,20 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         for name in args.cases.split(","):
             path = CASES[name]()
-            json_s = run(path, "json", Path(tmp) / "r.json")
-            data = json.loads((Path(tmp) / "r.json").read_text())
-            nodes = sum(a["stats"]["nodes"] for a in data["artifacts"])
-            codes = sorted({f["code"] for a in data["artifacts"] for f in a["findings"]})
             page = Path(tmp) / f"{name}.html"
-            html_s = run(path, "html", page)
+            t = phases(path, page)
             text = page.read_text()
             views = [json.loads(m) for m in re.findall(r'id="view-\d+">(.*?)</script>', text)]
-            boxes = sum(len(lay["items"]) for v in views for g in v["graphs"] for lay in g["layouts"].values())
-            biggest = max((len(lay["items"]) for v in views for g in v["graphs"] for lay in g["layouts"].values()),
-                          default=0)
+            layouts = [lay for v in views for g in v["graphs"] for lay in g["layouts"].values()]
+            boxes = sum(len(lay["items"]) for lay in layouts)
             ms = None if args.no_browser else browser_ms(page)
-            rows.append((name, nodes, ",".join(codes), json_s, html_s, len(text.encode()), boxes, biggest, ms))
-    print(f"{'case':9} {'nodes':>9} {'findings':>14} {'json s':>7} {'html s':>7} {'page KB':>8} "
-          f"{'boxes':>6} {'max/scope':>9} {'browser ms':>10}")
-    for name, nodes, codes, js, hs, size, boxes, biggest, ms in rows:
+            rows.append((name, t, len(text.encode()), boxes, ms))
+    print(f"{'case':9} {'nodes':>9} {'findings':>12} {'read s':>7} {'check s':>7} {'view s':>7} {'page s':>7} "
+          f"{'page KB':>8} {'boxes':>6} {'browser ms':>10}")
+    for name, t, size, boxes, ms in rows:
         shown = f"{ms:.0f}" if ms is not None else "n/a"
-        print(f"{name:9} {nodes:>9,} {codes:>14} {js:>7.1f} {hs:>7.1f} {size / 1024:>8.0f} {boxes:>6,} {biggest:>9} "
-              f"{shown:>10}")
+        print(f"{name:9} {t['nodes']:>9,} {','.join(t['codes']):>12} {t['read']:>7.2f} {t['check']:>7.2f} "
+              f"{t['view']:>7.2f} {t['page']:>7.2f} {size / 1024:>8.0f} {boxes:>6,} {shown:>10}")
 
 
 if __name__ == "__main__":

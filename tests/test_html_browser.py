@@ -173,3 +173,29 @@ def test_the_checks_see_a_request_and_a_console_error_when_there_is_one(browser,
         time.sleep(0.2)
     assert "request: http://192.0.2.1/x.png" in found
     assert any(p.startswith("console:") and '"boom"' in p for p in found), found
+
+
+@pytest.mark.tf
+def test_the_seed_fixture_s_dead_vgg19_is_on_screen_beside_its_live_twin(browser, artifacts, tmp_path):
+    """The same checks on the artifact TensorFlow wrote for the seed (`dup_vgg19`, MetaGraph)."""
+    from selenium.webdriver.common.by import By
+
+    path = artifacts.path("dup_vgg19")
+    report = audit_paths([str(path)], Settings(), view=build_view)
+    out = io.StringIO()
+    get_reporter("html", out).write(report)
+    page = tmp_path / "seed.html"
+    page.write_text(out.getvalue(), encoding="utf-8")
+    open_page(browser, page.as_uri())
+    assert browser.find_element(By.CSS_SELECTOR, "li.finding.selected a.code").text == "GA101"
+    marked = {m.get_attribute("data-name"): m for m in browser.find_elements(By.CSS_SELECTOR, "svg.canvas g.item.hl")}
+    assert {"unused copy of vgg19", "input_1"} <= set(marked), set(marked)
+    for name, m in marked.items():
+        seen = browser.execute_script(ON_SCREEN, m)
+        assert seen["inside"] and seen["hit"], (name, seen)
+    twin = browser.find_element(By.CSS_SELECTOR, 'svg.canvas g.item[data-name="vgg19"]')
+    assert "live" in twin.get_attribute("class").split() and "hl" not in twin.get_attribute("class").split()
+    marked["unused copy of vgg19"].click()
+    layers = {g.get_attribute("data-name") for g in browser.find_elements(By.CSS_SELECTOR, "svg.canvas g.item.hl")}
+    assert {"block1_conv1", "block5_pool"} <= {name.rpartition("/")[2] for name in layers}, layers
+    assert problems(browser, page.as_uri()) == []

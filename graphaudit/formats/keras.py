@@ -531,7 +531,7 @@ class _ByteRange(io.RawIOBase):
         super().close()
 
 
-def _stored_member(path: Path, info: zipfile.ZipInfo) -> io.BufferedReader:
+def _stored_member(path: Path, info: zipfile.ZipInfo) -> io.RawIOBase:
     """An uncompressed zip member as a seekable file of its own bytes (checked against the zip's size)."""
     raw = open(path, "rb")  # noqa: SIM115 - closed with the HDF5 file that reads it (H5Values keeps it)
     try:
@@ -549,7 +549,9 @@ def _stored_member(path: Path, info: zipfile.ZipInfo) -> io.BufferedReader:
     except BaseException:
         raw.close()
         raise
-    return io.BufferedReader(_ByteRange(raw, start, info.file_size), buffer_size=1 << 16)
+    # Unbuffered: HDF5 caches its own metadata, and a buffer refilled after every seek would
+    # read several times the file.
+    return _ByteRange(raw, start, info.file_size)
 
 
 # Weight names of `vars/0`, `vars/1`, ... per layer class (trainable first, then the rest, as

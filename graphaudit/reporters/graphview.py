@@ -38,6 +38,14 @@ def build_view(artifact: "Artifact", facts: "Analyses", findings: Sequence["Find
         reach = facts.use_reach
     except Exception:  # noqa: BLE001 - the picture goes on without the live path
         reach = None
+    # A TF2 SavedModel's graph is a few calls: the model is in its function bodies. Draw the
+    # largest ones too (those the roots reach first), in the tabs left.
+    if artifact.functions and len(chosen) < MAX_GRAPHS:
+        reached = reach.functions if reach is not None else set()
+        bodies = sorted(artifact.functions, key=lambda f: (f not in reached, -len(artifact.functions[f]), f))
+        for f in bodies[:MAX_GRAPHS - len(chosen)]:
+            if f not in chosen and len(artifact.functions[f]) > 1:
+                chosen.append(f)
     views = []
     budget = [MAX_BOXES]
     for gname in chosen:

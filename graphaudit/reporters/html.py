@@ -158,8 +158,8 @@ def artifact_section(k: int, result: ArtifactResult, extra: str = "") -> str:
         graph = f'<div class="graph"><p class="cap">{html_text(view["error"])}</p></div>'
     else:
         graph = ""
-    return (f'<section class="artifact" id="artifact-{k}">{head}{notes}{extra}'
-            f'<div class="split"><div class="side">{listing}</div>{graph}</div></section>')
+    return (f'<section class="artifact" id="artifact-{k}">{head}{notes}'
+            f'<div class="split"><div class="side">{extra}{listing}</div>{graph}</div></section>')
 
 
 def _hash(text: str) -> str:
@@ -246,7 +246,8 @@ svg.canvas marker path { fill: #8c959f; }
 .cap { margin: 2px 0 0; font-size: 12px; color: var(--muted); }
 .details { font-size: 13px; margin-top: 4px; min-height: 1.5em; word-break: break-all; }
 .details dl { display: grid; grid-template-columns: max-content 1fr; gap: 0 10px; margin: 0; }
-.details dt { color: var(--muted); } .details dd { margin: 0; }
+.details dt, dl.inspect dt { color: var(--muted); } .details dd, dl.inspect dd { margin: 0; }
+dl.inspect { display: grid; grid-template-columns: max-content 1fr; gap: 0 10px; margin: 0 0 8px; word-break: break-all; }
 @media (max-width: 900px) { .split { flex-direction: column; } .side { max-width: none; } }
 """)
 
@@ -434,7 +435,13 @@ def inspect_page(info: dict, view: dict | None) -> str:
     extra = (f'<dl class="inspect">{"".join(rows)}</dl><details><summary>everything `inspect --format json` '
              f"says</summary><pre>{html_lines(json.dumps(info, indent=1, ensure_ascii=False, default=str))}</pre>"
              "</details>")
-    result = ArtifactResult(path=str(info.get("path", "")), format=str(info.get("format", "")),
+    from graphaudit.findings import ArtifactStats
+
+    graphs = info.get("graphs") if isinstance(info.get("graphs"), dict) else {}
+    variables = info.get("variables") if isinstance(info.get("variables"), dict) else {}
+    stats = ArtifactStats(graphs=len(graphs), nodes=sum(v for v in graphs.values() if isinstance(v, int)),
+                          functions=int(info.get("functions") or 0), variables=int(variables.get("count") or 0))
+    result = ArtifactResult(path=str(info.get("path", "")), format=str(info.get("format", "")), stats=stats,
                             view=view)
     section = artifact_section(0, result, extra)
     section = section.replace('<p class="clean">no findings</p>', "")

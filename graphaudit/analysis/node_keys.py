@@ -187,6 +187,7 @@ def wire_local_keys(graph: Graph, functions: FunctionIds | None, local: "Interne
     special = keep & np.isin(w.kind, _READ_KINDS)
     node_special = np.bincount(w.node[special], minlength=n) > 0
     node_special &= node_kind != _OP_VARIABLE  # a variable's shape is read below, whole
+    del special
 
     # Kept entries in key order? (TensorFlow writes maps sorted; a node that is not gets sorted here.)
     ke = np.flatnonzero(keep)
@@ -216,6 +217,8 @@ def wire_local_keys(graph: Graph, functions: FunctionIds | None, local: "Interne
     has2 = runs >= 2
     s2[has2], e2[has2] = run_s[first_run[has2] + 1], run_e[first_run[has2] + 1]
     loose = unsorted | (runs > 2)
+    # Entry-sized temporaries go now: a million nodes hold millions of entries.
+    del ke, kn, kp, kl, ks, kend, same, down, begins, run_idx, run_last, run_node, run_s, run_e, first_run, found
 
     # Consts: float, and big or read through an Identity, are weights.
     in_offsets, in_nodes, _, _, _ = graph.edge_arrays()
@@ -284,15 +287,15 @@ def wire_local_keys(graph: Graph, functions: FunctionIds | None, local: "Interne
             for k, extra in zip(two.tolist(), second):
                 attrs[k] += extra
         local_a[tight] = local.many(zip(codes[tight].tolist(), attrs))
-    offsets = w.offsets.tolist()
-    keep_list = keep.tolist()
-    starts, ends = w.start.tolist(), w.end.tolist()
-    prefixes, lengths = w.key_prefix.tolist(), w.key_len.tolist()
-    code_list = codes.tolist()
+    # The few nodes whose entries are out of key order or split: their kept entries, sorted. Only
+    # their entries become Python objects (lists of every entry cost ~700 MB at 1M nodes).
+    offsets = w.offsets
     for i in np.flatnonzero(rest & loose).tolist():
-        entries = sorted((prefixes[k], lengths[k], buf[starts[k]:ends[k]])
-                         for k in range(offsets[i], offsets[i + 1]) if keep_list[k])
-        local_a[i] = local((code_list[i], b"".join(e[2] for e in entries)))
+        ks = np.arange(offsets[i], offsets[i + 1])
+        ks = ks[keep[ks]]
+        entries = sorted(zip(w.key_prefix[ks].tolist(), w.key_len[ks].tolist(),
+                             map(buf.__getitem__, map(slice, w.start[ks].tolist(), w.end[ks].tolist()))))
+        local_a[i] = local((int(codes[i]), b"".join(e[2] for e in entries)))
     local_e[rest] = local_a[rest]
     # A stateful leaf (a lookup table, a queue, a NoOp): its identity counts, like a variable's.
     leaves = np.flatnonzero(rest & ~has_inputs & (node_kind != _OP_CONST))

@@ -377,9 +377,11 @@ def graph_structure(graph: Graph, functions: FunctionHashes | None = None) -> Gr
     kinds_e: list[int] = []
     ca, ce, order, entries = _classify(graph, local_a, local_e, table_a, table_e, kinds_a, kinds_e,
                                        kinds_local=kinds, reroot=True)
+    del local_a, local_e, kinds, table_a, table_e  # a million nodes' keys: gone before the next passes
     abstract = np.asarray(ca, dtype=np.int64)
     exact = np.asarray(ce, dtype=np.int64)
     order_arr = np.asarray(order, dtype=np.int64)
+    del ca, ce, order
     position = np.empty(n, dtype=np.int64)
     position[order_arr] = np.arange(n, dtype=np.int64)
     has_inputs = np.diff(graph.edge_arrays()[0]) > 0

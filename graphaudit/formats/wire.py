@@ -370,8 +370,13 @@ def _scan(buf: bytes) -> NodeColumns:
 
 def _attr_entries(a: np.ndarray, buf: bytes, n: int, node: np.ndarray, k: np.ndarray, start: np.ndarray,
                   length: np.ndarray) -> AttrEntries:
+    # Offsets into a buffer under 2 GiB fit 32 bits: half the memory of a million nodes' entries.
+    # Each column is narrowed as soon as it is final, and temporaries go early: a 1M-node graph
+    # has millions of entries, and twenty full-width temporaries at once cost half a gigabyte.
+    small = np.int32 if len(buf) < 2**31 - 1 else np.int64
     order = np.argsort(node, kind="stable")
     node, start, length = node[order], start[order], length[order]
+    del order
     end = start + length
     top = len(a) - 1
     # A map entry: key (field 1) then value (field 2).
@@ -379,18 +384,26 @@ def _attr_entries(a: np.ndarray, buf: bytes, n: int, node: np.ndarray, k: np.nda
         raise _Malformed("an attr entry without a key first")
     key_len, vl = _varint(a, start + 1)
     key_start = start + 1 + vl
+    del vl
+    entry_start = (start - 1 - _vlen(length)).astype(small)
+    del start, length
     key_end = key_start + key_len
     has_value = (key_end < end) & (a[np.minimum(key_end, top)] == 0x12)
     value_len, vl2 = _varint(a, key_end + 1)
     value_start = np.where(has_value, key_end + 1 + vl2, end)
+    del vl2, key_end
     value_end = np.where(has_value, value_start + value_len, end)
+    del value_len, has_value
     if (value_end != end).any():
         raise _Malformed("an attr entry with extra fields")
-    value_tag = np.where(value_end > value_start, a[np.minimum(value_start, top)], 0).astype(np.int64)
+    del value_end  # equal to end
+    value_tag = np.where(end > value_start, a[np.minimum(value_start, top)], 0).astype(np.uint8)
     # For a list, the first field inside the ListValue (after its tag and length).
     list_len, vl3 = _varint(a, value_start + 1)
     inner = value_start + 1 + vl3
-    list_tag = np.where((value_tag == 0x0A) & (list_len > 0), a[np.minimum(inner, top)], 0).astype(np.int64)
+    del vl3
+    list_tag = np.where((value_tag == 0x0A) & (list_len > 0), a[np.minimum(inner, top)], 0).astype(np.uint8)
+    del list_len, inner
     offsets = np.zeros(n + 1, dtype=np.int64)
     np.cumsum(np.bincount(node, minlength=n), out=offsets[1:])
     kind = np.full(len(value_tag), AttrKind.OTHER, dtype=np.int8)
@@ -400,16 +413,15 @@ def _attr_entries(a: np.ndarray, buf: bytes, n: int, node: np.ndarray, k: np.nda
     kind[is_list] = AttrKind.LIST
     for tag, k in _LIST_KINDS.items():
         kind[is_list & (list_tag == tag)] = k
-    type_code = np.where(kind == AttrKind.TYPE, a[np.minimum(value_start + 1, top)], 0).astype(np.int64)
+    del is_list
+    type_code = np.where(kind == AttrKind.TYPE, a[np.minimum(value_start + 1, top)], 0).astype(np.uint8)
     private = a[np.minimum(key_start, top)] == ord("_") if len(a) else np.zeros(len(key_start), dtype=bool)
-    # Offsets into a buffer under 2 GiB fit 32 bits: half the memory of a million nodes' entries.
-    small = np.int32 if len(buf) < 2**31 - 1 else np.int64
-    return AttrEntries(buf=buf, node=node.astype(small), start=(start - 1 - _vlen(length)).astype(small),
-                       end=end.astype(small), key_start=key_start.astype(small), key_len=key_len.astype(small),
-                       key_prefix=prefix8(buf, key_start, key_len), value_start=value_start.astype(small),
-                       value_end=value_end.astype(small), value_tag=value_tag.astype(np.uint8),
-                       list_tag=list_tag.astype(np.uint8), offsets=offsets, kind=kind,
-                       type_code=type_code.astype(np.uint8), private=private)
+    key_prefix = prefix8(buf, key_start, key_len)
+    end = end.astype(small)
+    return AttrEntries(buf=buf, node=node.astype(small), start=entry_start, end=end,
+                       key_start=key_start.astype(small), key_len=key_len.astype(small), key_prefix=key_prefix,
+                       value_start=value_start.astype(small), value_end=end, value_tag=value_tag,
+                       list_tag=list_tag, offsets=offsets, kind=kind, type_code=type_code, private=private)
 
 
 # AttrValue's oneof fields (tags: field number << 3 | wire type) and ListValue's repeated fields.
@@ -422,10 +434,19 @@ def prefix8(buf: bytes, start: np.ndarray, length: np.ndarray) -> np.ndarray:
     """The first 8 bytes of each span as a big-endian uint64, bytes past the span zeroed."""
     if not len(start):
         return np.zeros(0, dtype=np.uint64)
-    padded = buf + bytes(8)
     # Every byte offset seen as the start of an 8-byte big-endian word: one gather reads them all.
-    words = np.ndarray(shape=(len(buf),), dtype=">u8", buffer=padded, offset=0, strides=(1,))
-    value = words[start].astype(np.uint64)
+    # Spans within 8 bytes of the end read from a padded copy of the tail (not of the whole buffer).
+    whole = max(len(buf) - 7, 0)
+    value = np.zeros(len(start), dtype=np.uint64)
+    inside = start < whole
+    if whole:
+        words = np.ndarray(shape=(whole,), dtype=">u8", buffer=buf, offset=0, strides=(1,))
+        value[inside] = words[start[inside]]
+    if not inside.all():
+        base = max(len(buf) - 8, 0)
+        tail = buf[base:] + bytes(8)
+        tail_words = np.ndarray(shape=(len(tail) - 7,), dtype=">u8", buffer=tail, offset=0, strides=(1,))
+        value[~inside] = tail_words[start[~inside] - base]
     short = length < 8
     if short.any():
         drop = (8 - length[short]).astype(np.uint64) * np.uint64(8)

@@ -1,11 +1,15 @@
-"""Cold-process wall time of `graphaudit check` against `saved_model_cli show --all` on one VGG19 SavedModel.
+"""Cold-process wall time of `graphaudit check` and `inspect` against `saved_model_cli show --all` on VGG19 SavedModels.
 
-Usage: python bench/bench_check_vs_saved_model_cli.py [--repeat 5]
+Usage: python bench/bench_check_vs_saved_model_cli.py [--rounds 5] [--rss]
 
-Builds (once, under bench/_work/) a TF1 SavedModel of `tf_keras.applications.VGG19(weights=None,
-include_top=False)` with a serving signature, holding stand-in pretrained values (or, with
-`--weights fresh`, initializer output, which makes GA202 fire and read every weight), then times each command in a fresh process, median
-of N runs, in the same session so both see the same machine state. Goal: ratio <= 0.15.
+Builds (once, under bench/_work/) two TF1 SavedModels of `tf_keras.applications.VGG19(weights=None,
+include_top=False)` with a serving signature: one holding stand-in pretrained values, one holding
+fresh initializer output (GA202 fires). Each round runs every command once on both models, in a
+rotated order, each in a fresh process, so graphaudit and its peer see the same machine state; the
+medians over the rounds give the ratios. Goal: check <= 0.10x saved_model_cli on both models.
+Bytecode is written once before timing (an installed package has it; PYTHONDONTWRITEBYTECODE=1
+would recompile all of graphaudit on every start). With --rss, one more process prints the peak
+RSS after each phase of a check: imports, read, analyses and rules, report.
 """
 
 from __future__ import annotations
@@ -58,40 +62,84 @@ def build(weights: str) -> Path:
     return model
 
 
-def timed(cmd: list[str], repeat: int) -> tuple[float, list[float]]:
+def _env() -> dict:
     env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="2")
-    times = []
-    for _ in range(repeat):
-        start = time.perf_counter()
-        proc = subprocess.run(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env)
-        times.append(time.perf_counter() - start)
-        if proc.returncode not in (0, 1):
-            raise SystemExit(f"{cmd[0]} failed with exit code {proc.returncode}")
-    return statistics.median(times), times
+    env.pop("PYTHONDONTWRITEBYTECODE", None)
+    return env
+
+
+def run_once(cmd: list[str]) -> float:
+    start = time.perf_counter()
+    proc = subprocess.run(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=_env())
+    elapsed = time.perf_counter() - start
+    if proc.returncode not in (0, 1):
+        raise SystemExit(f"{' '.join(cmd)} failed with exit code {proc.returncode}")
+    return elapsed
+
+
+PHASES = r"""
+import resource, sys, time
+def mark(what, t0=[time.perf_counter()]):
+    rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    print(f"  {what:<22} peak RSS {rss:7.1f} MB   at {time.perf_counter() - t0[0]:6.3f} s")
+mark("interpreter")
+from graphaudit.config import Options, resolve
+from graphaudit.engine import check_artifact
+from graphaudit.formats.readers import read
+from graphaudit.formats.sniff import discover
+from graphaudit.rules import BY_CODE
+mark("imports")
+settings = resolve(Options(), BY_CODE)
+from graphaudit.config import DEFAULT_MAX_FILE_SIZE
+art = read(discover([sys.argv[1]], max_file_size=DEFAULT_MAX_FILE_SIZE)[0], max_file_size=DEFAULT_MAX_FILE_SIZE)
+mark("read")
+result = check_artifact(art, settings)
+mark("analyses and rules")
+import io
+from graphaudit.findings import Report
+from graphaudit.reporters import get_reporter
+get_reporter("json", io.StringIO()).write(Report((result,)))
+mark("json report")
+"""
 
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--repeat", type=int, default=5)
-    parser.add_argument("--weights", choices=("pretrained", "fresh"), default="pretrained",
-                        help="pretrained: stand-in trained values (GA202 stops at the first chunk); "
-                             "fresh: initializer output (GA202 fires and reads all 80 MB)")
+    parser.add_argument("--rounds", "--repeat", type=int, default=5)
+    parser.add_argument("--rss", action="store_true", help="also print the peak RSS after each phase")
     args = parser.parse_args()
-    MODEL = build(args.weights)
+    models = {w: build(w) for w in ("pretrained", "fresh")}
     bindir = Path(sys.executable).parent
-    ours = [sys.executable, "-m", "graphaudit", "check", "--format", "json", str(MODEL)]
     cli = shutil.which("saved_model_cli", path=str(bindir)) or shutil.which("saved_model_cli")
     if cli is None:
         raise SystemExit("saved_model_cli not found: install tensorflow (pip install -e '.[tf]')")
-    peer = [cli, "show", "--all", "--dir", str(MODEL)]
-    size = sum(p.stat().st_size for p in MODEL.rglob("*") if p.is_file())
-    print(f"SavedModel: {MODEL} ({size / 1e6:.1f} MB)")
-    g_med, g_all = timed(ours, args.repeat)
-    s_med, s_all = timed(peer, args.repeat)
-    print(f"graphaudit check --format json : median {g_med:.3f}s  runs {[round(t, 3) for t in g_all]}")
-    print(f"saved_model_cli show --all     : median {s_med:.3f}s  runs {[round(t, 3) for t in s_all]}")
-    ratio = g_med / s_med
-    print(f"ratio graphaudit / saved_model_cli = {ratio:.3f}  (goal <= 0.15: {'met' if ratio <= 0.15 else 'NOT met'})")
+    commands = {}
+    for w, model in models.items():
+        size = sum(p.stat().st_size for p in model.rglob("*") if p.is_file())
+        print(f"SavedModel ({w}): {model} ({size / 1e6:.1f} MB)")
+        commands[("check", w)] = [sys.executable, "-m", "graphaudit", "check", "--isolated", "--format", "json", str(model)]
+        commands[("inspect", w)] = [sys.executable, "-m", "graphaudit", "inspect", "--format", "json", str(model)]
+        commands[("saved_model_cli", w)] = [cli, "show", "--all", "--dir", str(model)]
+    for cmd in commands.values():  # warm-up, not timed: bytecode and the page cache
+        run_once(cmd)
+    times: dict = {key: [] for key in commands}
+    keys = list(commands)
+    for r in range(args.rounds):
+        for key in keys[r % len(keys):] + keys[:r % len(keys)]:
+            times[key].append(run_once(commands[key]))
+    med = {key: statistics.median(ts) for key, ts in times.items()}
+    for key, ts in times.items():
+        print(f"{key[0] + ' (' + key[1] + ')':<28} median {med[key]:.3f}s  runs {[round(t, 3) for t in ts]}")
+    for w in models:
+        peer = med[("saved_model_cli", w)]
+        for what in ("check", "inspect"):
+            ratio = med[(what, w)] / peer
+            print(f"ratio {what:<7} / saved_model_cli ({w:<10}) = {ratio:.3f}"
+                  + (f"  (goal <= 0.10: {'met' if ratio <= 0.10 else 'NOT met'})" if what == "check" else ""))
+    if args.rss:
+        for w, model in models.items():
+            print(f"phases of a check ({w}):")
+            subprocess.run([sys.executable, "-c", PHASES, str(model)], check=True, env=_env())
     return 0
 
 

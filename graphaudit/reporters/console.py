@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from rich.console import Console
-from rich.syntax import Syntax
 from rich.text import Text
 
 from graphaudit.findings import ArtifactResult, Finding, Report, Severity
@@ -86,6 +85,8 @@ class ConsoleReporter(Reporter):
             if f.fixup.code:
                 code = escape_lines(f.fixup.code.rstrip())
                 if c.is_terminal:
+                    from rich.syntax import Syntax  # pygments: ~30 ms, only when code is shown
+
                     c.print(Syntax(code, "python", theme="ansi_dark", padding=(0, 4), word_wrap=True,
                                    background_color="default"))
                 else:  # piped or saved: plain lines, never cropped to a terminal width

@@ -228,9 +228,9 @@ class Checkpoint(EntryTable):
                 # TensorFlow checksums each length as a fixed uint32 (uint64 past 4 GiB), not
                 # as the varint it stores, then the stored length checksum and string bytes.
                 actual = crc32c.value(_fixed_width_lengths(lengths))
-                actual = crc32c.extend(actual, raw[lengths_end:])
+                actual = _extend_released(actual, raw, lengths_end)
             else:
-                actual = crc32c.value(raw)
+                actual = _extend_released(0, raw, 0)
             if crc32c.mask(actual) != part.crc32c:
                 raise ArtifactError(
                     self.prefix,
@@ -610,3 +610,38 @@ def _fixed_width_lengths(lengths: np.ndarray) -> np.ndarray:
 
 def _name(path: str) -> str:
     return os.path.basename(path)
+
+
+#: Bytes checksummed between two page releases in :func:`_extend_released`.
+VERIFY_CHUNK = 8 << 20
+
+
+def _extend_released(crc: int, raw: np.ndarray, start: int) -> int:
+    """``crc32c.extend(crc, raw[start:])`` in chunks, dropping each chunk's mapped pages once read.
+
+    Read pages of a memory map count in the RSS until the kernel reclaims them, so checksumming a
+    multi-GB tensor in one call peaked at the tensor's size; here the peak stays at one chunk.
+    """
+    mm = getattr(raw, "_mmap", None)
+    base = 0
+    if mm is not None and hasattr(mm, "madvise"):
+        try:
+            base = np.frombuffer(mm, dtype=np.uint8, count=1).ctypes.data
+        except (TypeError, ValueError):
+            mm = None
+    else:
+        mm = None
+    page = mmap.PAGESIZE
+    for pos in range(start, len(raw), VERIFY_CHUNK):
+        end = min(pos + VERIFY_CHUNK, len(raw))
+        crc = crc32c.extend(crc, raw[pos:end])
+        if mm is not None:
+            first = (raw.ctypes.data + pos - base) // page * page
+            last = (raw.ctypes.data + end - base) // page * page  # the partial page is read next
+            if last > first:
+                try:
+                    mm.madvise(mmap.MADV_DONTNEED, first, last - first)
+                except (OSError, ValueError):
+                    mm = None
+    return crc
+

@@ -101,34 +101,58 @@ def _console():
 
 
 @contextlib.contextmanager
-def _progress(delay: float = 1.0):
-    """A progress bar on stderr, shown only on a terminal and only once the audit has run ``delay`` seconds."""
-    if not sys.stderr.isatty():
+def _progress(delay: float = 1.0, quiet: bool = False):
+    """Progress on stderr, only on a terminal, never under ``--quiet``, once the audit has run ``delay`` seconds.
+
+    A timer shows it even while one long artifact is read (a 5 GB checkpoint gave no sign of life
+    for seconds): elapsed time first, then a bar over the artifacts once the first one is done.
+    """
+    if quiet or not sys.stderr.isatty():
         yield None
         return
+    import threading
     import time
 
-    state: dict = {"start": time.monotonic(), "bar": None, "task": None}
+    lock = threading.Lock()
+    state: dict = {"start": time.monotonic(), "bar": None, "task": None, "closed": False}
+
+    def show(total: int | None) -> None:  # called with the lock held
+        from rich.console import Console
+        from rich.progress import (BarColumn, MofNCompleteColumn, Progress, SpinnerColumn, TextColumn,
+                                   TimeElapsedColumn)
+
+        bar = Progress(SpinnerColumn(), TextColumn("auditing"), BarColumn(), MofNCompleteColumn(),
+                       TimeElapsedColumn(), console=Console(stderr=True), transient=True)
+        bar.start()
+        state["bar"], state["task"] = bar, bar.add_task("audit", total=total)
+
+    def tick() -> None:
+        with lock:
+            if state["bar"] is None and not state["closed"]:
+                show(None)
+
+    timer = threading.Timer(delay, tick)
+    timer.daemon = True
+    timer.start()
 
     def update(done: int, total: int, path: str) -> None:
-        bar = state["bar"]
-        if bar is None:
-            if done >= total or time.monotonic() - state["start"] < delay:
+        with lock:
+            if state["closed"]:
                 return
-            from rich.console import Console
-            from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
-
-            bar = Progress(TextColumn("auditing"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn(),
-                           console=Console(stderr=True), transient=True)
-            bar.start()
-            state["bar"], state["task"] = bar, bar.add_task("audit", total=total)
-        bar.update(state["task"], completed=done)
+            if state["bar"] is None:
+                if done >= total or time.monotonic() - state["start"] < delay:
+                    return
+                show(total)
+            state["bar"].update(state["task"], completed=done, total=total)
 
     try:
         yield update
     finally:
-        if state["bar"] is not None:
-            state["bar"].stop()
+        timer.cancel()
+        with lock:
+            state["closed"] = True
+            if state["bar"] is not None:
+                state["bar"].stop()
 
 
 def _fail(message: str) -> None:
@@ -210,7 +234,7 @@ def check(
         view = None
         if format == "html" and not statistics:
             from graphaudit.reporters.html import build_view as view
-        with _progress() as on_progress:
+        with _progress(quiet=quiet) as on_progress:
             report = audit_paths(targets, settings, on_progress=on_progress, view=view)
         if write_baseline is not None:
             from graphaudit.baseline import write_baseline as write

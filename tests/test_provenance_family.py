@@ -214,3 +214,24 @@ def test_tf2_reinitialized_base_is_ga202(tf2):
     finding = only(folder / "reinit.h5", "GA202")
     assert (finding.severity.value, finding.confidence.value) == ("warning", "medium")
     assert finding.message.startswith(f"pretrained {facts['variant']} in the root scope")
+
+
+# -- serving a tf_keras TF2 SavedModel in training mode (GA303) ---------------------------------
+# Off by default (each export traces the whole model); GRAPHAUDIT_PROVENANCE_SERVING=all or a
+# comma-separated list of names runs them.
+_SERVING_ASKED = os.environ.get("GRAPHAUDIT_PROVENANCE_SERVING", "")
+SERVING_NAMES = ALL if _SERVING_ASKED == "all" else [n for n in _SERVING_ASKED.split(",") if n in ALL]
+
+
+@pytest.mark.parametrize("name", SERVING_NAMES)
+def test_serving_in_training_mode_is_ga303_and_its_twin_is_clean(artifacts, name):
+    facts = artifacts.manifest(f"provenance_serving_{name}")
+    folder = artifacts.folder(f"provenance_serving_{name}")
+    # `tf.saved_model.save` writes no keras_metadata.pb: only the architecture is known, so low.
+    finding = only(folder / "serving_training", "GA303")
+    assert (finding.severity.value, finding.confidence.value) == ("warning", "low")
+    bns = facts["batchnorm_layers"]
+    assert finding.message.startswith(f"{len(bns):,} BatchNorm layers of recognised `{facts['variant']}` backbone run "
+                                      "in training mode (`FusedBatchNormV3` with `is_training=true`) in signature "
+                                      "`serving_default`"), finding.message
+    assert grades(folder / "serving") == []

@@ -416,6 +416,17 @@ def test_name_scoped_layers_match_by_their_own_names(variant: str) -> None:
             scope, variant, 1.0, CATALOG.fingerprints[variant].no_top.params)
 
 
+@pytest.mark.parametrize("variant", ["DenseNet121", "DenseNet169"])
+def test_keras3_joins_a_layer_name_s_slash_with_an_underscore(variant: str) -> None:
+    # tf_keras' DenseNet names its stem `conv1/conv`, `conv1/bn`; Keras 3 (no `/` in layer names)
+    # `conv1_conv`, `conv1_bn`: a Keras 3 TF checkpoint's stem must stay in the group.
+    names = {k.replace("conv1/conv/", "conv1_conv/").replace("conv1/bn/", "conv1_bn/"): v
+             for k, v in graph_names((variant, False), colon=False).items()}
+    assert "conv1_conv/kernel" in names
+    (match,) = check(names)
+    assert (match.architecture, match.quality, match.missing) == (variant, 1.0, ())
+
+
 def test_a_shared_last_part_of_a_layer_name_is_no_layer() -> None:
     # `conv2_block1/conv` and `conv2_block2/conv`: `conv` alone names neither of them.
     from graphaudit.catalog.matcher import WeightSpec, _scoped_leaves

@@ -269,8 +269,9 @@ class _Fingerprints(Mapping[str, Fingerprint]):
                     if "a" in row[5]:
                         layer = (_split_number(layer) or (layer, 0))[0]
                     found.setdefault(layer, set()).add(family)
-                    if "/" in layer:  # a name-scoped layer may show up by its own name (_scoped_leaves)
+                    if "/" in layer:  # it may show up by its own name or `_`-joined (_scoped_leaves, _joined_names)
                         found.setdefault(layer.rpartition("/")[2], set()).add(family)
+                        found.setdefault(layer.replace("/", "_"), set()).add(family)
             self._layer_families = {k: frozenset(v) for k, v in found.items()}
         return self._layer_families
 
@@ -337,6 +338,7 @@ class _Index:
         self.max_depth = 1
         for a, arch in enumerate(self.archs):
             leaves = _scoped_leaves(arch.fingerprint.weights)
+            joined = _joined_names(arch.fingerprint.weights)
             for w, spec in enumerate(arch.fingerprint.weights):
                 self.weight_names.add(spec.weight)
                 self.max_depth = max(self.max_depth, spec.layer.count("/") + 1)
@@ -348,9 +350,9 @@ class _Index:
                 else:
                     entry = (spec.shape, None in spec.shape, a, w, role)
                     self.named.setdefault((spec.layer, spec.weight), []).append(entry)
-                    leaf = leaves.get(spec.layer)
-                    if leaf is not None:
-                        self.named.setdefault((leaf, spec.weight), []).append(entry)
+                    for alias in (leaves.get(spec.layer), joined.get(spec.layer)):
+                        if alias is not None:
+                            self.named.setdefault((alias, spec.weight), []).append(entry)
         self.named_layers = {layer for layer, _ in self.named}
         self.auto_prefixes = {prefix for prefix, _, _ in self.auto}
 
@@ -395,6 +397,20 @@ def _scoped_leaves(weights: Sequence[WeightSpec]) -> dict[str, str]:
         counts[leaf] = counts.get(leaf, 0) + 1
     return {layer: leaf for layer in layers if "/" in layer
             for leaf in (layer.rpartition("/")[2],) if counts[leaf] == 1 and leaf not in layers}
+
+
+def _joined_names(weights: Sequence[WeightSpec]) -> dict[str, str]:
+    """Layer path -> the same with `_` for `/` (`conv1/conv` -> `conv1_conv`), where that names no
+    other layer: Keras 3 forbids `/` in layer names, and its applications join tf_keras' with `_`."""
+    layers = {spec.layer for spec in weights if not spec.auto}
+    out: dict[str, str] = {}
+    taken: dict[str, int] = {}
+    for layer in layers:
+        if "/" in layer:
+            name = layer.replace("/", "_")
+            taken[name] = taken.get(name, 0) + 1
+            out[layer] = name
+    return {layer: name for layer, name in out.items() if taken[name] == 1 and name not in layers}
 
 
 # Keras 3 names a DepthwiseConv2D's weight `kernel`; tf_keras (and so the catalogue) `depthwise_kernel`.

@@ -340,7 +340,10 @@ def _scan(buf: bytes) -> NodeColumns:
     op_codes = np.empty(n, dtype=np.int64)
     for c in range(0, n, _CHUNK):
         chunk = _strings(a, op_start[c:c + _CHUNK], op_len[c:c + _CHUNK])
-        op_codes[c:c + len(chunk)] = [op_code_of.setdefault(op, len(op_code_of)) for op in chunk]
+        for op in dict.fromkeys(chunk):  # the few distinct ops, in order of first appearance
+            op_code_of.setdefault(op, len(op_code_of))
+        op_codes[c:c + len(chunk)] = np.fromiter(map(op_code_of.__getitem__, chunk), dtype=np.int64,
+                                                 count=len(chunk))
     op_table = list(op_code_of)
     ops = [op_table[c] for c in op_codes.tolist()]
     ids = np.empty(len(in_node), dtype=np.int64)

@@ -68,9 +68,12 @@ def _env() -> dict:
     return env
 
 
-def run_once(cmd: list[str]) -> float:
+def run_once(cmd: list[str], pythonpath: str | None = None) -> float:
+    env = _env()
+    # This checkout's graphaudit unless PYTHONPATH says otherwise (an editable install may point elsewhere).
+    env["PYTHONPATH"] = pythonpath or os.environ.get("PYTHONPATH") or str(WORK.parent.parent)
     start = time.perf_counter()
-    proc = subprocess.run(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=_env())
+    proc = subprocess.run(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env)
     elapsed = time.perf_counter() - start
     if proc.returncode not in (0, 1):
         raise SystemExit(f"{' '.join(cmd)} failed with exit code {proc.returncode}")
@@ -107,39 +110,47 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rounds", "--repeat", type=int, default=5)
     parser.add_argument("--rss", action="store_true", help="also print the peak RSS after each phase")
+    parser.add_argument("--compare", metavar="CHECKOUT",
+                        help="also time the graphaudit of this checkout (e.g. an older commit) in the same rounds")
     args = parser.parse_args()
     models = {w: build(w) for w in ("pretrained", "fresh")}
     bindir = Path(sys.executable).parent
     cli = shutil.which("saved_model_cli", path=str(bindir)) or shutil.which("saved_model_cli")
     if cli is None:
         raise SystemExit("saved_model_cli not found: install tensorflow (pip install -e '.[tf]')")
-    commands = {}
+    commands: dict = {}
+    paths: dict = {}
     for w, model in models.items():
         size = sum(p.stat().st_size for p in model.rglob("*") if p.is_file())
         print(f"SavedModel ({w}): {model} ({size / 1e6:.1f} MB)")
         commands[("check", w)] = [sys.executable, "-m", "graphaudit", "check", "--isolated", "--format", "json", str(model)]
         commands[("inspect", w)] = [sys.executable, "-m", "graphaudit", "inspect", "--format", "json", str(model)]
         commands[("saved_model_cli", w)] = [cli, "show", "--all", "--dir", str(model)]
-    for cmd in commands.values():  # warm-up, not timed: bytecode and the page cache
-        run_once(cmd)
+        if args.compare:
+            for what in ("check", "inspect"):
+                commands[(what + "@compare", w)] = commands[(what, w)]
+                paths[(what + "@compare", w)] = str(Path(args.compare).resolve())
+    for key, cmd in commands.items():  # warm-up, not timed: bytecode and the page cache
+        run_once(cmd, paths.get(key))
     times: dict = {key: [] for key in commands}
     keys = list(commands)
     for r in range(args.rounds):
         for key in keys[r % len(keys):] + keys[:r % len(keys)]:
-            times[key].append(run_once(commands[key]))
+            times[key].append(run_once(commands[key], paths.get(key)))
     med = {key: statistics.median(ts) for key, ts in times.items()}
     for key, ts in times.items():
         print(f"{key[0] + ' (' + key[1] + ')':<28} median {med[key]:.3f}s  runs {[round(t, 3) for t in ts]}")
     for w in models:
         peer = med[("saved_model_cli", w)]
-        for what in ("check", "inspect"):
+        for what in [k for k, kw in med if kw == w and k != "saved_model_cli"]:
             ratio = med[(what, w)] / peer
-            print(f"ratio {what:<7} / saved_model_cli ({w:<10}) = {ratio:.3f}"
-                  + (f"  (goal <= 0.10: {'met' if ratio <= 0.10 else 'NOT met'})" if what == "check" else ""))
+            print(f"ratio {what:<15} / saved_model_cli ({w:<10}) = {ratio:.3f}"
+                  + (f"  (goal <= 0.10: {'met' if ratio <= 0.10 else 'NOT met'})" if what.startswith("check") else ""))
     if args.rss:
         for w, model in models.items():
             print(f"phases of a check ({w}):")
-            subprocess.run([sys.executable, "-c", PHASES, str(model)], check=True, env=_env())
+            env = dict(_env(), PYTHONPATH=os.environ.get("PYTHONPATH") or str(WORK.parent.parent))
+            subprocess.run([sys.executable, "-c", PHASES, str(model)], check=True, env=env)
     return 0
 
 

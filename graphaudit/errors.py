@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 
 
 class GraphauditError(Exception):
@@ -56,13 +57,21 @@ def describe(exc: BaseException) -> str:
         return f"expected deflate-compressed data; it does not inflate{detail}"
     if isinstance(exc, KeyError):
         return f"expected an entry that is missing{detail}"
+    if isinstance(exc, SystemError):
+        # An extension module's internal state ("<cyfunction ...> returned a result with an
+        # exception set"): nothing a user can act on, and it names a memory address.
+        return "found data it cannot interpret"
     if isinstance(exc, (TypeError, AttributeError)):
         return "found a value of the wrong kind where the format expects another"
     return f"found data it cannot interpret{detail}"
 
 
+_ADDRESS = re.compile(r" at 0x[0-9a-fA-F]+")
+
+
 def _first_line(exc: BaseException) -> str:
-    lines = str(exc).strip().splitlines()
+    # Object reprs carry memory addresses; the same input must give the same message.
+    lines = _ADDRESS.sub("", str(exc)).strip().splitlines()
     return lines[0][:200] if lines else ""
 
 

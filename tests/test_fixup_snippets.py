@@ -12,7 +12,7 @@ import pytest
 
 from graphaudit.catalog import load_catalog
 from graphaudit.rules import ALL_RULES, BY_CODE
-from graphaudit.rules.snippets import ASSUMED, fenced_blocks, finetune_pattern, split
+from graphaudit.rules.snippets import ASSUMED, fenced_blocks, finetune_patterns, split
 from graphaudit.testing.harness import check
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -150,19 +150,29 @@ def layer_variables(architecture: str, scope: str = "") -> list[str]:
     return [f"{prefix}{w.layer}/{w.weight}" for w in fp.weights if not w.top]
 
 
-@pytest.mark.parametrize("architecture, scope, want", [
+@pytest.mark.parametrize("architecture, scope, last", [
     ("VGG19", "", "block5_*"),
     ("VGG16", "vgg16", "vgg16/block5_*"),
     ("MobileNetV2 alpha=0.35", "", "block_16_*"),
     ("ResNet50", "model/resnet50", "model/resnet50/conv5_*"),
     ("EfficientNetB0", "", "block7a_*"),
 ])
-def test_the_finetune_pattern_is_the_architecture_s_last_block(architecture, scope, want):
-    assert finetune_pattern(layer_variables(architecture, scope), scope) == want
+def test_finetune_patterns_name_the_architecture_s_blocks(architecture, scope, last):
+    """The trained layers' blocks, in the architecture's own naming: never another family's pattern."""
+    names = layer_variables(architecture, scope)
+    block = last.rsplit("/", 1)[-1][:-1]
+    in_last = [n for n in names if n.rsplit("/", 2)[-2].startswith(block)]
+    assert finetune_patterns(in_last, scope) == [last]
+    patterns = finetune_patterns(names, scope)
+    assert last in patterns
+    from graphaudit.analysis.provenance import matches_any
+
+    assert all(matches_any(n, patterns) for n in names)
 
 
-def test_a_group_without_numbered_blocks_gets_its_scope():
-    assert finetune_pattern(["head/dense/kernel", "head/dense/bias"], "head") == "head/*"
+def test_a_group_without_numbered_blocks_gets_its_layers():
+    assert finetune_patterns(["head/dense/kernel", "head/dense/bias"], "head") == ["head/dense/*"]
+    assert finetune_patterns(["block1_conv1/kernel", "block2_conv1/bias"]) == ["block1_*", "block2_*"]
 
 
 @pytest.mark.parametrize("how, scope, suffix, variable, key", [

@@ -94,19 +94,21 @@ def constructor(architecture: str | None) -> tuple[str, str] | None:
     return name, "".join(a + ", " for a in args)
 
 
-def finetune_pattern(variables: Sequence[str], scope: str = "") -> str:
-    """The layer-name pattern of a group's last block: `block5_*` (VGG19), `block_16_*`
-    (MobileNetV2), `conv5_*` (ResNet50), under the group's scope; else the whole scope."""
-    best: tuple[tuple[int, str], str] | None = None
-    for name in variables:
-        relative = name[len(scope) + 1:] if scope and name.startswith(scope + "/") else name
-        m = _BLOCK_RE.match(relative.split("/", 1)[0])
-        if m:
-            key = (int(m.group(2)), m.group(3))
-            if best is None or key > best[0]:
-                best = (key, f"{m.group(1)}{m.group(2)}{m.group(3)}_*")
+def finetune_patterns(variables: Sequence[str], scope: str = "") -> list[str]:
+    """The layer-name patterns of the blocks the variables are in: `block5_*` (VGG19),
+    `block_16_*` (MobileNetV2), `conv5_*` (ResNet50), under the group's scope; a layer outside
+    numbered blocks gives its own name (`Conv_1/*`)."""
     prefix = f"{scope}/" if scope else ""
-    return prefix + (best[1] if best is not None else "*")
+    found: dict[str, tuple] = {}
+    for name in variables:
+        relative = name[len(prefix):] if prefix and name.startswith(prefix) else name
+        layer = relative.split("/", 1)[0]
+        m = _BLOCK_RE.match(layer)
+        if m:
+            found[f"{prefix}{m.group(1)}{m.group(2)}{m.group(3)}_*"] = (0, int(m.group(2)), m.group(3))
+        else:
+            found[f"{prefix}{layer}/*" if "/" in relative else name] = (1, 0, layer)
+    return sorted(found, key=lambda p: (found[p], p))
 
 
 #: A tf_keras or Keras 3 VGG19 without its top, built at the root scope: what the docs' fix-up

@@ -9,7 +9,7 @@ from graphaudit.analysis.provenance import PretrainedGroup, Strength, matches_an
 from graphaudit.analysis.slots import KERAS3_TRAINED_KEY
 from graphaudit.artifact import Artifact
 from graphaudit.findings import Confidence, Severity
-from graphaudit.rules.snippets import Snippet, SnippetTemplate, finetune_pattern
+from graphaudit.rules.snippets import Snippet, SnippetTemplate, finetune_patterns
 
 # Severity and confidence by the strength of the provenance evidence (see analysis/provenance.py):
 # trained or trainable pretrained weights are a defect only if the weights were pretrained, and
@@ -155,7 +155,7 @@ DECLARE_FINETUNE = SnippetTemplate(
     "pyproject.toml: declare the fine-tuning, if it is intended",
     """\
 # [tool.graphaudit]
-# finetune = ["${pattern}"]
+# finetune = [${patterns}]
 """)
 
 
@@ -169,11 +169,12 @@ def group_what(group: PretrainedGroup) -> str:
 
 def trainability_snippets(group: PretrainedGroup, names: Sequence[str], tf1: bool = True) -> list[Snippet]:
     """Keep the group out of the optimizer (TF1), freeze it (TF2), or declare the fine-tune of the
-    block the trained variables are in (`block5_*` for VGG19, `block_16_*` for MobileNetV2)."""
+    blocks the trained variables `names` are in (`block5_*` for VGG19, `block_16_*` for MobileNetV2)."""
     what = group_what(group)
     out = [VAR_LIST.render(what=what)] if tf1 else []
     out.append(FREEZE_BEFORE_COMPILE.render(what=what))
-    out.append(DECLARE_FINETUNE.render(pattern=finetune_pattern(names or group.variables, group.scope)))
+    patterns = finetune_patterns(names or group.variables, group.scope)
+    out.append(DECLARE_FINETUNE.render(patterns=", ".join(f'"{p}"' for p in patterns)))
     return out
 
 

@@ -98,8 +98,8 @@ class PretrainedWeightsTrainable(Rule):
 
     @classmethod
     def example_snippets(cls) -> list[Snippet]:
-        """The fix-up code for a tf_keras or Keras 3 VGG19 at the root scope, all of it trained."""
-        return trainability_snippets(vgg19_group(), VGG19_VARIABLES, tf1=False)
+        """The fix-up code for a tf_keras or Keras 3 VGG19 at the root scope whose last block is trained."""
+        return trainability_snippets(vgg19_group(), [v for v in VGG19_VARIABLES if v.startswith("block5_")], tf1=False)
 
     def check(self, artifact, facts) -> Iterator[Finding | Silenced]:
         if not facts.pretrained_groups:

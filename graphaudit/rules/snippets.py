@@ -12,7 +12,7 @@ from typing import Iterable, Sequence
 ASSUMED: dict[str, str] = {
     "tf": "`import tensorflow as tf`",
     "tf_keras": "`import tf_keras`: Keras 2, the Keras of `tf.compat.v1` graphs",
-    "keras": "`import keras`: Keras 3, which `tf.keras` is since TF 2.16",
+    "keras": "`import keras`: Keras 3, which `tf.keras` is since TF 2.16 (or `tf_keras` for a `TF2 (tf_keras or Keras 3)` snippet)",
     "images": "the image batch the backbone reads: a `tf.compat.v1.placeholder` (TF1) or a `keras.Input` (TF2)",
     "weights": "the path of the backbone's Keras `.h5` weights file (what `weights=\"imagenet\"` downloads)",
     "sess": "TF1: the `tf.compat.v1.Session` that runs your graph",

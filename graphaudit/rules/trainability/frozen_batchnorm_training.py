@@ -25,7 +25,7 @@ _SERVING_GRADES = {
 _DRIFT_GRADES = {**_SERVING_GRADES, Strength.ARCHITECTURE: (Severity.INFO, Confidence.LOW)}
 
 INFERENCE_MODE = SnippetTemplate(
-    "TF2 (Keras 3): call the pretrained base in inference mode, in the model and in every serving function",
+    "TF2 (tf_keras or Keras 3): call the pretrained base in inference mode, in the model and in every serving function",
     """\
 features = backbone(images, training=False)  # ${what}
 outputs = keras.layers.Dense(10)(keras.layers.GlobalAveragePooling2D()(features))
@@ -73,7 +73,7 @@ class FrozenBatchnormTraining(Rule):
 
     ## Use instead
     ```python
-    # TF2 (Keras 3): call the pretrained base in inference mode, in the model and in every serving function
+    # TF2 (tf_keras or Keras 3): call the pretrained base in inference mode, in the model and in every serving function
     features = backbone(images, training=False)  # the MobileNetV2 backbone
     outputs = keras.layers.Dense(10)(keras.layers.GlobalAveragePooling2D()(features))
     model = keras.Model(images, outputs)

@@ -72,7 +72,7 @@ class PretrainedWeightsTrainable(Rule):
     ```python
     # pyproject.toml: declare the fine-tuning, if it is intended
     # [tool.graphaudit]
-    # finetune = ["block5_*"]
+    # finetune = ["block1_*", "block2_*", "block3_*", "block4_*", "block5_*"]
     ```
 
     ## Evidence
@@ -98,8 +98,8 @@ class PretrainedWeightsTrainable(Rule):
 
     @classmethod
     def example_snippets(cls) -> list[Snippet]:
-        """The fix-up code for a tf_keras or Keras 3 VGG19 at the root scope whose last block is trained."""
-        return trainability_snippets(vgg19_group(), [v for v in VGG19_VARIABLES if v.startswith("block5_")], tf1=False)
+        """The fix-up code for a Keras 3 VGG19 at the root scope left trainable as a whole."""
+        return trainability_snippets(vgg19_group(), VGG19_VARIABLES, tf1=False)
 
     def check(self, artifact, facts) -> Iterator[Finding | Silenced]:
         if not facts.pretrained_groups:

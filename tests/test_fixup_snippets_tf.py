@@ -94,3 +94,12 @@ def _without_comments(code: str) -> str:
     """Comments carry the finding's names (variables, counts); the code must match to the character."""
     return "\n".join(re.sub(r"\s+#(?![^\"]*\"[,)]).*$", "", line).rstrip() for line in code.strip().splitlines()
                      if not line.lstrip().startswith("#") or line.lstrip().startswith("# finetune"))
+
+
+def test_the_reference_wrapper_runs_under_op_determinism(records):
+    """`graphaudit.reference.VGG19` loads its weights in a private graph; under `TF_DETERMINISTIC_OPS=1`
+    that graph's random initializers refused to run without a seed (it crashed before it had one)."""
+    assert ENV["TF_DETERMINISTIC_OPS"] == "1"
+    wrapper = [r for r in ran(records) if "graphaudit.reference" in r["header"]]
+    assert {r["rule"] for r in wrapper} == {"GA101", "GA202"}
+    assert all("error" not in r and r["error_vs_keras"] <= RTOL for r in wrapper)

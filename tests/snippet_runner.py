@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import sys
 import tempfile
 import traceback
@@ -348,6 +349,8 @@ def main() -> None:
         tf1() if MODE == "tf1" else tf2()
     except Exception:
         records.append({"rule": "-", "header": "-", "error": traceback.format_exc()[-4000:]})
+    finally:
+        shutil.rmtree(WORK, ignore_errors=True)  # a few 80 MB VGG19 checkpoints per run
     OUT.write_text(json.dumps(records, indent=1, default=str))
 
 

@@ -160,6 +160,26 @@ def _fail(message: str) -> None:
     raise typer.Exit(EXIT_ERROR)
 
 
+@contextlib.contextmanager
+def _one_line_errors(what: str) -> Iterator[None]:
+    """A bad input or usage is one line and exit 2; so is a run that cannot go on (``the {what} stopped``)."""
+    try:
+        yield
+    except GraphauditError as exc:
+        from graphaudit.reporters.escaping import escape
+
+        _fail(escape(str(exc)))
+    except (typer.Exit, KeyboardInterrupt):
+        raise
+    except Exception as exc:  # noqa: BLE001 - a run that cannot go on still ends in one line
+        from graphaudit.errors import describe, strict
+        from graphaudit.reporters.escaping import escape
+
+        if strict():
+            raise
+        _fail(escape(f"the {what} stopped: {describe(exc)}; please report it"))
+
+
 def _check_format(fmt: str, choices) -> None:
     if fmt not in choices:
         raise UsageError(f"--format: unknown format `{fmt}`; expected one of: {', '.join(choices)}")
@@ -203,7 +223,7 @@ def check(
     from graphaudit.engine import audit_paths
     from graphaudit.reporters import FORMATS, get_reporter
 
-    try:
+    with _one_line_errors("audit"):
         _check_format(format, FORMATS)
         if quiet and verbose:
             raise UsageError("--quiet and --verbose contradict each other; give one")
@@ -256,19 +276,6 @@ def check(
                 reporter = get_reporter(format, stream, show_fixes=show_fixes, color=shade, verbose=verbose,
                                         quiet=quiet)
                 reporter.write(report)
-    except GraphauditError as exc:
-        from graphaudit.reporters.escaping import escape
-
-        _fail(escape(str(exc)))
-    except (typer.Exit, KeyboardInterrupt):
-        raise
-    except Exception as exc:  # noqa: BLE001 - a run that cannot go on still ends in one line
-        from graphaudit.errors import describe, strict
-        from graphaudit.reporters.escaping import escape
-
-        if strict():
-            raise
-        _fail(escape(f"the audit stopped: {describe(exc)}; please report it"))
     raise typer.Exit(report.exit_code(exit_zero))
 
 
@@ -295,7 +302,7 @@ def fix_cmd(
     from graphaudit.engine import audit_paths
     from graphaudit.fix import fix, render_fix
 
-    try:
+    with _one_line_errors("fix"):
         if in_place == (out is not None):
             raise UsageError("give either -o OUT (a folder for the repaired copy) or --in-place")
         cli = Options(select=_split(select), ignore=_split(ignore), outputs=tuple(output) if output else None,
@@ -306,19 +313,6 @@ def fix_cmd(
                      weights_file=settings.weights, max_file_size=max_file_size)
         report = audit_paths([result.out if not in_place else str(path)], settings)
         render_fix(result, report, sys.stdout)
-    except GraphauditError as exc:
-        from graphaudit.reporters.escaping import escape
-
-        _fail(escape(str(exc)))
-    except (typer.Exit, KeyboardInterrupt):
-        raise
-    except Exception as exc:  # noqa: BLE001 - a run that cannot go on still ends in one line
-        from graphaudit.errors import describe, strict
-        from graphaudit.reporters.escaping import escape
-
-        if strict():
-            raise
-        _fail(escape(f"the fix stopped: {describe(exc)}; please report it"))
     raise typer.Exit(report.exit_code())
 
 

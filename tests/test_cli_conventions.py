@@ -150,3 +150,18 @@ def test_github_counts_unreadable_artifacts_against_the_cap(tmp_path, monkeypatc
     assert out.getvalue().splitlines()[-1] == "::notice title=graphaudit::3 more findings are in the step summary"
     rows = [line for line in summary.read_text().splitlines() if line.startswith("| GA201 |")]
     assert [r.split(" | ")[3] for r in rows] == ["message 2 |", "message 3 |", "message 4 |"]
+
+
+@pytest.mark.parametrize("command, what", [("check", "audit"), ("fix", "fix")])
+def test_a_run_that_cannot_go_on_ends_in_one_line(models, tmp_path, capsys, monkeypatch, command, what):
+    import graphaudit.engine
+
+    def broken(*args, **kwargs):
+        raise RuntimeError("an internal invariant failed")
+
+    monkeypatch.delenv("GRAPHAUDIT_STRICT", raising=False)
+    monkeypatch.setattr(graphaudit.engine, "audit_paths", broken)
+    args = [command, str(models / "bad" / "model.ckpt.meta")] + (["-o", str(tmp_path / "out")] if command == "fix" else [])
+    assert main(args) == 2
+    err = capsys.readouterr().err
+    assert err == f"graphaudit: error: the {what} stopped: found data it cannot interpret (an internal invariant failed); please report it\n"

@@ -394,3 +394,96 @@ def test_reasons_name_the_failed_test():
     sparse = _tf_like_draw(spec, (3, 3, 64, 64), rng)
     sparse[:, :, :, :32] = 0
     assert "exactly zero" in ws.test_values(sparse, spec).reason
+
+
+# Sample, then confirm: tensors of SAMPLE_FROM elements or more are judged on blocks first.
+_LARGE = [(3, 3, 192, 192), (3, 3, 256, 256), (1, 1, 512, 1024), (1024, 512), (7, 7, 96, 64)]
+
+
+def test_large_fresh_tensors_are_decided_on_a_sample():
+    rng = np.random.default_rng(11)
+    decided = 0
+    for k in range(40):
+        name, config = _RANDOM_INITS[k % len(_RANDOM_INITS)]
+        shape = _LARGE[k % len(_LARGE)]
+        spec = _spec(name, config, shape)
+        verdict = ws.test_values(_tf_like_draw(spec, shape, rng), spec)
+        assert verdict.fresh is True, (name, shape, verdict.reason, verdict.statistics)
+        assert math.prod(shape) >= ws.SAMPLE_FROM
+        decided += verdict.statistics["support_read"] < verdict.size
+    # Under H0 a few percent of samples are borderline and are read whole; most are not.
+    assert decided >= 34
+
+
+def test_large_trained_tensors_are_never_fresh():
+    rng = np.random.default_rng(12)
+    for k in range(40):
+        name, config = _RANDOM_INITS[k % len(_RANDOM_INITS)]
+        shape = _LARGE[k % len(_LARGE)]
+        spec = _spec(name, config, shape)
+        loc, scale = ws._standardise(spec)
+        # Trained-looking values that stay inside the bounds: a narrower spread, per-channel scales.
+        z = rng.uniform(-1, 1, shape) * rng.uniform(0.5, 0.95, shape[-1])
+        verdict = ws.test_values((loc + scale * z).astype(np.float32), spec)
+        assert verdict.fresh is False, (name, shape, verdict.statistics)
+
+
+def _uniform_in_sampled_blocks(shape, spec, last_block_scale, rng):
+    """Values that are narrower than the init (trained) everywhere except the sampled blocks, which hold
+    fresh draws; the last sampled block is a little narrower than fresh, as trained values are."""
+    size = math.prod(shape)
+    limit = spec.params["high"]
+    values = rng.uniform(-0.9 * limit, 0.9 * limit, size).astype(np.float32)
+    block, starts = ws.sample_plan(size, ws._channels(shape))
+    for k, start in enumerate(starts):
+        # Evenly spread values look exactly uniform; the last block is a little narrow (trained).
+        even = rng.permutation(np.linspace(-limit, limit, block))
+        last = rng.uniform(-last_block_scale * limit, last_block_scale * limit, block)
+        values[start:start + block] = even if k < len(starts) - 1 else last
+    return values.reshape(shape)
+
+
+def test_blocks_that_disagree_force_the_full_read(monkeypatch):
+    shape = (3, 3, 192, 192)
+    spec = _spec("GlorotUniform", {}, shape)
+    values = _uniform_in_sampled_blocks(shape, spec, 0.975, np.random.default_rng(13))
+    verdict = ws.test_values(values, spec)
+    assert verdict.fresh is False and "standard errors from" in verdict.reason
+    assert verdict.statistics["support_read"] == verdict.size  # confirmed on every value
+    # The pooled sample alone would have called it fresh: the block check is what sends it to the full read.
+    monkeypatch.setattr(ws, "BLOCK_Z_FRESH", math.inf)
+    assert ws.test_values(values, spec).fresh is True
+
+
+def test_first_blocks_uniform_rest_trained_is_not_fresh():
+    shape = (3, 3, 256, 256)
+    spec = _spec("GlorotUniform", {}, shape)
+    limit = spec.params["high"]
+    rng = np.random.default_rng(14)
+    values = rng.uniform(-0.9 * limit, 0.9 * limit, math.prod(shape)).astype(np.float32)
+    values[:math.prod(shape) // 4] = rng.uniform(-limit, limit, math.prod(shape) // 4)
+    assert ws.test_values(values.reshape(shape), spec).fresh is False
+
+
+def test_sample_sees_values_past_the_bound_and_reads_only_its_blocks(tmp_path):
+    shape = (3, 3, 256, 256)
+    spec = _spec("GlorotUniform", {}, shape)
+    values = _tf_like_draw(spec, shape, np.random.default_rng(15))
+    path = tmp_path / "values.bin"
+    values.tofile(path)
+    mapped = np.memmap(path, dtype=np.float32, mode="r", shape=shape)
+    verdict = ws.test_values(mapped, spec)
+    assert verdict.fresh is True
+    assert verdict.statistics["support_read"] == verdict.statistics["sampled"] == 8 * 8192
+    block, starts = ws.sample_plan(values.size, 256)
+    wide = values.copy().reshape(-1)
+    wide[starts[3] + 5] = 2 * spec.params["high"]
+    verdict = ws.test_values(wide.reshape(shape), spec)
+    assert verdict.fresh is False and "past the limit" in verdict.reason
+
+
+def test_small_tensors_are_read_whole():
+    shape = (3, 3, 64, 64)
+    spec = _spec("GlorotUniform", {}, shape)
+    verdict = ws.test_values(_tf_like_draw(spec, shape, np.random.default_rng(16)), spec)
+    assert verdict.fresh is True and verdict.statistics["support_read"] == verdict.size

@@ -25,6 +25,14 @@
 #   see every element and stop reading at the first chunk that fails them (trained weights
 #   usually fail in the first chunk); the moment, shape and channel tests use whole chunks spread
 #   evenly over the tensor, at most MAX_SAMPLED elements.
+# - Sample, then confirm: a tensor of SAMPLE_FROM elements or more is first judged on SAMPLE_BLOCKS
+#   contiguous blocks at fixed, evenly spread offsets (about SAMPLE_BLOCKS * SAMPLE_BLOCK values),
+#   so only their pages are read. The sample decides only when it is decisive: a value past the
+#   bound, NaN, or more zeros than the whole tensor allows (facts, whatever the rest holds), a
+#   statistic far past its bound (not fresh), or every statistic well inside its bound, pooled
+#   and block by block (fresh). Anything else, and every smaller tensor, is read in full as above.
+#   A block that differs from the others (pretrained values that look uniform in some blocks only)
+#   therefore forces the full read; it never makes a tensor fresh.
 # - Measured (tests/test_weight_stats.py, bench/bench_weight_stats.py --quality): 0 of 1,200
 #   trained-like tensors on the catalogued architectures' weights judged fresh, 1,200 of 1,200
 #   fresh draws (>= 64 elements) judged fresh. The known limit: at 64 elements, a trained tensor
@@ -47,6 +55,19 @@ from graphaudit.analysis.initializers import CONSTANT_KINDS, RANDOM_KINDS, TRUNC
 CHUNK = 1 << 16
 #: The moment, shape and channel tests read at most this many elements (whole chunks, evenly spread).
 MAX_SAMPLED = 1 << 22
+#: Random tensors this big or bigger are judged on a sample first (smaller ones are read whole).
+SAMPLE_FROM = 1 << 18
+#: The sample: this many contiguous blocks at evenly spread offsets, of about SAMPLE_BLOCK elements.
+SAMPLE_BLOCKS = 8
+SAMPLE_BLOCK = 1 << 13
+#: A sample says fresh only when every pooled moment score is within this (Z_MAX is the test's bound),
+SAMPLE_Z_FRESH = 3.0
+#: the KS statistic within this fraction of DKW_MAX,
+SAMPLE_KS_FRESH = 0.6
+#: and every block's own moment scores within this (the blocks must agree with each other).
+BLOCK_Z_FRESH = 3.5
+#: A sample says not fresh when a statistic exceeds its bound by this factor.
+SAMPLE_DECISIVE = 2.0
 #: Random initializers are judged only on tensors at least this big.
 MIN_RANDOM_ELEMENTS = 64
 #: The per-channel test needs this many elements in each output channel.
@@ -242,6 +263,91 @@ def _channels(shape: tuple[int, ...]) -> int:
 
 
 def _test_random(values: Any, spec: InitSpec, size: int, dtype: str) -> Verdict:
+    if size >= SAMPLE_FROM:
+        verdict = _test_sample(values, spec, size, dtype)
+        if verdict is not None:
+            return verdict
+    return _test_random_full(values, spec, size, dtype)
+
+
+def _standardise(spec: InitSpec) -> tuple[float, float]:
+    p = spec.params
+    if spec.kind == "uniform":
+        return (p["low"] + p["high"]) / 2.0, (p["high"] - p["low"]) / 2.0
+    return p["mean"], p["stddev"]
+
+
+def sample_plan(size: int, channels: int) -> tuple[int, list[int]]:
+    """(block length, block starts): SAMPLE_BLOCKS whole rows of ``channels`` at evenly spread offsets."""
+    row = channels or 1
+    block = max(1, SAMPLE_BLOCK // row) * row
+    rows = size // row
+    per = block // row
+    last = max(0, rows - per)
+    starts = sorted({(k * last // (SAMPLE_BLOCKS - 1)) * row for k in range(SAMPLE_BLOCKS)})
+    return block, starts
+
+
+def _test_sample(values: Any, spec: InitSpec, size: int, dtype: str) -> Verdict | None:
+    """The verdict of a sample of blocks when it is decisive, else None (read the whole tensor)."""
+    loc, scale = _standardise(spec)
+    ref = _reference(spec.kind)
+    channels = _channels(tuple(np.shape(values)))
+    block, starts = sample_plan(size, channels)
+    if len(starts) < SAMPLE_BLOCKS or block * SAMPLE_BLOCKS * 2 > size:
+        return None  # blocks would overlap: the tensor is small enough to read
+    flat = np.asarray(values).reshape(-1)
+    part = np.concatenate([flat[s:s + block] for s in starts])
+    if dtype == "bfloat16" and part.dtype == np.uint16:
+        from graphaudit.model.dtypes import bfloat16_to_float32
+
+        part = bfloat16_to_float32(part)
+    n = part.size
+    z = (part.astype(np.float64) - loc) / scale
+    hi, lo = float(z.max()), float(z.min())
+    if not (math.isfinite(hi) and math.isfinite(lo)):
+        return Verdict(False, spec, size, "holds NaN or infinite values")
+    zmax = max(hi, -lo)
+    bound = ref.bound * (1.0 + BOUND_SLACK) if math.isfinite(ref.bound) else _normal_support(size)
+    if zmax > bound:  # a fact about the tensor, whatever the rest holds
+        return Verdict(False, spec, size, _outside(spec, zmax, scale), {"max_abs_z": zmax, "sampled": n})
+    zeros = int(np.count_nonzero(part == 0))
+    if zeros > _zero_limit(size):
+        return Verdict(False, spec, size, f"{zeros:,}+ elements are exactly zero (pruned or sparse)")
+    blocks = z.reshape(len(starts), block)
+    z2 = blocks * blocks
+    sums = np.stack([blocks.sum(axis=1), z2.sum(axis=1), (z2 * z2).sum(axis=1)])  # (3, blocks)
+    sd = np.sqrt(np.asarray(ref.var))[:, None]
+    mean = np.asarray(ref.mean)[:, None]
+    block_scores = (sums / block - mean) / (sd / math.sqrt(block))
+    scores = [(float(sums[k].sum()) / n - ref.mean[k]) / math.sqrt(ref.var[k] / n) for k in range(3)]
+    idx = np.clip(((z - ref.lo) * (BINS / (ref.hi - ref.lo))).astype(np.int64), 0, BINS - 1)
+    counts = np.bincount(idx.reshape(-1), minlength=BINS)
+    ks = math.sqrt(n) * float(np.max(np.abs(np.cumsum(counts)[:-1] / n - ref.cdf)))
+    stats = {"z_mean": scores[0], "z_var": scores[1], "z_m4": scores[2], "ks": ks, "max_abs_z": zmax,
+             "sampled": float(n), "support_read": float(n)}
+    spread = 0.0
+    if channels and n // channels >= MIN_CHANNEL_ELEMENTS:
+        per_channel = z2.reshape(-1, channels).sum(axis=0)
+        stats["channel_spread"] = spread = _channel_spread(per_channel, n // channels, ref)
+    worst = max(range(3), key=lambda k: abs(scores[k]))
+    if abs(scores[worst]) > SAMPLE_DECISIVE * Z_MAX:
+        what = ("mean", "spread", "tails (4th moment)")[worst]
+        return Verdict(False, spec, size, f"its {what} is {abs(scores[worst]):.1f} standard errors from "
+                                          f"{spec.describe()} (on a sample of {n:,} values)", stats)
+    if ks > SAMPLE_DECISIVE * DKW_MAX:
+        return Verdict(False, spec, size, f"its distribution differs from {spec.describe()} "
+                                          f"(KS {ks:.2f} > {DKW_MAX:.2f}, on a sample of {n:,} values)", stats)
+    if spread > SAMPLE_DECISIVE * Z_MAX:
+        return Verdict(False, spec, size, f"its output channels differ in scale ({spread:.1f} standard "
+                                          f"errors, on a sample of {n:,} values), as trained channels do", stats)
+    if (max(abs(s) for s in scores) <= SAMPLE_Z_FRESH and ks <= SAMPLE_KS_FRESH * DKW_MAX
+            and spread <= SAMPLE_Z_FRESH and float(np.max(np.abs(block_scores))) <= BLOCK_Z_FRESH):
+        return Verdict(True, spec, size, spec.describe(), stats)
+    return None
+
+
+def _test_random_full(values: Any, spec: InitSpec, size: int, dtype: str) -> Verdict:
     p = spec.params
     if spec.kind == "uniform":
         loc = (p["low"] + p["high"]) / 2.0
@@ -308,7 +414,7 @@ def _test_random(values: Any, spec: InitSpec, size: int, dtype: str) -> Verdict:
     ecdf = np.cumsum(counts)[:-1] / n
     ks = math.sqrt(n) * float(np.max(np.abs(ecdf - ref.cdf)))
     stats = {"z_mean": scores[0], "z_var": scores[1], "z_m4": scores[2], "ks": ks, "max_abs_z": zmax,
-             "sampled": n}
+             "sampled": n, "support_read": float(size)}
     worst = max(range(3), key=lambda k: abs(scores[k]))
     if abs(scores[worst]) > Z_MAX:
         what = ("mean", "spread", "tails (4th moment)")[worst]

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import math
+
+import numpy as np
 import pytest
 
 from graphaudit.testing.harness import (assert_clean, assert_findings, fresh, graph, head, load_weights, mlp,
@@ -88,3 +91,43 @@ def test_trained_values_or_no_pretrained_evidence_are_not_reported(build, option
 
 def test_console_output(golden):
     golden("GA202", render(reinitialized(vgg, widths=(8, 16)), "GA202", **PRETRAINED))
+
+
+def sampled_blocks_look_fresh():
+    """Pretrained kernels whose values look like a fresh glorot draw in every block a sample reads, and are
+    narrower (trained) everywhere else; the biases are zero, as some pretrained layers' are."""
+    from graphaudit.analysis import weight_stats as ws
+
+    img = placeholder("images", IMAGE)
+    net = vgg("backbone", img, widths=(192, 192))
+    top = head("head", net.out, 8)
+    values = saved(top.variables, lambda v: False)
+    rng = np.random.default_rng(202)
+    for v in net.variables:
+        size = math.prod(v.shape)
+        if v.name.endswith("bias"):
+            values[v.name] = np.zeros(v.shape, np.float32)
+            continue
+        if size < ws.SAMPLE_FROM:
+            values[v.name] = trained(v.shape, v.name)
+            continue
+        limit = float(np.abs(fresh(v.init, v.shape, v.name)).max())
+        flat = rng.uniform(-0.9 * limit, 0.9 * limit, size).astype(np.float32)
+        block, starts = ws.sample_plan(size, v.shape[-1])
+        for k, start in enumerate(starts):
+            # Evenly spread values look exactly uniform; the last block is a little narrow (trained).
+            even = rng.permutation(np.linspace(-limit, limit, block))
+            flat[start:start + block] = even if k < len(starts) - 1 else rng.uniform(-0.975 * limit, 0.975 * limit, block)
+        values[v.name] = flat.reshape(v.shape)
+    return graph(img, net, top, format="meta", outputs=[top.out], saver=True, checkpoint=values)
+
+
+def test_a_sample_that_looks_fresh_is_confirmed_on_every_value(monkeypatch):
+    from graphaudit.analysis import weight_stats as ws
+
+    case = sampled_blocks_look_fresh()
+    assert_clean(case, "GA202", **PRETRAINED)
+    # Trusting the pooled sample alone would report 3/4 layers re-initialized: a false alarm.
+    monkeypatch.setattr(ws, "BLOCK_Z_FRESH", math.inf)
+    assert_findings(case, "GA202", "backbone/block2_conv2/kernel", message=r"3/4 layers re-initialized",
+                    **PRETRAINED)

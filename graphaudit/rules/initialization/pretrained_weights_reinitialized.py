@@ -138,7 +138,10 @@ class PretrainedWeightsReinitialized(Rule):
     The provenance of the group, where each initializer was read, how many layers and weights
     passed which test (with the bounds tested), and, with `--weights`, the exact comparison.
     Needs stored values: a bare GraphDef is not checked. Random initializers are judged only on
-    tensors of 64 values or more. The values prove the re-initialization; the provenance says
+    tensors of 64 values or more. A random tensor of 262,144 values or more is judged first on a
+    sample of 8 blocks at fixed offsets (65,536 values), and read whole unless the sample is
+    decisive: a value past the bound, or every statistic well inside its bound, pooled and in each
+    block. Figures from a sample say so ("on a sample of 65,536 of 2,359,296 values"). The values prove the re-initialization; the provenance says
     whether they should have been pretrained, and sets the severity:
 
     | provenance of the group | severity / confidence |
@@ -295,9 +298,19 @@ def _examples(judged, fresh) -> list[str]:
             out.append(f"`{name}`: all {verdict.size:,} values {verdict.spec.describe()}")
         else:
             stats = verdict.statistics
-            out.append(f"`{name}`: {verdict.size:,} values {verdict.spec.describe()}, largest |z| "
-                       f"{stats.get('max_abs_z', math.nan):.3f}, moments within {_worst(stats):.1f} standard errors, "
-                       f"KS {stats.get('ks', math.nan):.2f}")
+            largest = f"largest |z| {stats.get('max_abs_z', math.nan):.3f}"
+            shape = f"moments within {_worst(stats):.1f} standard errors, KS {stats.get('ks', math.nan):.2f}"
+            sampled = int(stats.get("sampled", verdict.size))
+            support = int(stats.get("support_read", verdict.size))
+            # Figures computed on part of the values say so: a sample decided, or the tensor was too
+            # big to take every value into the moments.
+            if support < verdict.size:
+                figures = f"on a sample of {sampled:,} of {verdict.size:,} values: {largest}, {shape}"
+            elif sampled < verdict.size:
+                figures = f"{largest}; on a sample of {sampled:,} of {verdict.size:,} values: {shape}"
+            else:
+                figures = f"{largest}, {shape}"
+            out.append(f"`{name}`: {verdict.size:,} values {verdict.spec.describe()}, {figures}")
     return out
 
 

@@ -487,3 +487,12 @@ def test_small_tensors_are_read_whole():
     spec = _spec("GlorotUniform", {}, shape)
     verdict = ws.test_values(_tf_like_draw(spec, shape, np.random.default_rng(16)), spec)
     assert verdict.fresh is True and verdict.statistics["support_read"] == verdict.size
+
+
+def test_large_bfloat16_bits_are_widened_in_the_sample():
+    shape = (3, 3, 256, 256)
+    spec = _spec("HeUniform", {}, shape)
+    values = _tf_like_draw(spec, shape, np.random.default_rng(17))
+    bits = (values.view(np.uint32) >> 16).astype(np.uint16)
+    verdict = ws.test_values(bits, spec, dtype="bfloat16")
+    assert verdict.fresh is True and verdict.statistics["support_read"] < verdict.size

@@ -68,7 +68,13 @@ def test_the_seed_scenario_fires(artifacts, name, fmt):
     assert f.location.nodes == (m["dead_input"], m["dead_output"])
     assert f.location.variables == tuple(m["weights"])
     assert f.fixup.title == "Pass `input_tensor=` to the model's constructor instead of calling the model on a tensor"
-    assert "graphaudit.reference" in f.fixup.code and "input_tensor=images" in f.fixup.code
+    # The code speaks the finding's names: the architecture, and the placeholder the copy hangs off.
+    arch = {"dup_vgg19": "VGG19", "dup_mobilenetv2": "MobileNetV2"}[name]
+    assert f"tf_keras.applications.{arch}(" in f.fixup.code and "input_tensor=images" in f.fixup.code
+    assert f"builds the copy on `{m['dead_input']}`" in f.fixup.code
+    # The reference wrapper is a VGG19: offered for a VGG19 only.
+    assert ("graphaudit.reference" in f.fixup.code) == (arch == "VGG19")
+    assert ("graphaudit.reference" in f.fixup.detail) == (arch == "VGG19")
     roots = f.evidence[0]
     if fmt == "saved_model":
         assert roots == "roots: 1 declared root(s) (signature output)"

@@ -77,8 +77,15 @@ def test_fires_on_load_then_global_init_then_save(artifacts, arch, where):
     assert f"`{manifest['late_init_op']}`" in " ".join(finding.evidence)
     assert any(e.startswith("initializers read from the graph's initializer ops") for e in finding.evidence)
     assert finding.fixup.title == "Run the initializer before loading the pretrained weights"
-    assert "variables_initializer(new_vars)" in finding.fixup.code
-    assert "graphaudit.reference import VGG19" in finding.fixup.code
+    code = finding.fixup.code
+    assert "variables_initializer(new_variables)" in code
+    # Initialize first, then load into the user's own session (the article's pitfall 1).
+    assert code.index("global_variables_initializer()") < code.index("with sess.as_default():") < code.index(
+        "backbone.load_weights(weights)")
+    name = CATALOGUE_NAME.get(manifest["architecture"], manifest["architecture"])
+    assert f"the {name}: `{sorted(backbone)[0]}` ... ({len(backbone)} variables)" in code
+    assert ("graphaudit.reference import VGG19" in code) == (name == "VGG19")
+    assert ("graphaudit.reference" in finding.fixup.detail) == (name == "VGG19")
 
 
 def test_vgg19_message_names_the_conv_layers(artifacts):

@@ -46,7 +46,10 @@ def test_fires_on_the_fifth_build_against_the_first_builds_checkpoint(artifacts,
     for variable in sorted(drift)[:5]:
         assert any(e.startswith(f"`{variable}` -> checkpoint key `{drift[variable]}`") for e in finding.evidence)
     assert finding.fixup.title == "Build the model once per graph, or restore the checkpoint under its saved names"
-    assert "clear_session()" in finding.fixup.code and "var_list" in finding.fixup.code
+    assert "clear_session()" in finding.fixup.detail
+    # The restore code maps this drift's own suffix back to the checkpoint's names.
+    assert f'v.op.name.replace("{suffix}/", "/", 1): v for v in backbone.weights' in finding.fixup.code
+    assert "tf.compat.v1.train.Saver(var_list={" in finding.fixup.code
 
     # GA201 does not report the variables GA203 explains.
     ga201 = {v for f in report.findings if f.code == "GA201" for v in f.location.variables}

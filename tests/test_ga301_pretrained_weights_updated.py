@@ -70,8 +70,11 @@ def test_tf1_minimize_without_var_list_fires_on_the_metagraph(artifacts):
     slots = [e for e in finding.evidence if "optimizer slots" in e]
     assert slots and f"{2 * len(applied):,} optimizer slots (`Adam`, `Adam_1`)" in slots[0]
     assert finding.fixup.title == "Exclude the pretrained `MobileNetV2 alpha=1.0` backbone from the optimizer"
-    assert "var_list=" in finding.fixup.code and "base.trainable = False" in finding.fixup.code
-    assert "model_weights_tensors" in finding.fixup.code
+    code = finding.fixup.code
+    assert "minimize(loss, var_list=head_variables)" in code and "backbone.trainable = False" in code
+    assert f"the MobileNetV2 alpha=1.0: `{sorted(backbone)[0]}` ... ({len(backbone)} variables)" in code
+    # The finetune declaration names this backbone's blocks, not another architecture's.
+    assert '"block_16_*"' in code and "block5_" not in code
 
 
 def test_tf1_checkpoint_alone_fires_from_its_slots(artifacts):

@@ -164,15 +164,18 @@ class OrphanedModelCopy(Rule):
             evidence.insert(1, f"which copy is the orphan: {o.evidence}")
             if not o.strong:
                 confidence = Confidence.MEDIUM
+        architecture = _architecture(facts, d)
+        # The reference wrapper is a VGG19: offering it for another architecture would be wrong code.
+        wrapper = (" Or use `graphaudit.reference.VGG19`, which builds exactly one copy."
+                   if architecture == "VGG19" else "")
         return self.finding(
             artifact, message, graph=d.graph, scope=dead.scope, nodes=(*d.inputs, *d.outputs[:1]),
             variables=dead.weights, evidence=evidence, confidence=confidence or self.confidence,
             fixup=Fixup(
                 title="Pass `input_tensor=` to the model's constructor instead of calling the model on a tensor",
                 detail=(f"Construct the model on your tensor and use `model.output`, instead of constructing it"
-                        f"{placeholder} and then calling `model(tensor)` (which builds {twin.label}). Or use "
-                        "`graphaudit.reference.VGG19`, which builds exactly one copy."),
-                code=join(build_once_snippets(_architecture(facts, d), d.inputs[0] if d.inputs else "input_1")),
+                        f"{placeholder} and then calling `model(tensor)` (which builds {twin.label}).{wrapper}"),
+                code=join(build_once_snippets(architecture, d.inputs[0] if d.inputs else "input_1")),
                 automatic=graph_rewritable(artifact),
             ),
         )

@@ -118,6 +118,9 @@ class CheckpointNameDrift(Rule):
                             f"{artifact.variables[r.variable].dtype or 'same dtype'})" for r in renames[:5])
             groups = {facts.group_of[r.variable].describe() for r in renames if r.variable in facts.group_of}
             evidence.extend(f"pretrained group: {g}" for g in sorted(groups))
+            architectures = {facts.group_of[r.variable].architecture for r in renames if r.variable in facts.group_of}
+            wrapper = ("; `graphaudit.reference.VGG19.load_weights(sess)` loads its weights in any session"
+                       if architectures == {"VGG19"} else "")
             yield self.finding(
                 artifact, message, graph=drift.graph, scope=_scope(drift), variables=drift.variables,
                 evidence=evidence,
@@ -127,8 +130,7 @@ class CheckpointNameDrift(Rule):
                             "names, and nothing restores them into the variables the graph uses. Build the model "
                             "once (`tf.compat.v1.keras.backend.clear_session()` or a new `tf.Graph()` before "
                             "building it), or restore with `tf.compat.v1.train.Saver(var_list={checkpoint_key: "
-                            "variable})`; `graphaudit.reference.VGG19.load_weights(sess)` loads its weights in "
-                            "any session."),
+                            f"variable}})`{wrapper}."),
                     code=join([_restore_snippet(drift)]),
                     automatic=graph_rewritable(artifact) and artifact.checkpoint is not None
                     and all(restored_under_its_key(artifact, r.variable) for r in renames),

@@ -221,8 +221,10 @@ class PretrainedWeightsReinitialized(Rule):
                             "initializer draws, so the weights were overwritten (or never loaded) before the "
                             "artifact was saved. Initialize first and load the weights afterwards, or "
                             "initialize only the new variables with "
-                            "`tf.compat.v1.variables_initializer(new_variables)`; `graphaudit.reference.VGG19` "
-                            "restores its weights with `load_weights(sess)` after any initializer. In TF2, "
+                            "`tf.compat.v1.variables_initializer(new_variables)`"
+                            + ("; `graphaudit.reference.VGG19` restores its weights with `load_weights(sess)` "
+                               "after any initializer" if group.architecture == "VGG19" else "")
+                            + ". In TF2, "
                             "`clone_model` builds fresh weights: copy them with "
                             "`clone.set_weights(backbone.get_weights())`."),
                     code=join(reinitialized_snippets(

@@ -121,3 +121,13 @@ def test_with_ga203_ignored_ga201_reports_the_renamed_backbone():
 
 def test_console_output(golden):
     golden("GA201", render(saver_for_head_only(vgg), "GA201"))
+
+
+def test_the_checkpoint_is_named_beside_the_artifact_not_by_its_absolute_path(tmp_path):
+    from graphaudit import audit
+
+    saver_for_head_only(vgg).write(tmp_path / "model")
+    (artifact,) = audit(str((tmp_path / "model").resolve())).artifacts
+    (finding,) = [f for f in artifact.findings if f.code == "GA201"]
+    assert "checkpoint `model.ckpt` holds 2 keys; none for these variables" in finding.evidence
+    assert not any(str(tmp_path) in e for e in finding.evidence)

@@ -6,6 +6,7 @@ from typing import Iterator
 
 from graphaudit.analysis.coverage import ValueSource
 from graphaudit.analysis.roles import Role
+from graphaudit.analysis.slots import beside_artifact
 from graphaudit.artifact import Format
 from graphaudit.findings import Confidence, Finding, Fixup, Severity
 from graphaudit.rules.base import Rule, common_scope, name_list, plural
@@ -126,7 +127,7 @@ class UninitializedVariable(Rule):
                            f"in checkpoint`")
             evidence = [f"roots: {facts.roots_note}"]
             if artifact.checkpoint is not None:
-                evidence.append(f"checkpoint `{artifact.checkpoint.prefix}` holds "
+                evidence.append(f"checkpoint `{beside_artifact(artifact, artifact.checkpoint.prefix)}` holds "
                                 f"{plural(len(artifact.checkpoint.keys()), 'key')}; none for these variables")
             restored = sum(1 for c in cov.values() if c.source is ValueSource.RESTORED)
             # A saver_def restore op that assigns some variables but not these: its var_list dropped them.

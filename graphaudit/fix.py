@@ -14,6 +14,9 @@ import numpy as np
 from graphaudit.artifact import Artifact, Format
 from graphaudit.errors import ArtifactError, UsageError
 from graphaudit.findings import Finding
+from graphaudit.formats.contexts import CONTEXTS, context_names, names_in
+from graphaudit.formats.graphs import tensor_node
+from graphaudit.names import plural
 
 #: Formats whose graph `fix` rewrites: their protobufs hold the whole graph and its saver.
 GRAPH_FORMATS = (Format.GRAPHDEF, Format.GRAPHDEF_TEXT, Format.METAGRAPH, Format.SAVED_MODEL_V1)
@@ -116,10 +119,6 @@ def _graph_def(holder):
 # ------------------------------------------------------------------------------------------ pruning
 
 
-def _node_name(ref: str) -> str:
-    return ref.lstrip("^").split(":")[0]
-
-
 @dataclass
 class Pruned:
     nodes: list[tuple[str, str]]  # (name, op) removed, in graph order
@@ -144,7 +143,7 @@ def prune(holder, seeds: Iterable[str], protected: set[str]) -> Pruned:
     consumers: dict[str, list[tuple[str, bool]]] = {n.name: [] for n in nodes}
     for n in nodes:
         for ref in n.input:
-            src = _node_name(ref)
+            src = tensor_node(ref)
             if src in consumers:
                 consumers[src].append((n.name, ref.startswith("^")))
     saver_ops = {n.name for n in nodes if n.op in SAVE_OPS + RESTORE_OPS}
@@ -162,7 +161,7 @@ def prune(holder, seeds: Iterable[str], protected: set[str]) -> Pruned:
             if down:
                 stack.extend((c, True) for c, control in consumers[name] if not control)
             for ref in by_name[name].input:
-                src = _node_name(ref)
+                src = tensor_node(ref)
                 if src in left:
                     left[src] -= 1
                     if left[src] == 0:
@@ -192,8 +191,8 @@ def prune(holder, seeds: Iterable[str], protected: set[str]) -> Pruned:
     entries = _prune_collections(holder, removed)
     kept = [n for n in nodes if n.name not in removed]
     for n in kept:
-        inputs = [ref for ref in n.input if not (ref.startswith("^") and _node_name(ref) in removed)]
-        dangling = [ref for ref in inputs if _node_name(ref) in removed]
+        inputs = [ref for ref in n.input if not (ref.startswith("^") and tensor_node(ref) in removed)]
+        dangling = [ref for ref in inputs if tensor_node(ref) in removed]
         if dangling:
             raise Unsafe(f"`{n.name}` ({n.op}) would lose its input `{dangling[0]}`")
         if len(inputs) != len(n.input):
@@ -210,35 +209,16 @@ def _context_scaffolding(holder, removed: set[str], by_name) -> set[str]:
     if not hasattr(holder, "collection_def"):
         return set()
     out: set[str] = set()
-    for key, (pivot_field, values_field) in _CONTEXTS.items():
+    for key, (pivot_field, values_field) in CONTEXTS.items():
         coll = holder.collection_def.get(key)
         if coll is None:
             continue
         for raw in coll.bytes_list.value:
-            pivot, values, external = _context_names(raw, pivot_field, values_field)
+            pivot, values, external = context_names(raw, pivot_field, values_field)
             if values & removed:
                 own = ({pivot} | values) - external - removed
                 out |= {n for n in own if n in by_name}
     return out
-
-
-def _context_names(raw: bytes, pivot_field: int, values_field: int) -> tuple[str, set[str], set[str]]:
-    """A context's pivot, the nodes of its values, and its external values (nodes outside it)."""
-    fields = _fields(raw) or []
-    pivot = next((_node_name(v.decode("utf-8", "replace")) for n, t, v in fields if n == pivot_field and t == 2), "")
-    values: set[str] = set()
-    external: set[str] = set()
-    for n, t, v in fields:
-        if n != values_field or t != 2:
-            continue
-        for m, u, x in _fields(v) or []:
-            if m == 1 and u == 2:  # ValuesDef.values
-                values.add(_node_name(x.decode("utf-8", "replace")))
-            elif m == 2 and u == 2:  # ValuesDef.external_values: map entry, key = the outside tensor
-                for k, w, y in _fields(x) or []:
-                    if k == 1 and w == 2:
-                        external.add(_node_name(y.decode("utf-8", "replace")))
-    return pivot, values, external
 
 
 def _string_list(node) -> list[bytes]:
@@ -269,9 +249,9 @@ def _rewrite_saver(gd, nodes, by_name, consumers, removed: set[str]) -> set[str]
     original = {}  # const name -> its strings before any rewrite (save and restore may share one)
     for n in savers:
         for ref in n.input[1:3]:
-            const = by_name.get(_node_name(ref))
+            const = by_name.get(tensor_node(ref))
             if const is None or const.op != "Const":
-                if any(_node_name(r) in removed for r in n.input):
+                if any(tensor_node(r) in removed for r in n.input):
                     raise Unsafe(f"the saver op `{n.name}` takes its tensor names from a non-constant")
                 break
             original.setdefault(const.name, _string_list(const))
@@ -279,19 +259,19 @@ def _rewrite_saver(gd, nodes, by_name, consumers, removed: set[str]) -> set[str]
     restore_names = {n.name for n in savers if n.op in RESTORE_OPS}
     for n in nodes:
         for ref in n.input:
-            src = _node_name(ref)
+            src = tensor_node(ref)
             if src in restore_names and not ref.startswith("^"):
                 port = int(ref.split(":")[1]) if ":" in ref else 0
                 port_readers.setdefault((src, port), []).append(n.name)
     keys: set[bytes] = set()
     for n in savers:
-        names = original.get(_node_name(n.input[1]))
+        names = original.get(tensor_node(n.input[1]))
         if names is None:
             continue
         if n.op in SAVE_OPS:
             start = 3 if n.op == "SaveV2" else 2
             data = [r for r in n.input[start:] if not r.startswith("^")]
-            keys.update(names[i] for i, ref in enumerate(data[:len(names)]) if _node_name(ref) in removed)
+            keys.update(names[i] for i, ref in enumerate(data[:len(names)]) if tensor_node(ref) in removed)
         else:
             for i, key in enumerate(names):
                 readers = port_readers.get((n.name, i), [])
@@ -300,7 +280,7 @@ def _rewrite_saver(gd, nodes, by_name, consumers, removed: set[str]) -> set[str]
     if not keys:
         return set()
     for n in savers:
-        names = original.get(_node_name(n.input[1]))
+        names = original.get(tensor_node(n.input[1]))
         if names is None:
             continue
         keep = [i for i, k in enumerate(names) if k not in keys]
@@ -324,7 +304,7 @@ def _rewrite_saver(gd, nodes, by_name, consumers, removed: set[str]) -> set[str]
                         raise Unsafe(f"`{reader}` reads the restored value of a removed variable")
                     user = by_name[reader]
                     refs = [(f"{n.name}:{remap[port]}" if remap[port] else n.name)
-                            if _node_name(r) == n.name and not r.startswith("^")
+                            if tensor_node(r) == n.name and not r.startswith("^")
                             and (int(r.split(":")[1]) if ":" in r else 0) == port else r for r in user.input]
                     del user.input[:]
                     user.input.extend(refs)
@@ -334,8 +314,8 @@ def _rewrite_saver(gd, nodes, by_name, consumers, removed: set[str]) -> set[str]
             n.attr["dtypes"].list.type.extend(types[i] for i in keep)
     for name, values in original.items():
         # The names and their shape_and_slices line up position by position; both lose the same ones.
-        names_of = next((original[_node_name(n.input[1])] for n in savers
-                         if name in (_node_name(n.input[1]), _node_name(n.input[2]))), values)
+        names_of = next((original[tensor_node(n.input[1])] for n in savers
+                         if name in (tensor_node(n.input[1]), tensor_node(n.input[2]))), values)
         _set_string_list(by_name[name], [v for v, k in zip(values, names_of) if k not in keys])
     return {k.decode("utf-8", "surrogateescape") for k in keys}
 
@@ -351,7 +331,7 @@ def _prune_collections(holder, removed: set[str]) -> int:
         kind = coll.WhichOneof("kind")
         if kind == "node_list":
             values = list(coll.node_list.value)
-            keep = [v for v in values if _node_name(v) not in removed]
+            keep = [v for v in values if tensor_node(v) not in removed]
             if len(keep) != len(values):
                 del coll.node_list.value[:]
                 coll.node_list.value.extend(keep)
@@ -361,7 +341,7 @@ def _prune_collections(holder, removed: set[str]) -> int:
             keep = []
             for raw in values:
                 vd = protos.VariableDef.FromString(raw)
-                if _node_name(vd.variable_name) not in removed:
+                if tensor_node(vd.variable_name) not in removed:
                     keep.append(raw)
             if len(keep) != len(values):
                 del coll.bytes_list.value[:]
@@ -380,13 +360,9 @@ def _prune_collections(holder, removed: set[str]) -> int:
     if hasattr(holder, "signature_def"):
         for sig in holder.signature_def.values():
             for info in list(sig.inputs.values()) + list(sig.outputs.values()):
-                if _node_name(info.name) in removed:
+                if tensor_node(info.name) in removed:
                     raise Unsafe(f"the signature reads `{info.name}`, which would be removed")
     return dropped
-
-
-#: Control-flow context protos (control_flow.proto): the field of the pivot node, and of ValuesDef.
-_CONTEXTS = {"cond_context": (3, 5), "while_context": (5, 9)}
 
 
 def _context_gone(key: str, raw: bytes, removed: set[str]) -> bool:
@@ -394,69 +370,17 @@ def _context_gone(key: str, raw: bytes, removed: set[str]) -> bool:
 
     A control-flow context goes with its pivot node; any other entry must name no removed node.
     """
-    if key in _CONTEXTS:
-        pivot, values, external = _context_names(raw, *_CONTEXTS[key])
+    if key in CONTEXTS:
+        pivot, values, external = context_names(raw, *CONTEXTS[key])
         if pivot in removed:
             return True
         if (values - external) & removed:
             raise Unsafe(f"a `{key}` entry holds removed nodes but its pivot `{pivot}` stays")
         return False
-    hit = _names_in(raw) & removed
+    hit = names_in(raw) & removed
     if hit:
         raise Unsafe(f"collection `{key}` names the removed node `{sorted(hit)[0]}`")
     return False
-
-
-def _names_in(raw: bytes) -> set[str]:
-    """Node names in a serialized protobuf: its printable strings, read through nested messages."""
-    out: set[str] = set()
-
-    def walk(data: bytes, depth: int) -> None:
-        for _number, wire_type, value in _fields(data) or []:
-            if wire_type != 2:
-                continue
-            try:
-                text = value.decode("utf-8")
-            except UnicodeDecodeError:
-                text = ""
-            if text and text.isprintable():
-                out.add(_node_name(text))
-            elif depth < 8:
-                walk(value, depth + 1)
-
-    walk(raw, 0)
-    return out
-
-
-def _fields(data: bytes) -> list[tuple[int, int, bytes]] | None:
-    """The (number, wire type, payload) of each field, or None when ``data`` is not a message."""
-    from graphaudit.formats.table import TableError, _varint
-
-    out = []
-    pos = 0
-    try:
-        while pos < len(data):
-            tag, pos = _varint(data, pos, len(data), 64)
-            number, wire_type = tag >> 3, tag & 7
-            if number == 0:
-                return None
-            if wire_type == 0:
-                _, pos = _varint(data, pos, len(data), 64)
-                out.append((number, 0, b""))
-            elif wire_type == 2:
-                length, pos = _varint(data, pos, len(data), 64)
-                if pos + length > len(data):
-                    return None
-                out.append((number, 2, data[pos:pos + length]))
-                pos += length
-            elif wire_type in (1, 5):
-                pos += 8 if wire_type == 1 else 4
-                out.append((number, wire_type, b""))
-            else:
-                return None
-    except TableError:
-        return None
-    return out if pos == len(data) else None
 
 
 # ------------------------------------------------------------------------------------------ the plan
@@ -562,10 +486,6 @@ def _plan_finding(plan: Plan, art: Artifact, facts, finding: Finding, weights) -
             what += "; the train op that updates them is still in the graph: rebuild it with `var_list=`"
         return what
     raise Unsafe("graphaudit has no automatic fix for this rule")
-
-
-def plural(n: int, word: str, words: str | None = None) -> str:
-    return f"{n:,} {word if n == 1 else (words or word + 's')}"
 
 
 # ------------------------------------------------------------------------------------------ running
@@ -787,10 +707,10 @@ def _protected(art: Artifact, graph: str, holder) -> set[str]:
             out.update(n for n in (info.restore_op, info.save_op) if n)
     if hasattr(holder, "saver_def") and holder.HasField("saver_def"):
         sd = holder.saver_def
-        out.update(_node_name(n) for n in (sd.filename_tensor_name, sd.save_tensor_name, sd.restore_op_name) if n)
+        out.update(tensor_node(n) for n in (sd.filename_tensor_name, sd.save_tensor_name, sd.restore_op_name) if n)
     if hasattr(holder, "signature_def"):
         for sig in holder.signature_def.values():
-            out.update(_node_name(t.name) for t in list(sig.inputs.values()) + list(sig.outputs.values()))
+            out.update(tensor_node(t.name) for t in list(sig.inputs.values()) + list(sig.outputs.values()))
     return out
 
 
@@ -801,7 +721,7 @@ def _untrain(holder, nodes: set[str]) -> int:
     from graphaudit.formats import protos
 
     values = list(coll.bytes_list.value)
-    keep = [raw for raw in values if _node_name(protos.VariableDef.FromString(raw).variable_name) not in nodes]
+    keep = [raw for raw in values if tensor_node(protos.VariableDef.FromString(raw).variable_name) not in nodes]
     del coll.bytes_list.value[:]
     coll.bytes_list.value.extend(keep)
     return len(values) - len(keep)

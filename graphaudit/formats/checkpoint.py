@@ -17,14 +17,13 @@ from graphaudit.errors import ArtifactError
 from graphaudit.formats import crc32c, protos
 from graphaudit.formats.checkpoint_paths import find_checkpoint_prefix, siblings
 from graphaudit.formats.table import FOOTER_SIZE, Table, TableError
-from graphaudit.model.dtypes import bfloat16_to_float32  # noqa: F401  (re-exported)
+from graphaudit.model.dtypes import NUMPY_BY_NAME, bfloat16_to_float32  # noqa: F401  (bfloat16_to_float32 re-exported)
 
 OBJECT_GRAPH_KEY = "_CHECKPOINTABLE_OBJECT_GRAPH"
 BUNDLE_VERSION = 1  # tensor_bundle.h kTensorBundleVersion: the format this reader understands
 MAX_STRING_ELEMENTS = 8 * 1024**2  # vocabularies and file names, not data sets
 
 _STRING = "string"
-_NUMPY_DTYPES = {name: np.dtype(np_name) for name, np_name in protos.DTYPES.values() if np_name}
 
 #: One partition of a sliced tensor: ``(start, length)`` for each dimension.
 Slice = tuple[tuple[int, int], ...]
@@ -267,7 +266,7 @@ class Checkpoint(EntryTable):
 
     def _numpy_dtype(self, entry: Entry) -> np.dtype:
         try:
-            return _NUMPY_DTYPES[entry.dtype]
+            return NUMPY_BY_NAME[entry.dtype]
         except KeyError:
             raise ArtifactError(
                 self.prefix,
@@ -535,7 +534,7 @@ def _check_size(index_path: str, entry: Entry, shape: tuple[int, ...]) -> None:
                 f" {needed} bytes, but its entry says {entry.size}",
             )
         return
-    dtype = _NUMPY_DTYPES.get(entry.dtype)
+    dtype = NUMPY_BY_NAME.get(entry.dtype)
     if dtype is None:
         return  # refused when read, not when listed
     expected = math.prod(shape) * dtype.itemsize

@@ -11,6 +11,7 @@ import numpy as np
 
 from graphaudit.formats import crc32c, protos
 from graphaudit.formats.table import encode_varint, write_table
+from graphaudit.model.dtypes import DTYPE_NUMBERS, NUMPY_BY_NAME
 
 #: tensor_bundle.h: kTensorBundleVersion and kTensorBundleMinConsumer.
 BUNDLE_VERSION = 1
@@ -18,8 +19,6 @@ BUNDLE_MIN_CONSUMER = 0
 #: TensorFlow's table::Options default: its TableBuilder cuts blocks once they reach 256 KiB.
 BLOCK_SIZE = 262144
 
-_DTYPE_ENUM = {name: number for number, (name, _) in protos.DTYPES.items()}
-_NUMPY = {name: np.dtype(np_name) for name, np_name in protos.DTYPES.values() if np_name}
 
 
 @dataclass(frozen=True)
@@ -38,7 +37,7 @@ def dtype_of(value: np.ndarray) -> str:
         return "bfloat16"
     if value.dtype == object:
         return "string"
-    for name, np_dtype in _NUMPY.items():
+    for name, np_dtype in NUMPY_BY_NAME.items():
         if name not in ("bfloat16", "uint16") and np_dtype == value.dtype.newbyteorder("<"):
             return name
     if value.dtype.newbyteorder("<") == np.dtype("<u2"):
@@ -65,10 +64,10 @@ def encode_tensor(value: np.ndarray, dtype: str) -> tuple[bytes, int]:
         raw = np.ascontiguousarray(bits, dtype="<u2")
     else:
         try:
-            target = _NUMPY[dtype]
+            target = NUMPY_BY_NAME[dtype]
         except KeyError:
             raise ValueError(f"cannot write dtype `{dtype}`; expected one of: string, "
-                             + ", ".join(sorted(_NUMPY))) from None
+                             + ", ".join(sorted(NUMPY_BY_NAME))) from None
         raw = np.ascontiguousarray(value, dtype=target)
     data = raw.tobytes()
     return data, crc32c.mask(crc32c.value(raw.view(np.uint8).reshape(-1)))
@@ -122,7 +121,7 @@ def write_checkpoint(
                 arr = np.asarray(value)
                 dtype = (dtypes or {}).get(key) or dtype_of(arr)
                 raw, crc = encode_tensor(arr, dtype)
-                entry = protos.BundleEntryProto(dtype=_DTYPE_ENUM[dtype], offset=offset, size=len(raw), crc32c=crc)
+                entry = protos.BundleEntryProto(dtype=DTYPE_NUMBERS[dtype], offset=offset, size=len(raw), crc32c=crc)
                 entry.shape.SetInParent()  # TensorFlow writes a scalar's empty shape, not none
                 for dim in arr.shape:
                     entry.shape.dim.add().size = int(dim)

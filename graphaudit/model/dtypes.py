@@ -26,6 +26,10 @@ DTYPES: dict[int, tuple[str, str | None]] = {
     23: ("uint64", "<u8"),
 }
 
+#: TensorFlow's name -> DataType number, and -> the numpy type of its stored values.
+DTYPE_NUMBERS: dict[str, int] = {name: number for number, (name, _) in DTYPES.items()}
+NUMPY_BY_NAME: dict[str, np.dtype] = {name: np.dtype(np_name) for name, np_name in DTYPES.values() if np_name}
+
 
 def dtype_name(enum_value: int) -> str:
     """Return the TensorFlow name of a DataType enum value (`_ref` types fold onto theirs)."""

@@ -84,21 +84,15 @@ def _proto_path(art: Artifact) -> Path:
 
 def _load_proto(art: Artifact):
     """The artifact's top protobuf, parsed with the generated classes, and whether it is text."""
-    from google.protobuf import text_format
-
     from graphaudit.formats import protos
+    from graphaudit.formats.readers import parse_proto
 
     path = _proto_path(art)
-    cls = {Format.GRAPHDEF: protos.GraphDef, Format.GRAPHDEF_TEXT: protos.GraphDef,
-           Format.METAGRAPH: protos.MetaGraphDef, Format.SAVED_MODEL_V1: protos.SavedModel}[art.format]
-    data = path.read_bytes()
-    message = cls()
+    cls, what = {Format.GRAPHDEF: (protos.GraphDef, "GraphDef"), Format.GRAPHDEF_TEXT: (protos.GraphDef, "GraphDef"),
+                 Format.METAGRAPH: (protos.MetaGraphDef, "MetaGraphDef"),
+                 Format.SAVED_MODEL_V1: (protos.SavedModel, "SavedModel")}[art.format]
     text = art.format is Format.GRAPHDEF_TEXT or path.suffix == ".pbtxt"
-    if text:
-        text_format.Parse(data.decode("utf-8"), message)
-    else:
-        message.ParseFromString(data)
-    return message, text
+    return parse_proto(path, path.read_bytes(), cls, what, text=text), text
 
 
 def _meta_graphs(art: Artifact, message) -> dict[str, object]:

@@ -51,6 +51,11 @@ def _parse_binary(path: Path, data: bytes, cls, what: str):
     return msg
 
 
+def parse_proto(path: Path, data: bytes, cls, what: str, *, text: bool):
+    """``data`` parsed as ``cls``, in text or binary form; a bad file is one ArtifactError line."""
+    return _parse_text(path, data, cls, what) if text else _parse_binary(path, data, cls, what)
+
+
 # protobuf parses text format in Python, at about 1 MB/s: past this a file takes minutes.
 MAX_TEXT_BYTES = 10 * 1024**2
 

@@ -11,10 +11,6 @@ from typing import Any, Iterable, Mapping
 from graphaudit.errors import UsageError
 from graphaudit.findings import Severity
 
-if sys.version_info >= (3, 11):
-    import tomllib
-else:  # pragma: no cover - Python 3.10
-    import tomli as tomllib
 
 DEFAULT_MAX_FILE_SIZE = 2 * 1024**3  # protobuf cannot parse more than 2 GiB anyway
 DEFAULT_MIN_DUPLICATE_OPS = 20
@@ -153,12 +149,22 @@ def _suppression(item: Any, origin: str) -> Suppression:
     return Suppression(**item)
 
 
+def _toml():
+    """tomllib, imported when a config file is read (most runs read none)."""
+    if sys.version_info >= (3, 11):
+        import tomllib
+    else:  # pragma: no cover - Python 3.10
+        import tomli as tomllib
+    return tomllib
+
+
 def find_config(start: Path) -> Path | None:
     """The nearest pyproject.toml with a [tool.graphaudit] table, from ``start`` upwards."""
     start = start.resolve()
     for folder in (start, *start.parents):
         candidate = folder / "pyproject.toml"
         if candidate.is_file():
+            tomllib = _toml()
             try:
                 data = tomllib.loads(candidate.read_text(encoding="utf-8"))
             except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
@@ -175,6 +181,7 @@ def find_config(start: Path) -> Path | None:
 
 def load_config(path: Path) -> Options:
     """Read ``[tool.graphaudit]`` from a pyproject.toml, or the top level of a graphaudit.toml."""
+    tomllib = _toml()
     try:
         data = tomllib.loads(path.read_text(encoding="utf-8"))
     except FileNotFoundError:

@@ -42,14 +42,14 @@ def test_version_short_and_long(capsys, flag):
 
 
 def test_no_color_beats_a_terminal_and_force_color_colours_a_pipe(models, capsys, monkeypatch):
-    from graphaudit import cli
+    from graphaudit import runner
 
     monkeypatch.setenv("NO_COLOR", "1")
     monkeypatch.setenv("FORCE_COLOR", "1")
-    assert cli._color(None) is False
-    assert cli._color(True) is True  # the flag wins over the environment
+    assert runner._color(None) is False
+    assert runner._color(True) is True  # the flag wins over the environment
     monkeypatch.setenv("NO_COLOR", "")  # an empty value does not count (no-color.org)
-    assert cli._color(None) is True
+    assert runner._color(None) is True
     code, out, _ = run(capsys, "check", str(models / "bad"))
     assert code == 1 and "\x1b[" in out
     monkeypatch.setenv("NO_COLOR", "yes")
@@ -57,7 +57,7 @@ def test_no_color_beats_a_terminal_and_force_color_colours_a_pipe(models, capsys
     assert code == 1 and "\x1b[" not in out and "GA201 error [uninitialized-variable]" in out
     monkeypatch.delenv("NO_COLOR")
     monkeypatch.delenv("FORCE_COLOR")
-    assert cli._color(None) is None
+    assert runner._color(None) is None
 
 
 def test_broken_pyproject_found_automatically_is_a_usage_error(models, tmp_path, capsys, monkeypatch):

@@ -6,7 +6,7 @@ import io
 import sys
 import time
 
-from graphaudit import cli
+from graphaudit import runner
 
 
 class _Terminal(io.StringIO):
@@ -19,7 +19,7 @@ def test_one_long_artifact_shows_a_spinner_and_elapsed_time_after_the_delay(monk
     monkeypatch.setattr(sys, "stderr", err)
     monkeypatch.setenv("TERM", "xterm")
     monkeypatch.delenv("NO_COLOR", raising=False)
-    with cli._progress(delay=0.05) as update:
+    with runner._progress(delay=0.05) as update:
         assert update is not None
         time.sleep(0.6)  # the one artifact is still being read: no update has come yet
         update(1, 1, "model.ckpt")
@@ -29,7 +29,7 @@ def test_one_long_artifact_shows_a_spinner_and_elapsed_time_after_the_delay(monk
 def test_nothing_is_shown_before_the_delay(monkeypatch):
     err = _Terminal()
     monkeypatch.setattr(sys, "stderr", err)
-    with cli._progress(delay=30.0) as update:
+    with runner._progress(delay=30.0) as update:
         update(1, 2, "a.pb")
         update(2, 2, "b.pb")
     assert err.getvalue() == ""
@@ -38,11 +38,11 @@ def test_nothing_is_shown_before_the_delay(monkeypatch):
 def test_quiet_and_a_piped_stderr_show_nothing(monkeypatch):
     err = _Terminal()
     monkeypatch.setattr(sys, "stderr", err)
-    with cli._progress(delay=0.0, quiet=True) as update:
+    with runner._progress(delay=0.0, quiet=True) as update:
         time.sleep(0.1)
     assert update is None and err.getvalue() == ""
     piped = io.StringIO()
     monkeypatch.setattr(sys, "stderr", piped)
-    with cli._progress(delay=0.0) as update:
+    with runner._progress(delay=0.0) as update:
         time.sleep(0.1)
     assert update is None and piped.getvalue() == ""

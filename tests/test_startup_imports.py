@@ -85,3 +85,33 @@ def test_a_text_graph_still_parses(tmp_path):
     modules, out, code = _modules("check", "--isolated", "--format", "json", str(path))
     assert code == 0, out
     assert '"nodes": 1' in out
+
+
+def test_version_imports_nothing_but_the_version():
+    modules, out, code = _modules("--version")
+    assert code == 0 and out.startswith("graphaudit ")
+    assert {m for m in modules if m.startswith("graphaudit")} == {"graphaudit", "graphaudit.cli", "graphaudit.version"}
+    assert _tops(modules) & {"numpy", "typer", "rich", "google", "tomllib"} == set()
+
+
+@pytest.mark.parametrize("args", [["--help"], ["check", "--help"]])
+def test_help_imports_typer_but_no_numpy_protobuf_or_rules(args):
+    modules, out, code = _modules(*args)
+    assert code == 0 and "Usage: graphaudit" in out
+    assert "typer" in _tops(modules)  # help texts are typer's own
+    assert _tops(modules) & {"numpy", "google", "tensorboard", "rich", "tomllib"} == set()
+    assert not any(m.startswith(("graphaudit.rules", "graphaudit.analysis", "graphaudit.formats")) for m in modules)
+
+
+def test_a_plain_check_builds_no_typer_app_and_reads_no_config(binary_graph):
+    modules, out, code = _modules("check", "--isolated", "--format", "json", str(binary_graph))
+    assert code in (0, 1) and '"error": null' in out
+    assert _tops(modules) & {"typer", "click", "tomllib"} == set()
+    assert "graphaudit.commands" not in modules
+
+
+def test_a_check_typer_must_parse_still_runs(binary_graph):
+    # `-fjson` (a short option glued to its value) is left to typer; the audit is the same.
+    modules, out, code = _modules("check", "--isolated", "-fjson", str(binary_graph))
+    assert code in (0, 1) and '"error": null' in out
+    assert "graphaudit.commands" in modules

@@ -10,7 +10,7 @@ from google.protobuf import text_format
 
 from graphaudit.artifact import Artifact, Format, KerasObject, ValueOrigin, ValuesMissing, Variable
 from graphaudit.errors import ArtifactError
-from graphaudit.formats import protos
+from graphaudit.formats import protos, textproto
 from graphaudit.formats.graphs import build_graph, check_importable, graph_from_wire, node_probes, read_metagraph
 from graphaudit.formats.keras import apply_saved_model_metadata, read_keras_h5, read_keras_v3
 from graphaudit.formats.checkpoint_paths import has_v1_files, meta_checkpoint_prefix, meta_prefix
@@ -56,14 +56,54 @@ def parse_proto(path: Path, data: bytes, cls, what: str, *, text: bool):
     return _parse_text(path, data, cls, what) if text else _parse_binary(path, data, cls, what)
 
 
-# protobuf parses text format in Python, at about 1 MB/s: past this a file takes minutes.
-MAX_TEXT_BYTES = 10 * 1024**2
+# graphaudit's own text reader (formats/textproto) reads 4-6 MB/s; a check peaks at about 11 times
+# the text's size in RSS (30 MB of GraphDef text: 308 MB). At this limit that is about 1.1 GB, the
+# peak of a binary million-node check (docs/limits.md).
+MAX_TEXT_BYTES = 100 * 1024**2
+# protobuf's own text parser, for what textproto leaves to it (extensions, groups), runs at
+# about 0.2 MB/s in Python: past this it would take minutes.
+MAX_FALLBACK_TEXT_BYTES = 10 * 1024**2
+
+
+def text_to_wire(path: Path, data: bytes, cls, what: str) -> bytes | None:
+    """The wire bytes of text-format ``data``, or None where only protobuf's own parser reads it."""
+    if len(data) > MAX_TEXT_BYTES:
+        raise ArtifactError(path, f"text-format {what} is {len(data):,} bytes; graphaudit parses text protobufs "
+                                  f"of at most {MAX_TEXT_BYTES:,}; save it in binary form instead")
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise ArtifactError(path, f"expected a text-format {what}; not UTF-8 text ({exc.reason} at byte {exc.start})") from None
+    try:
+        return textproto.to_wire(text, cls.DESCRIPTOR)
+    except textproto.TextProtoError as exc:
+        raise ArtifactError(path, f"expected a text-format {what}; {exc}") from None
+    except textproto.Unsupported:
+        return None
 
 
 def _parse_text(path: Path, data: bytes, cls, what: str):
-    if len(data) > MAX_TEXT_BYTES:
-        raise ArtifactError(path, f"text-format {what} is {len(data):,} bytes; graphaudit parses text protobufs "
-                                  f"of at most {MAX_TEXT_BYTES:,} (about 1 MB/s); save it in binary form instead")
+    wire = text_to_wire(path, data, cls, what)
+    if wire is None:
+        return _parse_text_format(path, data, cls, what)
+    return _parse_transcoded(path, wire, cls, what)
+
+
+def _parse_transcoded(path: Path, wire: bytes, cls, what: str):
+    msg = cls()
+    try:
+        msg.ParseFromString(wire)
+    except (pb_message.DecodeError, RuntimeError, ValueError) as exc:
+        # What upb checks beyond the text's syntax (a string field's UTF-8, its depth limit).
+        raise ArtifactError(path, f"expected a text-format {what}; its values do not form one ({_short(exc)})") from None
+    return msg
+
+
+def _parse_text_format(path: Path, data: bytes, cls, what: str):
+    if len(data) > MAX_FALLBACK_TEXT_BYTES:
+        raise ArtifactError(path, f"text-format {what} is {len(data):,} bytes and uses extensions or groups, "
+                                  f"which graphaudit reads only up to {MAX_FALLBACK_TEXT_BYTES:,} bytes "
+                                  "(protobuf's own text parser, about 0.2 MB/s); save it in binary form instead")
     msg = cls()
     try:
         text_format.Parse(data.decode("utf-8"), msg, allow_unknown_extension=True)
@@ -71,8 +111,6 @@ def _parse_text(path: Path, data: bytes, cls, what: str):
         where = f"line {exc.GetLine()}, column {exc.GetColumn()}: " if exc.GetLine() else ""
         detail = str(exc).split(" : ", 1)[-1]
         raise ArtifactError(path, f"expected a text-format {what}; {where}{detail}") from None
-    except UnicodeDecodeError as exc:
-        raise ArtifactError(path, f"expected a text-format {what}; not UTF-8 text ({exc.reason} at byte {exc.start})") from None
     except RecursionError:
         raise ArtifactError(path, f"expected a text-format {what}; its messages nest deeper than the "
                                   "protobuf text parser follows") from None
@@ -95,11 +133,20 @@ def _starts_texty(path: Path) -> bool:
 def read_graphdef(path: Path, max_file_size: int) -> Artifact:
     data = _read_bytes(path, max_file_size)
     text = _starts_texty(path) and looks_text(data[:4096])  # binary protos hold control bytes early
-    gd = (_parse_text if text else _parse_binary)(path, data, protos.GraphDef, "GraphDef")
+    art = Artifact(path=str(path), format=Format.GRAPHDEF_TEXT if text else Format.GRAPHDEF)
+    if text:
+        # Text is transcoded to wire bytes, then read like a binary GraphDef.
+        wire = text_to_wire(path, data, protos.GraphDef, "GraphDef")
+        if wire is None:
+            gd = _parse_text_format(path, data, protos.GraphDef, "GraphDef")
+        else:
+            data, text = wire, False
+            gd = _parse_transcoded(path, data, protos.GraphDef, "GraphDef")
+    else:
+        gd = _parse_binary(path, data, protos.GraphDef, "GraphDef")
     if not gd.node and not gd.library.function:
         raise ArtifactError(path, "expected a GraphDef with nodes; it parsed but holds no nodes")
     _check_nodes(path, gd.node)
-    art = Artifact(path=str(path), format=Format.GRAPHDEF_TEXT if text else Format.GRAPHDEF)
     graph = None
     if not text and not gd.library.function:
         # The parsed tree (several times the file's size) goes before the nodes are read column-wise.

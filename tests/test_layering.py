@@ -24,6 +24,22 @@ STAGES = (
 NO_FORMATS = ("graphaudit.analysis", "graphaudit.rules")
 
 
+#: Protobuf and wire knowledge (generated proto classes, the wire format, formats' internals) lives
+#: in formats/ only; everyone else goes through formats' public functions. The harness (testing/)
+#: writes artifacts as TensorFlow does, so it builds protobufs too: it is the writer's side of the
+#: same boundary, and only the pytest plugin imports it.
+WIRE_MODULES = ("graphaudit.formats", "graphaudit.testing")
+WIRE_PACKAGES = ("google.protobuf", "tensorboard", "tensorflow.core")
+#: formats' public face: whole modules, or the names a module exports to the rest of graphaudit.
+FORMATS_PUBLIC_MODULES = ("graphaudit.formats.editing", "graphaudit.formats.live")
+FORMATS_PUBLIC_NAMES = {
+    "graphaudit.formats.readers": {"read"},
+    "graphaudit.formats.sniff": {"discover", "artifact_roots", "current_checkpoint", "Candidate", "SearchOptions"},
+    "graphaudit.formats.checkpoint_writer": {"write_checkpoint"},
+}
+TESTING_USERS = ("graphaudit.testing", "graphaudit.pytest_plugin")
+
+
 def modules() -> dict[str, Path]:
     out = {}
     for path in sorted(PACKAGE.rglob("*.py")):
@@ -135,6 +151,53 @@ def violations(graph: dict[str, set[str]]) -> set[tuple[str, str]]:
     return out
 
 
+def raw_imports(name: str, path: Path) -> list[tuple[str, tuple[str, ...] | None]]:
+    """Each import of a module: (absolute module, names taken from it, or None for `import m`)."""
+    is_package = path.name == "__init__.py"
+    out: list[tuple[str, tuple[str, ...] | None]] = []
+    for node in ast.walk(ast.parse(path.read_text(), str(path))):
+        if isinstance(node, ast.Import):
+            out += [(a.name, None) for a in node.names]
+        elif isinstance(node, ast.ImportFrom):
+            module = node.module or ""
+            if node.level:
+                base = name.split(".") if is_package else name.split(".")[:-1]
+                base = base[: len(base) - (node.level - 1)]
+                module = ".".join(base + ([node.module] if node.module else []))
+            out.append((module, tuple(a.name for a in node.names)))
+    return out
+
+
+def wire_violations(mods: dict[str, Path]) -> set[tuple[str, str]]:
+    """Imports of protobuf or of formats' internals outside formats/ (and the harness)."""
+    out = set()
+    for name, path in mods.items():
+        if name.startswith(WIRE_MODULES):
+            continue
+        for module, names in raw_imports(name, path):
+            if module.startswith(WIRE_PACKAGES):
+                out.add((name, module))
+                continue
+            if module == "graphaudit.formats":
+                targets = [(f"{module}.{n}", None) for n in names or ("",)]
+            elif module.startswith("graphaudit.formats."):
+                targets = [(module, names)]
+            else:
+                continue
+            for target, taken in targets:
+                if target in FORMATS_PUBLIC_MODULES:
+                    continue
+                public = FORMATS_PUBLIC_NAMES.get(target)
+                if public is None or taken is None or not set(taken) <= public:
+                    out.add((name, target + ("" if taken is None else f" ({', '.join(sorted(set(taken) - (public or set())))})")))
+    return out
+
+
+def harness_users(graph: dict[str, set[str]]) -> set[tuple[str, str]]:
+    return {(m, t) for m, targets in graph.items() for t in targets
+            if t.startswith("graphaudit.testing") and not m.startswith(TESTING_USERS)}
+
+
 def test_the_import_graph_has_no_cycles():
     found = cycles(import_graph())
     assert not found, "import cycles:\n" + "\n".join(" <-> ".join(c) for c in found)
@@ -144,6 +207,40 @@ def test_every_import_points_down_the_pipeline():
     found = sorted(violations(import_graph()))
     assert not found, "imports of a later stage, or of formats/ from analysis or rules:\n" + "\n".join(
         f"  {a} -> {b}" for a, b in found)
+
+
+def test_only_formats_knows_protobuf_and_the_wire():
+    found = sorted(wire_violations(modules()))
+    assert not found, ("protobuf or formats internals outside formats/ (use formats' public functions, or "
+                       "move the code into formats/):\n" + "\n".join(f"  {a} -> {b}" for a, b in found))
+
+
+def test_the_harness_is_imported_only_by_the_pytest_plugin():
+    found = sorted(harness_users(import_graph()))
+    assert not found, "graphaudit.testing builds protobufs; only tests and the pytest plugin may use it:\n" + \
+        "\n".join(f"  {a} -> {b}" for a, b in found)
+
+
+def test_the_wire_checker_sees_protobuf_and_formats_internals(tmp_path):
+    pkg = tmp_path / "graphaudit"
+    (pkg / "formats").mkdir(parents=True)
+    for rel in ("__init__.py", "formats/__init__.py", "formats/protos.py", "formats/readers.py",
+                "formats/editing.py"):
+        (pkg / rel).write_text("from google.protobuf import text_format\n")
+    (pkg / "fix.py").write_text("def f():\n    from google.protobuf import text_format\n"
+                                "from graphaudit.formats import protos, editing\n"
+                                "from .formats.readers import read, parse_proto\n")
+    (pkg / "engine.py").write_text("from graphaudit.formats.readers import read\nimport graphaudit.formats.editing\n")
+    mods = {}
+    for path in sorted(pkg.rglob("*.py")):
+        parts = path.relative_to(tmp_path).with_suffix("").parts
+        mods[".".join(parts[:-1] if parts[-1] == "__init__" else parts)] = path
+    assert wire_violations(mods) == {
+        ("graphaudit.fix", "google.protobuf"),
+        ("graphaudit.fix", "graphaudit.formats.protos"),
+        ("graphaudit.fix", "graphaudit.formats.readers (parse_proto)"),
+        ("graphaudit", "google.protobuf"),
+    }
 
 
 def test_the_checker_sees_imports_inside_functions_and_type_checking_blocks(tmp_path):

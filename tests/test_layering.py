@@ -40,10 +40,10 @@ FORMATS_PUBLIC_NAMES = {
 TESTING_USERS = ("graphaudit.testing", "graphaudit.pytest_plugin")
 
 
-def modules() -> dict[str, Path]:
+def modules(package: Path = PACKAGE) -> dict[str, Path]:
     out = {}
-    for path in sorted(PACKAGE.rglob("*.py")):
-        parts = path.relative_to(PACKAGE.parent).with_suffix("").parts
+    for path in sorted(package.rglob("*.py")):
+        parts = path.relative_to(package.parent).with_suffix("").parts
         if parts[-1] == "__init__":
             parts = parts[:-1]
         out[".".join(parts)] = path
@@ -231,10 +231,7 @@ def test_the_wire_checker_sees_protobuf_and_formats_internals(tmp_path):
                                 "from graphaudit.formats import protos, editing\n"
                                 "from .formats.readers import read, parse_proto\n")
     (pkg / "engine.py").write_text("from graphaudit.formats.readers import read\nimport graphaudit.formats.editing\n")
-    mods = {}
-    for path in sorted(pkg.rglob("*.py")):
-        parts = path.relative_to(tmp_path).with_suffix("").parts
-        mods[".".join(parts[:-1] if parts[-1] == "__init__" else parts)] = path
+    mods = modules(pkg)
     assert wire_violations(mods) == {
         ("graphaudit.fix", "google.protobuf"),
         ("graphaudit.fix", "graphaudit.formats.protos"),
@@ -252,10 +249,7 @@ def test_the_checker_sees_imports_inside_functions_and_type_checking_blocks(tmp_
     (pkg / "analysis" / "__init__.py").write_text(
         "from typing import TYPE_CHECKING\nif TYPE_CHECKING:\n    from ..formats import wire\n")
     (pkg / "formats.py").write_text("")
-    mods = {}
-    for path in sorted(pkg.rglob("*.py")):
-        parts = path.relative_to(tmp_path).with_suffix("").parts
-        mods[".".join(parts[:-1] if parts[-1] == "__init__" else parts)] = path
+    mods = modules(pkg)
     graph = {name: imports_of(name, path, set(mods)) for name, path in mods.items()}
     assert cycles(graph) == [["graphaudit.findings", "graphaudit.reporters"]]
     assert ("graphaudit.analysis", "graphaudit.formats") in violations(graph)

@@ -319,3 +319,73 @@ def test_a_graph_tensorflow_writes_as_text_with_odd_values_parses_as_protobuf_pa
     text = (tmp_path / "g.pbtxt").read_text(encoding="utf-8")
     assert "tensor_content" in text and "library" in text
     assert ours(text, protos.GraphDef) == reference(text, protos.GraphDef)
+
+
+# ---------------------------------------------------------------------------- through the CLI
+
+def _findings(path, capsys) -> tuple[int, list]:
+    import json
+
+    from graphaudit.cli import main
+
+    code = main(["check", str(path), "--format", "json", "--isolated"])
+    art = json.loads(capsys.readouterr().out)["artifacts"][0]
+    assert art["error"] is None, art["error"]
+    return code, [{k: v for k, v in f.items() if k != "location"} | {"nodes": f["location"]["nodes"]}
+                  for f in art["findings"]]
+
+
+@pytest.mark.parametrize("with_functions", [False, True], ids=["wire scan", "with a function library"])
+def test_a_graph_in_text_and_in_binary_gets_the_same_findings(tmp_path, capsys, with_functions):
+    import numpy as np
+
+    import handmade as h
+
+    nodes = [h.node("images", "Placeholder", dtype="float", shape=(-1, 4)),
+             h.node("input_1", "Placeholder", dtype="float", shape=(-1, 4)),
+             h.node("c", "Const", value=np.arange(6, dtype="float32").reshape(2, 3) / 7)]
+    live, dead = "images", "input_1"
+    for k in range(12):  # the seed's bug: the model applied twice, one copy dead
+        nodes += h.variable(f"dense_{k}/kernel", shape=(4, 4))
+        for scope, x in (("model/", live), ("", dead)):
+            nodes += [h.node(f"{scope}dense_{k}/MatMul", "MatMul", x, f"dense_{k}/kernel/read", T="float"),
+                      h.node(f"{scope}dense_{k}/Relu", "Relu", f"{scope}dense_{k}/MatMul", T="float")]
+        live, dead = f"model/dense_{k}/Relu", f"dense_{k}/Relu"
+    nodes.append(h.node("output", "Identity", live, T="float"))
+    functions = [h.function("f", [("x", "float")], {"y": "n:y:0"}, h.node("n", "Identity", "x", T="float"))] \
+        if with_functions else []
+    gd = h.graph_def(*nodes, functions=functions)
+    (tmp_path / "graph.pb").write_bytes(gd.SerializeToString(deterministic=True))
+    (tmp_path / "graph.pbtxt").write_text(text_format.MessageToString(gd), encoding="utf-8")
+    binary = _findings(tmp_path / "graph.pb", capsys)
+    text = _findings(tmp_path / "graph.pbtxt", capsys)
+    assert text == binary
+    assert [f["code"] for f in text[1]] == ["GA101"], text
+    assert text[1][0]["nodes"] == ["input_1", "dense_11/Relu"]
+    assert text[1][0]["message"].startswith("`dense_0/` ... `dense_11/` (24 ops, 192 params) is an unused copy of `model/`")
+
+
+def test_a_malformed_pbtxt_is_one_error_line_with_its_place(tmp_path, capsys):
+    from graphaudit.cli import main
+
+    path = tmp_path / "graph.pbtxt"
+    path.write_text('node {\n  name: "a"\n  opp: "Const"\n}\n', encoding="utf-8")
+    assert main(["check", str(path), "--no-color", "--isolated"]) == 2
+    out, err = capsys.readouterr()
+    errors = [line for line in (out + err).splitlines() if ": error: " in line]
+    assert errors == [f"{path}: error: expected a text-format GraphDef; line 3, column 3: message type "
+                      "`tensorboard.NodeDef` has no field named `opp`"]
+    assert "Traceback" not in out + err
+
+
+def test_a_pbtxt_over_the_text_limit_is_refused_before_parsing(tmp_path, capsys, monkeypatch):
+    from graphaudit.cli import main
+    from graphaudit.formats import readers
+
+    monkeypatch.setattr(readers, "MAX_TEXT_BYTES", 1000)
+    path = tmp_path / "graph.pbtxt"
+    path.write_text('node { name: "a" op: "NoOp" }\n' * 100, encoding="utf-8")
+    assert main(["check", str(path), "--no-color", "--isolated"]) == 2
+    out = capsys.readouterr().out
+    assert f"{path}: error: text-format GraphDef is 3,000 bytes; graphaudit parses text protobufs of at most 1,000; " \
+           "save it in binary form instead" in out

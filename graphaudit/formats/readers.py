@@ -58,7 +58,7 @@ def parse_proto(path: Path, data: bytes, cls, what: str, *, text: bool):
 
 # graphaudit's own text reader (formats/textproto) reads 4-6 MB/s; a check peaks at about 11 times
 # the text's size in RSS (30 MB of GraphDef text: 308 MB). At this limit that is about 1.1 GB, the
-# peak of a binary million-node check (docs/limits.md).
+# peak of a binary million-node check (docs/configuration.md, "Size limits").
 MAX_TEXT_BYTES = 100 * 1024**2
 # protobuf's own text parser, for what textproto leaves to it (extensions, groups), runs at
 # about 0.2 MB/s in Python: past this it would take minutes.

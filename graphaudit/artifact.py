@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import enum
-from dataclasses import dataclass, field
+from dataclasses import field
 from functools import cached_property
 from typing import Any, Mapping, Protocol, Sequence
 
@@ -17,6 +17,7 @@ from graphaudit.model.ops import (  # noqa: F401  (the model's op sets, re-expor
     VARIABLE_OPS,
     UpdateKind,
 )
+from graphaudit.records import dataclass
 
 
 class AttrKind(enum.IntEnum):

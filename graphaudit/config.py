@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import fnmatch
 import sys
-from dataclasses import dataclass, fields, replace
+from dataclasses import fields, replace
 from pathlib import Path
 from typing import Any, Iterable, Mapping
 
 from graphaudit.errors import UsageError
 from graphaudit.findings import Severity
+from graphaudit.records import dataclass
 
 
 DEFAULT_MAX_FILE_SIZE = 2 * 1024**3  # protobuf cannot parse more than 2 GiB anyway

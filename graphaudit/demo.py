@@ -6,9 +6,10 @@ import contextlib
 import os
 import tempfile
 import time
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, Iterator
+
+from graphaudit.records import dataclass
 
 IMAGE = 32  # small images keep the demo fast; VGG19's weights do not depend on the input size
 

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import enum
-from dataclasses import dataclass, field
+from dataclasses import field
 from typing import Any, Iterable
+
+from graphaudit.records import dataclass
 
 
 class Severity(str, enum.Enum):

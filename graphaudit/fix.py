@@ -6,7 +6,7 @@ import os
 import shutil
 import tempfile
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import field
 from pathlib import Path
 
 import numpy as np
@@ -17,6 +17,7 @@ from graphaudit.findings import Finding
 from graphaudit.formats import editing
 from graphaudit.formats.editing import Unsafe
 from graphaudit.names import plural
+from graphaudit.records import dataclass
 
 #: Formats whose graph `fix` rewrites: their protobufs hold the whole graph and its saver.
 GRAPH_FORMATS = (Format.GRAPHDEF, Format.GRAPHDEF_TEXT, Format.METAGRAPH, Format.SAVED_MODEL_V1)

@@ -26,11 +26,12 @@ defaults are not assumed for it, only constants fold (``assume_defaults=False``)
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, field
+from dataclasses import field
 from typing import TYPE_CHECKING, Iterable, Mapping
 
 from graphaudit.analysis.calls import callers as _callers
 from graphaudit.artifact import function_of, graph_key
+from graphaudit.records import dataclass
 
 if TYPE_CHECKING:
     from graphaudit.artifact import Artifact, Graph

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
 from typing import TYPE_CHECKING, Sequence
 
 import numpy as np
@@ -12,6 +11,7 @@ from graphaudit.analysis.graph_algorithms import components, sinks
 from graphaudit.analysis.node_keys import DATA, DATA_SOURCE_OPS, DTYPE_BYTES, full_shape, tensor_dtype_shape
 from graphaudit.analysis.structure import GraphStructure
 from graphaudit.artifact import PASS_THROUGH_OPS, AttrColumns, Graph
+from graphaudit.records import dataclass
 
 if TYPE_CHECKING:
     from graphaudit.analysis.reachability import Reach

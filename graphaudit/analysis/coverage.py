@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import enum
-from dataclasses import dataclass
 
 from graphaudit.artifact import ASSIGN_OPS, RESTORE_OPS, VARIABLE_OPS, Artifact, RootKind, ValueOrigin, Variable
+from graphaudit.records import dataclass
 
 
 class ValueSource(str, enum.Enum):

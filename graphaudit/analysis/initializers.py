@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import math
 import re
-from dataclasses import dataclass, field
+from dataclasses import field
 from typing import TYPE_CHECKING, Any, Mapping
 
 import numpy as np
+
+from graphaudit.records import dataclass
 
 if TYPE_CHECKING:
     from graphaudit.artifact import Artifact, Graph, Variable

@@ -18,8 +18,9 @@
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
 from typing import TYPE_CHECKING, Iterable
+
+from graphaudit.records import dataclass
 
 if TYPE_CHECKING:
     from graphaudit.artifact import Artifact

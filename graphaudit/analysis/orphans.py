@@ -21,12 +21,12 @@ both copies stay roots.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
 from typing import TYPE_CHECKING, Iterable, Sequence
 
 import numpy as np
 
 from graphaudit.analysis.node_keys import DATA_SOURCE_OPS
+from graphaudit.records import dataclass
 
 if TYPE_CHECKING:
     from graphaudit.analysis.structure import GraphStructure

@@ -7,7 +7,7 @@ import fnmatch
 import functools
 import os
 import re
-from dataclasses import dataclass, field
+from dataclasses import field
 from typing import Any, Iterable, Iterator, Mapping, Sequence
 
 import numpy as np
@@ -16,6 +16,7 @@ from graphaudit.artifact import Artifact, UpdateKind
 from graphaudit.config import Settings
 from graphaudit.errors import ArtifactError
 from graphaudit.names import common_scope
+from graphaudit.records import dataclass
 
 
 class EvidenceKind(enum.IntEnum):

@@ -26,11 +26,12 @@ and ``Analyses.roots_note`` says which roots were used and what was left out.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import field
 from typing import TYPE_CHECKING, Iterable, Mapping
 
 from graphaudit.analysis.calls import callers as _callers
 from graphaudit.artifact import ASSIGN_OPS, VARIABLE_OPS, Artifact, Graph, Root, RootKind, graph_key
+from graphaudit.records import dataclass
 
 if TYPE_CHECKING:
     from graphaudit.analysis.control_flow import Folding

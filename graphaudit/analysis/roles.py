@@ -27,11 +27,11 @@ from __future__ import annotations
 
 import enum
 import re
-from dataclasses import dataclass
 from typing import TYPE_CHECKING, Mapping
 
 from graphaudit.artifact import VARIABLE_OPS, Artifact, UpdateKind, graph_key
 from graphaudit.model.ops import BATCH_NORM_OPS, OPTIMIZER_PREFIXES
+from graphaudit.records import dataclass
 
 if TYPE_CHECKING:
     from graphaudit.analysis.updates import UpdateFacts

@@ -15,11 +15,12 @@ from __future__ import annotations
 
 import os
 import re
-from dataclasses import dataclass, field
+from dataclasses import field
 from typing import Sequence
 
 from graphaudit.artifact import Artifact, Format, Variable
 from graphaudit.model.keras import NEVER_TRAINED
+from graphaudit.records import dataclass
 
 # Slot names of the TF1 optimizers (`tf.compat.v1.train.*`), with the `_N` of a second optimizer.
 TF1_SLOT_RE = re.compile(r"^(Adam|Momentum|RMSProp|Adagrad|AdagradDA|Ftrl|Adadelta|ProximalAdagrad|"

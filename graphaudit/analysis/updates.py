@@ -9,7 +9,7 @@
 from __future__ import annotations
 
 from collections import deque
-from dataclasses import dataclass, field
+from dataclasses import field
 
 import numpy as np
 
@@ -25,6 +25,7 @@ from graphaudit.artifact import (
     graph_key,
 )
 from graphaudit.model.ops import classify_updates, is_write
+from graphaudit.records import dataclass
 
 # Control-flow ops whose first input is not passed to the branch functions.
 _PREDICATE_FIRST = frozenset({"If", "StatelessIf", "Case", "StatelessCase"})

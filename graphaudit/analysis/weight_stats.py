@@ -43,13 +43,14 @@ from __future__ import annotations
 
 import math
 import mmap
-from dataclasses import dataclass, field
+from dataclasses import field
 from functools import lru_cache
 from typing import Any, Iterator, Mapping
 
 import numpy as np
 
 from graphaudit.analysis.initializers import CONSTANT_KINDS, RANDOM_KINDS, TRUNCATION, InitSpec
+from graphaudit.records import dataclass
 
 #: Elements per chunk: 64K float32 temporaries stay in the CPU cache.
 CHUNK = 1 << 16

@@ -8,7 +8,6 @@ import mmap
 import os
 import re
 import stat
-from dataclasses import dataclass
 
 import numpy as np
 from google.protobuf.message import DecodeError
@@ -18,6 +17,7 @@ from graphaudit.formats import crc32c, protos
 from graphaudit.formats.checkpoint_paths import find_checkpoint_prefix, siblings
 from graphaudit.formats.table import FOOTER_SIZE, Table, TableError
 from graphaudit.model.dtypes import NUMPY_BY_NAME, bfloat16_to_float32  # noqa: F401  (bfloat16_to_float32 re-exported)
+from graphaudit.records import dataclass
 
 OBJECT_GRAPH_KEY = "_CHECKPOINTABLE_OBJECT_GRAPH"
 BUNDLE_VERSION = 1  # tensor_bundle.h kTensorBundleVersion: the format this reader understands

@@ -5,13 +5,13 @@ from __future__ import annotations
 import os
 import struct
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
 
 import numpy as np
 
 from graphaudit.formats import crc32c, protos
 from graphaudit.formats.table import encode_varint, write_table
 from graphaudit.model.dtypes import DTYPE_NUMBERS, NUMPY_BY_NAME
+from graphaudit.records import dataclass
 
 #: tensor_bundle.h: kTensorBundleVersion and kTensorBundleMinConsumer.
 BUNDLE_VERSION = 1

@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
 from pathlib import Path
 
 from graphaudit.artifact import Artifact, Format
 from graphaudit.formats.contexts import CONTEXTS, context_names, names_in
 from graphaudit.formats.graphs import tensor_node
+from graphaudit.records import dataclass
 
 
 #: Collections of VariableDefs; the others name nodes or hold protos of their own.

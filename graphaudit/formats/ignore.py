@@ -9,9 +9,10 @@ from __future__ import annotations
 
 import os
 import re
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterable, Sequence
+
+from graphaudit.records import dataclass
 
 # Like ruff's defaults: version control, caches, tool and virtual environments. A folder holding
 # a `pyvenv.cfg` is a virtual environment whatever its name.

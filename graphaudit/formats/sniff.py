@@ -14,7 +14,7 @@ import os
 import re
 import stat
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass, field
+from dataclasses import field
 from pathlib import Path
 from typing import Iterable
 
@@ -23,6 +23,7 @@ from graphaudit.errors import ArtifactError
 from graphaudit.formats.checkpoint_paths import SHARD_RE, V1_SHARD_RE, file_prefix, prefix_from_state
 from graphaudit.formats.ignore import (DEFAULT_EXCLUDE, IgnoreFile, enclosing_gitignores, is_ignored,
                                        parse_patterns, read_gitignore)
+from graphaudit.records import dataclass
 
 TABLE_MAGIC = (0xDB4775248B80FB57).to_bytes(8, "little")
 HDF5_MAGIC = b"\x89HDF\r\n\x1a\n"

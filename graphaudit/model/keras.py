@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import Any, Mapping
+
+from graphaudit.records import dataclass
 
 # How a variable's `trainable_source` ends when Keras never trains it: readers write it, and the
 # optimizer-slot analysis leaves such variables out when it lines slots up by order.

@@ -7,8 +7,10 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import field
 from typing import Sequence
+
+from graphaudit.records import dataclass
 
 GAP_X = 22  # between boxes of one layer
 GAP_Y = 34  # between layers

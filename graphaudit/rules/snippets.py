@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
 from string import Template
 from typing import Iterable, Sequence
+
+from graphaudit.records import dataclass
 
 #: The names a snippet may use without defining them. The test suite defines exactly these when it
 #: executes every snippet (tests/test_fixup_snippets.py); docs/fixup-snippets.md lists them.

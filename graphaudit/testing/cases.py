@@ -7,12 +7,12 @@ import os
 import shutil
 import tempfile
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 
 from graphaudit.formats import protos
+from graphaudit.records import dataclass
 from graphaudit.testing.files import dtype_enum, write_checkpoint
 from graphaudit.testing.nodes import Var, const, flatten, node, trained
 

@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import zlib
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import field
 from typing import Any
 
 import numpy as np
 
 from graphaudit.formats import protos
+from graphaudit.records import dataclass
 from graphaudit.testing.files import dtype_enum
 
 #: Attr keys whose string value names a dtype (``T="float32"``), not a string attr.

@@ -115,3 +115,11 @@ def test_a_check_typer_must_parse_still_runs(binary_graph):
     modules, out, code = _modules("check", "--isolated", "-fjson", str(binary_graph))
     assert code in (0, 1) and '"error": null' in out
     assert "graphaudit.commands" in modules
+
+
+def test_a_checkpoint_reads_no_keras_reader_and_the_catalog_without_importlib_resources(checkpoint):
+    # The variable makes the provenance analysis read the architecture catalogue.
+    modules, out, code = _modules("check", "--isolated", "--format", "json", str(checkpoint))
+    assert code in (0, 1) and '"error": null' in out and "graphaudit.catalog.matcher" in modules
+    assert "graphaudit.formats.keras" not in modules and "zipfile" not in modules
+    assert {"importlib.resources", "gzip", "tempfile"} & modules == set()

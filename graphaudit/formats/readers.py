@@ -12,7 +12,6 @@ from graphaudit.artifact import Artifact, Format, KerasObject, ValueOrigin, Valu
 from graphaudit.errors import ArtifactError
 from graphaudit.formats import protos, textproto
 from graphaudit.formats.graphs import build_graph, check_importable, graph_from_wire, node_probes, read_metagraph
-from graphaudit.formats.keras import apply_saved_model_metadata, read_keras_h5, read_keras_v3
 from graphaudit.formats.checkpoint_paths import has_v1_files, meta_checkpoint_prefix, meta_prefix
 from graphaudit.formats.sniff import SAVED_MODEL_FILES, looks_text, Candidate, ensure_inside, sniff_file
 
@@ -445,6 +444,8 @@ def _read_keras_metadata(art: Artifact, path: Path, max_file_size: int) -> None:
         return
     msg = _parse_binary(meta, _read_bytes(meta, max_file_size), protos.KerasSavedMetadata, "Keras SavedMetadata")
     art.keras_objects = tuple(KerasObject(n.node_path, n.identifier, n.metadata) for n in msg.nodes)
+    from graphaudit.formats.keras import apply_saved_model_metadata
+
     apply_saved_model_metadata(art)
 
 
@@ -522,6 +523,19 @@ _READERS: dict[Format | None, Callable[[Path, int], Artifact]] = {
 def register_reader(fmt: Format, reader: Callable[[Path, int], Artifact]) -> None:
     """Formats added later (Keras .h5 / .keras) plug in here."""
     _READERS[fmt] = reader
+
+
+def read_keras_h5(path: Path, max_file_size: int) -> Artifact:
+    # formats/keras.py (zipfile, and h5py when it reads) is imported only when a Keras file is read.
+    from graphaudit.formats import keras
+
+    return keras.read_keras_h5(path, max_file_size)
+
+
+def read_keras_v3(path: Path, max_file_size: int) -> Artifact:
+    from graphaudit.formats import keras
+
+    return keras.read_keras_v3(path, max_file_size)
 
 
 register_reader(Format.KERAS_H5, read_keras_h5)

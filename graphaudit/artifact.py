@@ -541,6 +541,8 @@ USE_ROOT_KINDS = frozenset({RootKind.SIGNATURE_OUTPUT, RootKind.TRAIN_OP, RootKi
 
 @dataclass(frozen=True)
 class Root:
+    """A node the artifact is for (a signature output, a train op, ...), and where that was read."""
+
     graph: str
     node: str
     kind: RootKind
@@ -549,6 +551,8 @@ class Root:
 
 @dataclass
 class Signature:
+    """A SignatureDef: its inputs and outputs, each a tensor with its dtype and shape."""
+
     name: str
     method: str
     inputs: dict[str, tuple[str, str, tuple[int, ...] | None]]  # key -> (tensor, dtype, shape)
@@ -557,6 +561,8 @@ class Signature:
 
 @dataclass
 class MetaGraphInfo:
+    """One MetaGraph: tags, signatures, collections, init and restore ops, and its saver."""
+
     tags: tuple[str, ...]
     graph: str  # name of the Graph in Artifact.graphs
     signatures: list[Signature] = field(default_factory=list)

@@ -67,6 +67,8 @@ class Fixup:
 
 @dataclass(frozen=True)
 class Finding:
+    """One finding: which rule fired, how sure it is, where, on what evidence, and its fix-up."""
+
     code: str
     name: str
     severity: Severity
@@ -90,6 +92,8 @@ class Finding:
 
 @dataclass(frozen=True)
 class ArtifactStats:
+    """What an audited artifact holds, counted: graphs, nodes, functions and variables."""
+
     graphs: int = 0
     nodes: int = 0
     functions: int = 0

@@ -22,6 +22,8 @@ class ValueSource(str, enum.Enum):
 
 @dataclass(frozen=True)
 class Coverage:
+    """Where a variable's value comes from when the artifact is loaded."""
+
     variable: str
     source: ValueSource
     checkpoint_key: str | None

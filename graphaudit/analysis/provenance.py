@@ -54,6 +54,8 @@ _DEFAULT_STRENGTH = {
 
 @dataclass(frozen=True)
 class Evidence:
+    """One piece of evidence that a variable group is pretrained."""
+
     kind: EvidenceKind
     detail: str  # a fact with numbers, e.g. "fingerprint match: VGG19, include_top=False, 32/32 weights"
     strength: Strength | None = None  # None: the kind's default
@@ -164,6 +166,8 @@ def matches_any(name: str, patterns: Sequence[str]) -> bool:
 
 @dataclass
 class _Draft:
+    """A pretrained group being gathered, before it is merged with the others."""
+
     variables: set[str]
     label: str
     evidence: list[Evidence] = field(default_factory=list)
@@ -337,6 +341,8 @@ _NUMBER_SUFFIX = re.compile(r"_\d+$")
 
 @dataclass(frozen=True)
 class ReferenceWeight:
+    """One dataset of a reference weights file."""
+
     key: str  # ``layer/weight`` as the file names it, without ``:0``
     dataset: str  # HDF5 path of the dataset
     shape: tuple[int, ...]

@@ -52,6 +52,8 @@ MODEL_ROLES = frozenset({Role.WEIGHT, Role.BATCHNORM_STATISTIC})
 
 @dataclass(frozen=True)
 class VariableRole:
+    """A variable's role, and the evidence that decided it."""
+
     role: Role
     evidence: str  # why, e.g. "collection `metric_variables`"
 

@@ -34,6 +34,8 @@ _NON_TRAINABLE_WEIGHTS = ("moving_mean", "moving_variance")
 
 @dataclass(frozen=True)
 class Slot:
+    """One optimizer slot, the variable it belongs to, and how the link was found."""
+
     variable: str  # the variable this slot belongs to
     slot: str  # e.g. `m`, `v`, `Adam_1`, `momentum`
     key: str  # where it is stored: a checkpoint key, an HDF5 dataset, or a variable name
@@ -42,6 +44,8 @@ class Slot:
 
 @dataclass
 class SlotEvidence:
+    """The optimizer state an artifact holds, by the variable each slot belongs to."""
+
     by_variable: dict[str, list[Slot]] = field(default_factory=dict)
     slot_variables: set[str] = field(default_factory=set)  # artifact variables that are slots
     optimizer_weights: int = 0  # optimizer state seen at all (slots, iterations, ...)

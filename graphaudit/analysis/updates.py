@@ -34,6 +34,8 @@ _HANDLE_PASS = frozenset({"Identity", "IdentityN", "Snapshot"})
 
 @dataclass(frozen=True)
 class Write:
+    """One op that writes a variable, and what kind of write it is."""
+
     variable: str
     graph: str  # a graph name, or `function:<name>` for a function body
     node: str
@@ -43,6 +45,8 @@ class Write:
 
 @dataclass
 class UpdateFacts:
+    """Every write to every variable, and which of them the train op runs."""
+
     writes: dict[str, list[Write]] = field(default_factory=dict)  # variable -> every write
     train_roots: list[Root] = field(default_factory=list)
     train_declared: bool = False

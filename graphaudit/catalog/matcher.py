@@ -437,6 +437,8 @@ def _strip_output_index(name: str) -> str:
 
 @dataclass
 class _Instance:
+    """One instance of an architecture being matched among the variables."""
+
     arch: int
     scope: str
     variants: dict[str, int]  # class prefix -> suffix (named) or offset (auto)

@@ -25,6 +25,8 @@ DEFAULT_EXCLUDE = (
 
 @dataclass(frozen=True)
 class Pattern:
+    """One .gitignore-style pattern, compiled."""
+
     regex: re.Pattern[str]
     negated: bool
     dir_only: bool

@@ -16,32 +16,55 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 os.environ.setdefault("GRAPHAUDIT_STRICT", "1")
 
 
-def _load_builders():
+FIXTURES = Path(__file__).parent / "fixtures"
+
+
+def _load_by_path(name: str, path: Path):
     # Loaded by path, so it works whatever import mode or sys.path the test run uses.
-    name = "graphaudit_fixture_builders"
     if name not in sys.modules:
-        spec = importlib.util.spec_from_file_location(
-            name, Path(__file__).parent / "fixtures" / "build.py"
-        )
+        spec = importlib.util.spec_from_file_location(name, path)
         module = importlib.util.module_from_spec(spec)
         sys.modules[name] = module  # dataclasses look the module up while it executes
         spec.loader.exec_module(module)
     return sys.modules[name]
 
 
+def _forkserver():
+    return _load_by_path("graphaudit_fixture_forkserver", FIXTURES / "forkserver.py")
+
+
+def _load_builders():
+    return _forkserver().load_builders(FIXTURES / "build.py")
+
+
 class Artifacts:
-    """Real TensorFlow artifacts by builder name, each built at most once into ``root``."""
+    """Real TensorFlow artifacts by builder name, each built at most once into ``root``.
+
+    Builds run in the background, two at a time, from the session's start (see ``prefetch``), on
+    servers that import TensorFlow once and fork a child per build (tests/fixtures/forkserver.py).
+    """
 
     def __init__(self, root: Path) -> None:
         self.root = root
         self.builders = _load_builders()
         self._folders: dict[str, Path] = {}
+        self._pool = _forkserver().BuildPool(self.builders, root, self.builders.MAX_PARALLEL) \
+            if hasattr(os, "fork") else None
 
     def names(self) -> list[str]:
         return self.builders.names()
 
+    def prefetch(self, names: list[str]) -> None:
+        """Start building ``names`` in the background, in this order, while other tests run."""
+        if self._pool is not None and importlib.util.find_spec("tensorflow") is not None:
+            self._pool.prefetch(names)
+
+    def close(self) -> None:
+        if self._pool is not None:
+            self._pool.close()
+
     def folders(self, *names: str) -> dict[str, Path]:
-        """Build what is missing of ``names`` in one batch (in parallel); return their folders."""
+        """Build what is missing of ``names`` (first in the queue, in parallel); return their folders."""
         todo = [n for n in names if n not in self._folders]
         if todo:
             stale = [n for n in todo if not self.builders.is_built(n, self.root)]
@@ -49,7 +72,11 @@ class Artifacts:
                 # No skip: CI installs TensorFlow, and a skip would hide a broken install step.
                 pytest.fail(f"tensorflow is needed to build {', '.join(stale)}; "
                             'install the test dependencies with `pip install -e ".[tf,test]"`')
-            self._folders.update(self.builders.build(todo, self.root))
+            if self._pool is not None:
+                self._pool.wait(todo)
+                self._folders.update({n: self.builders.target(n, self.root) for n in todo})
+            else:
+                self._folders.update(self.builders.build(todo, self.root))
         return {n: self._folders[n] for n in names}
 
     def folder(self, name: str) -> Path:
@@ -139,6 +166,82 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
             item.add_marker(pytest.mark.tf)
 
 
+WANTED = pytest.StashKey[list]()
+
+
+class _ModuleNames:
+    """Which builder names a test module's functions spell, read from its source (never run)."""
+
+    def __init__(self, path: Path, registered: list[str]) -> None:
+        import ast
+
+        self.registered = registered
+        try:
+            self.tree = ast.parse(path.read_text(), str(path))
+        except (OSError, SyntaxError):
+            self.tree = None
+        body = self.tree.body if self.tree else []
+        self.defs: dict[str, Any] = {n.name: n for n in body
+                                     if isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef))}
+        self.defs.update({t.id: n for n in body if isinstance(n, (ast.Assign, ast.AnnAssign))
+                          for t in (n.targets if isinstance(n, ast.Assign) else [n.target])
+                          if isinstance(t, ast.Name)})
+
+    def wanted(self, roots: list[str], params: list[str]) -> list[str]:
+        """Names spelled in ``roots`` (module-level functions, fixtures, classes) and in the
+        module-level functions and constants they refer to; the whole module when none is found.
+        An f-string that starts with text, like ``f"provenance_tf1_{name}"``, stands for the names
+        it spells with the test's parameters ``params`` in its fields, or else for every name it
+        can spell."""
+        import ast
+        import re
+
+        out: dict[str, None] = {}
+        seen: set[str] = set()
+        queue = [r for r in roots if r in self.defs]
+        nodes = [self.defs[r] for r in queue] if queue else [self.tree] if self.tree else []
+        seen.update(queue)
+        while nodes:
+            for node in ast.walk(nodes.pop(0)):
+                if isinstance(node, ast.Constant) and node.value in self.registered:
+                    out[node.value] = None
+                elif isinstance(node, ast.JoinedStr) and isinstance(node.values[0], ast.Constant):
+                    fields = ["(?:" + "|".join(map(re.escape, params)) + ")"] if params else []
+                    for field in fields + [".+"]:
+                        pattern = "".join(re.escape(v.value) if isinstance(v, ast.Constant) else field
+                                          for v in node.values)
+                        found = [n for n in self.registered if re.fullmatch(pattern, n)]
+                        if found:
+                            out.update(dict.fromkeys(found))
+                            break
+                elif isinstance(node, ast.Name) and node.id in self.defs and node.id not in seen:
+                    seen.add(node.id)
+                    nodes.append(self.defs[node.id])
+        return list(out)
+
+
+def pytest_collection_finish(session: pytest.Session) -> None:
+    """Note which artifacts the selected tests need, in the order they will first need them, so
+    the session can build them in the background from its first test on (``_prebuild_artifacts``)."""
+    items = [i for i in session.items if "artifacts" in getattr(i, "fixturenames", ())
+             and i.get_closest_marker("skip") is None]  # e.g. an empty parameter set
+    if not items:
+        return
+    registered = _load_builders().names()
+    modules: dict[Path, _ModuleNames] = {}
+    wanted: dict[str, None] = {}
+    for item in items:
+        path = Path(item.path)
+        if path not in modules:
+            modules[path] = _ModuleNames(path, registered)
+        cls = getattr(item, "cls", None)
+        roots = [cls.__name__] if cls is not None else [getattr(item, "originalname", item.name)]
+        callspec = getattr(item, "callspec", None)
+        params = [v for v in (callspec.params.values() if callspec else ()) if isinstance(v, str)]
+        wanted.update(dict.fromkeys(modules[path].wanted(roots + list(item.fixturenames), params)))
+    session.config.stash[WANTED] = list(wanted)
+
+
 @pytest.hookimpl(wrapper=True)
 def pytest_runtest_call(item: pytest.Item):
     """A test not marked `tf` must not import TensorFlow: `-m "not tf"` runs without it.
@@ -155,10 +258,20 @@ def pytest_runtest_call(item: pytest.Item):
 
 
 @pytest.fixture(scope="session")
-def artifacts(tmp_path_factory: pytest.TempPathFactory) -> Artifacts:
+def artifacts(tmp_path_factory: pytest.TempPathFactory):
     """Built once per session, or kept across runs in ``$GRAPHAUDIT_FIXTURES_DIR`` when set."""
     shared = os.environ.get("GRAPHAUDIT_FIXTURES_DIR")
-    return Artifacts(Path(shared) if shared else tmp_path_factory.mktemp("artifacts"))
+    built = Artifacts(Path(shared) if shared else tmp_path_factory.mktemp("artifacts"))
+    yield built
+    built.close()
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _prebuild_artifacts(request: pytest.FixtureRequest) -> None:
+    """Queue every artifact the selected tests name, from the first test on (see ``_wanted``)."""
+    wanted = request.config.stash.get(WANTED, [])
+    if wanted:
+        request.getfixturevalue("artifacts").prefetch(wanted)
 
 
 GOLDENS = Path(__file__).parent / "goldens"

@@ -11,7 +11,7 @@ from google.protobuf import text_format
 from graphaudit.artifact import Artifact, Format, KerasObject, ValueOrigin, ValuesMissing, Variable
 from graphaudit.errors import ArtifactError
 from graphaudit.formats import protos, textproto
-from graphaudit.formats.graphs import build_graph, check_importable, graph_from_wire, node_probes, read_metagraph
+from graphaudit.formats.graphs import build_graph, check_importable, graph_from_wire, read_metagraph
 from graphaudit.formats.checkpoint_paths import has_v1_files, meta_checkpoint_prefix, meta_prefix
 from graphaudit.formats.sniff import SAVED_MODEL_FILES, looks_text, Candidate, ensure_inside, sniff_file
 
@@ -133,31 +133,23 @@ def read_graphdef(path: Path, max_file_size: int) -> Artifact:
     data = _read_bytes(path, max_file_size)
     text = _starts_texty(path) and looks_text(data[:4096])  # binary protos hold control bytes early
     art = Artifact(path=str(path), format=Format.GRAPHDEF_TEXT if text else Format.GRAPHDEF)
+    parse = _parse_binary
     if text:
         # Text is transcoded to wire bytes, then read like a binary GraphDef.
         wire = text_to_wire(path, data, protos.GraphDef, "GraphDef")
-        if wire is None:
+        if wire is not None:
+            data, text, parse = wire, False, _parse_transcoded
+    graph = None if text else _read_nodes_in_chunks(path, data, parse)
+    if graph is not None:
+        check_importable(graph, str(path))
+    else:
+        if text:
             gd = _parse_text_format(path, data, protos.GraphDef, "GraphDef")
         else:
-            data, text = wire, False
-            gd = _parse_transcoded(path, data, protos.GraphDef, "GraphDef")
-    else:
-        gd = _parse_binary(path, data, protos.GraphDef, "GraphDef")
-    if not gd.node and not gd.library.function:
-        raise ArtifactError(path, "expected a GraphDef with nodes; it parsed but holds no nodes")
-    _check_nodes(path, gd.node)
-    graph = None
-    if not text and not gd.library.function:
-        # The parsed tree (several times the file's size) goes before the nodes are read column-wise.
-        probes = node_probes(gd)
-        del gd
-        _release_freed_memory(len(data))
-        graph = graph_from_wire("graph", data, probes)
-        if graph is None:
-            gd = _parse_binary(path, data, protos.GraphDef, "GraphDef")
-        else:
-            check_importable(graph, str(path))
-    if graph is None:
+            gd = parse(path, data, protos.GraphDef, "GraphDef")
+        if not gd.node and not gd.library.function:
+            raise ArtifactError(path, "expected a GraphDef with nodes; it parsed but holds no nodes")
+        _check_nodes(path, gd.node)
         graph, functions = build_graph("graph", gd, str(path), serialized=None if text else data)
         art.functions.update(functions)
     art.graphs["graph"] = graph
@@ -169,6 +161,43 @@ def read_graphdef(path: Path, max_file_size: int) -> Artifact:
         frozen_weights(art, graph)
     _release_freed_memory(len(data))
     return art
+
+
+# Node records parsed at a time when a binary GraphDef is validated: the protobuf tree of a whole
+# 1M-node graph is about six times the file's size, that of 4,096 nodes a few megabytes.
+VALIDATE_NODES = 4096
+
+
+def _read_nodes_in_chunks(path: Path, data: bytes, parse: Callable = _parse_binary):
+    """The Graph of a binary GraphDef without a function library, read column-wise, or None.
+
+    protobuf parses the file a few thousand node records at a time (a serialized message is the
+    concatenation of its fields, so the parts parse exactly when the whole does, with the same
+    error), and each part's tree goes before the next: the whole file is checked without ever
+    holding its tree (``parse`` words its errors: binary, or transcoded text). The nodes are then
+    read column-wise (formats/wire.py). None when the nodes are not laid out back to back, when
+    there is a function library (read through the tree), or when the column read disagrees with
+    protobuf: the caller then parses the whole file.
+    """
+    from graphaudit.formats.wire import node_records
+
+    spans = node_records(data)
+    if spans is None or not len(spans[0]):
+        return None
+    starts, ends = spans
+    n = len(starts)
+    wanted = sorted({0, n // 2, n - 1})
+    probes: list[tuple[int, str]] = []
+    view = memoryview(data)
+    begin = 0
+    for first in range(0, n, VALIDATE_NODES):
+        stop = int(ends[min(first + VALIDATE_NODES, n) - 1]) if first + VALIDATE_NODES < n else len(data)
+        part = parse(path, view[begin:stop], protos.GraphDef, "GraphDef")
+        if part.library.function or len(part.node) != min(VALIDATE_NODES, n - first):
+            return None
+        probes += [(i, part.node[i - first].name) for i in wanted if first <= i < first + VALIDATE_NODES]
+        begin = stop
+    return graph_from_wire("graph", data, (n, probes))
 
 
 # Below this size, what reading frees is too little to be worth a system call.

@@ -20,6 +20,8 @@ from functools import lru_cache
 
 import numpy as np
 
+from google.protobuf.message import DecodeError
+
 from graphaudit.artifact import AttrKind
 
 # NodeDef field tags (field number << 3 | wire type 2).
@@ -284,7 +286,21 @@ def scan_nodes(buf: bytes) -> NodeColumns | None:
         return None
 
 
-def _scan(buf: bytes) -> NodeColumns:
+def node_records(buf: bytes) -> tuple[np.ndarray, np.ndarray] | None:
+    """(start, end) of every node record of a serialized GraphDef, tag and length included.
+
+    None when the nodes do not come first and back to back (the usual layout), or when the bytes
+    are not a protobuf message at all (the caller's full parse then says why).
+    """
+    try:
+        starts, _, end = _records(buf)
+    except (_Malformed, DecodeError):
+        return None
+    return starts, end
+
+
+def _records(buf: bytes) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(record start, body start, end) of each node record; the top level is checked by protobuf."""
     records = _records_class()()
     records.ParseFromString(buf)
     n = len(records.node)
@@ -292,9 +308,7 @@ def _scan(buf: bytes) -> NodeColumns:
     lengths = np.fromiter(map(len, records.node), dtype=np.int64, count=n)
     del records
     # Node records come first, one after the other: tag, varint length, body.
-    vlen = np.ones(n, dtype=np.int64)
-    for limit in (1 << 7, 1 << 14, 1 << 21, 1 << 28):
-        vlen += lengths >= limit
+    vlen = _vlen(lengths)
     size = 1 + vlen + lengths
     starts = np.zeros(n, dtype=np.int64)
     np.cumsum(size[:-1], out=starts[1:])
@@ -306,6 +320,13 @@ def _scan(buf: bytes) -> NodeColumns:
         got, _ = _varint(a, starts + 1)
         if (got != lengths).any():
             raise _Malformed("node lengths disagree")
+    return starts, body, end
+
+
+def _scan(buf: bytes) -> NodeColumns:
+    _, body, end = _records(buf)
+    n = len(body)
+    a = np.frombuffer(buf, dtype=np.uint8)
     cursor = body.copy()
     has_name, name_start, name_len = _optional(a, cursor, end, _NAME)
     has_op, op_start, op_len = _optional(a, cursor, end, _OP)

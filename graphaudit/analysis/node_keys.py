@@ -162,7 +162,7 @@ def full_shape(av) -> tuple:
 
 
 def wire_local_keys(graph: Graph, functions: FunctionIds | None, local: "Interner"
-                     ) -> tuple[list[int], list[int], list[int], np.ndarray] | None:
+                     ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray] | None:
     """Local ids of every node from its attr entries on the wire (formats/wire.py), or None.
 
     A node's attrs count as the bytes of its kept entries (not ``_``-prefixed, not a naming attr)
@@ -301,7 +301,7 @@ def wire_local_keys(graph: Graph, functions: FunctionIds | None, local: "Interne
     leaves = np.flatnonzero(rest & ~has_inputs & (node_kind != _OP_CONST))
     local_e[leaves] = local.many(zip(itertools.repeat("leaf-node"), (names[i] for i in leaves.tolist())))
     kinds[leaves] = PARAM
-    return local_a.tolist(), local_e.tolist(), kinds.tolist(), weight
+    return local_a, local_e, kinds, weight
 
 
 _CHUNK = 1 << 17

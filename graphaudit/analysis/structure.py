@@ -48,6 +48,11 @@ from graphaudit.analysis.graph_algorithms import BACK_EDGE_OPS, components, down
 from graphaudit.analysis.node_keys import CONST, DATA, DATA_SOURCE_OPS, PARAM, Interner, local_keys, wire_local_keys
 from graphaudit.artifact import Graph, _split_ref
 
+try:
+    from graphaudit import _classes as native
+except ImportError:  # installed without a C compiler: the same loop runs in Python
+    native = None
+
 __all__ = ["DATA", "FunctionHashes", "GraphStructure", "graph_structure", "topological_order"]
 
 
@@ -116,13 +121,23 @@ class _Hasher:
     """
 
     def __init__(self, graph: Graph, local_a: Sequence[int], local_e: Sequence[int], kinds_local: Sequence[int],
-                 table_a: dict, table_e: dict, kinds_a: list[int], kinds_e: list[int]) -> None:
+                 table_a, table_e, kinds_a: list[int], kinds_e: list[int]) -> None:
         n = len(graph)
         self.graph = graph
         self.local_a, self.local_e, self.kinds_local = local_a, local_e, kinds_local
         self.table_a, self.table_e, self.kinds_a, self.kinds_e = table_a, table_e, kinds_a, kinds_e
-        offsets, flat, _, _ = graph.adjacency_lists()  # shared with the graph's rows: no copy
+        # With the C loop's tables (graphaudit/_classes.c), everything is an int64 array.
+        self.native = native is not None and isinstance(table_a, native.Table)
         back = [i for op in BACK_EDGE_OPS for i in graph.by_op.get(op, ())]
+        if self.native:
+            offsets, flat, ports = graph.edge_arrays()[:3]
+            if back:
+                flat = np.where(np.isin(flat, back), n, flat)
+            self.offsets, self.flat, self.flat_ports = offsets, flat, ports
+            self.ca = np.full(n + 1, -1, dtype=np.int64)
+            self.ce = np.full(n + 1, -1, dtype=np.int64)
+            return
+        offsets, flat, _, _ = graph.adjacency_lists()  # shared with the graph's rows: no copy
         if back:
             # A back edge reads "the previous iteration": a fixed marker (-1), the same in every copy.
             in_nodes = graph.edge_arrays()[1]
@@ -147,8 +162,16 @@ class _Hasher:
         """Class the nodes of ``order``; ``override`` maps a node to an input slot read as DATA.
 
         A key is (local id, the inputs' classes..., their ports...); the common arities are
-        spelled out, as this loop runs once per node.
+        spelled out, as this loop runs once per node. With the C loop, the same keys, in C.
         """
+        if self.native:
+            n = len(self.graph)
+            slot = np.full(n, -1, dtype=np.int64)
+            if override:
+                slot[np.fromiter(override, dtype=np.int64)] = np.fromiter(override.values(), dtype=np.int64)
+            native.run(self.table_a, self.table_e, np.asarray(order, dtype=np.int64), self.offsets, self.flat,
+                       self.flat_ports, self.local_a, self.local_e, self.kinds_local, self.ca, self.ce, slot)
+            return
         ca, ce, flat, fports, offsets = self.ca, self.ce, self.flat, self.flat_ports, self.offsets
         local_a, local_e, kinds_local = self.local_a, self.local_e, self.kinds_local
         table_a, table_e, kinds_a, kinds_e = self.table_a, self.table_e, self.kinds_a, self.kinds_e
@@ -314,8 +337,23 @@ def _classify(graph: Graph, local_a: Sequence[int], local_e: Sequence[int], tabl
         override = hasher.entries_fed_elsewhere()
         if override:
             below = downstream(graph, override)
-            hasher.run((i for i in order if below[i]), override)
-    return hasher.ca[:n], hasher.ce[:n], list(order), override
+            if hasher.native:
+                ordered = np.asarray(order, dtype=np.int64)
+                hasher.run(ordered[np.frombuffer(below, dtype=np.uint8)[ordered] > 0], override)
+            else:
+                hasher.run((i for i in order if below[i]), override)
+    return hasher.ca[:n], hasher.ce[:n], order, override
+
+
+def _tables():
+    """Empty interning tables for abstract and exact keys: the C loop's when it is built, else dicts."""
+    if native is not None and USE_NATIVE:
+        return native.Table(), native.Table()
+    return {}, {}
+
+
+# Tests turn the C loop off to compare it with the Python one.
+USE_NATIVE = True
 
 
 @dataclass
@@ -371,8 +409,12 @@ def graph_structure(graph: Graph, functions: FunctionHashes | None = None) -> Gr
             kinds.append(kind)
             if kind == PARAM and ka[0] == "var":
                 weight[i] = True
-    table_a: dict = {}
-    table_e: dict = {}
+    table_a, table_e = _tables()
+    if isinstance(table_a, dict):
+        local_a, local_e, kinds = (x.tolist() if isinstance(x, np.ndarray) else x
+                                   for x in (local_a, local_e, kinds))
+    else:
+        local_a, local_e, kinds = (np.asarray(x, dtype=np.int64) for x in (local_a, local_e, kinds))
     kinds_a: list[int] = []
     kinds_e: list[int] = []
     ca, ce, order, entries = _classify(graph, local_a, local_e, table_a, table_e, kinds_a, kinds_e,

@@ -1,0 +1,306 @@
+/* Structural class ids of graph nodes, bottom-up in a given order: the loop of
+ * graphaudit/analysis/structure.py (_Hasher.run) in C, with the same ids, for graphs with a
+ * million nodes whose dependency chains are too deep for whole-array passes. Optional: without
+ * a compiler, structure.py runs the same loop in Python. */
+
+#define PY_SSIZE_T_CLEAN
+#include <Python.h>
+#include <stdint.h>
+#include <string.h>
+
+enum { DATA = 0, CONST = 1, PARAM = 2 };
+
+/* An interning table of int64 tuples: open addressing over slots that index stored keys. */
+typedef struct {
+    PyObject_HEAD
+    int64_t *keys;      /* every key, back to back: its length, then its values */
+    Py_ssize_t keys_len, keys_cap;
+    int64_t *key_at;    /* entry -> offset of its key in keys */
+    int64_t *ids;       /* entry -> class id */
+    Py_ssize_t count, entries_cap;
+    int64_t *slots;     /* hash slot -> entry + 1 (0: empty) */
+    Py_ssize_t nslots;  /* a power of two */
+    int8_t *kinds;      /* class id -> kind */
+    Py_ssize_t nkinds, kinds_cap;
+} Table;
+
+static uint64_t hash_key(const int64_t *k, Py_ssize_t len) {
+    uint64_t h = 0x9E3779B97F4A7C15ULL ^ (uint64_t)len;
+    for (Py_ssize_t i = 0; i < len; i++) {
+        h ^= (uint64_t)k[i] + 0x9E3779B97F4A7C15ULL + (h << 6) + (h >> 2);
+        h *= 0xFF51AFD7ED558CCDULL;
+    }
+    return h ^ (h >> 29);
+}
+
+static int grow(void **buf, Py_ssize_t *cap, Py_ssize_t need, size_t item) {
+    if (need <= *cap) return 0;
+    Py_ssize_t c = *cap ? *cap : 1024;
+    while (c < need) c *= 2;
+    void *p = PyMem_Realloc(*buf, (size_t)c * item);
+    if (!p) { PyErr_NoMemory(); return -1; }
+    *buf = p;
+    *cap = c;
+    return 0;
+}
+
+static int rehash(Table *t, Py_ssize_t nslots) {
+    int64_t *slots = PyMem_Calloc((size_t)nslots, sizeof(int64_t));
+    if (!slots) { PyErr_NoMemory(); return -1; }
+    for (Py_ssize_t e = 0; e < t->count; e++) {
+        const int64_t *k = t->keys + t->key_at[e];
+        uint64_t s = hash_key(k + 1, k[0]) & (uint64_t)(nslots - 1);
+        while (slots[s]) s = (s + 1) & (uint64_t)(nslots - 1);
+        slots[s] = e + 1;
+    }
+    PyMem_Free(t->slots);
+    t->slots = slots;
+    t->nslots = nslots;
+    return 0;
+}
+
+/* The entry holding key k (length len), or -1; *slot_out gets the slot to insert it at. */
+static Py_ssize_t find(Table *t, const int64_t *k, Py_ssize_t len, uint64_t *slot_out) {
+    uint64_t mask = (uint64_t)(t->nslots - 1);
+    uint64_t s = hash_key(k, len) & mask;
+    while (t->slots[s]) {
+        Py_ssize_t e = (Py_ssize_t)t->slots[s] - 1;
+        const int64_t *got = t->keys + t->key_at[e];
+        if (got[0] == len && memcmp(got + 1, k, (size_t)len * sizeof(int64_t)) == 0) return e;
+        s = (s + 1) & mask;
+    }
+    *slot_out = s;
+    return -1;
+}
+
+static int insert(Table *t, const int64_t *k, Py_ssize_t len, uint64_t slot, int64_t id) {
+    if (grow((void **)&t->keys, &t->keys_cap, t->keys_len + len + 1, sizeof(int64_t)) < 0) return -1;
+    if (t->count + 1 > t->entries_cap) {
+        Py_ssize_t cap = t->entries_cap;
+        if (grow((void **)&t->key_at, &cap, t->count + 1, sizeof(int64_t)) < 0) return -1;
+        cap = t->entries_cap;
+        if (grow((void **)&t->ids, &cap, t->count + 1, sizeof(int64_t)) < 0) return -1;
+        t->entries_cap = cap;
+    }
+    t->keys[t->keys_len] = len;
+    memcpy(t->keys + t->keys_len + 1, k, (size_t)len * sizeof(int64_t));
+    t->key_at[t->count] = t->keys_len;
+    t->ids[t->count] = id;
+    t->keys_len += len + 1;
+    t->slots[slot] = ++t->count;
+    if (t->count * 2 > t->nslots) return rehash(t, t->nslots * 2);
+    return 0;
+}
+
+static int add_kind(Table *t, int8_t kind) {
+    if (grow((void **)&t->kinds, &t->kinds_cap, t->nkinds + 1, 1) < 0) return -1;
+    t->kinds[t->nkinds++] = kind;
+    return 0;
+}
+
+static PyObject *Table_new(PyTypeObject *type, PyObject *args, PyObject *kw) {
+    Table *t = (Table *)type->tp_alloc(type, 0);
+    if (!t) return NULL;
+    if (rehash(t, 1024) < 0 || add_kind(t, DATA) < 0) {  /* class 0 is DATA */
+        Py_DECREF(t);
+        return NULL;
+    }
+    return (PyObject *)t;
+}
+
+static void Table_dealloc(Table *t) {
+    PyMem_Free(t->keys);
+    PyMem_Free(t->key_at);
+    PyMem_Free(t->ids);
+    PyMem_Free(t->slots);
+    PyMem_Free(t->kinds);
+    Py_TYPE(t)->tp_free((PyObject *)t);
+}
+
+static int tuple_key(PyObject *key, int64_t **out, Py_ssize_t *len) {
+    if (!PyTuple_Check(key)) { PyErr_SetString(PyExc_TypeError, "a key is a tuple of ints"); return -1; }
+    *len = PyTuple_GET_SIZE(key);
+    *out = PyMem_Malloc((size_t)(*len ? *len : 1) * sizeof(int64_t));
+    if (!*out) { PyErr_NoMemory(); return -1; }
+    for (Py_ssize_t i = 0; i < *len; i++) {
+        (*out)[i] = PyLong_AsLongLong(PyTuple_GET_ITEM(key, i));
+        if ((*out)[i] == -1 && PyErr_Occurred()) { PyMem_Free(*out); return -1; }
+    }
+    return 0;
+}
+
+static PyObject *Table_get(Table *t, PyObject *key) {
+    int64_t *k;
+    Py_ssize_t len;
+    uint64_t slot;
+    if (tuple_key(key, &k, &len) < 0) return NULL;
+    Py_ssize_t e = find(t, k, len, &slot);
+    PyMem_Free(k);
+    if (e < 0) Py_RETURN_NONE;
+    return PyLong_FromLongLong(t->ids[e]);
+}
+
+static PyObject *Table_kinds(Table *t, PyObject *unused) {
+    return PyBytes_FromStringAndSize((const char *)t->kinds, t->nkinds);
+}
+
+static Py_ssize_t Table_len(Table *t) { return t->count; }
+
+static PyTypeObject TableType;
+
+typedef struct { Py_buffer b; int ok; } Buf;
+
+static int get_buf(PyObject *o, Buf *out, int writable, const char *what) {
+    out->ok = 0;
+    if (PyObject_GetBuffer(o, &out->b, PyBUF_C_CONTIGUOUS | PyBUF_FORMAT | (writable ? PyBUF_WRITABLE : 0)) < 0)
+        return -1;
+    out->ok = 1;
+    if (out->b.itemsize != 8 || !out->b.format || (strcmp(out->b.format, "q") && strcmp(out->b.format, "l"))) {
+        PyErr_Format(PyExc_TypeError, "%s must be an int64 array", what);
+        return -1;
+    }
+    return 0;
+}
+
+static void release(Buf *b) { if (b->ok) PyBuffer_Release(&b->b); }
+
+/* run(table_a, table_e, order, offsets, flat, ports, local_a, local_e, kinds_local, ca, ce, slot)
+ * classes the nodes of ``order``: ca/ce (n + 1 entries, the last the back-edge marker -1) get
+ * each node's abstract and exact class; ``slot`` (n entries) names an input read as DATA, or -1. */
+static PyObject *run(PyObject *self, PyObject *args) {
+    Table *ta, *te;
+    PyObject *objs[10];
+    PyTypeObject *type = &TableType;
+    if (!PyArg_ParseTuple(args, "O!O!OOOOOOOOOO", type, &ta, type, &te, &objs[0], &objs[1], &objs[2], &objs[3],
+                          &objs[4], &objs[5], &objs[6], &objs[7], &objs[8], &objs[9]))
+        return NULL;
+    static const char *names[10] = {"order", "offsets", "flat", "ports", "local_a", "local_e", "kinds_local",
+                                    "ca", "ce", "slot"};
+    Buf b[10];
+    memset(b, 0, sizeof b);
+    PyObject *result = NULL;
+    int64_t *ka = NULL, *ke = NULL;
+    for (int i = 0; i < 10; i++)
+        if (get_buf(objs[i], &b[i], i == 7 || i == 8, names[i]) < 0) goto done;
+    {
+        const int64_t *order = b[0].b.buf, *offsets = b[1].b.buf, *flat = b[2].b.buf, *ports = b[3].b.buf;
+        const int64_t *local_a = b[4].b.buf, *local_e = b[5].b.buf, *kinds_local = b[6].b.buf, *slot = b[9].b.buf;
+        int64_t *ca = b[7].b.buf, *ce = b[8].b.buf;
+        Py_ssize_t count = b[0].b.len / 8, n = b[4].b.len / 8, nflat = b[2].b.len / 8;
+        if (b[1].b.len / 8 != n + 1 || b[3].b.len / 8 != nflat || b[5].b.len / 8 != n || b[6].b.len / 8 != n ||
+            b[7].b.len / 8 != n + 1 || b[8].b.len / 8 != n + 1 || b[9].b.len / 8 != n || offsets[n] != nflat) {
+            PyErr_SetString(PyExc_ValueError, "arrays of inconsistent lengths");
+            goto done;
+        }
+        Py_ssize_t widest = 0;
+        for (Py_ssize_t i = 0; i < n; i++)
+            if (offsets[i + 1] - offsets[i] > widest) widest = offsets[i + 1] - offsets[i];
+        ka = PyMem_Malloc((size_t)(2 * widest + 1) * sizeof(int64_t));
+        ke = PyMem_Malloc((size_t)(2 * widest + 1) * sizeof(int64_t));
+        if (!ka || !ke) { PyErr_NoMemory(); goto done; }
+        for (Py_ssize_t q = 0; q < count; q++) {
+            int64_t i = order[q];
+            if (i < 0 || i >= n) { PyErr_SetString(PyExc_IndexError, "node id out of range"); goto done; }
+            int64_t o0 = offsets[i], arity = offsets[i + 1] - o0;
+            Py_ssize_t len = 1 + 2 * arity;
+            ka[0] = local_a[i];
+            ke[0] = local_e[i];
+            for (int64_t s = 0; s < arity; s++) {
+                int64_t j = flat[o0 + s];
+                if (j < 0 || j > n) { PyErr_SetString(PyExc_IndexError, "input id out of range"); goto done; }
+                int data = slot[i] == s;
+                ka[1 + s] = data ? DATA : ca[j];
+                ke[1 + s] = data ? DATA : ce[j];
+                ka[1 + arity + s] = ke[1 + arity + s] = ports[o0 + s];
+            }
+            uint64_t where;
+            Py_ssize_t e = find(ta, ka, len, &where);
+            int64_t a;
+            if (e >= 0) {
+                a = ta->ids[e];
+            } else {
+                int8_t kind = (int8_t)kinds_local[i];
+                if (kind == CONST && arity) {
+                    int param = 0, data = 0;
+                    for (int64_t s = 0; s < arity; s++) {
+                        int64_t c = ka[1 + s];
+                        int8_t k = c >= 0 ? ta->kinds[c] : CONST;
+                        param |= k == PARAM;
+                        data |= k == DATA;
+                    }
+                    kind = param ? PARAM : data ? DATA : CONST;
+                }
+                if (kind == DATA) {
+                    a = DATA;
+                } else {
+                    a = ta->nkinds;
+                    if (add_kind(ta, kind) < 0) goto done;
+                }
+                if (insert(ta, ka, len, where, a) < 0) goto done;
+            }
+            ca[i] = a;
+            e = find(te, ke, len, &where);
+            int64_t x;
+            if (e >= 0) {
+                x = te->ids[e];
+            } else {
+                if (a == DATA) {
+                    x = DATA;
+                } else {
+                    x = te->nkinds;
+                    if (add_kind(te, ta->kinds[a]) < 0) goto done;
+                }
+                if (insert(te, ke, len, where, x) < 0) goto done;
+            }
+            ce[i] = x;
+        }
+    }
+    result = Py_None;
+    Py_INCREF(result);
+done:
+    PyMem_Free(ka);
+    PyMem_Free(ke);
+    for (int i = 0; i < 10; i++) release(&b[i]);
+    return result;
+}
+
+static PyMethodDef Table_methods[] = {
+    {"get", (PyCFunction)Table_get, METH_O, "The class id of a key tuple, or None."},
+    {"kinds", (PyCFunction)Table_kinds, METH_NOARGS, "The kind of every class id, as bytes."},
+    {NULL}
+};
+
+static PySequenceMethods Table_seq = {.sq_length = (lenfunc)Table_len};
+
+static PyTypeObject TableType = {
+    PyVarObject_HEAD_INIT(NULL, 0)
+    .tp_name = "graphaudit._classes.Table",
+    .tp_basicsize = sizeof(Table),
+    .tp_flags = Py_TPFLAGS_DEFAULT,
+    .tp_doc = "Class ids of int64 key tuples, and the kind of each class id.",
+    .tp_new = Table_new,
+    .tp_dealloc = (destructor)Table_dealloc,
+    .tp_methods = Table_methods,
+    .tp_as_sequence = &Table_seq,
+};
+
+static PyMethodDef methods[] = {
+    {"run", run, METH_VARARGS, "Class the nodes of an order (see graphaudit/analysis/structure.py)."},
+    {NULL}
+};
+
+static struct PyModuleDef module = {PyModuleDef_HEAD_INIT, "graphaudit._classes",
+                                    "Structural class ids of graph nodes, in C.", -1, methods};
+
+PyMODINIT_FUNC PyInit__classes(void) {
+    if (PyType_Ready(&TableType) < 0) return NULL;
+    PyObject *m = PyModule_Create(&module);
+    if (!m) return NULL;
+    Py_INCREF(&TableType);
+    if (PyModule_AddObject(m, "Table", (PyObject *)&TableType) < 0) {
+        Py_DECREF(&TableType);
+        Py_DECREF(m);
+        return NULL;
+    }
+    return m;
+}

@@ -1,5 +1,6 @@
-"""The optional C loop for structural class ids; without a compiler graphaudit installs and runs it in Python."""
+"""Optional C loops (structural class ids, the GraphDef wire scan); without a compiler graphaudit installs and runs them in Python."""
 
 from setuptools import Extension, setup
 
-setup(ext_modules=[Extension("graphaudit._classes", ["graphaudit/_classes.c"], optional=True)])
+setup(ext_modules=[Extension("graphaudit._classes", ["graphaudit/_classes.c"], optional=True),
+                   Extension("graphaudit._wire", ["graphaudit/_wire.c"], optional=True)])

@@ -24,6 +24,13 @@ from google.protobuf.message import DecodeError
 
 from graphaudit.artifact import AttrKind
 
+try:
+    from graphaudit import _wire as native
+except ImportError:  # installed without a C compiler: numpy does the same walk
+    native = None
+# Tests turn the C walk off to compare it with the numpy one.
+USE_NATIVE = True
+
 # NodeDef field tags (field number << 3 | wire type 2).
 _NAME, _OP, _INPUT, _DEVICE, _ATTR = 0x0A, 0x12, 0x1A, 0x22, 0x2A
 _LATER_FIELDS = (0x32, 0x3A)  # experimental_debug_info, experimental_type: skipped
@@ -327,22 +334,18 @@ def _scan(buf: bytes) -> NodeColumns:
     _, body, end = _records(buf)
     n = len(body)
     a = np.frombuffer(buf, dtype=np.uint8)
-    cursor = body.copy()
-    has_name, name_start, name_len = _optional(a, cursor, end, _NAME)
-    has_op, op_start, op_len = _optional(a, cursor, end, _OP)
-    if not has_name.all() or not has_op.all():
-        raise _Malformed("a node without a name or an op")
-    in_node, _, in_start, in_len = _repeated(a, buf, cursor, end, _INPUT)
-    _optional(a, cursor, end, _DEVICE)
-    at_node, at_k, at_start, at_len = _repeated(a, buf, cursor, end, _ATTR)
-    for tag in _LATER_FIELDS:
-        _optional(a, cursor, end, tag)
-    if (cursor != end).any():
-        raise _Malformed("fields out of the usual order")
+    fast = native is not None and USE_NATIVE
+    if fast:
+        walked = native.walk(buf, body, end)
+        if walked is None:
+            raise _Malformed("fields out of the usual order")
+        (name_start, name_len, op_start, op_len, in_node, in_start, in_len, at_node, at_start,
+         at_len) = (np.frombuffer(col, dtype=np.int64) for col in walked)
+    else:
+        name_start, name_len, op_start, op_len, in_node, in_start, in_len, at_node, at_start, at_len = \
+            _walk(a, buf, body, end)
 
     # Inputs: `^ctrl`, `name`, `name:port`, in order per node.
-    order = np.argsort(in_node, kind="stable")  # rounds come in order: sorted runs, merged cheaply
-    in_node, in_start, in_len = in_node[order], in_start[order], in_len[order]
     control = a[np.minimum(in_start, len(a) - 1)] == ord("^")
     port, base_len = _ports(a, in_start, in_len)
     port[control] = 0
@@ -351,6 +354,71 @@ def _scan(buf: bytes) -> NodeColumns:
     if (base_len <= 0).any():
         raise _Malformed("an empty input name")
 
+    if fast:
+        names, index, ops, op_codes, op_table, ids = _native_strings(buf, n, name_start, name_len, op_start, op_len,
+                                                                     base_start, base_len)
+    else:
+        names, index, ops, op_codes, op_table, ids = _strings_and_ids(a, n, name_start, name_len, op_start, op_len,
+                                                                      base_start, base_len)
+    dangling_mask = ids < 0
+    dangling: list[tuple[int, str]] = []
+    if dangling_mask.any():
+        for k in np.flatnonzero(dangling_mask).tolist():
+            s, ln = int(in_start[k]), int(in_len[k])
+            dangling.append((int(in_node[k]), buf[s:s + ln].decode("utf-8", "replace")))
+    data = ~control & ~dangling_mask
+    ctrl = control & ~dangling_mask
+    in_offsets = np.zeros(n + 1, dtype=np.int64)
+    np.cumsum(np.bincount(in_node[data], minlength=n), out=in_offsets[1:])
+    ctrl_offsets = np.zeros(n + 1, dtype=np.int64)
+    np.cumsum(np.bincount(in_node[ctrl], minlength=n), out=ctrl_offsets[1:])
+
+    attrs = _attr_entries(a, buf, n, at_node, at_start, at_len)
+    return NodeColumns(names=names, index=index, ops=ops, op_codes=op_codes, op_table=op_table,
+                       in_offsets=in_offsets, in_nodes=ids[data], in_ports=port[data],
+                       ctrl_offsets=ctrl_offsets, ctrl_nodes=ids[ctrl], dangling=dangling, attrs=attrs,
+                       node_start=body, node_end=end)
+
+
+def _walk(a: np.ndarray, buf: bytes, body: np.ndarray, end: np.ndarray) -> tuple[np.ndarray, ...]:
+    """The spans of each node's name, op, inputs and attr entries, all nodes at once with numpy."""
+    cursor = body.copy()
+    has_name, name_start, name_len = _optional(a, cursor, end, _NAME)
+    has_op, op_start, op_len = _optional(a, cursor, end, _OP)
+    if not has_name.all() or not has_op.all():
+        raise _Malformed("a node without a name or an op")
+    in_node, _, in_start, in_len = _repeated(a, buf, cursor, end, _INPUT)
+    _optional(a, cursor, end, _DEVICE)
+    at_node, _, at_start, at_len = _repeated(a, buf, cursor, end, _ATTR)
+    for tag in _LATER_FIELDS:
+        _optional(a, cursor, end, tag)
+    if (cursor != end).any():
+        raise _Malformed("fields out of the usual order")
+    order = np.argsort(in_node, kind="stable")  # rounds come in order: sorted runs, merged cheaply
+    in_node, in_start, in_len = in_node[order], in_start[order], in_len[order]
+    return name_start, name_len, op_start, op_len, in_node, in_start, in_len, at_node, at_start, at_len
+
+
+def _native_strings(buf: bytes, n: int, name_start, name_len, op_start, op_len, base_start, base_len):
+    """:func:`_strings_and_ids` in C: strings compared by their bytes, and only names and ops decoded."""
+    names = native.strings(buf, name_start, name_len)
+    if names is None or native.newline(buf, base_start, base_len):
+        raise _Malformed("a name holds a newline")
+    _, firsts, ids = (np.frombuffer(col, dtype=np.int64)
+                      for col in native.intern(buf, name_start, name_len, base_start, base_len))
+    if len(firsts) != n:
+        raise _Malformed("duplicate node names")
+    index = dict(zip(names, range(n)))
+    op_codes, op_firsts = (np.frombuffer(col, dtype=np.int64) for col in native.intern(buf, op_start, op_len))
+    op_table = native.strings(buf, op_start[op_firsts], op_len[op_firsts])
+    if op_table is None:
+        raise _Malformed("an op holds a newline")
+    ops = list(map(op_table.__getitem__, op_codes.tolist()))
+    return names, index, ops, op_codes, op_table, ids
+
+
+def _strings_and_ids(a: np.ndarray, n: int, name_start, name_len, op_start, op_len, base_start, base_len):
+    """Names, the name index, ops and their codes, and the node id of every input (-1: none)."""
     # Names first (they stay), then ops and input names a chunk at a time: each chunk's strings
     # become op codes and node ids at once, so no list of every input name is ever held.
     names = _strings(a, name_start, name_len)
@@ -367,32 +435,15 @@ def _scan(buf: bytes) -> NodeColumns:
                                                  count=len(chunk))
     op_table = list(op_code_of)
     ops = [op_table[c] for c in op_codes.tolist()]
-    ids = np.empty(len(in_node), dtype=np.int64)
-    for c in range(0, len(in_node), _CHUNK):
+    ids = np.empty(len(base_start), dtype=np.int64)
+    for c in range(0, len(base_start), _CHUNK):
         chunk = _strings(a, base_start[c:c + _CHUNK], base_len[c:c + _CHUNK])
         ids[c:c + len(chunk)] = np.fromiter(map(index.get, chunk, itertools.repeat(-1)), dtype=np.int64,
                                             count=len(chunk))
-    dangling_mask = ids < 0
-    dangling: list[tuple[int, str]] = []
-    if dangling_mask.any():
-        for k in np.flatnonzero(dangling_mask).tolist():
-            s, ln = int(in_start[k]), int(in_len[k])
-            dangling.append((int(in_node[k]), buf[s:s + ln].decode("utf-8", "replace")))
-    data = ~control & ~dangling_mask
-    ctrl = control & ~dangling_mask
-    in_offsets = np.zeros(n + 1, dtype=np.int64)
-    np.cumsum(np.bincount(in_node[data], minlength=n), out=in_offsets[1:])
-    ctrl_offsets = np.zeros(n + 1, dtype=np.int64)
-    np.cumsum(np.bincount(in_node[ctrl], minlength=n), out=ctrl_offsets[1:])
-
-    attrs = _attr_entries(a, buf, n, at_node, at_k, at_start, at_len)
-    return NodeColumns(names=names, index=index, ops=ops, op_codes=op_codes, op_table=op_table,
-                       in_offsets=in_offsets, in_nodes=ids[data], in_ports=port[data],
-                       ctrl_offsets=ctrl_offsets, ctrl_nodes=ids[ctrl], dangling=dangling, attrs=attrs,
-                       node_start=body, node_end=end)
+    return names, index, ops, op_codes, op_table, ids
 
 
-def _attr_entries(a: np.ndarray, buf: bytes, n: int, node: np.ndarray, k: np.ndarray, start: np.ndarray,
+def _attr_entries(a: np.ndarray, buf: bytes, n: int, node: np.ndarray, start: np.ndarray,
                   length: np.ndarray) -> AttrEntries:
     # Offsets into a buffer under 2 GiB fit 32 bits: half the memory of a million nodes' entries.
     # Each column is narrowed as soon as it is final, and temporaries go early: a 1M-node graph

@@ -122,6 +122,61 @@ done:
     return result;
 }
 
+/* records(buf): (start, body, end) of every node record of a serialized GraphDef, as bytearrays of
+ * int64, when the node records (field 1) come first and back to back and the other top-level
+ * fields after them are well formed; else None. */
+static PyObject *records(PyObject *self, PyObject *args) {
+    PyObject *bo;
+    if (!PyArg_ParseTuple(args, "O", &bo)) return NULL;
+    Py_buffer bb;
+    if (PyObject_GetBuffer(bo, &bb, PyBUF_SIMPLE) < 0) return NULL;
+    const uint8_t *buf = bb.buf;
+    Py_ssize_t size = bb.len, p = 0;
+    Col cols[3];
+    memset(cols, 0, sizeof cols);
+    PyObject *result = NULL;
+    int usual = 1;
+    while (p < size && buf[p] == NAME) {
+        int64_t s, l;
+        Py_ssize_t start = p;
+        if (field(buf, &p, size, NAME, &s, &l) != 1) { usual = 0; break; }
+        if (push(&cols[0], start) < 0 || push(&cols[1], s) < 0 || push(&cols[2], s + l) < 0) goto done;
+    }
+    /* The fields after the nodes (library, versions...): no node among them, and each well formed. */
+    while (usual && p < size) {
+        int64_t tag, v;
+        p = varint(buf, p, size, &tag);
+        if (p < 0 || tag == NAME || (tag >> 3) == 0) { usual = 0; break; }
+        switch (tag & 7) {
+        case 0: p = varint(buf, p, size, &v); break;
+        case 1: p = p + 8 <= size ? p + 8 : -1; break;
+        case 5: p = p + 4 <= size ? p + 4 : -1; break;
+        case 2:
+            p = varint(buf, p, size, &v);
+            p = p >= 0 && v >= 0 && v <= size - p ? p + v : -1;
+            break;
+        default: p = -1;  /* groups: left to protobuf */
+        }
+        if (p < 0) usual = 0;
+    }
+    if (!usual) {
+        result = Py_None;
+        Py_INCREF(result);
+        goto done;
+    }
+    result = PyTuple_New(3);
+    if (!result) goto done;
+    for (int k = 0; k < 3; k++) {
+        PyObject *c = col_bytes(&cols[k]);
+        if (!c) { Py_CLEAR(result); goto done; }
+        PyTuple_SET_ITEM(result, k, c);
+    }
+done:
+    for (int k = 0; k < 3; k++) PyMem_Free(cols[k].v);
+    PyBuffer_Release(&bb);
+    return result;
+}
+
 /* strings(buf, starts, lengths): each span decoded as UTF-8 (errors replaced), or None when a
  * span holds a newline (the numpy path cannot split such names: both refuse them alike). */
 static PyObject *strings(PyObject *self, PyObject *args) {
@@ -294,6 +349,7 @@ done:
 }
 
 static PyMethodDef methods[] = {
+    {"records", records, METH_VARARGS, "Spans of the node records of a GraphDef laid out as usual, or None."},
     {"walk", walk, METH_VARARGS, "The fields of each NodeDef record, in field-number order, or None."},
     {"strings", strings, METH_VARARGS, "Byte spans as str, or None when one holds a newline."},
     {"newline", newline, METH_VARARGS, "Whether any byte span holds a newline."},

@@ -97,3 +97,25 @@ def test_unusual_layouts_are_refused_by_both():
     good = protos.GraphDef(node=[{"name": "y", "op": "Identity", "input": ["z:3", "^y"]}]).SerializeToString()
     _same(_columns(good, True), _columns(good, False))
     assert _columns(good, True).dangling == [(0, "z:3")]
+
+
+def test_top_level_layouts_are_read_alike():
+    nodes = protos.GraphDef(node=[{"name": "x", "op": "Placeholder"}, {"name": "y", "op": "Identity", "input": ["x"]}])
+    data = nodes.SerializeToString()
+    versions = protos.GraphDef(versions={"producer": 1}).SerializeToString()
+    library = protos.GraphDef(library={"function": [{"signature": {"name": "f"}}]}).SerializeToString()
+    cut = 2 + nodes.node[0].ByteSize()  # where the second node record starts
+    unknown = b"\xa0\x06\x05" + b"\xa9\x06" + bytes(8) + b"\xad\x06" + bytes(4)  # fields 100-101: varint, 64, 32 bits
+    cases = {"nodes, then other fields": data + versions + library + unknown,
+             "a field before the nodes": versions + data,
+             "a field between nodes": data[:cut] + versions + data[cut:],
+             "field 1 as a varint after the nodes": data + b"\x08\x01"}
+    read = {}
+    for label, raw in cases.items():
+        protos.GraphDef.FromString(raw)  # every case is a valid GraphDef
+        fast, slow = _columns(raw, True), _columns(raw, False)
+        read[label] = fast is not None
+        _same(fast, slow)
+        assert (wire.node_records(raw) is None) == (fast is None), label
+    assert read == {"nodes, then other fields": True, "a field before the nodes": False,
+                    "a field between nodes": False, "field 1 as a varint after the nodes": True}

@@ -308,6 +308,12 @@ def node_records(buf: bytes) -> tuple[np.ndarray, np.ndarray] | None:
 
 def _records(buf: bytes) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """(record start, body start, end) of each node record; the top level is checked by protobuf."""
+    if native is not None and USE_NATIVE:
+        got = native.records(buf)
+        if got is None:
+            raise _Malformed("node records are not first and back to back")
+        starts, body, end = (np.frombuffer(col, dtype=np.int64) for col in got)
+        return starts, body, end
     records = _records_class()()
     records.ParseFromString(buf)
     n = len(records.node)

@@ -2,5 +2,5 @@
 
 from setuptools import Extension, setup
 
-setup(ext_modules=[Extension("graphaudit._classes", ["graphaudit/_classes.c"], optional=True),
-                   Extension("graphaudit._wire", ["graphaudit/_wire.c"], optional=True)])
+setup(ext_modules=[Extension("graphaudit.analysis._classes", ["graphaudit/analysis/_classes.c"], optional=True),
+                   Extension("graphaudit.formats._wire", ["graphaudit/formats/_wire.c"], optional=True)])

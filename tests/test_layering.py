@@ -50,6 +50,11 @@ def modules(package: Path = PACKAGE) -> dict[str, Path]:
     return out
 
 
+def compiled_modules() -> set[str]:
+    """The optional C extensions (setup.py): modules that import nothing of graphaudit."""
+    return {".".join(path.relative_to(PACKAGE.parent).with_suffix("").parts) for path in PACKAGE.rglob("*.c")}
+
+
 def imports_of(name: str, path: Path, known: set[str]) -> set[str]:
     """Every graphaudit module that ``name`` imports, anywhere in the file (functions, TYPE_CHECKING)."""
     is_package = path.name == "__init__.py"
@@ -84,8 +89,11 @@ def imports_of(name: str, path: Path, known: set[str]) -> set[str]:
 
 def import_graph() -> dict[str, set[str]]:
     mods = modules()
-    known = set(mods)
-    return {name: imports_of(name, path, known) for name, path in mods.items()}
+    compiled = compiled_modules()
+    known = set(mods) | compiled
+    graph = {name: imports_of(name, path, known) for name, path in mods.items()}
+    graph.update((name, set()) for name in compiled)
+    return graph
 
 
 def cycles(graph: dict[str, set[str]]) -> list[list[str]]:

@@ -1,4 +1,4 @@
-"""The C loop for class ids (graphaudit/_classes.c) and the Python loop give the same ids on random graphs."""
+"""The C loop for class ids (graphaudit/analysis/_classes.c) and the Python loop give the same ids on random graphs."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""The C wire walk (graphaudit/_wire.c) and the numpy one read the same columns, or both give up."""
+"""The C wire walk (graphaudit/formats/_wire.c) and the numpy one read the same columns, or both give up."""
 
 from __future__ import annotations
 

@@ -49,7 +49,7 @@ from graphaudit.analysis.node_keys import CONST, DATA, DATA_SOURCE_OPS, PARAM, I
 from graphaudit.artifact import Graph, _split_ref
 
 try:
-    from graphaudit import _classes as native
+    from graphaudit.analysis import _classes as native
 except ImportError:  # installed without a C compiler: the same loop runs in Python
     native = None
 
@@ -126,7 +126,7 @@ class _Hasher:
         self.graph = graph
         self.local_a, self.local_e, self.kinds_local = local_a, local_e, kinds_local
         self.table_a, self.table_e, self.kinds_a, self.kinds_e = table_a, table_e, kinds_a, kinds_e
-        # With the C loop's tables (graphaudit/_classes.c), everything is an int64 array.
+        # With the C loop's tables (graphaudit/analysis/_classes.c), everything is an int64 array.
         self.native = native is not None and isinstance(table_a, native.Table)
         back = [i for op in BACK_EDGE_OPS for i in graph.by_op.get(op, ())]
         if self.native:

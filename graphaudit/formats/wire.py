@@ -25,7 +25,7 @@ from google.protobuf.message import DecodeError
 from graphaudit.artifact import AttrKind
 
 try:
-    from graphaudit import _wire as native
+    from graphaudit.formats import _wire as native
 except ImportError:  # installed without a C compiler: numpy does the same walk
     native = None
 # Tests turn the C walk off to compare it with the numpy one.

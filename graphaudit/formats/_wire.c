@@ -357,7 +357,7 @@ static PyMethodDef methods[] = {
     {NULL}
 };
 
-static struct PyModuleDef module = {PyModuleDef_HEAD_INIT, "graphaudit._wire",
+static struct PyModuleDef module = {PyModuleDef_HEAD_INIT, "graphaudit.formats._wire",
                                     "GraphDef wire scanning in C.", -1, methods};
 
 PyMODINIT_FUNC PyInit__wire(void) { return PyModule_Create(&module); }

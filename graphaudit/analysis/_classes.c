@@ -274,7 +274,7 @@ static PySequenceMethods Table_seq = {.sq_length = (lenfunc)Table_len};
 
 static PyTypeObject TableType = {
     PyVarObject_HEAD_INIT(NULL, 0)
-    .tp_name = "graphaudit._classes.Table",
+    .tp_name = "graphaudit.analysis._classes.Table",
     .tp_basicsize = sizeof(Table),
     .tp_flags = Py_TPFLAGS_DEFAULT,
     .tp_doc = "Class ids of int64 key tuples, and the kind of each class id.",
@@ -289,7 +289,7 @@ static PyMethodDef methods[] = {
     {NULL}
 };
 
-static struct PyModuleDef module = {PyModuleDef_HEAD_INIT, "graphaudit._classes",
+static struct PyModuleDef module = {PyModuleDef_HEAD_INIT, "graphaudit.analysis._classes",
                                     "Structural class ids of graph nodes, in C.", -1, methods};
 
 PyMODINIT_FUNC PyInit__classes(void) {

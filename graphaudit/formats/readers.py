@@ -172,8 +172,8 @@ def _read_nodes_in_chunks(path: Path, data: bytes, parse: Callable = _parse_bina
     """The Graph of a binary GraphDef without a function library, read column-wise, or None.
 
     protobuf parses the file a few thousand node records at a time (a serialized message is the
-    concatenation of its fields, so the parts parse exactly when the whole does, with the same
-    error), and each part's tree goes before the next: the whole file is checked without ever
+    concatenation of its fields, so the parts parse exactly when the whole does; a broken file is
+    parsed whole for protobuf's own error text), and each part's tree goes before the next: the whole file is checked without ever
     holding its tree (``parse`` words its errors: binary, or transcoded text). The nodes are then
     read column-wise (formats/wire.py). None when the nodes are not laid out back to back, when
     there is a function library (read through the tree), or when the column read disagrees with
@@ -192,7 +192,13 @@ def _read_nodes_in_chunks(path: Path, data: bytes, parse: Callable = _parse_bina
     begin = 0
     for first in range(0, n, VALIDATE_NODES):
         stop = int(ends[min(first + VALIDATE_NODES, n) - 1]) if first + VALIDATE_NODES < n else len(data)
-        part = parse(path, view[begin:stop], protos.GraphDef, "GraphDef")
+        try:
+            part = parse(path, view[begin:stop], protos.GraphDef, "GraphDef")
+        except ArtifactError:
+            # protobuf words some errors by what follows the broken field (a length running past
+            # its record reads on into the next one): the whole file's parse gives its own words.
+            parse(path, data, protos.GraphDef, "GraphDef")
+            raise
         if part.library.function or len(part.node) != min(VALIDATE_NODES, n - first):
             return None
         probes += [(i, part.node[i - first].name) for i in wanted if first <= i < first + VALIDATE_NODES]

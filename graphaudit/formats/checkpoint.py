@@ -148,8 +148,8 @@ class Checkpoint(EntryTable):
     def _check_shards(self) -> None:
         # The furthest byte each shard must hold; one stat per shard, no data read.
         furthest: dict[int, Entry] = {}
-        for name in self._entries:
-            for part in self.parts(name):
+        for name, whole in self._entries.items():
+            for part in self.parts(name) if whole.slices else (whole,):
                 best = furthest.get(part.shard_id)
                 if part.size and (
                     best is None or part.offset + part.size > best.offset + best.size

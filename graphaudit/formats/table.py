@@ -202,9 +202,14 @@ def _parse_block(block: bytes) -> Iterator[tuple[bytes, bytes]]:
     pos = 0
     while pos < restarts_at:
         entry_at = pos
-        shared, pos = _varint(block, pos, restarts_at, 32)
-        non_shared, pos = _varint(block, pos, restarts_at, 32)
-        value_length, pos = _varint(block, pos, restarts_at, 32)
+        # Index entries almost always have three one-byte varints: read those without calls.
+        if pos + 3 <= restarts_at and block[pos] < 0x80 and block[pos + 1] < 0x80 and block[pos + 2] < 0x80:
+            shared, non_shared, value_length = block[pos], block[pos + 1], block[pos + 2]
+            pos += 3
+        else:
+            shared, pos = _varint(block, pos, restarts_at, 32)
+            non_shared, pos = _varint(block, pos, restarts_at, 32)
+            value_length, pos = _varint(block, pos, restarts_at, 32)
         if shared > len(key):
             raise TableError(
                 f"entry at byte {entry_at} shares {shared} key bytes"

@@ -7,7 +7,7 @@ from typing import Iterator
 from graphaudit.artifact import Format
 from graphaudit.findings import Confidence, Finding, Fixup, Severity
 from graphaudit.rules.base import Rule, graph_rewritable, restored_under_its_key, plural
-from graphaudit.rules.snippets import SnippetTemplate, join
+from graphaudit.rules.snippets import Snippet, SnippetTemplate, join
 
 RESTORE_UNDER_SAVED_NAMES = SnippetTemplate(
     "TF1: restore the checkpoint's names into the variables you have",

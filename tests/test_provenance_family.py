@@ -7,7 +7,7 @@ import os
 import pytest
 
 import graphaudit
-from tests.fixtures.family_provenance import ARCHITECTURES, SERVING
+from tests.fixtures.provenance_models import ARCHITECTURES, SERVING
 
 pytestmark = pytest.mark.tf
 

@@ -77,6 +77,17 @@ _STEP_NAME = re.compile(r"(^|/)(global_step|iterations|iter|step|steps|epoch|cou
 _STATISTIC_NAME = re.compile(r"(^|/)(moving_mean|moving_variance|moving_var|running_mean|running_var)(:\d+)?$")
 _METRIC_NAME = re.compile(r"(^|/)(true_positives|false_positives|true_negatives|false_negatives|total|count|"
                           r"accumulator|confusion_matrix|total_weights|num_examples)(_\d+)?(:\d+)?$")
+# Necessary conditions for the name patterns above, cheap to test on every variable: each pattern
+# but one ends at the last part of the name, which these match whole (a final newline is what `$`
+# allows), and `Adam/m/<var>` needs one of the optimizer scope words followed by `/`. The full
+# pattern decides only where its condition holds.
+_SLOT_LEAF = re.compile(r"(Adam|Adam_\d+|Momentum|RMSProp|RMSProp_\d+|Adagrad|Adadelta|Adadelta_\d+|Ftrl|Ftrl_\d+|"
+                        r"ExponentialMovingAverage|beta1_power|beta2_power)\n?")
+_SLOT_SCOPES = ("Adam/", "SGD/", "RMSprop/", "Adagrad/", "Nadam/", "Adamax/")
+_STEP_LEAF = re.compile(r"(global_step|iterations|iter|step|steps|epoch|counter)(:\d+)?\n?")
+_STATISTIC_LEAF = re.compile(r"(moving_mean|moving_variance|moving_var|running_mean|running_var)(:\d+)?\n?")
+_METRIC_LEAF = re.compile(r"(true_positives|false_positives|true_negatives|false_negatives|total|count|"
+                          r"accumulator|confusion_matrix|total_weights|num_examples)(_\d+)?(:\d+)?\n?")
 
 
 def variable_roles(artifact: Artifact, updates: "UpdateFacts") -> dict[str, VariableRole]:
@@ -169,13 +180,14 @@ def variable_roles(artifact: Artifact, updates: "UpdateFacts") -> dict[str, Vari
             settle(name, Role.WEIGHT, f"trainable ({var.trainable_source or 'flag'})")
         elif var.dtype in _INT_TYPES and var.shape == ():
             settle(name, Role.STEP, f"an integer scalar ({var.dtype})")
-        elif _SLOT_NAME.search(name):
+        elif ((_SLOT_LEAF.fullmatch(leaf := name.rpartition("/")[2]) or any(w in name for w in _SLOT_SCOPES))
+              and _SLOT_NAME.search(name)):
             settle(name, Role.OPTIMIZER_SLOT, "name (an optimizer slot's)")
-        elif _STATISTIC_NAME.search(name):
+        elif _STATISTIC_LEAF.fullmatch(leaf) and _STATISTIC_NAME.search(name):
             settle(name, Role.BATCHNORM_STATISTIC, "name (a BatchNorm statistic's)")
-        elif _STEP_NAME.search(name):
+        elif _STEP_LEAF.fullmatch(leaf) and _STEP_NAME.search(name):
             settle(name, Role.STEP, "name (a step's)")
-        elif _METRIC_NAME.search(name) and not var.keras_layer:
+        elif _METRIC_LEAF.fullmatch(leaf) and _METRIC_NAME.search(name) and not var.keras_layer:
             settle(name, Role.METRIC, "name (a metric variable's)")
         else:
             settle(name, Role.WEIGHT, "no other role applies")

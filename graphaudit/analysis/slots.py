@@ -91,6 +91,7 @@ def optimizer_slots(artifact: Artifact) -> SlotEvidence:
         if "/" in name:
             key = name.replace("/", "_")
             flat[key] = "" if key in flat else name
+    ends = _name_ends(variables)
     for name, var in variables.items():
         if var.checkpoint_key in linked_keys:
             out.slot_variables.add(name)
@@ -98,7 +99,7 @@ def optimizer_slots(artifact: Artifact) -> SlotEvidence:
         if not _is_optimizer_variable(name, var):
             continue
         out.optimizer_weights += 1
-        owner, slot = _owner_by_name(name, var.shape, variables)
+        owner, slot = _owner_by_name(name, var.shape, variables, ends)
         how = ""
         if owner is None and (var.checkpoint_key or "").startswith(KERAS3_STATE_KEY):
             owner, slot = _owner_by_flat_name(name, var.shape, variables, flat)
@@ -150,7 +151,16 @@ def _is_optimizer_variable(name: str, var: Variable) -> bool:
     return len(parts) > 1 and (bool(TF1_SLOT_RE.match(parts[-1])) or bool(OPTIMIZER_NAME_RE.match(parts[0])))
 
 
-def _owner_by_name(name: str, shape, variables) -> tuple[str | None, str]:
+def _name_ends(variables) -> tuple[frozenset[str], frozenset[str]]:
+    """The first and the last parts of the variable names, for ``_owner_by_name``."""
+    firsts, lasts = set(), set()
+    for name in variables:
+        firsts.add(name.partition("/")[0])
+        lasts.add(name.rpartition("/")[2])
+    return frozenset(firsts), frozenset(lasts)
+
+
+def _owner_by_name(name: str, shape, variables, ends=None) -> tuple[str | None, str]:
     """The variable a slot is named after, and the slot's own name.
 
     `Conv1/kernel/Adam_1` -> (`Conv1/kernel`, `Adam_1`); `Adam/m/Conv1/kernel` -> (`Conv1/kernel`,
@@ -158,8 +168,15 @@ def _owner_by_name(name: str, shape, variables) -> tuple[str | None, str]:
     """
     parts = name.split("/")
     n = len(parts)
+    # A candidate can only be a variable when it starts with some variable's first part and ends
+    # with some variable's last part: the others are skipped without a join.
+    firsts, lasts = ends if ends is not None else _name_ends(variables)
+    opens = [part in firsts for part in parts]
+    closes = [part in lasts for part in parts]
     for length in range(n - 1, 0, -1):
         for start in range(0, n - length + 1):
+            if not (opens[start] and closes[start + length - 1]):
+                continue
             candidate = "/".join(parts[start:start + length])
             owner = variables.get(candidate)
             if owner is None or candidate == name or (shape is not None and owner.shape is not None
@@ -194,10 +211,11 @@ def _owner_by_flat_name(name: str, shape, variables, flat: dict[str, str]) -> tu
 
 
 def _h5_named(weights, variables, out: SlotEvidence) -> None:
+    ends = _name_ends(variables)
     for w in weights:
         if not w.shape and "/" not in w.name:
             continue  # `iteration`, `learning_rate`
-        owner, slot = _owner_by_name(w.name, w.shape, variables)
+        owner, slot = _owner_by_name(w.name, w.shape, variables, ends)
         if owner is None:
             out.unmapped += 1
             continue

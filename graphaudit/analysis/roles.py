@@ -83,7 +83,6 @@ _METRIC_NAME = re.compile(r"(^|/)(true_positives|false_positives|true_negatives|
 # pattern decides only where its condition holds.
 _SLOT_LEAF = re.compile(r"(Adam|Adam_\d+|Momentum|RMSProp|RMSProp_\d+|Adagrad|Adadelta|Adadelta_\d+|Ftrl|Ftrl_\d+|"
                         r"ExponentialMovingAverage|beta1_power|beta2_power)\n?")
-_SLOT_SCOPES = ("Adam/", "SGD/", "RMSprop/", "Adagrad/", "Nadam/", "Adamax/")
 _STEP_LEAF = re.compile(r"(global_step|iterations|iter|step|steps|epoch|counter)(:\d+)?\n?")
 _STATISTIC_LEAF = re.compile(r"(moving_mean|moving_variance|moving_var|running_mean|running_var)(:\d+)?\n?")
 _METRIC_LEAF = re.compile(r"(true_positives|false_positives|true_negatives|false_negatives|total|count|"
@@ -180,7 +179,8 @@ def variable_roles(artifact: Artifact, updates: "UpdateFacts") -> dict[str, Vari
             settle(name, Role.WEIGHT, f"trainable ({var.trainable_source or 'flag'})")
         elif var.dtype in _INT_TYPES and var.shape == ():
             settle(name, Role.STEP, f"an integer scalar ({var.dtype})")
-        elif ((_SLOT_LEAF.fullmatch(leaf := name.rpartition("/")[2]) or any(w in name for w in _SLOT_SCOPES))
+        elif ((_SLOT_LEAF.fullmatch(leaf := name.rpartition("/")[2]) or "Adam/" in name or "SGD/" in name
+               or "RMSprop/" in name or "Adagrad/" in name or "Nadam/" in name or "Adamax/" in name)
               and _SLOT_NAME.search(name)):
             settle(name, Role.OPTIMIZER_SLOT, "name (an optimizer slot's)")
         elif _STATISTIC_LEAF.fullmatch(leaf) and _STATISTIC_NAME.search(name):

@@ -440,18 +440,20 @@ def _entry(index_path: str, header, name: str, proto) -> Entry:
         raise ArtifactError(
             index_path, f"tensor '{name}' has offset {proto.offset} and size {proto.size}"
         )
-    for piece in proto.slices:
-        if len(piece.extent) != len(shape):
-            raise ArtifactError(
-                index_path,
-                f"a slice of tensor '{name}' has {len(piece.extent)} dimensions"
-                f" but the tensor has {len(shape)}",
-            )
-    slices = tuple(
-        # A full extent has no length, which proto3 reads as 0 (no real partition is empty).
-        tuple((ext.start, ext.length or shape[d] - ext.start) for d, ext in enumerate(piece.extent))
-        for piece in proto.slices
-    )
+    slices = ()
+    if proto.slices:  # most tensors are not sliced: no generator for them
+        for piece in proto.slices:
+            if len(piece.extent) != len(shape):
+                raise ArtifactError(
+                    index_path,
+                    f"a slice of tensor '{name}' has {len(piece.extent)} dimensions"
+                    f" but the tensor has {len(shape)}",
+                )
+        slices = tuple(
+            # A full extent has no length, which proto3 reads as 0 (no real partition is empty).
+            tuple((ext.start, ext.length or shape[d] - ext.start) for d, ext in enumerate(piece.extent))
+            for piece in proto.slices
+        )
     return Entry(
         name=name,
         dtype=protos.dtype_name(proto.dtype),

@@ -14,16 +14,15 @@ Run it with an interpreter that has the wheels (a throw-away venv made with
 from __future__ import annotations
 
 import argparse
-import json
-import os
 import statistics
-import subprocess
 import sys
 import time
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
+
+from _fresh import run  # noqa: E402 - bench/ is the script's folder, first on sys.path
 
 WORK = REPO / "bench" / "_work" / "crc32c"
 
@@ -97,15 +96,6 @@ def available(backend: str) -> bool:
     except ImportError:
         return False
     return backend != "google_crc32c" or module.implementation == "c"
-
-
-def run(script: str, *args: str) -> dict:
-    env = {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}
-    proc = subprocess.run([sys.executable, "-c", script, *map(str, args)], capture_output=True, text=True,
-                          check=False, cwd="/", env={**env, "PYTHONPATH": os.pathsep.join(filter(None, [str(REPO), env.get("PYTHONPATH")]))})
-    if proc.returncode != 0:
-        raise SystemExit(f"measurement failed:\n{proc.stderr[-3000:]}")
-    return json.loads(proc.stdout.strip().splitlines()[-1])
 
 
 def main(argv: list[str] | None = None) -> int:

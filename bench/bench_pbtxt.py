@@ -16,16 +16,15 @@ Ratios are throughputs (MB/s) measured in the same round. Peak RSS is each subpr
 from __future__ import annotations
 
 import argparse
-import json
-import os
 import statistics
-import subprocess
 import sys
 import time
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
+
+from _fresh import run  # noqa: E402 - bench/ is the script's folder, first on sys.path
 sys.path.insert(0, str(REPO / "bench"))
 
 WORK = REPO / "bench" / "_work" / "pbtxt"
@@ -101,15 +100,6 @@ print(json.dumps({"seconds": seconds, "cpu": time.process_time() - cpu, "bytes":
                   "nodes": report.artifacts[0].stats.nodes, "codes": sorted({f.code for f in report.findings}),
                   "rss": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024}))
 """
-
-
-def run(script: str, *args: str) -> dict:
-    env = {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}
-    proc = subprocess.run([sys.executable, "-c", script, *map(str, args)], capture_output=True, text=True,
-                          check=False, cwd="/", env={**env, "PYTHONPATH": str(REPO)})
-    if proc.returncode != 0:
-        raise SystemExit(f"measurement failed:\n{proc.stderr[-3000:]}")
-    return json.loads(proc.stdout.strip().splitlines()[-1])
 
 
 def main(argv: list[str] | None = None) -> int:

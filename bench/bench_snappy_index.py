@@ -17,16 +17,15 @@ each with cramjam, with the pure-Python decoder (its 8 MiB budget lifted), and o
 from __future__ import annotations
 
 import argparse
-import json
-import os
 import statistics
-import subprocess
 import sys
 import time
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
+
+from _fresh import run  # noqa: E402 - bench/ is the script's folder, first on sys.path
 
 WORK = REPO / "bench" / "_work" / "snappy_index"
 GOAL_SECONDS = 10.0
@@ -109,15 +108,6 @@ with contextlib.redirect_stdout(out):
 print(json.dumps({"seconds": time.perf_counter() - start, "cpu": time.process_time() - cpu, "code": code,
                   "out": len(out.getvalue()), "rss": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024}))
 """
-
-
-def run(script: str, *args: str) -> dict:
-    env = {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}
-    proc = subprocess.run([sys.executable, "-c", script, *map(str, args)], capture_output=True, text=True,
-                          check=False, cwd="/", env={**env, "PYTHONPATH": str(REPO)})
-    if proc.returncode != 0:
-        raise SystemExit(f"measurement failed:\n{proc.stderr[-3000:]}")
-    return json.loads(proc.stdout.strip().splitlines()[-1])
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -41,13 +41,17 @@ def _read_bytes(path: Path, max_file_size: int) -> bytes:
         raise ArtifactError(path, f"cannot read: {exc.strerror}") from None
 
 
-def _parse_binary(path: Path, data: bytes, cls, what: str):
+def _from_wire(path: Path, data: bytes, cls, problem: str):
     msg = cls()
     try:
         msg.ParseFromString(data)
     except (pb_message.DecodeError, RuntimeError, ValueError) as exc:
-        raise ArtifactError(path, f"expected a binary {what} protobuf; it does not parse ({_short(exc)})") from None
+        raise ArtifactError(path, f"{problem} ({_short(exc)})") from None
     return msg
+
+
+def _parse_binary(path: Path, data: bytes, cls, what: str):
+    return _from_wire(path, data, cls, f"expected a binary {what} protobuf; it does not parse")
 
 
 def parse_proto(path: Path, data: bytes, cls, what: str, *, text: bool):
@@ -89,13 +93,8 @@ def _parse_text(path: Path, data: bytes, cls, what: str):
 
 
 def _parse_transcoded(path: Path, wire: bytes, cls, what: str):
-    msg = cls()
-    try:
-        msg.ParseFromString(wire)
-    except (pb_message.DecodeError, RuntimeError, ValueError) as exc:
-        # What upb checks beyond the text's syntax (a string field's UTF-8, its depth limit).
-        raise ArtifactError(path, f"expected a text-format {what}; its values do not form one ({_short(exc)})") from None
-    return msg
+    # What upb checks beyond the text's syntax (a string field's UTF-8, its depth limit).
+    return _from_wire(path, wire, cls, f"expected a text-format {what}; its values do not form one")
 
 
 def _parse_text_format(path: Path, data: bytes, cls, what: str):

@@ -26,6 +26,19 @@ static PyObject *col_bytes(Col *c) {
     return PyByteArray_FromStringAndSize((const char *)c->v, c->len * (Py_ssize_t)sizeof(int64_t));
 }
 
+/* The n columns as a tuple of bytearrays; None when the layout was not the usual one. */
+static PyObject *columns(Col *cols, int n, int usual) {
+    if (!usual) Py_RETURN_NONE;
+    PyObject *result = PyTuple_New(n);
+    if (!result) return NULL;
+    for (int k = 0; k < n; k++) {
+        PyObject *c = col_bytes(&cols[k]);
+        if (!c) { Py_DECREF(result); return NULL; }
+        PyTuple_SET_ITEM(result, k, c);
+    }
+    return result;
+}
+
 static int get_i64(PyObject *o, Py_buffer *b, const char *what) {
     if (PyObject_GetBuffer(o, b, PyBUF_C_CONTIGUOUS | PyBUF_FORMAT) < 0) return -1;
     if (b->itemsize != 8 || !b->format || (strcmp(b->format, "q") && strcmp(b->format, "l"))) {
@@ -102,18 +115,7 @@ static PyObject *walk(PyObject *self, PyObject *args) {
             break;
         }
     }
-    if (!usual) {
-        result = Py_None;
-        Py_INCREF(result);
-        goto done;
-    }
-    result = PyTuple_New(10);
-    if (!result) goto done;
-    for (int k = 0; k < 10; k++) {
-        PyObject *c = col_bytes(&cols[k]);
-        if (!c) { Py_CLEAR(result); goto done; }
-        PyTuple_SET_ITEM(result, k, c);
-    }
+    result = columns(cols, 10, usual);
 done:
     for (int k = 0; k < 10; k++) PyMem_Free(cols[k].v);
     PyBuffer_Release(&bb);
@@ -159,18 +161,7 @@ static PyObject *records(PyObject *self, PyObject *args) {
         }
         if (p < 0) usual = 0;
     }
-    if (!usual) {
-        result = Py_None;
-        Py_INCREF(result);
-        goto done;
-    }
-    result = PyTuple_New(3);
-    if (!result) goto done;
-    for (int k = 0; k < 3; k++) {
-        PyObject *c = col_bytes(&cols[k]);
-        if (!c) { Py_CLEAR(result); goto done; }
-        PyTuple_SET_ITEM(result, k, c);
-    }
+    result = columns(cols, 3, usual);
 done:
     for (int k = 0; k < 3; k++) PyMem_Free(cols[k].v);
     PyBuffer_Release(&bb);

@@ -167,6 +167,7 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
 
 
 WANTED = pytest.StashKey[list]()
+EARLY = pytest.StashKey[list]()
 
 
 class _ModuleNames:
@@ -223,8 +224,12 @@ class _ModuleNames:
 def pytest_collection_finish(session: pytest.Session) -> None:
     """Note which artifacts the selected tests need, in the order they will first need them, so
     the session can build them in the background from its first test on (``_prebuild_artifacts``)."""
-    items = [i for i in session.items if "artifacts" in getattr(i, "fixturenames", ())
-             and i.get_closest_marker("skip") is None]  # e.g. an empty parameter set
+    selected = [i for i in session.items if i.get_closest_marker("skip") is None]  # e.g. an empty parameter set
+    # Test modules with long runs of their own (a `start_early(tmp_path_factory)` function) start
+    # them at the first test too (``_start_early``).
+    session.config.stash[EARLY] = list(dict.fromkeys(
+        m for m in (getattr(i, "module", None) for i in selected) if hasattr(m, "start_early")))
+    items = [i for i in selected if "artifacts" in getattr(i, "fixturenames", ())]
     if not items:
         return
     registered = _load_builders().names()
@@ -272,6 +277,17 @@ def _prebuild_artifacts(request: pytest.FixtureRequest) -> None:
     wanted = request.config.stash.get(WANTED, [])
     if wanted:
         request.getfixturevalue("artifacts").prefetch(wanted)
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _start_early(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory):
+    """Start the selected modules' long runs at the first test; stop what is left at session end."""
+    procs = [p for module in request.config.stash.get(EARLY, []) for p in module.start_early(tmp_path_factory)]
+    yield
+    for proc in procs:  # a session that stopped early (`-x`) never waited for them
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
 
 
 GOLDENS = Path(__file__).parent / "goldens"

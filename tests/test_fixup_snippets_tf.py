@@ -20,21 +20,33 @@ RTOL = 1e-5
 ENV = {"TF_CPP_MIN_LOG_LEVEL": "2", "TF_DETERMINISTIC_OPS": "1", "CUDA_VISIBLE_DEVICES": "", "PYTHONHASHSEED": "0"}
 
 
+_STARTED: dict[str, tuple[subprocess.Popen, Path, Path]] = {}
+
+
+def start_early(tmp_path_factory: pytest.TempPathFactory) -> list[subprocess.Popen]:
+    """Start both TF modes' runners (two processes, about four minutes each); conftest calls this at
+    the session's first test, so they run beside the other tests instead of after them."""
+    if not _STARTED:
+        out = tmp_path_factory.mktemp("snippets")
+        for mode in ("tf1", "tf2"):
+            env = {**os.environ, **ENV, **({"TF_USE_LEGACY_KERAS": "1"} if mode == "tf1" else {})}
+            env.pop("TF_USE_LEGACY_KERAS", None) if mode == "tf2" else None
+            log = out / f"{mode}.log"
+            with open(log, "w") as sink:  # a file, not a pipe: nobody reads it until the tests here run
+                proc = subprocess.Popen([sys.executable, str(RUNNER), mode, str(out / f"{mode}.json")], env=env,
+                                        stdout=sink, stderr=subprocess.STDOUT, text=True)
+            _STARTED[mode] = (proc, out / f"{mode}.json", log)
+    return [proc for proc, _, _ in _STARTED.values()]
+
+
 @pytest.fixture(scope="module")
 def records(tmp_path_factory) -> list[dict]:
     """Both TF modes at once (two processes on two cores): TF1 with tf_keras, TF2 with Keras 3."""
-    out = tmp_path_factory.mktemp("snippets")
-    procs = {}
-    for mode in ("tf1", "tf2"):
-        env = {**os.environ, **ENV, **({"TF_USE_LEGACY_KERAS": "1"} if mode == "tf1" else {})}
-        env.pop("TF_USE_LEGACY_KERAS", None) if mode == "tf2" else None
-        procs[mode] = subprocess.Popen([sys.executable, str(RUNNER), mode, str(out / f"{mode}.json")], env=env,
-                                       stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    start_early(tmp_path_factory)
     found = []
-    for mode, proc in procs.items():
-        log, _ = proc.communicate(timeout=600)
-        path = out / f"{mode}.json"
-        assert proc.returncode == 0 and path.exists(), f"{mode} runner failed:\n{log[-3000:]}"
+    for mode, (proc, path, log) in _STARTED.items():
+        proc.wait(timeout=900)
+        assert proc.returncode == 0 and path.exists(), f"{mode} runner failed:\n{log.read_text()[-3000:]}"
         found += [{**r, "mode": mode} for r in json.loads(path.read_text())]
     return found
 

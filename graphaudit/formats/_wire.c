@@ -168,27 +168,45 @@ done:
     return result;
 }
 
+/* The arguments (buf, starts, lengths) of strings() and newline(): the three buffers, with as many
+ * starts as lengths and every span inside buf. Their count, or -1 with an exception set and
+ * nothing held. */
+static Py_ssize_t span_args(PyObject *args, Py_buffer *bb, Py_buffer *sb, Py_buffer *lb) {
+    PyObject *bo, *so, *lo;
+    if (!PyArg_ParseTuple(args, "OOO", &bo, &so, &lo)) return -1;
+    if (PyObject_GetBuffer(bo, bb, PyBUF_SIMPLE) < 0) return -1;
+    if (get_i64(so, sb, "starts") < 0) { PyBuffer_Release(bb); return -1; }
+    if (get_i64(lo, lb, "lengths") < 0) { PyBuffer_Release(bb); PyBuffer_Release(sb); return -1; }
+    const int64_t *st = sb->buf, *ln = lb->buf;
+    Py_ssize_t n = sb->len / 8;
+    if (lb->len != sb->len) {
+        PyErr_SetString(PyExc_ValueError, "starts and lengths differ in length");
+        n = -1;
+    }
+    for (Py_ssize_t i = 0; i < n; i++)
+        if (st[i] < 0 || ln[i] < 0 || st[i] + ln[i] > bb->len) {
+            PyErr_SetString(PyExc_IndexError, "a span outside the buffer");
+            n = -1;
+        }
+    if (n < 0) {
+        PyBuffer_Release(bb);
+        PyBuffer_Release(sb);
+        PyBuffer_Release(lb);
+    }
+    return n;
+}
+
 /* strings(buf, starts, lengths): each span decoded as UTF-8 (errors replaced), or None when a
  * span holds a newline (the numpy path cannot split such names: both refuse them alike). */
 static PyObject *strings(PyObject *self, PyObject *args) {
-    PyObject *bo, *so, *lo;
-    if (!PyArg_ParseTuple(args, "OOO", &bo, &so, &lo)) return NULL;
     Py_buffer bb, sb, lb;
-    if (PyObject_GetBuffer(bo, &bb, PyBUF_SIMPLE) < 0) return NULL;
-    if (get_i64(so, &sb, "starts") < 0) { PyBuffer_Release(&bb); return NULL; }
-    if (get_i64(lo, &lb, "lengths") < 0) { PyBuffer_Release(&bb); PyBuffer_Release(&sb); return NULL; }
+    Py_ssize_t n = span_args(args, &bb, &sb, &lb);
+    if (n < 0) return NULL;
     const char *buf = bb.buf;
     const int64_t *st = sb.buf, *ln = lb.buf;
-    Py_ssize_t n = sb.len / 8;
     PyObject *out = NULL;
-    if (lb.len / 8 != n) { PyErr_SetString(PyExc_ValueError, "starts and lengths differ in length"); goto done; }
-    for (Py_ssize_t i = 0; i < n; i++) {
-        if (st[i] < 0 || ln[i] < 0 || st[i] + ln[i] > bb.len) {
-            PyErr_SetString(PyExc_IndexError, "a span outside the buffer");
-            goto done;
-        }
+    for (Py_ssize_t i = 0; i < n; i++)
         if (memchr(buf + st[i], '\n', (size_t)ln[i])) { out = Py_None; Py_INCREF(out); goto done; }
-    }
     out = PyList_New(n);
     if (!out) goto done;
     for (Py_ssize_t i = 0; i < n; i++) {
@@ -205,32 +223,17 @@ done:
 
 /* newline(buf, starts, lengths): whether any span holds a newline. */
 static PyObject *newline(PyObject *self, PyObject *args) {
-    PyObject *bo, *so, *lo;
-    if (!PyArg_ParseTuple(args, "OOO", &bo, &so, &lo)) return NULL;
     Py_buffer bb, sb, lb;
-    if (PyObject_GetBuffer(bo, &bb, PyBUF_SIMPLE) < 0) return NULL;
-    if (get_i64(so, &sb, "starts") < 0) { PyBuffer_Release(&bb); return NULL; }
-    if (get_i64(lo, &lb, "lengths") < 0) { PyBuffer_Release(&bb); PyBuffer_Release(&sb); return NULL; }
+    Py_ssize_t n = span_args(args, &bb, &sb, &lb);
+    if (n < 0) return NULL;
     const char *buf = bb.buf;
     const int64_t *st = sb.buf, *ln = lb.buf;
-    PyObject *out = NULL;
-    if (lb.len != sb.len) {
-        PyErr_SetString(PyExc_ValueError, "starts and lengths differ in length");
-    } else {
-        int found = 0;
-        for (Py_ssize_t i = 0; i < sb.len / 8 && !found; i++) {
-            if (st[i] < 0 || ln[i] < 0 || st[i] + ln[i] > bb.len) {
-                PyErr_SetString(PyExc_IndexError, "a span outside the buffer");
-                break;
-            }
-            found = memchr(buf + st[i], '\n', (size_t)ln[i]) != NULL;
-        }
-        if (!PyErr_Occurred()) out = PyBool_FromLong(found);
-    }
+    int found = 0;
+    for (Py_ssize_t i = 0; i < n && !found; i++) found = memchr(buf + st[i], '\n', (size_t)ln[i]) != NULL;
     PyBuffer_Release(&bb);
     PyBuffer_Release(&sb);
     PyBuffer_Release(&lb);
-    return out;
+    return PyBool_FromLong(found);
 }
 
 /* An open-addressing table of byte spans of one buffer -> their first index. */

@@ -264,6 +264,75 @@ done:
     return result;
 }
 
+/* mark(offsets, flat, ctrl_offsets, ctrl_flat, starts, marks, dead) sets marks[j] (a bytearray of n)
+ * for every node j that the nodes of ``starts`` depend on over data and control inputs, the starts
+ * included, skipping nodes that are already marked or that ``dead`` (n bytes, or None) flags: the
+ * walk of graphaudit/analysis/reachability.py (_mark). Graph inputs form chains far too deep for
+ * whole-array passes. */
+static PyObject *mark(PyObject *self, PyObject *args) {
+    PyObject *objs[5], *marks_obj, *dead_obj;
+    if (!PyArg_ParseTuple(args, "OOOOOOO", &objs[0], &objs[1], &objs[2], &objs[3], &objs[4], &marks_obj, &dead_obj))
+        return NULL;
+    static const char *names[5] = {"offsets", "flat", "ctrl_offsets", "ctrl_flat", "starts"};
+    Buf b[5];
+    Py_buffer mb = {0}, db = {0};
+    int have_m = 0, have_d = 0;
+    memset(b, 0, sizeof b);
+    PyObject *result = NULL;
+    int64_t *stack = NULL;
+    for (int i = 0; i < 5; i++)
+        if (get_buf(objs[i], &b[i], 0, names[i]) < 0) goto done;
+    if (PyObject_GetBuffer(marks_obj, &mb, PyBUF_C_CONTIGUOUS | PyBUF_WRITABLE) < 0) goto done;
+    have_m = 1;
+    if (dead_obj != Py_None) {
+        if (PyObject_GetBuffer(dead_obj, &db, PyBUF_C_CONTIGUOUS) < 0) goto done;
+        have_d = 1;
+    }
+    {
+        const int64_t *offsets[2] = {b[0].b.buf, b[2].b.buf}, *flat[2] = {b[1].b.buf, b[3].b.buf};
+        const int64_t *starts = b[4].b.buf;
+        uint8_t *marks = mb.buf;
+        const uint8_t *dead = have_d ? db.buf : NULL;
+        Py_ssize_t n = mb.len, nstarts = b[4].b.len / 8;
+        if (b[0].b.len / 8 != n + 1 || b[2].b.len / 8 != n + 1 || (have_d && db.len != n) ||
+            offsets[0][n] != b[1].b.len / 8 || offsets[1][n] != b[3].b.len / 8) {
+            PyErr_SetString(PyExc_ValueError, "arrays of inconsistent lengths");
+            goto done;
+        }
+        for (int e = 0; e < 2; e++)
+            for (Py_ssize_t i = 0; i < n; i++)
+                if (offsets[e][i] < 0 || offsets[e][i] > offsets[e][i + 1]) {
+                    PyErr_SetString(PyExc_ValueError, "offsets must be ascending from 0");
+                    goto done;
+                }
+        stack = PyMem_Malloc((size_t)(n + 1) * sizeof(int64_t));  /* each node is pushed once */
+        if (!stack) { PyErr_NoMemory(); goto done; }
+        Py_ssize_t top = 0;
+        for (Py_ssize_t q = 0; q < nstarts; q++) {
+            int64_t i = starts[q];
+            if (i < 0 || i >= n) { PyErr_SetString(PyExc_IndexError, "node id out of range"); goto done; }
+            if (!marks[i] && !(dead && dead[i])) { marks[i] = 1; stack[top++] = i; }
+        }
+        while (top) {
+            int64_t i = stack[--top];
+            for (int e = 0; e < 2; e++)
+                for (int64_t k = offsets[e][i]; k < offsets[e][i + 1]; k++) {
+                    int64_t j = flat[e][k];
+                    if (j < 0 || j >= n) { PyErr_SetString(PyExc_IndexError, "input id out of range"); goto done; }
+                    if (!marks[j] && !(dead && dead[j])) { marks[j] = 1; stack[top++] = j; }
+                }
+        }
+    }
+    result = Py_None;
+    Py_INCREF(result);
+done:
+    PyMem_Free(stack);
+    if (have_m) PyBuffer_Release(&mb);
+    if (have_d) PyBuffer_Release(&db);
+    for (int i = 0; i < 5; i++) release(&b[i]);
+    return result;
+}
+
 static PyMethodDef Table_methods[] = {
     {"get", (PyCFunction)Table_get, METH_O, "The class id of a key tuple, or None."},
     {"kinds", (PyCFunction)Table_kinds, METH_NOARGS, "The kind of every class id, as bytes."},
@@ -286,6 +355,7 @@ static PyTypeObject TableType = {
 
 static PyMethodDef methods[] = {
     {"run", run, METH_VARARGS, "Class the nodes of an order (see graphaudit/analysis/structure.py)."},
+    {"mark", mark, METH_VARARGS, "Mark what the start nodes depend on (see graphaudit/analysis/reachability.py)."},
     {NULL}
 };
 

@@ -29,12 +29,22 @@ from __future__ import annotations
 from dataclasses import field
 from typing import TYPE_CHECKING, Iterable, Mapping
 
+import numpy as np
+
 from graphaudit.analysis.calls import callers as _callers
 from graphaudit.artifact import ASSIGN_OPS, VARIABLE_OPS, Artifact, Graph, Root, RootKind, graph_key
 from graphaudit.records import dataclass
 
+try:
+    from graphaudit.analysis import _classes as native
+except ImportError:  # installed without a C compiler: the walk runs in Python
+    native = None
+
 if TYPE_CHECKING:
     from graphaudit.analysis.control_flow import Folding
+
+#: Tests switch the C walk off to compare it with the Python one.
+USE_NATIVE = True
 
 # Sinks that never make a graph's purpose: bookkeeping that every TF1 graph carries.
 _NOT_A_ROOT_OPS = frozenset({
@@ -111,25 +121,42 @@ def reach(artifact: Artifact, roots: Iterable[Root], folding: "Folding | None" =
 
 def _mark(graph: Graph, starts: list[int], marks: bytearray, library: Mapping[str, Graph],
           folding: "Folding | None" = None, key: str = "", certain: bool = True) -> list[tuple[str, bool]]:
-    called: list[tuple[str, bool]] = []
+    """Mark what ``starts`` depend on; the calls into ``library`` that the newly marked nodes make."""
     dead = folding.dead.get(key) if folding is not None else None
+    callers = _callers(graph, library) if library else {}
+    walk = getattr(native, "mark", None) if USE_NATIVE else None
+    if walk is not None:
+        before = bytes(marks) if callers else b""
+        in_offsets, in_nodes, _, ctrl_offsets, ctrl_nodes = graph.edge_arrays()
+        walk(in_offsets, in_nodes, ctrl_offsets, ctrl_nodes, np.asarray(starts, dtype=np.int64), marks, dead)
+        newly = [i for i in sorted(callers) if marks[i] and not before[i]]
+    else:
+        newly = _walk(graph, starts, marks, dead, callers)
+    called: list[tuple[str, bool]] = []
+    for i in newly:
+        calls = callers[i]
+        if folding is None:
+            called.extend((f, certain) for f in calls)
+        else:
+            surely, maybe = folding.calls(key, graph, i, library)
+            cond = certain and not (folding.is_conditional(key, i))
+            called.extend((f, cond) for f in surely)
+            called.extend((f, False) for f in maybe)
+    return called
+
+
+def _walk(graph: Graph, starts: list[int], marks: bytearray, dead: bytearray | None,
+          callers: Mapping[int, list[str]]) -> list[int]:
+    """The walk of ``_classes.mark`` in Python (installed without a C compiler); the callers it marked."""
     stack = [i for i in starts if not marks[i] and not (dead is not None and dead[i])]
     for i in stack:
         marks[i] = 1
     offsets, flat, ctrl_offsets, ctrl_flat = graph.adjacency_lists()
-    callers = _callers(graph, library) if library else {}
+    found = []
     while stack:
         i = stack.pop()
-        if callers:
-            calls = callers.get(i)
-            if calls:
-                if folding is None:
-                    called.extend((f, certain) for f in calls)
-                else:
-                    surely, maybe = folding.calls(key, graph, i, library)
-                    cond = certain and not (folding.is_conditional(key, i))
-                    called.extend((f, cond) for f in surely)
-                    called.extend((f, False) for f in maybe)
+        if callers and i in callers:
+            found.append(i)
         for j in flat[offsets[i]:offsets[i + 1]]:
             if not marks[j] and not (dead is not None and dead[j]):
                 marks[j] = 1
@@ -138,7 +165,7 @@ def _mark(graph: Graph, starts: list[int], marks: bytearray, library: Mapping[st
             if not marks[j] and not (dead is not None and dead[j]):
                 marks[j] = 1
                 stack.append(j)
-    return called
+    return sorted(set(found))  # a start given twice is popped twice
 
 
 def infer_roots(artifact: Artifact, graph_name: str, *, exclude: bytearray | None = None) -> list[Root]:
@@ -149,8 +176,6 @@ def infer_roots(artifact: Artifact, graph_name: str, *, exclude: bytearray | Non
     (``<var>/Read/ReadVariableOp``) or init NoOps are left out, and so are nodes in ``exclude``
     (e.g. the inside of a structural duplicate).
     """
-    import numpy as np
-
     graph = artifact.graphs[graph_name]
     maintenance = reach(artifact, [r for r in artifact.roots if r.graph == graph_name and
                                    r.kind in (RootKind.INIT_OP, RootKind.RESTORE_OP, RootKind.SAVE_OP)])
@@ -162,22 +187,27 @@ def infer_roots(artifact: Artifact, graph_name: str, *, exclude: bytearray | Non
     saver_scopes = {graph.names[i].rpartition("/")[0] for op in _SAVE_OPS for i in graph.by_op.get(op, ())} - {""}
     codes, table = graph.op_codes()
     sink = graph.consumer_counts() == 0
-    bookkeeping = np.isin(codes, [c for c, op in enumerate(table) if op in _NOT_A_ROOT_OPS])
-    candidates = np.flatnonzero(sink & ~bookkeeping).tolist()
+    keep = sink & ~np.isin(codes, [c for c, op in enumerate(table) if op in _NOT_A_ROOT_OPS])
     # A train op grouped under a NoOp (``minimize`` without a train_op collection) is a root.
-    candidates += [i for i in graph.by_op.get("NoOp", ()) if sink[i] and _is_update_group(graph, i)]
+    for i in graph.by_op.get("NoOp", ()):
+        if sink[i] and _is_update_group(graph, i):
+            keep[i] = True
+    for marks in (maint, exclude):
+        if marks is not None:
+            keep &= np.frombuffer(marks, dtype=np.uint8) == 0
+    # A variable's snapshot (`<var>/Read/ReadVariableOp`): a ReadVariableOp right on the variable.
+    in_offsets, in_nodes = graph.edge_arrays()[:2]
+    if "ReadVariableOp" in table and len(in_nodes):
+        first_input = in_nodes[np.minimum(in_offsets[:-1], len(in_nodes) - 1)]
+        is_variable = np.isin(codes, [c for c, op in enumerate(table) if op in VARIABLE_OPS])
+        keep &= ~((codes == table.index("ReadVariableOp")) & (in_offsets[1:] > in_offsets[:-1])
+                  & is_variable[first_input])
+    names = graph.names
     out: list[Root] = []
-    for i in sorted(candidates):
-        op = graph.ops[i]
-        if maint is not None and maint[i]:
+    for i in np.flatnonzero(keep).tolist():
+        if saver_scopes and names[i].rpartition("/")[0] in saver_scopes:
             continue
-        if exclude is not None and exclude[i]:
-            continue
-        if saver_scopes and graph.names[i].rpartition("/")[0] in saver_scopes:
-            continue
-        if op == "ReadVariableOp" and graph.inputs[i] and graph.ops[graph.inputs[i][0]] in VARIABLE_OPS:
-            continue
-        out.append(Root(graph_name, graph.names[i], RootKind.INFERRED_SINK, f"sink `{graph.names[i]}` ({op})"))
+        out.append(Root(graph_name, names[i], RootKind.INFERRED_SINK, f"sink `{names[i]}` ({graph.ops[i]})"))
     return out
 
 

@@ -19,7 +19,7 @@ def callers(graph: Graph, library: Mapping[str, Graph]) -> dict[int, list[str]]:
 
         has_func = np.isin(wire.kind, (AttrKind.FUNC, AttrKind.LIST_FUNC))
         by_op = [i for op in library for i in graph.by_op.get(op, ())]
-        candidates = sorted(set(np.unique(wire.node[has_func]).tolist()) | set(by_op))
+        candidates = sorted(set(wire.node[has_func].tolist()) | set(by_op))
     else:
         candidates = range(len(graph))
     out = {}

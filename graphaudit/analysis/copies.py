@@ -59,7 +59,7 @@ def duplicate_sinks(gs: GraphStructure, min_ops: int) -> list[int]:
         roots = comp[idx]
         last = np.full(n, -1, dtype=np.int64)
         np.maximum.at(last, roots, gs.position[idx])
-        component_roots = np.unique(roots)
+        component_roots = _distinct(roots, n)
         anchors = gs.order[last[component_roots]]
         open_members = np.bincount(gs.abstract[big & is_open[np.maximum(comp, 0)]], minlength=ncls)
         # A closed component whose last op has a classmate in an open one (never itself: it is
@@ -144,12 +144,12 @@ def dead_copies(artifact: "Artifact", graph_name: str, gs: GraphStructure, reach
     big = roots[counts >= min_ops]
     if not len(big):
         return []
-    region_of = {int(r): [] for r in big}
-    for i in np.flatnonzero(np.isin(comp, big)).tolist():
-        region_of[int(comp[i])].append(i)
-    regions = [sorted(nodes) for _, nodes in sorted(region_of.items())]
+    # Each region's node ids, ascending, regions by their smallest id: one sort, no loop over nodes.
+    members = np.flatnonzero(np.isin(comp, big))
+    members = members[np.argsort(comp[members], kind="stable")]
+    regions = np.split(members, np.searchsorted(comp[members], big)[1:])
     # Each region's deepest node (its output), the one hashed from the whole copy.
-    anchors = [int(nodes[int(np.argmax(gs.position[np.asarray(nodes)]))]) for nodes in regions]
+    anchors = [int(nodes[int(np.argmax(gs.position[nodes]))]) for nodes in regions]
     reached_classmates = gs.class_members((int(gs.abstract[a]) for a in anchors), among=reached)
     live_components: dict[int, Copy] = {}
 
@@ -157,8 +157,8 @@ def dead_copies(artifact: "Artifact", graph_name: str, gs: GraphStructure, reach
         root = int(gs.component[node])
         got = live_components.get(root)
         if got is None:
-            members = np.flatnonzero((gs.component == root) & reached).tolist()
-            got = live_components[root] = _copy(artifact, graph_name, gs, members)
+            members = np.flatnonzero((gs.component == root) & reached)
+            got = live_components[root] = _copy(graph_name, gs, members)
         return got
 
     out = []
@@ -169,12 +169,11 @@ def dead_copies(artifact: "Artifact", graph_name: str, gs: GraphStructure, reach
         same = [m for m in mates if gs.exact[m] == gs.exact[anchor]]
         twin_anchor = min(same or mates)
         twin = live_copy(twin_anchor)
-        dead_copy = _copy(artifact, graph_name, gs, nodes)
-        unused_ids = [w for w in _weights_read(graph, gs, nodes) if not reached[w]]
-        sizes = _weight_sizes(gs, unused_ids)
-        unused = tuple(graph.names[w] for w in unused_ids)
-        unused_params = sum(sizes[w][0] for w in unused_ids)
-        unused_bytes = sum(sizes[w][1] for w in unused_ids)
+        weights = _weights_read(graph, gs, nodes)
+        dead_copy = _copy(graph_name, gs, nodes, weights)
+        unused_ids = weights[~reached[weights]]
+        unused = _names(graph, unused_ids)
+        unused_params, unused_bytes = _weight_totals(gs, unused_ids)
         inputs = _feeding_inputs(graph, gs, nodes, reached)
         tops, consumed = _last_ops(gs, nodes)
         lives = []
@@ -195,15 +194,20 @@ def dead_copies(artifact: "Artifact", graph_name: str, gs: GraphStructure, reach
     return out
 
 
-def _copy(artifact: "Artifact", graph_name: str, gs: GraphStructure, nodes: list[int]) -> Copy:
+def _names(graph: Graph, ids: np.ndarray) -> tuple[str, ...]:
+    return tuple(map(graph.names.__getitem__, ids.tolist()))
+
+
+def _copy(graph_name: str, gs: GraphStructure, nodes: np.ndarray, weights: np.ndarray | None = None) -> Copy:
+    """The copy made of ``nodes`` (ascending node ids), which read ``weights`` (found when not given)."""
     graph = gs.graph
-    names = [graph.names[i] for i in sorted(nodes)]
-    weights = _weights_read(graph, gs, nodes)
-    sizes = _weight_sizes(gs, weights)
+    names = _names(graph, nodes)
+    if weights is None:
+        weights = _weights_read(graph, gs, nodes)
+    params, nbytes = _weight_totals(gs, weights)
     scope = _common_scope(names)
-    return Copy(graph=graph_name, nodes=tuple(names), scope=scope, label=_label(names, scope),
-                weights=tuple(graph.names[w] for w in weights), params=sum(sizes[w][0] for w in weights),
-                nbytes=sum(sizes[w][1] for w in weights))
+    return Copy(graph=graph_name, nodes=names, scope=scope, label=_label(names, scope),
+                weights=_names(graph, weights), params=params, nbytes=nbytes)
 
 
 def _common_scope(names: Sequence[str]) -> str:
@@ -225,14 +229,10 @@ def _label(names: Sequence[str], scope: str) -> str:
     return f"`{first}/`" if first == last else f"`{first}/` ... `{last}/`"
 
 
-def _weights_read(graph: Graph, gs: GraphStructure, nodes: Sequence[int]) -> list[int]:
+def _weights_read(graph: Graph, gs: GraphStructure, nodes: np.ndarray) -> np.ndarray:
     """Weight nodes that ``nodes`` read, directly or through reads, switches and identities."""
     in_offsets, in_nodes, _, _, _ = graph.edge_arrays()
-    idx = np.asarray(nodes, dtype=np.int64)
-    counts = in_offsets[idx + 1] - in_offsets[idx]
-    firsts = np.repeat(in_offsets[idx], counts)
-    within = np.arange(int(counts.sum()), dtype=np.int64) - np.repeat(np.cumsum(counts) - counts, counts)
-    k = in_nodes[firsts + within]
+    k = _inputs_of(in_offsets, in_nodes, nodes)
     codes, table = graph.op_codes()
     passing = np.isin(codes, [c for c, op in enumerate(table) if op in _WEIGHT_PATH_OPS])
     has_input = np.diff(in_offsets) > 0
@@ -241,39 +241,89 @@ def _weights_read(graph: Graph, gs: GraphStructure, nodes: Sequence[int]) -> lis
         if not step.any():
             break
         k = np.where(step, in_nodes[in_offsets[np.minimum(k, len(graph) - 1)]], k)
-    return np.unique(k[gs.weight[k]]).tolist()
+    return _distinct(k[gs.weight[k]], len(graph))
 
 
-def _weight_sizes(gs: GraphStructure, weights: Sequence[int]) -> dict[int, tuple[int, int]]:
-    """(params, bytes) of weight nodes, from their shape and dtype attrs (cached per graph).
+def _inputs_of(offsets: np.ndarray, flat: np.ndarray, nodes: np.ndarray) -> np.ndarray:
+    """The CSR rows of ``nodes``, concatenated: their inputs, in order."""
+    counts = offsets[nodes + 1] - offsets[nodes]
+    firsts = np.repeat(offsets[nodes], counts)
+    within = np.arange(int(counts.sum()), dtype=np.int64) - np.repeat(np.cumsum(counts) - counts, counts)
+    return flat[firsts + within]
 
-    Variables of a graph read from the wire are sized once per distinct (dtype, shape) bytes.
+
+def _distinct(ids: np.ndarray, n: int) -> np.ndarray:
+    """The distinct values of ``ids`` (node ids below ``n``), ascending.
+
+    A mask, not ``np.unique``: cheaper at this size, and numpy 2's ``unique`` imports ``numpy.ma``
+    (20 ms) the first time it runs.
     """
+    mask = np.zeros(n, dtype=bool)
+    mask[ids] = True
+    return np.flatnonzero(mask)
+
+
+def _weight_totals(gs: GraphStructure, weights: np.ndarray) -> tuple[int, int]:
+    """Total (params, bytes) of weight nodes, from their shape and dtype attrs.
+
+    Each weight belongs to a size group (cached per graph): variables of a graph read from the
+    wire share one group per distinct (dtype, shape) bytes, sized once; a frozen Const or a
+    variable without those entries has a group of its own. Totals are counts times group sizes,
+    in Python integers.
+    """
+    group, sizes = gs.__dict__.setdefault("_weight_groups", (np.full(len(gs.graph), -1, dtype=np.int64), []))
+    todo = weights[group[weights] < 0]
+    if len(todo):
+        _group_weights(gs, todo, group, sizes)
+    counts = np.bincount(group[weights], minlength=len(sizes)) if len(weights) else np.zeros(0, dtype=np.int64)
+    used = [(int(counts[g]), sizes[g]) for g in np.flatnonzero(counts).tolist()]
+    return sum(c * size[0] for c, size in used), sum(c * size[1] for c, size in used)
+
+
+# Longer (dtype, shape) values than this are sized one by one, not grouped in a byte matrix.
+_GROUPED_BYTES = 256
+
+
+def _group_weights(gs: GraphStructure, todo: np.ndarray, group: np.ndarray, sizes: list[tuple[int, int]]) -> None:
     graph = gs.graph
-    cache = gs.__dict__.setdefault("_sizes", {})
-    todo = [i for i in weights if i not in cache]
-    if not todo:
-        return cache
     wire = graph.wire_attrs
-    by_bytes: dict[tuple[bytes, bytes], tuple[int, int]] = {}
-    dtype_of = shape_of = None
-    if wire is not None:
-        dtype_of, shape_of = _entry_index(gs, wire, "dtype"), _entry_index(gs, wire, "shape")
-    for i in todo:
-        if graph.ops[i] == "Const":
-            dtype, dims = tensor_dtype_shape(graph.attr(i, "value"))
-            cache[i] = _size(dtype, dims)
-            continue
-        if dtype_of is not None and dtype_of[i] >= 0 and shape_of[i] >= 0:
-            d, sh = int(dtype_of[i]), int(shape_of[i])
-            raw = (wire.buf[wire.value_start[d]:wire.value_end[d]], wire.buf[wire.value_start[sh]:wire.value_end[sh]])
-            got = by_bytes.get(raw)
-            if got is None:
-                got = by_bytes[raw] = _variable_size(graph.attr(i, "dtype"), graph.attr(i, "shape"))
-            cache[i] = got
-            continue
-        cache[i] = _variable_size(graph.attr(i, "dtype"), graph.attr(i, "shape"))
-    return cache
+    codes, table = graph.op_codes()
+    is_const = codes[todo] == (table.index("Const") if "Const" in table else -1)
+    for i in todo[is_const].tolist():
+        group[i] = len(sizes)
+        sizes.append(_size(*tensor_dtype_shape(graph.attr(i, "value"))))
+    rest = todo[~is_const]
+    if wire is not None and len(rest):
+        d = _entry_index(gs, wire, "dtype")[rest]
+        sh = _entry_index(gs, wire, "shape")[rest]
+        ok = (d >= 0) & (sh >= 0)
+        d_start, sh_start = wire.value_start[d], wire.value_start[sh]
+        d_len, sh_len = wire.value_end[d] - d_start, wire.value_end[sh] - sh_start
+        ok &= d_len + sh_len <= _GROUPED_BYTES
+        if ok.any():
+            keyed = rest[ok]
+            starts, lens = (d_start[ok], sh_start[ok]), (d_len[ok], sh_len[ok])
+            # One row per weight: both values' lengths, then their bytes, zero-padded.
+            buf = np.frombuffer(wire.buf, dtype=np.uint8)
+            parts = [np.stack(lens, axis=1)]
+            for start, length in zip(starts, lens):
+                cols = np.arange(int(length.max()), dtype=np.int64)
+                inside = cols < length[:, None]
+                parts.append(np.where(inside, buf[np.where(inside, start[:, None] + cols, 0)], 0))
+            rows = np.concatenate(parts, axis=1).astype(np.uint64)
+            # Rows grouped by a hash (sorting 1-D integers, not rows of bytes), then checked byte
+            # for byte: a collision leaves the weights to be sized one by one.
+            mult = np.random.default_rng(0).integers(1, 2**63, size=rows.shape[1], dtype=np.uint64) | np.uint64(1)
+            _, first, inverse = np.unique((rows * mult).sum(axis=1), return_index=True, return_inverse=True)
+            inverse = inverse.reshape(-1)
+            if np.array_equal(rows, rows[first[inverse]]):
+                group[keyed] = len(sizes) + inverse
+                sizes.extend(_variable_size(graph.attr(i, "dtype"), graph.attr(i, "shape"))
+                             for i in keyed[first].tolist())
+                rest = rest[~ok]
+    for i in rest.tolist():
+        group[i] = len(sizes)
+        sizes.append(_variable_size(graph.attr(i, "dtype"), graph.attr(i, "shape")))
 
 
 def _entry_index(gs: GraphStructure, wire: AttrColumns, key: str) -> np.ndarray:
@@ -298,31 +348,22 @@ def _size(dtype: int, dims: Sequence[int]) -> tuple[int, int]:
     return size, size * DTYPE_BYTES.get(dtype, 4)
 
 
-def _last_ops(gs: GraphStructure, nodes: Sequence[int]) -> tuple[list[int], bool]:
+def _last_ops(gs: GraphStructure, nodes: np.ndarray) -> tuple[list[int], bool]:
     """The nodes of a region that no other node of it consumes, deepest first; and whether anything consumes them."""
     graph = gs.graph
-    n = len(graph)
     in_offsets, in_nodes, _, ctrl_offsets, ctrl_nodes = graph.edge_arrays()
-    inside = np.zeros(n, dtype=bool)
-    inside[np.asarray(nodes, dtype=np.int64)] = True
-    consumed_inside = np.zeros(n, dtype=bool)
-    for offsets, flat in ((in_offsets, in_nodes), (ctrl_offsets, ctrl_nodes)):
-        dst = np.repeat(np.arange(n, dtype=np.int64), np.diff(offsets))
-        consumed_inside[flat[inside[dst]]] = True
-    tops = np.flatnonzero(inside & ~consumed_inside)
-    tops = tops[np.lexsort((tops, -gs.position[tops]))].tolist()
-    counts = graph.consumer_counts()
-    return tops, bool(any(counts[i] for i in tops))
+    consumed_inside = np.zeros(len(graph), dtype=bool)
+    consumed_inside[_inputs_of(in_offsets, in_nodes, nodes)] = True
+    consumed_inside[_inputs_of(ctrl_offsets, ctrl_nodes, nodes)] = True
+    tops = nodes[~consumed_inside[nodes]]
+    tops = tops[np.lexsort((tops, -gs.position[tops]))]
+    return tops.tolist(), bool(graph.consumer_counts()[tops].any())
 
 
-def _feeding_inputs(graph: Graph, gs: GraphStructure, nodes: Sequence[int], reached: np.ndarray) -> list[int]:
+def _feeding_inputs(graph: Graph, gs: GraphStructure, nodes: np.ndarray, reached: np.ndarray) -> list[int]:
     """Unreached graph inputs upstream of ``nodes``, through unreached DATA nodes."""
     in_offsets, in_nodes, _, _, _ = graph.edge_arrays()
-    idx = np.asarray(nodes, dtype=np.int64)
-    counts = in_offsets[idx + 1] - in_offsets[idx]
-    firsts = np.repeat(in_offsets[idx], counts)
-    within = np.arange(int(counts.sum()), dtype=np.int64) - np.repeat(np.cumsum(counts) - counts, counts)
-    direct = np.unique(in_nodes[firsts + within])
+    direct = _distinct(_inputs_of(in_offsets, in_nodes, nodes), len(graph))
     stack = direct[(gs.abstract[direct] == DATA) & ~reached[direct]].tolist()
     seen = set(stack)
     found = []

@@ -188,20 +188,17 @@ class Graph:
         self.arg_names = ()
         self.ret_map = {}
         self.defs = _Defs(node_defs)
-        in_nodes = columns.in_nodes.tolist()
-        in_offsets = columns.in_offsets.tolist()
-        in_ports = columns.in_ports.tolist()
-        ctrl_offsets, ctrl_nodes = columns.ctrl_offsets.tolist(), columns.ctrl_nodes.tolist()
-        self.inputs = _Rows(in_offsets, in_nodes)
-        self.input_ports = _Rows(in_offsets, in_ports)
-        self.control_inputs = _Rows(ctrl_offsets, ctrl_nodes)
-        # The walks' list forms are these very lists: one copy of the edges, not three.
-        self.__dict__["_adjacency_lists"] = (in_offsets, in_nodes, ctrl_offsets, ctrl_nodes)
-        self.__dict__["_port_list"] = in_ports
+        arrays = (columns.in_offsets, columns.in_nodes, columns.in_ports, columns.ctrl_offsets, columns.ctrl_nodes)
+        # The rows and the walks' list forms share one list of each column, made when first read:
+        # one copy of the edges, not three, and none for analyses that read the arrays only.
+        lists = _ColumnLists(arrays)
+        self.inputs = _Rows(0, 1, lists)
+        self.input_ports = _Rows(0, 2, lists)
+        self.control_inputs = _Rows(3, 4, lists)
+        self.__dict__["_column_lists"] = lists
         self.dangling = columns.dangling
         self.wire_attrs = columns.attrs
-        self.__dict__["_arrays"] = (columns.in_offsets, columns.in_nodes, columns.in_ports,
-                                    columns.ctrl_offsets, columns.ctrl_nodes)
+        self.__dict__["_arrays"] = arrays
         self.__dict__["_op_codes"] = (columns.op_codes, columns.op_table)
         return self
 
@@ -226,6 +223,9 @@ class Graph:
     def adjacency_lists(self):
         """(in_offsets, in_nodes, ctrl_offsets, ctrl_nodes) as Python lists, for walks that slice them."""
         got = self.__dict__.get("_adjacency_lists")
+        if got is None and "_column_lists" in self.__dict__:
+            lists = self.__dict__["_column_lists"]
+            got = self.__dict__["_adjacency_lists"] = (lists[0], lists[1], lists[3], lists[4])
         if got is None:
             in_offsets, in_nodes, _, ctrl_offsets, ctrl_nodes = self.edge_arrays()
             got = self.__dict__["_adjacency_lists"] = (in_offsets.tolist(), in_nodes.tolist(),
@@ -236,7 +236,8 @@ class Graph:
         """The output port of every data input, as a Python list aligned with ``adjacency_lists()[1]``."""
         got = self.__dict__.get("_port_list")
         if got is None:
-            got = self.__dict__["_port_list"] = self.edge_arrays()[2].tolist()
+            lists = self.__dict__.get("_column_lists")
+            got = self.__dict__["_port_list"] = lists[2] if lists is not None else self.edge_arrays()[2].tolist()
         return got
 
     def op_codes(self):
@@ -337,26 +338,61 @@ class Graph:
         return cur
 
 
+class _ColumnLists:
+    """Int arrays, each turned into a Python list when first asked for (``lists[k]``), then kept."""
+
+    __slots__ = ("_arrays", "_lists")
+
+    def __init__(self, arrays: Sequence[Any]) -> None:
+        self._arrays = arrays
+        self._lists: list[list[int] | None] = [None] * len(arrays)
+
+    def __getitem__(self, k: int) -> list[int]:
+        got = self._lists[k]
+        if got is None:
+            got = self._lists[k] = self._arrays[k].tolist()
+        return got
+
+
 class _Rows(Sequence):
-    """Row ``i`` of a CSR structure as a tuple, built when asked for."""
+    """Row ``i`` of a CSR structure as a tuple, built when asked for.
 
-    __slots__ = ("_offsets", "_values")
+    ``offsets`` and ``values`` are lists, or, with ``lists``, their positions in it: the lists are
+    then made at the first row read.
+    """
 
-    def __init__(self, offsets: list[int], values: list[int]) -> None:
-        self._offsets = offsets
-        self._values = values
+    __slots__ = ("_offsets", "_values", "_source")
+
+    def __init__(self, offsets, values, lists: _ColumnLists | None = None) -> None:
+        if lists is None:
+            self._offsets, self._values, self._source = offsets, values, None
+        else:
+            self._offsets = self._values = None
+            self._source = (lists, offsets, values)
+
+    def _load(self) -> None:
+        lists, offsets, values = self._source
+        self._offsets, self._values = lists[offsets], lists[values]
 
     def __len__(self) -> int:
+        if self._offsets is None:
+            self._load()
         return len(self._offsets) - 1
 
     def __getitem__(self, i):
+        offsets = self._offsets
+        if offsets is None:
+            self._load()
+            offsets = self._offsets
         if isinstance(i, slice):
             return [self[k] for k in range(*i.indices(len(self)))]
         if i < 0:
-            i += len(self)
-        return tuple(self._values[self._offsets[i]:self._offsets[i + 1]])
+            i += len(offsets) - 1
+        return tuple(self._values[offsets[i]:offsets[i + 1]])
 
     def __iter__(self):
+        if self._offsets is None:
+            self._load()
         values, offsets = self._values, self._offsets
         for k in range(len(offsets) - 1):
             yield tuple(values[offsets[k]:offsets[k + 1]])

@@ -119,3 +119,27 @@ def test_top_level_layouts_are_read_alike():
         assert (wire.node_records(raw) is None) == (fast is None), label
     assert read == {"nodes, then other fields": True, "a field before the nodes": False,
                     "a field between nodes": False, "field 1 as a varint after the nodes": True}
+
+
+def test_the_c_name_index_answers_as_the_dict_does():
+    gd = protos.GraphDef(node=[{"name": "x", "op": "Placeholder"}, {"name": "scope/é", "op": "Identity", "input": ["x"]}])
+    fast, slow = _columns(gd.SerializeToString(), True), _columns(gd.SerializeToString(), False)
+    assert isinstance(slow.index, dict) and not isinstance(fast.index, dict)
+    for key in ("x", "scope/é", "scope", "x ", "", "\ud800", 3, None):
+        assert fast.index.get(key, -7) == slow.index.get(key, -7), key
+        assert (key in fast.index) == (key in slow.index), key
+    assert fast.index["scope/é"] == 1 and list(fast.index) == ["x", "scope/é"] and len(fast.index) == 2
+    with pytest.raises(KeyError):
+        fast.index["y"]
+
+
+def test_attr_values_after_a_negative_int_are_read_by_both():
+    # `i: -1` is a 10-byte varint just after the value's tag, where a list's length would be.
+    gd = protos.GraphDef(node=[{"name": "x", "op": "Placeholder"}, {"name": "p", "op": "Pack", "input": ["x"]}])
+    gd.node[1].attr["axis"].i = -1
+    gd.node[1].attr["T"].type = 1
+    data = gd.SerializeToString(deterministic=True)
+    fast, slow = _columns(data, True), _columns(data, False)
+    assert fast is not None
+    _same(fast, slow)
+    assert fast.attrs.kind.tolist() == [1, 0]  # `T` (a type), then `axis`

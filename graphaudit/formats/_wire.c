@@ -1,5 +1,5 @@
-/* The field walk and string work of graphaudit/formats/wire.py in C: node fields found record by
- * record, byte strings interned and looked up by their bytes. The same results as the numpy
+/* The column read of graphaudit/formats/wire.py in C: node fields found record by record, ops
+ * numbered, node names hashed into a table that inputs (and later Graph.index) are looked up in. The same results as the numpy
  * path, which stays as the fallback when this optional extension is not built. */
 
 #define PY_SSIZE_T_CLEAN
@@ -77,53 +77,6 @@ static int field(const uint8_t *buf, Py_ssize_t *cur, Py_ssize_t end, uint8_t ta
 
 enum { NAME = 0x0A, OP = 0x12, INPUT = 0x1A, DEVICE = 0x22, ATTR = 0x2A, LATER1 = 0x32, LATER2 = 0x3A };
 
-/* walk(buf, body, end): the fields of each NodeDef in buf[body[i]:end[i]], in field-number order.
- * Returns (name_start, name_len, op_start, op_len, in_node, in_start, in_len, at_node, at_start,
- * at_len) as bytearrays of int64, or None when a node is not laid out that way. */
-static PyObject *walk(PyObject *self, PyObject *args) {
-    PyObject *bo, *so, *eo;
-    if (!PyArg_ParseTuple(args, "OOO", &bo, &so, &eo)) return NULL;
-    Py_buffer bb, sb, eb;
-    if (PyObject_GetBuffer(bo, &bb, PyBUF_SIMPLE) < 0) return NULL;
-    if (get_i64(so, &sb, "body") < 0) { PyBuffer_Release(&bb); return NULL; }
-    if (get_i64(eo, &eb, "end") < 0) { PyBuffer_Release(&bb); PyBuffer_Release(&sb); return NULL; }
-    const uint8_t *buf = bb.buf;
-    const int64_t *body = sb.buf, *ends = eb.buf;
-    Py_ssize_t n = sb.len / 8;
-    Col cols[10];
-    memset(cols, 0, sizeof cols);
-    PyObject *result = NULL;
-    int usual = eb.len / 8 == n;
-    for (Py_ssize_t i = 0; usual && i < n; i++) {
-        Py_ssize_t cur = body[i], end = ends[i];
-        if (cur < 0 || end > bb.len || cur > end) { usual = 0; break; }
-        int64_t s, l;
-        int got = field(buf, &cur, end, NAME, &s, &l);
-        if (got <= 0) { usual = 0; break; }
-        if (push(&cols[0], s) < 0 || push(&cols[1], l) < 0) goto done;
-        got = field(buf, &cur, end, OP, &s, &l);
-        if (got <= 0) { usual = 0; break; }
-        if (push(&cols[2], s) < 0 || push(&cols[3], l) < 0) goto done;
-        while ((got = field(buf, &cur, end, INPUT, &s, &l)) == 1)
-            if (push(&cols[4], i) < 0 || push(&cols[5], s) < 0 || push(&cols[6], l) < 0) goto done;
-        if (got < 0 || field(buf, &cur, end, DEVICE, &s, &l) < 0) { usual = 0; break; }
-        while ((got = field(buf, &cur, end, ATTR, &s, &l)) == 1)
-            if (push(&cols[7], i) < 0 || push(&cols[8], s) < 0 || push(&cols[9], l) < 0) goto done;
-        if (got < 0 || field(buf, &cur, end, LATER1, &s, &l) < 0 || field(buf, &cur, end, LATER2, &s, &l) < 0 ||
-            cur != end) {
-            usual = 0;
-            break;
-        }
-    }
-    result = columns(cols, 10, usual);
-done:
-    for (int k = 0; k < 10; k++) PyMem_Free(cols[k].v);
-    PyBuffer_Release(&bb);
-    PyBuffer_Release(&sb);
-    PyBuffer_Release(&eb);
-    return result;
-}
-
 /* records(buf): (start, body, end) of every node record of a serialized GraphDef, as bytearrays of
  * int64, when the node records (field 1) come first and back to back and the other top-level
  * fields after them are well formed; else None. */
@@ -168,7 +121,7 @@ done:
     return result;
 }
 
-/* The arguments (buf, starts, lengths) of strings() and newline(): the three buffers, with as many
+/* The arguments (buf, starts, lengths) of strings(): the three buffers, with as many
  * starts as lengths and every span inside buf. Their count, or -1 with an exception set and
  * nothing held. */
 static Py_ssize_t span_args(PyObject *args, Py_buffer *bb, Py_buffer *sb, Py_buffer *lb) {
@@ -221,24 +174,6 @@ done:
     return out;
 }
 
-/* newline(buf, starts, lengths): whether any span holds a newline. */
-static PyObject *newline(PyObject *self, PyObject *args) {
-    Py_buffer bb, sb, lb;
-    Py_ssize_t n = span_args(args, &bb, &sb, &lb);
-    if (n < 0) return NULL;
-    const char *buf = bb.buf;
-    const int64_t *st = sb.buf, *ln = lb.buf;
-    int found = 0;
-    for (Py_ssize_t i = 0; i < n && !found; i++) found = memchr(buf + st[i], '\n', (size_t)ln[i]) != NULL;
-    PyBuffer_Release(&bb);
-    PyBuffer_Release(&sb);
-    PyBuffer_Release(&lb);
-    return PyBool_FromLong(found);
-}
-
-/* An open-addressing table of byte spans of one buffer -> their first index. */
-typedef struct { const uint8_t *buf; const int64_t *st, *ln; int64_t *slots; Py_ssize_t mask; } Spans;
-
 static uint64_t hash_bytes(const uint8_t *p, int64_t n) {
     /* Eight bytes a step: node names run to tens of bytes. */
     uint64_t h = 0xCBF29CE484222325ULL ^ (uint64_t)n, w;
@@ -254,100 +189,402 @@ static uint64_t hash_bytes(const uint8_t *p, int64_t n) {
     return h ^ (h >> 29);
 }
 
-/* The index of the first key equal to buf[s:s+l], or -1; *slot gets where it would go. */
-static int64_t spans_find(Spans *t, const uint8_t *p, int64_t l, Py_ssize_t *slot) {
-    Py_ssize_t s = (Py_ssize_t)(hash_bytes(p, l) & (uint64_t)t->mask);
-    while (t->slots[s] >= 0) {
-        int64_t k = t->slots[s];
-        if (t->ln[k] == l && memcmp(t->buf + t->st[k], p, (size_t)l) == 0) return k;
-        s = (s + 1) & t->mask;
+
+/* ------------------------------------------------------------------------------------------------
+ * scan(buf): the whole column read of formats/wire.py in one pass, for a GraphDef under 2 GiB. */
+
+/* A growable column of fixed-size items in a bytearray, handed to Python as it is (no copy). */
+typedef struct { PyObject *ba; char *p; Py_ssize_t len, cap; int size; } Out;
+
+static int out_init(Out *o, int size, Py_ssize_t cap) {
+    o->size = size;
+    o->len = 0;
+    o->cap = cap < 16 ? 16 : cap;
+    o->ba = PyByteArray_FromStringAndSize(NULL, o->cap * size);
+    o->p = o->ba ? PyByteArray_AS_STRING(o->ba) : NULL;
+    return o->ba ? 0 : -1;
+}
+
+static int out_room(Out *o) {
+    if (o->len < o->cap) return 0;
+    Py_ssize_t cap = o->cap * 2;
+    if (PyByteArray_Resize(o->ba, cap * o->size) < 0) return -1;
+    o->cap = cap;
+    o->p = PyByteArray_AS_STRING(o->ba);
+    return 0;
+}
+
+#define PUT(o, type, x) do { if (out_room(o) < 0) goto fail; ((type *)(o)->p)[(o)->len++] = (type)(x); } while (0)
+/* PUT where a jump would skip freeing: `ok` becomes 0 on failure. */
+#define PUT_OR(o, type, x, ok) do { if (out_room(o) < 0) ok = 0; else ((type *)(o)->p)[(o)->len++] = (type)(x); } while (0)
+
+#if defined(__GNUC__) || defined(__clang__)
+#define PREFETCH(p) __builtin_prefetch(p)
+#else
+#define PREFETCH(p) ((void)0)
+#endif
+#define AHEAD 12  /* how many lookups ahead a hash slot is fetched */
+
+/* The name table: open addressing over node name spans; a slot is empty when its idx1 is 0. */
+typedef struct { uint32_t hash, idx1, start, len; } Slot;
+
+static Py_ssize_t slot_find(const Slot *slots, Py_ssize_t mask, const uint8_t *buf, const uint8_t *p, uint32_t l,
+                            uint32_t h, Py_ssize_t *free_slot) {
+    Py_ssize_t s = (Py_ssize_t)(h & (uint32_t)mask);
+    while (slots[s].idx1) {
+        if (slots[s].hash == h && slots[s].len == l && memcmp(buf + slots[s].start, p, l) == 0)
+            return (Py_ssize_t)slots[s].idx1 - 1;
+        s = (s + 1) & mask;
     }
-    *slot = s;
+    if (free_slot) *free_slot = s;
     return -1;
 }
 
-/* intern(buf, starts, lengths[, q_starts, q_lengths]): each span's code, distinct spans numbered
- * in order of first appearance, and the first index of each code. With queries: also each
- * query's first equal span index, or -1. Returns (codes, firsts[, found]) as bytearrays of int64. */
-static PyObject *intern_spans(PyObject *self, PyObject *args) {
-    PyObject *bo, *so, *lo, *qso = NULL, *qlo = NULL;
-    if (!PyArg_ParseTuple(args, "OOO|OO", &bo, &so, &lo, &qso, &qlo)) return NULL;
-    Py_buffer bb, sb, lb, qsb, qlb;
-    int have_q = qso != NULL && qlo != NULL, got_q = 0;
+static uint32_t hash32(const uint8_t *p, int64_t n) { return (uint32_t)(hash_bytes(p, n) >> 32); }
+
+static int64_t vlen(int64_t v) {
+    int64_t n = 1;
+    while (v >= 128) { v >>= 7; n++; }
+    return n;
+}
+
+/* AttrKind of artifact.py. */
+enum { K_OTHER, K_TYPE, K_SHAPE, K_TENSOR, K_FUNC, K_LIST, K_LIST_SHAPE, K_LIST_FUNC, K_LIST_TENSOR };
+
+static int8_t attr_kind(uint8_t value_tag, uint8_t list_tag) {
+    switch (value_tag) {
+    case 0x30: return K_TYPE;
+    case 0x3A: return K_SHAPE;
+    case 0x42: return K_TENSOR;
+    case 0x52: return K_FUNC;
+    case 0x0A:
+        switch (list_tag) {
+        case 0x3A: return K_LIST_SHAPE;
+        case 0x42: return K_LIST_TENSOR;
+        case 0x4A: return K_LIST_FUNC;
+        default: return K_LIST;
+        }
+    default: return K_OTHER;
+    }
+}
+
+/* The parts of one attr map entry whose content is buf[s:e]; 0, or -1 when it is not laid out as
+ * key then value (the numpy path refuses the same). */
+static int attr_entry(const uint8_t *buf, Py_ssize_t size, int64_t s, int64_t e, int64_t *key_start, int64_t *key_len,
+                      int64_t *value_start, uint8_t *value_tag, uint8_t *list_tag) {
+    if (e <= s || buf[s] != 0x0A) return -1;
+    int64_t kl, vl = 0;
+    Py_ssize_t p = varint(buf, s + 1, e, &kl);
+    if (p < 0 || kl < 0 || kl > e - p) return -1;
+    *key_start = p;
+    *key_len = kl;
+    int64_t key_end = p + kl, vs = e;
+    if (key_end < e && buf[key_end] == 0x12) {
+        p = varint(buf, key_end + 1, e, &vl);
+        if (p < 0 || vl < 0 || vl != e - p) return -1;
+        vs = p;
+    } else if (key_end != e) {
+        return -1;
+    }
+    *value_start = vs;
+    *value_tag = e > vs ? buf[vs] : 0;
+    *list_tag = 0;
+    if (*value_tag == 0x0A) {
+        int64_t ll;
+        Py_ssize_t q = varint(buf, vs + 1, e, &ll);
+        if (q < 0) return -1;
+        if (ll > 0 && q < size) *list_tag = buf[q];
+    }
+    (void)size;
+    return 0;
+}
+
+/* An input's port and the length of its node name, for `name:port` (at most 6 digits, the name
+ * not empty; anything else is all name and port 0). */
+static int64_t input_port(const uint8_t *p, int64_t len, int64_t *base_len) {
+    int64_t value = 0;
+    *base_len = len;
+    for (int k = 1; k <= 7 && len - k > 0; k++) {
+        uint8_t b = p[len - k];
+        if (b == ':' && k > 1) {
+            for (int d = k - 1; d >= 1; d--) value = value * 10 + (p[len - d] - '0');
+            *base_len = len - k;
+            return value;
+        }
+        if (b < '0' || b > '9') break;
+    }
+    return 0;
+}
+
+enum { S_BODY, S_END, S_NAME_START, S_NAME_LEN, S_OP_CODES, S_OP_SPANS, S_IN_OFFSETS, S_IN_NODES, S_IN_PORTS,
+       S_CTRL_OFFSETS, S_CTRL_NODES, S_DANGLING, S_SLOTS, S_AT_NODE, S_AT_START, S_AT_END, S_AT_KEY_START,
+       S_AT_KEY_LEN, S_AT_KEY_PREFIX, S_AT_VALUE_START, S_AT_VALUE_TAG, S_AT_LIST_TAG, S_AT_KIND, S_AT_TYPE_CODE,
+       S_AT_PRIVATE, S_AT_OFFSETS, S_COUNT };
+
+/* scan(buf): None when the GraphDef is not laid out as usual (node records as records() reads them,
+ * each NodeDef's fields in field-number order, attr entries as key then value), when a name
+ * is used twice, when a name, op or input holds a newline, or an input is `^` alone; else the
+ * columns, in the order of the enum above: int64 except the attr entries' nodes and positions (int32), the
+ * tags and kinds (one byte), the key prefixes (uint64), and the name table (Slot records, for
+ * lookup()). Each distinct op comes as an int64 pair (start, length) of its first occurrence, and
+ * each dangling input as an int64 triple (node, start, length). */
+static PyObject *scan(PyObject *self, PyObject *args) {
+    PyObject *bo;
+    if (!PyArg_ParseTuple(args, "O", &bo)) return NULL;
+    Py_buffer bb;
     if (PyObject_GetBuffer(bo, &bb, PyBUF_SIMPLE) < 0) return NULL;
-    if (get_i64(so, &sb, "starts") < 0) { PyBuffer_Release(&bb); return NULL; }
-    if (get_i64(lo, &lb, "lengths") < 0) { PyBuffer_Release(&bb); PyBuffer_Release(&sb); return NULL; }
+    const uint8_t *buf = bb.buf;
+    const Py_ssize_t size = bb.len;
+    Out o[S_COUNT];
+    memset(o, 0, sizeof o);
+    Out in_start, in_len, in_node, name_hash;
+    memset(&name_hash, 0, sizeof name_hash);
+    memset(&in_start, 0, sizeof in_start);
+    memset(&in_len, 0, sizeof in_len);
+    memset(&in_node, 0, sizeof in_node);
+    Slot *ops = NULL;
     PyObject *result = NULL;
-    Col codes = {0}, firsts = {0}, found = {0};
-    Spans t = {bb.buf, sb.buf, lb.buf, NULL, 0};
-    Py_ssize_t n = sb.len / 8;
-    if (have_q) {
-        if (get_i64(qso, &qsb, "query starts") < 0) goto done;
-        if (get_i64(qlo, &qlb, "query lengths") < 0) { PyBuffer_Release(&qsb); goto done; }
-        got_q = 1;
+    int usual = size < 0x7FFFFFFF;
+    Py_ssize_t n = 0, p = 0;
+    if (!usual) goto done;
+
+    /* Node records: first and back to back; the fields after them well formed. */
+    if (out_init(&o[S_BODY], 8, 1024) < 0 || out_init(&o[S_END], 8, 1024) < 0) goto fail;
+    while (p < size && buf[p] == NAME) {
+        int64_t s, l;
+        if (field(buf, &p, size, NAME, &s, &l) != 1) { usual = 0; goto done; }
+        PUT(&o[S_BODY], int64_t, s);
+        PUT(&o[S_END], int64_t, s + l);
     }
-    if (lb.len / 8 != n || (got_q && qlb.len != qsb.len)) {
-        PyErr_SetString(PyExc_ValueError, "starts and lengths differ in length");
-        goto done;
+    while (p < size) {
+        int64_t tag, v;
+        p = varint(buf, p, size, &tag);
+        if (p < 0 || tag == NAME || (tag >> 3) == 0) { usual = 0; goto done; }
+        switch (tag & 7) {
+        case 0: p = varint(buf, p, size, &v); break;
+        case 1: p = p + 8 <= size ? p + 8 : -1; break;
+        case 5: p = p + 4 <= size ? p + 4 : -1; break;
+        case 2:
+            p = varint(buf, p, size, &v);
+            p = p >= 0 && v >= 0 && v <= size - p ? p + v : -1;
+            break;
+        default: p = -1;
+        }
+        if (p < 0) { usual = 0; goto done; }
     }
-    Py_ssize_t size = 1024;
-    while (size < 2 * n) size *= 2;
-    t.slots = PyMem_Malloc((size_t)size * sizeof(int64_t));
-    if (!t.slots) { PyErr_NoMemory(); goto done; }
-    memset(t.slots, 0xFF, (size_t)size * sizeof(int64_t));
-    t.mask = size - 1;
-    /* code_of[first index] is kept in `codes` itself: a span's code is its first equal span's. */
+    n = o[S_BODY].len;
+    const int64_t *body = (const int64_t *)o[S_BODY].p, *ends = (const int64_t *)o[S_END].p;
+
+    static const int sizes[S_COUNT] = {8, 8, 8, 8, 8, 8, 8, 8, 8, 8, 8, 8, 1, 4, 4, 4, 4, 4, 8, 4, 1, 1, 1, 1, 1, 8};
+    for (int k = S_NAME_START; k < S_COUNT; k++) {
+        Py_ssize_t cap = k <= S_OP_SPANS || k == S_IN_OFFSETS || k == S_CTRL_OFFSETS || k == S_AT_OFFSETS ? n + 1
+                         : k >= S_AT_NODE ? 3 * n : k == S_DANGLING ? 16 : n;
+        if (k == S_SLOTS) continue;
+        if (out_init(&o[k], sizes[k], cap) < 0) goto fail;
+    }
+    if (out_init(&in_start, 8, n + n / 4) < 0 || out_init(&in_len, 8, n + n / 4) < 0 ||
+        out_init(&in_node, 8, n + n / 4) < 0 || out_init(&name_hash, 4, n + 1) < 0)
+        goto fail;
+    Py_ssize_t table = 16;
+    while (table < 2 * n) table *= 2;
+    if (out_init(&o[S_SLOTS], (int)sizeof(Slot), table) < 0) goto fail;
+    memset(o[S_SLOTS].p, 0, (size_t)table * sizeof(Slot));
+    o[S_SLOTS].len = table;
+    Slot *slots = (Slot *)o[S_SLOTS].p;
+    Py_ssize_t mask = table - 1;
+    Py_ssize_t op_mask = 255, op_count = 0;
+    ops = PyMem_Calloc((size_t)op_mask + 1, sizeof(Slot));
+    if (!ops) { PyErr_NoMemory(); goto fail; }
+    PUT(&o[S_AT_OFFSETS], int64_t, 0);
+
     for (Py_ssize_t i = 0; i < n; i++) {
-        if (t.st[i] < 0 || t.ln[i] < 0 || t.st[i] + t.ln[i] > bb.len) {
-            PyErr_SetString(PyExc_IndexError, "a span outside the buffer");
-            goto done;
+        Py_ssize_t cur = body[i], end = ends[i];
+        int64_t s, l;
+        /* The name: unique, no newline. */
+        if (field(buf, &cur, end, NAME, &s, &l) != 1 || memchr(buf + s, '\n', (size_t)l)) { usual = 0; goto done; }
+        PUT(&o[S_NAME_START], int64_t, s);
+        PUT(&o[S_NAME_LEN], int64_t, l);
+        PUT(&name_hash, uint32_t, hash32(buf + s, l));
+        Py_ssize_t free_slot;
+        uint32_t h;
+        /* The op: its code, by first appearance. */
+        if (field(buf, &cur, end, OP, &s, &l) != 1 || memchr(buf + s, '\n', (size_t)l)) { usual = 0; goto done; }
+        h = hash32(buf + s, l);
+        Py_ssize_t code = slot_find(ops, op_mask, buf, buf + s, (uint32_t)l, h, &free_slot);
+        if (code < 0) {
+            if (2 * (op_count + 1) > op_mask + 1) {  /* grow the op table (thousands of distinct ops) */
+                Py_ssize_t bigger = 2 * (op_mask + 1);
+                Slot *grown = PyMem_Calloc((size_t)bigger, sizeof(Slot));
+                if (!grown) { PyErr_NoMemory(); goto fail; }
+                for (Py_ssize_t k = 0; k <= op_mask; k++)
+                    if (ops[k].idx1) {
+                        Py_ssize_t t = ops[k].hash & (uint32_t)(bigger - 1);
+                        while (grown[t].idx1) t = (t + 1) & (bigger - 1);
+                        grown[t] = ops[k];
+                    }
+                PyMem_Free(ops);
+                ops = grown;
+                op_mask = bigger - 1;
+                slot_find(ops, op_mask, buf, buf + s, (uint32_t)l, h, &free_slot);
+            }
+            code = op_count++;
+            ops[free_slot] = (Slot){h, (uint32_t)(code + 1), (uint32_t)s, (uint32_t)l};
+            PUT(&o[S_OP_SPANS], int64_t, s);  /* the op's span, for its name */
+            PUT(&o[S_OP_SPANS], int64_t, l);
         }
-        Py_ssize_t slot;
-        int64_t k = spans_find(&t, t.buf + t.st[i], t.ln[i], &slot);
-        if (k < 0) {
-            t.slots[slot] = i;
-            if (push(&codes, firsts.len) < 0 || push(&firsts, i) < 0) goto done;
-        } else if (push(&codes, codes.v[k]) < 0) {
+        PUT(&o[S_OP_CODES], int64_t, code);
+        int got;
+        while ((got = field(buf, &cur, end, INPUT, &s, &l)) == 1) {
+            if (memchr(buf + s, '\n', (size_t)l)) { usual = 0; goto done; }
+            PUT(&in_node, int64_t, i);
+            PUT(&in_start, int64_t, s);
+            PUT(&in_len, int64_t, l);
+        }
+        if (got < 0 || field(buf, &cur, end, DEVICE, &s, &l) < 0) { usual = 0; goto done; }
+        while ((got = field(buf, &cur, end, ATTR, &s, &l)) == 1) {
+            int64_t ks, kl, vs;
+            uint8_t vt, lt;
+            if (attr_entry(buf, size, s, s + l, &ks, &kl, &vs, &vt, &lt) < 0) { usual = 0; goto done; }
+            int8_t kind = attr_kind(vt, lt);
+            uint64_t prefix = 0;
+            for (int j = 0; j < 8; j++) prefix = (prefix << 8) | (j < kl ? buf[ks + j] : 0);
+            PUT(&o[S_AT_NODE], int32_t, i);
+            PUT(&o[S_AT_START], int32_t, s - 1 - vlen(l));
+            PUT(&o[S_AT_END], int32_t, s + l);
+            PUT(&o[S_AT_KEY_START], int32_t, ks);
+            PUT(&o[S_AT_KEY_LEN], int32_t, kl);
+            PUT(&o[S_AT_KEY_PREFIX], uint64_t, prefix);
+            PUT(&o[S_AT_VALUE_START], int32_t, vs);
+            PUT(&o[S_AT_VALUE_TAG], uint8_t, vt);
+            PUT(&o[S_AT_LIST_TAG], uint8_t, lt);
+            PUT(&o[S_AT_KIND], int8_t, kind);
+            PUT(&o[S_AT_TYPE_CODE], uint8_t, kind == K_TYPE ? buf[vs + 1 < size ? vs + 1 : size - 1] : 0);
+            PUT(&o[S_AT_PRIVATE], uint8_t, buf[ks < size ? ks : size - 1] == '_');
+        }
+        PUT(&o[S_AT_OFFSETS], int64_t, o[S_AT_NODE].len);
+        if (got < 0 || field(buf, &cur, end, LATER1, &s, &l) < 0 || field(buf, &cur, end, LATER2, &s, &l) < 0 ||
+            cur != end) {
+            usual = 0;
             goto done;
         }
     }
-    if (got_q) {
-        const int64_t *qs = qsb.buf, *ql = qlb.buf;
-        for (Py_ssize_t i = 0; i < qsb.len / 8; i++) {
-            if (qs[i] < 0 || ql[i] < 0 || qs[i] + ql[i] > bb.len) {
-                PyErr_SetString(PyExc_IndexError, "a span outside the buffer");
+
+    /* The name table. Slots are read at random: each is fetched a few names ahead of its use. */
+    {
+        const uint32_t *nh = (const uint32_t *)name_hash.p;
+        const int64_t *ns = (const int64_t *)o[S_NAME_START].p, *nl = (const int64_t *)o[S_NAME_LEN].p;
+        for (Py_ssize_t i = 0; i < n; i++) {
+            if (i + AHEAD < n) PREFETCH(&slots[nh[i + AHEAD] & (uint32_t)mask]);
+            Py_ssize_t free_slot;
+            if (slot_find(slots, mask, buf, buf + ns[i], (uint32_t)nl[i], nh[i], &free_slot) >= 0) {
+                usual = 0;  /* a name used twice */
                 goto done;
             }
-            Py_ssize_t slot;
-            if (push(&found, spans_find(&t, t.buf + qs[i], ql[i], &slot)) < 0) goto done;
+            slots[free_slot] = (Slot){nh[i], (uint32_t)(i + 1), (uint32_t)ns[i], (uint32_t)nl[i]};
         }
     }
-    result = PyTuple_New(got_q ? 3 : 2);
-    if (!result) goto done;
-    Col *parts[3] = {&codes, &firsts, &found};
-    for (int k = 0; k < (got_q ? 3 : 2); k++) {
-        PyObject *c = col_bytes(parts[k]);
-        if (!c) { Py_CLEAR(result); goto done; }
-        PyTuple_SET_ITEM(result, k, c);
+
+    /* Inputs, now that every name is known: `^ctrl`, `name`, `name:port`, in order per node. First
+     * each one's node name span, port (-1: a control input) and hash, then the lookups. */
+    {
+        const int64_t *is = (const int64_t *)in_start.p, *il = (const int64_t *)in_len.p,
+                      *inode = (const int64_t *)in_node.p;
+        Py_ssize_t m = in_start.len;
+        int64_t *tmp = PyMem_Malloc((size_t)(3 * m + 1) * sizeof(int64_t));
+        uint32_t *ih = PyMem_Malloc((size_t)(m + 1) * sizeof(uint32_t));
+        if (!tmp || !ih) { PyMem_Free(tmp); PyMem_Free(ih); PyErr_NoMemory(); goto fail; }
+        int64_t *bs = tmp, *bl = tmp + m, *pt = tmp + 2 * m;
+        int ok = 1;
+        for (Py_ssize_t k = 0; ok && k < m; k++) {
+            const uint8_t *q = buf + is[k];
+            if (il[k] > 0 && q[0] == '^') {
+                pt[k] = -1;
+                bl[k] = il[k] - 1;
+                q++;
+            } else {
+                pt[k] = input_port(q, il[k], &bl[k]);
+            }
+            bs[k] = q - buf;
+            ok = bl[k] > 0;
+            if (ok) ih[k] = hash32(q, bl[k]);
+        }
+        if (!ok) { usual = 0; PyMem_Free(tmp); PyMem_Free(ih); goto done; }
+        Py_ssize_t k = 0;
+        PUT_OR(&o[S_IN_OFFSETS], int64_t, 0, ok);
+        PUT_OR(&o[S_CTRL_OFFSETS], int64_t, 0, ok);
+        for (Py_ssize_t i = 0; ok && i < n; i++) {
+            for (; ok && k < m && inode[k] == i; k++) {
+                if (k + AHEAD < m) PREFETCH(&slots[ih[k + AHEAD] & (uint32_t)mask]);
+                Py_ssize_t j = slot_find(slots, mask, buf, buf + bs[k], (uint32_t)bl[k], ih[k], NULL);
+                if (j < 0) {
+                    PUT_OR(&o[S_DANGLING], int64_t, i, ok);
+                    PUT_OR(&o[S_DANGLING], int64_t, is[k], ok);
+                    PUT_OR(&o[S_DANGLING], int64_t, il[k], ok);
+                } else if (pt[k] < 0) {
+                    PUT_OR(&o[S_CTRL_NODES], int64_t, j, ok);
+                } else {
+                    PUT_OR(&o[S_IN_NODES], int64_t, j, ok);
+                    PUT_OR(&o[S_IN_PORTS], int64_t, pt[k], ok);
+                }
+            }
+            PUT_OR(&o[S_IN_OFFSETS], int64_t, o[S_IN_NODES].len, ok);
+            PUT_OR(&o[S_CTRL_OFFSETS], int64_t, o[S_CTRL_NODES].len, ok);
+        }
+        PyMem_Free(tmp);
+        PyMem_Free(ih);
+        if (!ok) goto fail;
     }
+    result = PyTuple_New(S_COUNT);
+    if (!result) goto fail;
+    for (int k = 0; k < S_COUNT; k++) {
+        if (PyByteArray_Resize(o[k].ba, o[k].len * o[k].size) < 0) { Py_CLEAR(result); goto fail; }
+        PyTuple_SET_ITEM(result, k, o[k].ba);
+        o[k].ba = NULL;
+    }
+    goto done;
+fail:
+    Py_CLEAR(result);
+    usual = 1;  /* an error is set: return NULL, not None */
 done:
-    PyMem_Free(t.slots);
-    PyMem_Free(codes.v);
-    PyMem_Free(firsts.v);
-    PyMem_Free(found.v);
-    if (got_q) { PyBuffer_Release(&qsb); PyBuffer_Release(&qlb); }
+    for (int k = 0; k < S_COUNT; k++) Py_XDECREF(o[k].ba);
+    Py_XDECREF(in_start.ba);
+    Py_XDECREF(in_len.ba);
+    Py_XDECREF(in_node.ba);
+    Py_XDECREF(name_hash.ba);
+    PyMem_Free(ops);
     PyBuffer_Release(&bb);
-    PyBuffer_Release(&sb);
-    PyBuffer_Release(&lb);
+    if (!result && !usual) Py_RETURN_NONE;
     return result;
+}
+
+/* lookup(slots, buf, name): the node whose name is `name` (a str) in the table scan() built, or -1. */
+static PyObject *lookup(PyObject *self, PyObject *args) {
+    PyObject *to, *bo, *name;
+    if (!PyArg_ParseTuple(args, "OOU", &to, &bo, &name)) return NULL;
+    Py_ssize_t l;
+    const char *p = PyUnicode_AsUTF8AndSize(name, &l);
+    if (!p) {  /* lone surrogates: no node name holds them (names are UTF-8) */
+        PyErr_Clear();
+        return PyLong_FromLong(-1);
+    }
+    Py_buffer tb, bb;
+    if (PyObject_GetBuffer(to, &tb, PyBUF_SIMPLE) < 0) return NULL;
+    if (PyObject_GetBuffer(bo, &bb, PyBUF_SIMPLE) < 0) { PyBuffer_Release(&tb); return NULL; }
+    Py_ssize_t table = tb.len / (Py_ssize_t)sizeof(Slot), found = -1;
+    if (table > 0 && (table & (table - 1)) == 0 && l < 0xFFFFFFFF) {
+        const Slot *slots = tb.buf;
+        found = slot_find(slots, table - 1, bb.buf, (const uint8_t *)p, (uint32_t)l, hash32((const uint8_t *)p, l), NULL);
+    }
+    PyBuffer_Release(&tb);
+    PyBuffer_Release(&bb);
+    return PyLong_FromSsize_t(found);
 }
 
 static PyMethodDef methods[] = {
     {"records", records, METH_VARARGS, "Spans of the node records of a GraphDef laid out as usual, or None."},
-    {"walk", walk, METH_VARARGS, "The fields of each NodeDef record, in field-number order, or None."},
     {"strings", strings, METH_VARARGS, "Byte spans as str, or None when one holds a newline."},
-    {"newline", newline, METH_VARARGS, "Whether any byte span holds a newline."},
-    {"intern", intern_spans, METH_VARARGS, "Codes of byte spans by first appearance, and query lookups."},
+    {"scan", scan, METH_VARARGS, "The columns of a GraphDef laid out as usual, in one pass, or None."},
+    {"lookup", lookup, METH_VARARGS, "A node's index in the name table scan() built, or -1."},
     {NULL}
 };
 

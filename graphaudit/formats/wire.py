@@ -14,7 +14,7 @@ the protobuf API.
 from __future__ import annotations
 
 import itertools
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
 
@@ -337,19 +337,13 @@ def _records(buf: bytes) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
 
 
 def _scan(buf: bytes) -> NodeColumns:
+    if native is not None and USE_NATIVE:
+        return _scan_native(buf)
     _, body, end = _records(buf)
     n = len(body)
     a = np.frombuffer(buf, dtype=np.uint8)
-    fast = native is not None and USE_NATIVE
-    if fast:
-        walked = native.walk(buf, body, end)
-        if walked is None:
-            raise _Malformed("fields out of the usual order")
-        (name_start, name_len, op_start, op_len, in_node, in_start, in_len, at_node, at_start,
-         at_len) = (np.frombuffer(col, dtype=np.int64) for col in walked)
-    else:
-        name_start, name_len, op_start, op_len, in_node, in_start, in_len, at_node, at_start, at_len = \
-            _walk(a, buf, body, end)
+    name_start, name_len, op_start, op_len, in_node, in_start, in_len, at_node, at_start, at_len = \
+        _walk(a, buf, body, end)
 
     # Inputs: `^ctrl`, `name`, `name:port`, in order per node.
     control = a[np.minimum(in_start, len(a) - 1)] == ord("^")
@@ -360,18 +354,10 @@ def _scan(buf: bytes) -> NodeColumns:
     if (base_len <= 0).any():
         raise _Malformed("an empty input name")
 
-    if fast:
-        names, index, ops, op_codes, op_table, ids = _native_strings(buf, n, name_start, name_len, op_start, op_len,
-                                                                     base_start, base_len)
-    else:
-        names, index, ops, op_codes, op_table, ids = _strings_and_ids(a, n, name_start, name_len, op_start, op_len,
-                                                                      base_start, base_len)
+    names, index, ops, op_codes, op_table, ids = _strings_and_ids(a, n, name_start, name_len, op_start, op_len,
+                                                                  base_start, base_len)
     dangling_mask = ids < 0
-    dangling: list[tuple[int, str]] = []
-    if dangling_mask.any():
-        for k in np.flatnonzero(dangling_mask).tolist():
-            s, ln = int(in_start[k]), int(in_len[k])
-            dangling.append((int(in_node[k]), buf[s:s + ln].decode("utf-8", "replace")))
+    dangling = _dangling(buf, in_node[dangling_mask], in_start[dangling_mask], in_len[dangling_mask])
     data = ~control & ~dangling_mask
     ctrl = control & ~dangling_mask
     in_offsets = np.zeros(n + 1, dtype=np.int64)
@@ -384,6 +370,84 @@ def _scan(buf: bytes) -> NodeColumns:
                        in_offsets=in_offsets, in_nodes=ids[data], in_ports=port[data],
                        ctrl_offsets=ctrl_offsets, ctrl_nodes=ids[ctrl], dangling=dangling, attrs=attrs,
                        node_start=body, node_end=end)
+
+
+def _dangling(buf: bytes, node, start, length) -> list[tuple[int, str]]:
+    """(node, input as written) of the inputs that name no node."""
+    return [(i, buf[s:s + ln].decode("utf-8", "replace"))
+            for i, s, ln in zip(node.tolist(), start.tolist(), length.tolist())]
+
+
+def _scan_native(buf: bytes) -> NodeColumns:
+    """:func:`_scan` in one pass of C (_wire.scan): the same columns, and the names looked up in C."""
+    got = native.scan(buf)
+    if got is None:
+        raise _Malformed("not the usual layout, or a name used twice or holding a newline")
+    (body, end, name_start, name_len, op_codes, op_spans, in_offsets, in_nodes, in_ports, ctrl_offsets, ctrl_nodes,
+     dangling, slots, at_node, at_start, at_end, at_key_start, at_key_len, at_key_prefix, at_value_start, at_value_tag,
+     at_list_tag, at_kind, at_type_code, at_private, at_offsets) = got
+
+    def i64(raw):
+        return np.frombuffer(raw, dtype=np.int64)
+
+    def i32(raw):
+        return np.frombuffer(raw, dtype=np.int32)
+
+    def u8(raw):
+        return np.frombuffer(raw, dtype=np.uint8)
+
+    names = native.strings(buf, i64(name_start), i64(name_len))
+    spans = i64(op_spans).reshape(-1, 2)
+    op_table = native.strings(buf, spans[:, 0].copy(), spans[:, 1].copy())
+    op_codes = i64(op_codes)
+    ops = np.array(op_table + [None], dtype=object)[op_codes].tolist()  # the None keeps the array 1-D
+    triples = i64(dangling).reshape(-1, 3)
+    end32 = i32(at_end)
+    attrs = AttrEntries(buf=buf, node=i32(at_node), start=i32(at_start), end=end32, key_start=i32(at_key_start),
+                        key_len=i32(at_key_len), key_prefix=np.frombuffer(at_key_prefix, dtype=np.uint64),
+                        value_start=i32(at_value_start), value_end=end32, value_tag=u8(at_value_tag),
+                        list_tag=u8(at_list_tag), offsets=i64(at_offsets), kind=np.frombuffer(at_kind, dtype=np.int8),
+                        type_code=u8(at_type_code), private=np.frombuffer(at_private, dtype=bool))
+    return NodeColumns(names=names, index=NameIndex(names, slots, buf), ops=ops, op_codes=op_codes,
+                       op_table=op_table, in_offsets=i64(in_offsets), in_nodes=i64(in_nodes), in_ports=i64(in_ports),
+                       ctrl_offsets=i64(ctrl_offsets), ctrl_nodes=i64(ctrl_nodes),
+                       dangling=_dangling(buf, triples[:, 0], triples[:, 1], triples[:, 2]), attrs=attrs,
+                       node_start=i64(body), node_end=i64(end))
+
+
+class NameIndex(Mapping):
+    """Node name -> node id of a GraphDef scanned in C, looked up in the C scan's table of name spans.
+
+    It stands for the dict ``{name: i}``: a million-node graph needs no dict of a million names.
+    """
+
+    __slots__ = ("_names", "_slots", "_buf")
+
+    def __init__(self, names: list[str], slots, buf: bytes) -> None:
+        self._names, self._slots, self._buf = names, slots, buf
+
+    def __getitem__(self, name):
+        if isinstance(name, str):
+            i = native.lookup(self._slots, self._buf, name)
+            if i >= 0:
+                return i
+        raise KeyError(name)
+
+    def get(self, name, default=None):
+        if isinstance(name, str):
+            i = native.lookup(self._slots, self._buf, name)
+            if i >= 0:
+                return i
+        return default
+
+    def __contains__(self, name) -> bool:
+        return isinstance(name, str) and native.lookup(self._slots, self._buf, name) >= 0
+
+    def __iter__(self):
+        return iter(self._names)
+
+    def __len__(self) -> int:
+        return len(self._names)
 
 
 def _walk(a: np.ndarray, buf: bytes, body: np.ndarray, end: np.ndarray) -> tuple[np.ndarray, ...]:
@@ -403,24 +467,6 @@ def _walk(a: np.ndarray, buf: bytes, body: np.ndarray, end: np.ndarray) -> tuple
     order = np.argsort(in_node, kind="stable")  # rounds come in order: sorted runs, merged cheaply
     in_node, in_start, in_len = in_node[order], in_start[order], in_len[order]
     return name_start, name_len, op_start, op_len, in_node, in_start, in_len, at_node, at_start, at_len
-
-
-def _native_strings(buf: bytes, n: int, name_start, name_len, op_start, op_len, base_start, base_len):
-    """:func:`_strings_and_ids` in C: strings compared by their bytes, and only names and ops decoded."""
-    names = native.strings(buf, name_start, name_len)
-    if names is None or native.newline(buf, base_start, base_len):
-        raise _Malformed("a name holds a newline")
-    _, firsts, ids = (np.frombuffer(col, dtype=np.int64)
-                      for col in native.intern(buf, name_start, name_len, base_start, base_len))
-    if len(firsts) != n:
-        raise _Malformed("duplicate node names")
-    index = dict(zip(names, range(n)))
-    op_codes, op_firsts = (np.frombuffer(col, dtype=np.int64) for col in native.intern(buf, op_start, op_len))
-    op_table = native.strings(buf, op_start[op_firsts], op_len[op_firsts])
-    if op_table is None:
-        raise _Malformed("an op holds a newline")
-    ops = list(map(op_table.__getitem__, op_codes.tolist()))
-    return names, index, ops, op_codes, op_table, ids
 
 
 def _strings_and_ids(a: np.ndarray, n: int, name_start, name_len, op_start, op_len, base_start, base_len):
@@ -460,8 +506,8 @@ def _attr_entries(a: np.ndarray, buf: bytes, n: int, node: np.ndarray, start: np
     del order
     end = start + length
     top = len(a) - 1
-    # A map entry: key (field 1) then value (field 2).
-    if len(start) and (a[np.minimum(start, top)] != 0x0A).any():
+    # A map entry: key (field 1), then value (field 2) or nothing.
+    if len(start) and ((length == 0).any() or (a[np.minimum(start, top)] != 0x0A).any()):
         raise _Malformed("an attr entry without a key first")
     key_len, vl = _varint(a, start + 1)
     key_start = start + 1 + vl
@@ -470,6 +516,8 @@ def _attr_entries(a: np.ndarray, buf: bytes, n: int, node: np.ndarray, start: np
     del start, length
     key_end = key_start + key_len
     has_value = (key_end < end) & (a[np.minimum(key_end, top)] == 0x12)
+    if (~has_value & (key_end != end)).any():
+        raise _Malformed("an attr entry with extra fields")
     value_len, vl2 = _varint(a, key_end + 1)
     value_start = np.where(has_value, key_end + 1 + vl2, end)
     del vl2, key_end
@@ -479,12 +527,15 @@ def _attr_entries(a: np.ndarray, buf: bytes, n: int, node: np.ndarray, start: np
         raise _Malformed("an attr entry with extra fields")
     del value_end  # equal to end
     value_tag = np.where(end > value_start, a[np.minimum(value_start, top)], 0).astype(np.uint8)
-    # For a list, the first field inside the ListValue (after its tag and length).
-    list_len, vl3 = _varint(a, value_start + 1)
-    inner = value_start + 1 + vl3
-    del vl3
-    list_tag = np.where((value_tag == 0x0A) & (list_len > 0), a[np.minimum(inner, top)], 0).astype(np.uint8)
-    del list_len, inner
+    # For a list, the first field inside the ListValue (after its tag and length). Only lists: the
+    # varint after another value's tag may be a 10-byte negative int.
+    list_tag = np.zeros(len(value_tag), dtype=np.uint8)
+    lists = np.flatnonzero(value_tag == 0x0A)
+    if len(lists):
+        list_len, vl3 = _varint(a, value_start[lists] + 1)
+        inner = value_start[lists] + 1 + vl3
+        list_tag[lists] = np.where(list_len > 0, a[np.minimum(inner, top)], 0)
+        del list_len, inner, vl3
     offsets = np.zeros(n + 1, dtype=np.int64)
     np.cumsum(np.bincount(node, minlength=n), out=offsets[1:])
     kind = np.full(len(value_tag), AttrKind.OTHER, dtype=np.int8)

@@ -313,7 +313,7 @@ def _group_weights(gs: GraphStructure, todo: np.ndarray, group: np.ndarray, size
             rows = np.concatenate(parts, axis=1).astype(np.uint64)
             # Rows grouped by a hash (sorting 1-D integers, not rows of bytes), then checked byte
             # for byte: a collision leaves the weights to be sized one by one.
-            mult = np.random.default_rng(0).integers(1, 2**63, size=rows.shape[1], dtype=np.uint64) | np.uint64(1)
+            mult = np.arange(1, rows.shape[1] + 1, dtype=np.uint64) * np.uint64(0x9E3779B97F4A7C15) | np.uint64(1)
             _, first, inverse = np.unique((rows * mult).sum(axis=1), return_index=True, return_inverse=True)
             inverse = inverse.reshape(-1)
             if np.array_equal(rows, rows[first[inverse]]):

@@ -333,6 +333,174 @@ done:
     return result;
 }
 
+/* Spans: dense ids of (code, bytes) keys whose bytes are one or two spans of a buffer joined, the
+ * attr entries of a node on the wire (graphaudit/analysis/node_keys.py). Keys are copied into an
+ * arena, so buffers need not outlive a call. */
+typedef struct {
+    PyObject_HEAD
+    char *arena;          /* every key's bytes, back to back */
+    Py_ssize_t arena_len, arena_cap;
+    int64_t *meta;        /* entry -> (offset in arena, byte length, code, hash): 4 values */
+    Py_ssize_t count, meta_cap;
+    int64_t *slots;       /* hash slot -> entry + 1 (0: empty) */
+    Py_ssize_t nslots;
+} Spans;
+
+static uint64_t mix64(uint64_t h) {
+    h ^= h >> 33;
+    h *= 0xFF51AFD7ED558CCDULL;
+    h ^= h >> 33;
+    h *= 0xC4CEB9FE1A85EC53ULL;
+    return h ^ (h >> 33);
+}
+
+/* A hash of code and the concatenation a + b, equal for equal concatenations however split. */
+static uint64_t hash_spans(int64_t code, const char *a, Py_ssize_t la, const char *b, Py_ssize_t lb) {
+    uint64_t h = mix64((uint64_t)code ^ ((uint64_t)(la + lb) << 32));
+    uint64_t word = 0;
+    int fill = 0;
+    const char *parts[2] = {a, b};
+    Py_ssize_t lens[2] = {la, lb};
+    for (int p = 0; p < 2; p++) {
+        const unsigned char *s = (const unsigned char *)parts[p];
+        for (Py_ssize_t i = 0; i < lens[p]; i++) {
+            word |= (uint64_t)s[i] << (8 * fill);
+            if (++fill == 8) {
+                h = (h ^ mix64(word)) * 0x9E3779B97F4A7C15ULL;
+                word = 0;
+                fill = 0;
+            }
+        }
+    }
+    if (fill) h = (h ^ mix64(word)) * 0x9E3779B97F4A7C15ULL;
+    return mix64(h);
+}
+
+static int spans_rehash(Spans *t, Py_ssize_t nslots) {
+    int64_t *slots = PyMem_Calloc((size_t)nslots, sizeof(int64_t));
+    if (!slots) { PyErr_NoMemory(); return -1; }
+    for (Py_ssize_t e = 0; e < t->count; e++) {
+        uint64_t s = (uint64_t)t->meta[4 * e + 3] & (uint64_t)(nslots - 1);
+        while (slots[s]) s = (s + 1) & (uint64_t)(nslots - 1);
+        slots[s] = e + 1;
+    }
+    PyMem_Free(t->slots);
+    t->slots = slots;
+    t->nslots = nslots;
+    return 0;
+}
+
+static PyObject *Spans_new(PyTypeObject *type, PyObject *args, PyObject *kw) {
+    Spans *t = (Spans *)type->tp_alloc(type, 0);
+    if (!t) return NULL;
+    if (spans_rehash(t, 1024) < 0) {
+        Py_DECREF(t);
+        return NULL;
+    }
+    return (PyObject *)t;
+}
+
+static void Spans_dealloc(Spans *t) {
+    PyMem_Free(t->arena);
+    PyMem_Free(t->meta);
+    PyMem_Free(t->slots);
+    Py_TYPE(t)->tp_free((PyObject *)t);
+}
+
+/* The id of (code, a + b), added when new. */
+static int64_t spans_intern(Spans *t, int64_t code, const char *a, Py_ssize_t la, const char *b, Py_ssize_t lb) {
+    uint64_t h = hash_spans(code, a, la, b, lb);
+    uint64_t mask = (uint64_t)(t->nslots - 1);
+    uint64_t s = h & mask;
+    while (t->slots[s]) {
+        Py_ssize_t e = (Py_ssize_t)t->slots[s] - 1;
+        const int64_t *m = t->meta + 4 * e;
+        if ((uint64_t)m[3] == h && m[2] == code && m[1] == la + lb) {
+            const char *got = t->arena + m[0];
+            if (memcmp(got, a, (size_t)la) == 0 && memcmp(got + la, b, (size_t)lb) == 0) return e;
+        }
+        s = (s + 1) & mask;
+    }
+    if (grow((void **)&t->arena, &t->arena_cap, t->arena_len + la + lb, 1) < 0) return -1;
+    if (grow((void **)&t->meta, &t->meta_cap, 4 * (t->count + 1), sizeof(int64_t)) < 0) return -1;
+    memcpy(t->arena + t->arena_len, a, (size_t)la);
+    memcpy(t->arena + t->arena_len + la, b, (size_t)lb);
+    int64_t *m = t->meta + 4 * t->count;
+    m[0] = t->arena_len;
+    m[1] = la + lb;
+    m[2] = code;
+    m[3] = (int64_t)h;
+    t->arena_len += la + lb;
+    int64_t e = t->count++;
+    t->slots[s] = e + 1;
+    if (t->count * 2 > t->nslots && spans_rehash(t, t->nslots * 2) < 0) return -1;
+    return e;
+}
+
+/* add(buf, codes, starts1, ends1, starts2, ends2) -> int64 array: the id of each
+ * (codes[k], buf[starts1[k]:ends1[k]] + buf[starts2[k]:ends2[k]]); ids are dense, from 0, in order of
+ * first appearance. */
+static PyObject *Spans_add(Spans *t, PyObject *args) {
+    PyObject *bufobj, *objs[5];
+    if (!PyArg_ParseTuple(args, "OOOOOO", &bufobj, &objs[0], &objs[1], &objs[2], &objs[3], &objs[4])) return NULL;
+    static const char *names[5] = {"codes", "starts1", "ends1", "starts2", "ends2"};
+    Py_buffer data;
+    if (PyObject_GetBuffer(bufobj, &data, PyBUF_SIMPLE) < 0) return NULL;
+    Buf b[5];
+    memset(b, 0, sizeof b);
+    PyObject *out = NULL, *result = NULL;
+    for (int i = 0; i < 5; i++)
+        if (get_buf(objs[i], &b[i], 0, names[i]) < 0) goto done;
+    {
+        Py_ssize_t count = b[0].b.len / 8;
+        for (int i = 1; i < 5; i++)
+            if (b[i].b.len / 8 != count) { PyErr_SetString(PyExc_ValueError, "arrays of inconsistent lengths"); goto done; }
+        out = PyBytes_FromStringAndSize(NULL, count * 8);
+        if (!out) goto done;
+        int64_t *ids = (int64_t *)PyBytes_AS_STRING(out);
+        const int64_t *codes = b[0].b.buf, *s1 = b[1].b.buf, *e1 = b[2].b.buf, *s2 = b[3].b.buf, *e2 = b[4].b.buf;
+        const char *base = data.buf;
+        for (Py_ssize_t k = 0; k < count; k++) {
+            if (s1[k] < 0 || e1[k] < s1[k] || e1[k] > data.len || s2[k] < 0 || e2[k] < s2[k] || e2[k] > data.len) {
+                PyErr_SetString(PyExc_IndexError, "span out of range");
+                goto done;
+            }
+            int64_t id = spans_intern(t, codes[k], base + s1[k], e1[k] - s1[k], base + s2[k], e2[k] - s2[k]);
+            if (id < 0) goto done;
+            ids[k] = id;
+        }
+        result = out;
+        out = NULL;
+    }
+done:
+    Py_XDECREF(out);
+    for (int i = 0; i < 5; i++) release(&b[i]);
+    PyBuffer_Release(&data);
+    return result;
+}
+
+static Py_ssize_t Spans_len(Spans *t) { return t->count; }
+
+static PyMethodDef Spans_methods[] = {
+    {"add", (PyCFunction)Spans_add, METH_VARARGS,
+     "Ids of (code, two joined byte spans) keys, as int64 bytes (see graphaudit/analysis/node_keys.py)."},
+    {NULL}
+};
+
+static PySequenceMethods Spans_seq = {.sq_length = (lenfunc)Spans_len};
+
+static PyTypeObject SpansType = {
+    PyVarObject_HEAD_INIT(NULL, 0)
+    .tp_name = "graphaudit.analysis._classes.Spans",
+    .tp_basicsize = sizeof(Spans),
+    .tp_flags = Py_TPFLAGS_DEFAULT,
+    .tp_doc = "Dense ids of (code, bytes) keys read as spans of buffers.",
+    .tp_new = Spans_new,
+    .tp_dealloc = (destructor)Spans_dealloc,
+    .tp_methods = Spans_methods,
+    .tp_as_sequence = &Spans_seq,
+};
+
 static PyMethodDef Table_methods[] = {
     {"get", (PyCFunction)Table_get, METH_O, "The class id of a key tuple, or None."},
     {"kinds", (PyCFunction)Table_kinds, METH_NOARGS, "The kind of every class id, as bytes."},
@@ -353,9 +521,97 @@ static PyTypeObject TableType = {
     .tp_as_sequence = &Table_seq,
 };
 
+/* reach(n, starts, allowed, in_offsets, in_nodes, ctrl_offsets, ctrl_nodes) -> bytes: 1 for the
+ * starts and every node reached from them over data and control edges (input -> consumer) through
+ * nodes whose ``allowed`` byte is set (``allowed`` is bytes of n, or None for all). */
+static PyObject *reach(PyObject *self, PyObject *args) {
+    Py_ssize_t n;
+    PyObject *allowed_obj, *objs[5];
+    if (!PyArg_ParseTuple(args, "nOOOOOO", &n, &objs[0], &allowed_obj, &objs[1], &objs[2], &objs[3], &objs[4]))
+        return NULL;
+    static const char *names[5] = {"starts", "in_offsets", "in_nodes", "ctrl_offsets", "ctrl_nodes"};
+    Buf b[5];
+    memset(b, 0, sizeof b);
+    Py_buffer allowed;
+    int has_allowed = allowed_obj != Py_None;
+    PyObject *out = NULL, *result = NULL;
+    int64_t *first = NULL;
+    int32_t *targets = NULL, *stack = NULL;
+    if (n < 0 || n >= INT32_MAX) { PyErr_SetString(PyExc_ValueError, "node count out of range"); return NULL; }
+    if (has_allowed) {
+        if (PyObject_GetBuffer(allowed_obj, &allowed, PyBUF_SIMPLE) < 0) return NULL;
+        if (allowed.len != n) {
+            PyErr_SetString(PyExc_ValueError, "allowed must hold one byte per node");
+            PyBuffer_Release(&allowed);
+            return NULL;
+        }
+    }
+    for (int i = 0; i < 5; i++)
+        if (get_buf(objs[i], &b[i], 0, names[i]) < 0) goto done;
+    {
+        const int64_t *starts = b[0].b.buf;
+        Py_ssize_t nstarts = b[0].b.len / 8;
+        const int64_t *offs[2] = {b[1].b.buf, b[3].b.buf}, *srcs[2] = {b[2].b.buf, b[4].b.buf};
+        Py_ssize_t nedges[2] = {b[2].b.len / 8, b[4].b.len / 8};
+        for (int g = 0; g < 2; g++)
+            if (b[2 * g + 1].b.len / 8 != n + 1 || offs[g][0] != 0 || offs[g][n] != nedges[g]) {
+                PyErr_SetString(PyExc_ValueError, "arrays of inconsistent lengths");
+                goto done;
+            }
+        /* Consumers of each node, by counting sort of the edges on their source. */
+        first = PyMem_Calloc((size_t)n + 1, sizeof(int64_t));
+        targets = PyMem_Malloc((size_t)(nedges[0] + nedges[1] + 1) * sizeof(int32_t));
+        stack = PyMem_Malloc((size_t)(n + 1) * sizeof(int32_t));
+        out = PyBytes_FromStringAndSize(NULL, n);
+        if (!first || !targets || !stack || !out) { if (!PyErr_Occurred()) PyErr_NoMemory(); goto done; }
+        for (int g = 0; g < 2; g++)
+            for (Py_ssize_t e = 0; e < nedges[g]; e++) {
+                int64_t j = srcs[g][e];
+                if (j < 0 || j >= n) { PyErr_SetString(PyExc_IndexError, "input id out of range"); goto done; }
+                first[j + 1]++;
+            }
+        for (Py_ssize_t i = 0; i < n; i++) first[i + 1] += first[i];
+        for (int g = 0; g < 2; g++)
+            for (Py_ssize_t i = 0; i < n; i++)
+                for (int64_t e = offs[g][i]; e < offs[g][i + 1]; e++) {
+                    if (e < 0 || e >= nedges[g]) { PyErr_SetString(PyExc_IndexError, "offset out of range"); goto done; }
+                    targets[first[srcs[g][e]]++] = (int32_t)i;
+                }
+        for (Py_ssize_t i = n; i > 0; i--) first[i] = first[i - 1];
+        first[0] = 0;
+        char *marks = PyBytes_AS_STRING(out);
+        const char *ok = has_allowed ? allowed.buf : NULL;
+        memset(marks, 0, (size_t)n);
+        Py_ssize_t top = 0;
+        for (Py_ssize_t k = 0; k < nstarts; k++) {
+            int64_t i = starts[k];
+            if (i < 0 || i >= n) { PyErr_SetString(PyExc_IndexError, "start id out of range"); goto done; }
+            if (!marks[i]) { marks[i] = 1; stack[top++] = (int32_t)i; }
+        }
+        while (top) {
+            int32_t j = stack[--top];
+            for (int64_t e = first[j]; e < first[j + 1]; e++) {
+                int32_t c = targets[e];
+                if (!marks[c] && (!ok || ok[c])) { marks[c] = 1; stack[top++] = c; }
+            }
+        }
+        result = out;
+        out = NULL;
+    }
+done:
+    Py_XDECREF(out);
+    PyMem_Free(first);
+    PyMem_Free(targets);
+    PyMem_Free(stack);
+    for (int i = 0; i < 5; i++) release(&b[i]);
+    if (has_allowed) PyBuffer_Release(&allowed);
+    return result;
+}
+
 static PyMethodDef methods[] = {
     {"run", run, METH_VARARGS, "Class the nodes of an order (see graphaudit/analysis/structure.py)."},
     {"mark", mark, METH_VARARGS, "Mark what the start nodes depend on (see graphaudit/analysis/reachability.py)."},
+    {"reach", reach, METH_VARARGS, "Nodes reached from starts over data and control edges, downstream, as bytes."},
     {NULL}
 };
 
@@ -363,12 +619,18 @@ static struct PyModuleDef module = {PyModuleDef_HEAD_INIT, "graphaudit.analysis.
                                     "Structural class ids of graph nodes, in C.", -1, methods};
 
 PyMODINIT_FUNC PyInit__classes(void) {
-    if (PyType_Ready(&TableType) < 0) return NULL;
+    if (PyType_Ready(&TableType) < 0 || PyType_Ready(&SpansType) < 0) return NULL;
     PyObject *m = PyModule_Create(&module);
     if (!m) return NULL;
     Py_INCREF(&TableType);
     if (PyModule_AddObject(m, "Table", (PyObject *)&TableType) < 0) {
         Py_DECREF(&TableType);
+        Py_DECREF(m);
+        return NULL;
+    }
+    Py_INCREF(&SpansType);
+    if (PyModule_AddObject(m, "Spans", (PyObject *)&SpansType) < 0) {
+        Py_DECREF(&SpansType);
         Py_DECREF(m);
         return NULL;
     }

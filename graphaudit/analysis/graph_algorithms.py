@@ -12,8 +12,8 @@ from graphaudit.artifact import Graph
 BACK_EDGE_OPS = frozenset({"NextIteration", "RefNextIteration"})
 
 
-def topological_order(graph: Graph) -> list[int]:
-    """Node ids with every node after its data inputs (loop back edges ignored).
+def topological_order(graph: Graph) -> np.ndarray:
+    """Node ids (an int64 array) with every node after its data inputs (loop back edges ignored).
 
     GraphDefs come nearly in creation order, so ranks start as node ids and are pushed past
     their inputs until no edge goes backwards; a graph that does not settle in a few dozen
@@ -26,9 +26,9 @@ def topological_order(graph: Graph) -> list[int]:
     for _ in range(48):
         bad = rank[src] >= rank[dst]
         if not bad.any():
-            return np.lexsort((np.arange(n), rank)).tolist()
+            return np.argsort(rank, kind="stable")
         np.maximum.at(rank, dst[bad], rank[src[bad]] + 1)
-    return _kahn(n, src, dst)
+    return np.asarray(_kahn(n, src, dst), dtype=np.int64)
 
 
 def forward_edges(graph: Graph, in_offsets: np.ndarray, in_nodes: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -65,8 +65,20 @@ def _kahn(n: int, src: np.ndarray, dst: np.ndarray) -> list[int]:
     return order
 
 
-def downstream(graph: Graph, starts: Iterable[int]) -> bytearray:
-    """Nodes reachable from ``starts`` over data and control edges, the starts included."""
+def downstream(graph: Graph, starts: Iterable[int], allowed: bytes | bytearray | None = None,
+               native: bool = False) -> bytearray:
+    """Nodes reachable from ``starts`` over data and control edges, the starts included.
+
+    With ``allowed`` (a byte per node), the walk enters only nodes whose byte is set. With
+    ``native``, the walk runs in C (graphaudit/analysis/_classes.c) over the CSR arrays, without
+    the per-node consumer lists; else in Python over ``graph.consumers``.
+    """
+    if native:
+        from graphaudit.analysis import _classes
+
+        in_offsets, in_nodes, _, ctrl_offsets, ctrl_nodes = graph.edge_arrays()
+        ids = np.fromiter(starts, dtype=np.int64)
+        return bytearray(_classes.reach(len(graph), ids, allowed, in_offsets, in_nodes, ctrl_offsets, ctrl_nodes))
     marks = bytearray(len(graph))
     stack = list(starts)
     for i in stack:
@@ -75,7 +87,7 @@ def downstream(graph: Graph, starts: Iterable[int]) -> bytearray:
     while stack:
         j = stack.pop()
         for c in consumers[j]:
-            if not marks[c]:
+            if not marks[c] and (allowed is None or allowed[c]):
                 marks[c] = 1
                 stack.append(c)
     return marks

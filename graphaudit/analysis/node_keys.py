@@ -60,6 +60,12 @@ class Interner:
         """Ids of many keys at once, without a Python-level loop."""
         return list(map(self.table.setdefault, keys, self._next))
 
+    def reserve(self, count: int) -> int:
+        """The first of ``count`` fresh ids no key holds, for keys interned elsewhere (in C)."""
+        base = next(self._next)
+        self._next = itertools.count(base + count)
+        return base
+
 
 def _shape_key(shape) -> tuple:
     if shape.unknown_rank:
@@ -161,13 +167,16 @@ def full_shape(av) -> tuple:
     return ("?",) if shape.unknown_rank else tuple(d.size for d in shape.dim)
 
 
-def wire_local_keys(graph: Graph, functions: FunctionIds | None, local: "Interner"
+def wire_local_keys(graph: Graph, functions: FunctionIds | None, local: "Interner", spans=None
                      ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray] | None:
     """Local ids of every node from its attr entries on the wire (formats/wire.py), or None.
 
     A node's attrs count as the bytes of its kept entries (not ``_``-prefixed, not a naming attr)
     in key order. Nodes whose attrs need reading (shapes, functions, weight constants) go through
-    :func:`local_keys`, like every node of a graph read node by node.
+    :func:`local_keys`, like every node of a graph read node by node. ``spans`` (an empty
+    ``_classes.Spans``) interns the (op, attr bytes) keys in C, straight off the buffer; without it
+    they become Python bytes, a chunk at a time, interned by ``local``. The ids differ, the classes
+    they make do not.
     """
     w = graph.wire_attrs
     if w is None:
@@ -276,26 +285,42 @@ def wire_local_keys(graph: Graph, functions: FunctionIds | None, local: "Interne
 
     # Everything else: op and attr bytes, the entries' runs joined (sorted first when not in order).
     rest = ~is_data & ~slow & ~is_variable
-    # A chunk at a time: the attr bytes of a million nodes are never all held as Python objects.
     all_tight = np.flatnonzero(rest & ~loose)
-    for c in range(0, len(all_tight), _CHUNK):
-        tight = all_tight[c:c + _CHUNK]
-        attrs = _slices(buf, s1[tight], e1[tight])
-        two = np.flatnonzero(has2[tight])
-        if len(two):
-            second = _slices(buf, s2[tight[two]], e2[tight[two]])
-            for k, extra in zip(two.tolist(), second):
-                attrs[k] += extra
-        local_a[tight] = local.many(zip(codes[tight].tolist(), attrs))
     # The few nodes whose entries are out of key order or split: their kept entries, sorted. Only
     # their entries become Python objects (lists of every entry cost ~700 MB at 1M nodes).
     offsets = w.offsets
-    for i in np.flatnonzero(rest & loose).tolist():
+    loose_nodes = np.flatnonzero(rest & loose)
+    loose_bytes = []
+    for i in loose_nodes.tolist():
         ks = np.arange(offsets[i], offsets[i + 1])
         ks = ks[keep[ks]]
         entries = sorted(zip(w.key_prefix[ks].tolist(), w.key_len[ks].tolist(),
                              map(buf.__getitem__, map(slice, w.start[ks].tolist(), w.end[ks].tolist()))))
-        local_a[i] = local((int(codes[i]), b"".join(e[2] for e in entries)))
+        loose_bytes.append(b"".join(e[2] for e in entries))
+    if spans is not None:
+        ids = np.frombuffer(spans.add(buf, codes[all_tight], s1[all_tight], e1[all_tight], s2[all_tight],
+                                      e2[all_tight]), dtype=np.int64)
+        ends = np.cumsum([len(b) for b in loose_bytes], dtype=np.int64)
+        starts = ends - np.array([len(b) for b in loose_bytes], dtype=np.int64)
+        nothing = np.zeros(len(loose_bytes), dtype=np.int64)
+        loose_ids = np.frombuffer(spans.add(b"".join(loose_bytes), codes[loose_nodes], starts, ends, nothing,
+                                            nothing), dtype=np.int64)
+        base = local.reserve(len(spans))
+        local_a[all_tight] = ids + base
+        local_a[loose_nodes] = loose_ids + base
+    else:
+        # A chunk at a time: the attr bytes of a million nodes are never all held as Python objects.
+        for c in range(0, len(all_tight), _CHUNK):
+            tight = all_tight[c:c + _CHUNK]
+            attrs = _slices(buf, s1[tight], e1[tight])
+            two = np.flatnonzero(has2[tight])
+            if len(two):
+                second = _slices(buf, s2[tight[two]], e2[tight[two]])
+                for k, extra in zip(two.tolist(), second):
+                    attrs[k] += extra
+            local_a[tight] = local.many(zip(codes[tight].tolist(), attrs))
+        for i, joined in zip(loose_nodes.tolist(), loose_bytes):
+            local_a[i] = local((int(codes[i]), joined))
     local_e[rest] = local_a[rest]
     # A stateful leaf (a lookup table, a queue, a NoOp): its identity counts, like a variable's.
     leaves = np.flatnonzero(rest & ~has_inputs & (node_kind != _OP_CONST))

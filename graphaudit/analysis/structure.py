@@ -270,32 +270,25 @@ class _Hasher:
         graph = self.graph
         n = len(graph)
         ca, ce, local_e = self.ca, self.ce, self.local_e
-        ops = graph.ops
         # DATA nodes computed from a real graph input (not Keras' learning phase).
-        fed = bytearray(n + 1)
-        stack = [i for op in DATA_SOURCE_OPS - {"PlaceholderWithDefault"} for i in graph.by_op.get(op, ())]
-        for i in stack:
-            fed[i] = 1
-        consumers = graph.consumers
-        fed_nodes = list(stack)
-        while stack:
-            j = stack.pop()
-            for c in consumers[j]:
-                if not fed[c] and ca[c] == DATA and ops[c] != "PlaceholderWithDefault":
-                    fed[c] = 1
-                    stack.append(c)
-                    fed_nodes.append(c)
+        sources = [i for op in DATA_SOURCE_OPS - {"PlaceholderWithDefault"} for i in graph.by_op.get(op, ())]
+        allowed = np.asarray(ca[:n], dtype=np.int64) == DATA
+        allowed[graph.by_op.get("PlaceholderWithDefault", [])] = False
+        fed = downstream(graph, sources, allowed.view(np.uint8).tobytes(), native=self.native)
+        # Entries: each data input (not a loop back edge) that is fed, of a node that is not DATA,
+        # in node then slot order.
+        offsets = np.asarray(self.offsets, dtype=np.int64)
+        flat = np.asarray(self.flat, dtype=np.int64)  # a back edge reads n, never fed
+        fed_at = np.frombuffer(bytes(fed) + b"\0", dtype=np.uint8)
+        dst = np.repeat(np.arange(n, dtype=np.int64), np.diff(offsets))
+        hit = np.flatnonzero((fed_at[flat] > 0) & (np.asarray(ca[:n], dtype=np.int64)[dst] != DATA))
         entry_classes: set[tuple[int, int]] = set()
         entry_slots: dict[int, set[int]] = {}
         self._entries: list[tuple[int, int]] = []
-        for c in sorted({c for j in fed_nodes for c in consumers[j]}):
-            if ca[c] == DATA:
-                continue
-            for s, j in enumerate(self.inputs(c)):
-                if fed[j]:
-                    entry_classes.add((ce[c], s))
-                    entry_slots.setdefault(local_e[c], set()).add(s)
-                    self._entries.append((c, s))
+        for c, s in zip(dst[hit].tolist(), (hit - offsets[dst[hit]]).tolist()):
+            entry_classes.add((ce[c], s))
+            entry_slots.setdefault(local_e[c], set()).add(s)
+            self._entries.append((c, s))
         if not entry_classes:
             return {}
         table_e = self.table_e
@@ -331,12 +324,14 @@ def _classify(graph: Graph, local_a: Sequence[int], local_e: Sequence[int], tabl
     if order is None:
         order = topological_order(graph)
     hasher = _Hasher(graph, local_a, local_e, kinds_local, table_a, table_e, kinds_a, kinds_e)
+    if not hasher.native and isinstance(order, np.ndarray):
+        order = order.tolist()  # the Python loop indexes lists with ints
     hasher.run(order)
     override: dict[int, int] = {}
     if reroot:
         override = hasher.entries_fed_elsewhere()
         if override:
-            below = downstream(graph, override)
+            below = downstream(graph, override, native=hasher.native)
             if hasher.native:
                 ordered = np.asarray(order, dtype=np.int64)
                 hasher.run(ordered[np.frombuffer(below, dtype=np.uint8)[ordered] > 0], override)
@@ -396,7 +391,7 @@ def graph_structure(graph: Graph, functions: FunctionHashes | None = None) -> Gr
     """Hash every node of ``graph`` and find its copy nodes and their components."""
     n = len(graph)
     local = Interner()
-    fast = wire_local_keys(graph, functions, local)
+    fast = wire_local_keys(graph, functions, local, native.Spans() if native is not None and USE_NATIVE else None)
     if fast is not None:
         local_a, local_e, kinds, weight = fast
     else:

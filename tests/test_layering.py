@@ -11,7 +11,8 @@ PACKAGE = Path(__file__).resolve().parent.parent / "graphaudit"
 #: modules not listed (engine, api, cli, precommit, pytest_plugin, testing, inspection, demo,
 #: reference, the package itself) are front ends and may import any stage.
 STAGES = (
-    ("graphaudit.errors", "graphaudit.names", "graphaudit.version", "graphaudit.records", "graphaudit.findings"),
+    ("graphaudit.errors", "graphaudit.names", "graphaudit.version", "graphaudit.records", "graphaudit.findings",
+     "graphaudit.bulk"),
     ("graphaudit.model", "graphaudit.artifact", "graphaudit.config"),
     ("graphaudit.formats",),
     ("graphaudit.catalog",),

@@ -12,7 +12,9 @@ from typing import Any, Iterable, Iterator, Mapping, Sequence
 
 import numpy as np
 
+from graphaudit.analysis.roles import model_variables
 from graphaudit.artifact import Artifact, UpdateKind
+from graphaudit.bulk import gc_paused
 from graphaudit.config import Settings
 from graphaudit.errors import ArtifactError
 from graphaudit.names import common_scope
@@ -197,6 +199,7 @@ def pretrained_groups(artifact: Artifact, settings: Settings,
     return list(provenance(artifact, settings, reference, roles).groups)
 
 
+@gc_paused
 def provenance(artifact: Artifact, settings: Settings, reference: "ReferenceWeights | None" = None,
                roles: Mapping[str, Any] | None = None, updates: Any = None) -> Provenance:
     """Groups with their evidence, strongest first, and the rejected candidates.
@@ -205,11 +208,18 @@ def provenance(artifact: Artifact, settings: Settings, reference: "ReferenceWeig
     variable roles (analysis/roles.py): only model variables make a group.
     """
     rejected: list[Rejection] = []
-    model = {n for n in artifact.variables if roles is None or n not in roles or roles[n].is_model}
-    shapes = {n: v.shape for n, v in artifact.variables.items() if v.shape is not None and n in model}
+    variables = artifact.variables
+    if roles is None:
+        model = set(variables)
+    else:
+        model = set(model_variables(roles))
+        if len(roles) < len(variables):  # a variable without a role counts as the model's
+            model.update(n for n in variables if n not in roles)
+    shapes = {n: v.shape for n, v in variables.items() if v.shape is not None and n in model}
     drafts: list[_Draft] = []
     drafts.extend(_fingerprint_drafts(shapes))
-    _attach(drafts, _declared([n for n in artifact.variables if n in model], settings.pretrained))
+    if settings.pretrained:
+        _attach(drafts, _declared([n for n in variables if n in model], settings.pretrained))
     if reference is not None:
         _attach(drafts, _weights_file(artifact, reference))
     _attach(drafts, _weight_loads(artifact, roles, rejected, updates))
@@ -264,10 +274,12 @@ def _weight_loads(artifact: Artifact, roles: Mapping[str, Any] | None, rejected:
 
         updates = analyse_updates(artifact)
     loaded = set()
-    for name, var in sorted(artifact.variables.items()):
-        fed = [u for u in updates.writes.get(name, ()) if u.kind is UpdateKind.WEIGHT_LOAD and u.graph in artifact.graphs]
-        if not fed:
-            continue
+    feeds: dict[str, list[Any]] = {}
+    for u in updates.select((UpdateKind.WEIGHT_LOAD,)):
+        if u.graph in artifact.graphs and u.variable in artifact.variables:
+            feeds.setdefault(u.variable, []).append(u)
+    for name in sorted(feeds):
+        fed, var = feeds[name], artifact.variables[name]
         plain = [u for u in fed if u.op in _LOAD_OPS]
         role = roles.get(name) if roles is not None else None
         if not plain:

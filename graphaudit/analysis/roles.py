@@ -30,6 +30,7 @@ import re
 from typing import TYPE_CHECKING, Mapping
 
 from graphaudit.artifact import VARIABLE_OPS, Artifact, UpdateKind, graph_key
+from graphaudit.bulk import Joined, gc_paused, starting
 from graphaudit.model.ops import BATCH_NORM_OPS, OPTIMIZER_PREFIXES
 from graphaudit.records import dataclass
 
@@ -89,13 +90,28 @@ _METRIC_LEAF = re.compile(r"(true_positives|false_positives|true_negatives|false
                           r"accumulator|confusion_matrix|total_weights|num_examples)(_\d+)?(:\d+)?\n?")
 
 
+# One shared VariableRole per (role, evidence): most variables share a handful of them.
+_SHARED: dict[tuple[Role, str], VariableRole] = {}
+
+
+def _role(role: Role, why: str) -> VariableRole:
+    got = _SHARED.get((role, why))
+    if got is None:
+        got = VariableRole(role, why)
+        if len(_SHARED) < 4096:  # evidence that names a node is one of a kind: not worth keeping
+            _SHARED[(role, why)] = got
+    return got
+
+
+@gc_paused
 def variable_roles(artifact: Artifact, updates: "UpdateFacts") -> dict[str, VariableRole]:
     """The role of every variable of ``artifact``, with the evidence that decided it."""
     decided: dict[str, VariableRole] = {}
+    variables = artifact.variables
 
     def settle(name: str, role: Role, why: str) -> None:
-        if name in artifact.variables and name not in decided:
-            decided[name] = VariableRole(role, why)
+        if name in variables and name not in decided:
+            decided[name] = _role(role, why)
 
     # 1. Collections, the TF2 object graph and checkpoint slots.
     for info in artifact.meta_graphs:
@@ -105,16 +121,20 @@ def variable_roles(artifact: Artifact, updates: "UpdateFacts") -> dict[str, Vari
         for key in _METRIC_COLLECTIONS:
             for name in info.collections.get(key, ()):
                 settle(name, Role.METRIC, f"collection `{key}`")
-    slot_keys = {k for v in artifact.variables.values() for k in v.slots}
-    for name, var in artifact.variables.items():
-        if var.checkpoint_key and var.checkpoint_key in slot_keys:
-            settle(name, Role.OPTIMIZER_SLOT, "the checkpoint lists it as another variable's slot")
-    for name, var in artifact.variables.items():
+    names = list(variables)
+    values = list(variables.values())
+    slot_keys = {k for v in values if v.slots for k in v.slots}
+    if slot_keys:
+        for name, var in variables.items():
+            if var.checkpoint_key and var.checkpoint_key in slot_keys:
+                settle(name, Role.OPTIMIZER_SLOT, "the checkpoint lists it as another variable's slot")
+    keys = [v.checkpoint_key or "" for v in values]
+    for k in starting(keys, "optimizer/_variables/"):
         # A Keras 3 optimizer's own state in a TF checkpoint: `iterations`, then the slots.
-        if (var.checkpoint_key or "").startswith("optimizer/_variables/"):
-            step = var.dtype in _INT_TYPES and var.shape == ()
-            settle(name, Role.STEP if step else Role.OPTIMIZER_SLOT,
-                   f"checkpoint key `{var.checkpoint_key.rsplit('/.ATTRIBUTES', 1)[0]}` (a Keras 3 optimizer's own)")
+        var = values[k]
+        step = var.dtype in _INT_TYPES and var.shape == ()
+        settle(names[k], Role.STEP if step else Role.OPTIMIZER_SLOT,
+               f"checkpoint key `{var.checkpoint_key.rsplit('/.ATTRIBUTES', 1)[0]}` (a Keras 3 optimizer's own)")
     paths: Mapping[int, str] = artifact.object_paths
     for node_id, name in artifact.object_variable_ids.items():
         path = paths.get(node_id, "")
@@ -152,51 +172,111 @@ def variable_roles(artifact: Artifact, updates: "UpdateFacts") -> dict[str, Vari
                     for j in graph.inputs[i][3:5]:
                         for v in marks.get(graph.source(j, through=_HANDLE_PASS), ()):
                             settle(v, Role.BATCHNORM_STATISTIC, f"mean or variance of `{graph.names[i]}` ({op})")
-    for name, writes in updates.writes.items():
-        averaging = [w for w in writes if w.kind is UpdateKind.MOVING_AVERAGE]
-        if averaging and not name.endswith("/ExponentialMovingAverage"):
-            settle(name, Role.BATCHNORM_STATISTIC, f"moving-average update `{averaging[0].node}`")
-    for name, var in artifact.variables.items():
-        if name in decided or var.trainable:
-            continue
-        writes = updates.writes.get(name, ())
-        counting = [w for w in writes if w.op in _COUNTING_OPS]
-        others = [w for w in writes if w.op not in _COUNTING_OPS and w.kind not in (
-            UpdateKind.INITIALIZER, UpdateKind.RESTORE, UpdateKind.WEIGHT_LOAD)]
-        if counting and not others:
-            if var.dtype in _INT_TYPES:
-                settle(name, Role.STEP, f"an integer only `{counting[0].op}` writes (`{counting[0].node}`)")
-            else:
-                settle(name, Role.METRIC, f"an accumulator only `{counting[0].op}` writes (`{counting[0].node}`)")
+    averaged: dict[str, str] = {}  # variable -> its first moving-average write
+    for w in updates.select((UpdateKind.MOVING_AVERAGE,)):
+        averaged.setdefault(w.variable, w.node)
+    counted = {w.variable for w in updates.select(ops=_COUNTING_OPS)}
+    if averaged or counted:
+        # In the order the variables are first written, as `updates.writes` lists them.
+        first: dict[str, int] = {}
+        for k, row in enumerate(updates.rows):
+            if row[0] not in first:
+                first[row[0]] = k
+        for name in sorted(averaged, key=first.__getitem__):
+            if not name.endswith("/ExponentialMovingAverage"):
+                settle(name, Role.BATCHNORM_STATISTIC, f"moving-average update `{averaged[name]}`")
+    if counted:
+        writes = updates.writes
+        for name in [n for n in names if n in counted]:
+            var = variables[name]
+            if name in decided or var.trainable:
+                continue
+            counting = [w for w in writes[name] if w.op in _COUNTING_OPS]
+            others = [w for w in writes[name] if w.op not in _COUNTING_OPS and w.kind not in (
+                UpdateKind.INITIALIZER, UpdateKind.RESTORE, UpdateKind.WEIGHT_LOAD)]
+            if counting and not others:
+                if var.dtype in _INT_TYPES:
+                    settle(name, Role.STEP, f"an integer only `{counting[0].op}` writes (`{counting[0].node}`)")
+                else:
+                    settle(name, Role.METRIC, f"an accumulator only `{counting[0].op}` writes (`{counting[0].node}`)")
 
-    # 3. Its type, then 4. names; trainable variables are weights whatever their name.
-    for name, var in artifact.variables.items():
-        if name in decided:
-            continue
-        if var.dtype in _RESOURCE_TYPES:
-            settle(name, Role.RESOURCE, f"dtype {var.dtype}")
-        elif var.trainable:
-            settle(name, Role.WEIGHT, f"trainable ({var.trainable_source or 'flag'})")
-        elif var.dtype in _INT_TYPES and var.shape == ():
-            settle(name, Role.STEP, f"an integer scalar ({var.dtype})")
-        elif ((_SLOT_LEAF.fullmatch(leaf := name.rpartition("/")[2]) or "Adam/" in name or "SGD/" in name
-               or "RMSprop/" in name or "Adagrad/" in name or "Nadam/" in name or "Adamax/" in name)
-              and _SLOT_NAME.search(name)):
-            settle(name, Role.OPTIMIZER_SLOT, "name (an optimizer slot's)")
-        elif _STATISTIC_LEAF.fullmatch(leaf) and _STATISTIC_NAME.search(name):
-            settle(name, Role.BATCHNORM_STATISTIC, "name (a BatchNorm statistic's)")
-        elif _STEP_LEAF.fullmatch(leaf) and _STEP_NAME.search(name):
-            settle(name, Role.STEP, "name (a step's)")
-        elif _METRIC_LEAF.fullmatch(leaf) and _METRIC_NAME.search(name) and not var.keras_layer:
-            settle(name, Role.METRIC, "name (a metric variable's)")
-        else:
-            settle(name, Role.WEIGHT, "no other role applies")
-    return decided
+    # 3. Its type, then 4. names; trainable variables are weights whatever their name. Decided
+    # for all variables at once, lowest precedence first, each later step overwriting.
+    roles = [_NO_OTHER_ROLE] * len(names)
+    for k, role in _roles_by_name(names).items():
+        if role is not _METRIC_BY_NAME or not values[k].keras_layer:
+            roles[k] = role
+    dtypes = [v.dtype for v in values]
+    kinds = set(dtypes)
+    if not kinds.isdisjoint(_INT_TYPES):
+        for k, dtype in enumerate(dtypes):
+            if dtype in _INT_TYPES and values[k].shape == ():
+                roles[k] = _role(Role.STEP, f"an integer scalar ({dtype})")
+    trainable = [v.trainable for v in values]
+    if any(trainable):
+        for k, flag in enumerate(trainable):
+            if flag:
+                roles[k] = _role(Role.WEIGHT, f"trainable ({values[k].trainable_source or 'flag'})")
+    if not kinds.isdisjoint(_RESOURCE_TYPES):
+        for k, dtype in enumerate(dtypes):
+            if dtype in _RESOURCE_TYPES:
+                roles[k] = _role(Role.RESOURCE, f"dtype {dtype}")
+    if decided:
+        rest = dict(zip(names, roles))
+        for name in decided:
+            del rest[name]
+        decided.update(rest)
+        return decided
+    return dict(zip(names, roles))
+
+
+_NO_OTHER_ROLE = VariableRole(Role.WEIGHT, "no other role applies")
+_SLOT_BY_NAME = VariableRole(Role.OPTIMIZER_SLOT, "name (an optimizer slot's)")
+_STATISTIC_BY_NAME = VariableRole(Role.BATCHNORM_STATISTIC, "name (a BatchNorm statistic's)")
+_STEP_BY_NAME = VariableRole(Role.STEP, "name (a step's)")
+_METRIC_BY_NAME = VariableRole(Role.METRIC, "name (a metric variable's)")
+# Words before a `/` that `_SLOT_NAME`'s middle part needs (`Adam/m/<var>`).
+_SLOT_WORDS = ("Adam/", "SGD/", "RMSprop/", "Adagrad/", "Nadam/", "Adamax/")
+
+
+def role_by_name(name: str) -> VariableRole | None:
+    """The role a variable's name alone gives it (last resort), or None; a metric's name counts
+    only for a variable that is not a Keras layer's. The oracle of :func:`_roles_by_name`."""
+    leaf = name.rpartition("/")[2]
+    if (_SLOT_LEAF.fullmatch(leaf) or any(w in name for w in _SLOT_WORDS)) and _SLOT_NAME.search(name):
+        return _SLOT_BY_NAME
+    if _STATISTIC_LEAF.fullmatch(leaf) and _STATISTIC_NAME.search(name):
+        return _STATISTIC_BY_NAME
+    if _STEP_LEAF.fullmatch(leaf) and _STEP_NAME.search(name):
+        return _STEP_BY_NAME
+    if _METRIC_LEAF.fullmatch(leaf) and _METRIC_NAME.search(name):
+        return _METRIC_BY_NAME
+    return None
+
+
+def _roles_by_name(names: list[str]) -> dict[int, VariableRole]:
+    """:func:`role_by_name` of every name, for the names it gives a role: each pattern's necessary
+    condition (its last part, or an optimizer word) is tested once per distinct last part, or by
+    one scan of all names per word, and the full patterns only run where one holds."""
+    leaves = [n.rpartition("/")[2] for n in names]
+    telling = {leaf for leaf in set(leaves) if _SLOT_LEAF.fullmatch(leaf) or _STATISTIC_LEAF.fullmatch(leaf)
+               or _STEP_LEAF.fullmatch(leaf) or _METRIC_LEAF.fullmatch(leaf)}
+    candidates = {k for k, leaf in enumerate(leaves) if leaf in telling} if telling else set()
+    joined = Joined(names)
+    for word in _SLOT_WORDS:
+        candidates.update(joined.containing(word))
+    out = {}
+    for k in sorted(candidates):
+        role = role_by_name(names[k])
+        if role is not None:
+            out[k] = role
+    return out
 
 
 def model_variables(roles: Mapping[str, VariableRole]) -> frozenset[str]:
     """Names of the variables that are part of a model (weights and BatchNorm statistics)."""
-    return frozenset(n for n, r in roles.items() if r.is_model)
+    # By identity: `Role`'s hash is a Python call, too slow for every variable of a checkpoint.
+    return frozenset(n for n, r in roles.items() if r.role is Role.WEIGHT or r.role is Role.BATCHNORM_STATISTIC)
 
 
 def variable_nodes(artifact: Artifact) -> dict[tuple[str, str], str]:

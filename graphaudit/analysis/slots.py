@@ -20,6 +20,7 @@ from typing import Sequence
 
 from graphaudit.artifact import Artifact, Format, Variable
 from graphaudit.model.keras import NEVER_TRAINED
+from graphaudit.bulk import Joined, gc_paused
 from graphaudit.records import dataclass
 
 # Slot names of the TF1 optimizers (`tf.compat.v1.train.*`), with the `_N` of a second optimizer.
@@ -75,6 +76,7 @@ def beside_artifact(artifact: Artifact, path: str) -> str:
     return path if rel == os.pardir or rel.startswith(os.pardir + os.sep) else rel
 
 
+@gc_paused
 def optimizer_slots(artifact: Artifact) -> SlotEvidence:
     out = SlotEvidence()
     if artifact.checkpoint is not None:
@@ -86,22 +88,27 @@ def optimizer_slots(artifact: Artifact) -> SlotEvidence:
             out.add(Slot(var.name, _slot_name_of_key(key), key, "TrackableObjectGraph slot link"))
             out.optimizer_weights += 1
     linked_keys = {s.key for slots in out.by_variable.values() for s in slots}
-    flat: dict[str, str] = {}  # `Conv1_kernel` -> `Conv1/kernel`, for Keras 3 slot names; ambiguous ones left out
-    for name in variables:
-        if "/" in name:
-            key = name.replace("/", "_")
-            flat[key] = "" if key in flat else name
-    ends = _name_ends(variables)
-    for name, var in variables.items():
-        if var.checkpoint_key in linked_keys:
-            out.slot_variables.add(name)
-            continue
-        if not _is_optimizer_variable(name, var):
-            continue
+    flat: dict[str, str] | None = None  # `Conv1_kernel` -> `Conv1/kernel`, for Keras 3 slot names, made when asked
+    ends = None
+    names = list(variables)
+    values = list(variables.values())
+    linked = [k for k, v in enumerate(values) if v.checkpoint_key in linked_keys] if linked_keys else []
+    for k in linked:
+        out.slot_variables.add(names[k])
+    for k in optimizer_variables(names, values, set(linked)):
+        name, var = names[k], values[k]
         out.optimizer_weights += 1
+        if ends is None:
+            ends = _name_ends(variables)
         owner, slot = _owner_by_name(name, var.shape, variables, ends)
         how = ""
         if owner is None and (var.checkpoint_key or "").startswith(KERAS3_STATE_KEY):
+            if flat is None:
+                flat = {}
+                for other in names:
+                    if "/" in other:
+                        key = other.replace("/", "_")
+                        flat[key] = "" if key in flat else other  # ambiguous ones left out
             owner, slot = _owner_by_flat_name(name, var.shape, variables, flat)
             how = f"Keras 3 slot name `<optimizer>/<variable>_{slot}`"
         if owner is None:
@@ -120,6 +127,33 @@ def optimizer_slots(artifact: Artifact) -> SlotEvidence:
         else:
             _keras3_ordered(weights, variables, out, _KERAS3_SLOTS.get(keras.optimizer_class))
     return out
+
+
+def optimizer_variables(names: list[str], values: list[Variable], skip: set[int] = frozenset()) -> list[int]:
+    """Indices of the variables :func:`_is_optimizer_variable` holds to be an optimizer's, but
+    those in ``skip``, in order: its key tests run as scans over all keys at once, its name tests
+    once per distinct first and last name part."""
+    keys = [v.checkpoint_key or "" for v in values]
+    joined = Joined(keys)
+    trained = set(joined.starting(KERAS3_TRAINED_KEY))
+    by_key = set(joined.starting("optimizer/")) | set(joined.containing(_OPTIMIZER_SLOT_KEY))
+    by_key -= trained
+    # The name tests, for the variables no key decides and that are not trainable.
+    firsts: dict[str, bool] = {}
+    lasts: dict[str, bool] = {}
+    rest = []
+    for k, (name, var) in enumerate(zip(names, values)):
+        if k in by_key or k in trained or var.trainable or "/" not in name:
+            continue
+        rest.append(k)
+        firsts[name.partition("/")[0]] = False
+        lasts[name.rpartition("/")[2]] = False
+    for part in firsts:
+        firsts[part] = bool(OPTIMIZER_NAME_RE.match(part))
+    for part in lasts:
+        lasts[part] = bool(TF1_SLOT_RE.match(part))
+    by_name = {k for k in rest if lasts[names[k].rpartition("/")[2]] or firsts[names[k].partition("/")[0]]}
+    return sorted(k for k in by_key | by_name if k not in skip)
 
 
 def _slot_name_of_key(key: str) -> str:
@@ -171,6 +205,10 @@ def _owner_by_name(name: str, shape, variables, ends=None) -> tuple[str | None, 
     # A candidate can only be a variable when it starts with some variable's first part and ends
     # with some variable's last part: the others are skipped without a join.
     firsts, lasts = ends if ends is not None else _name_ends(variables)
+    # The name itself opens at 0 and closes at n - 1, and is no candidate: without another part
+    # that opens (after the first) or closes (before the last), there is none.
+    if firsts.isdisjoint(parts[1:]) and lasts.isdisjoint(parts[:-1]):
+        return None, ""
     opens = [part in firsts for part in parts]
     closes = [part in lasts for part in parts]
     for length in range(n - 1, 0, -1):

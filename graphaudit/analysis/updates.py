@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections import deque
 from dataclasses import field
+from typing import Iterable, Iterator
 
 import numpy as np
 
@@ -25,6 +26,7 @@ from graphaudit.artifact import (
     graph_key,
 )
 from graphaudit.model.ops import classify_updates, is_write
+from graphaudit.bulk import gc_paused
 from graphaudit.records import dataclass
 
 # Control-flow ops whose first input is not passed to the branch functions.
@@ -43,11 +45,16 @@ class Write:
     kind: UpdateKind
 
 
+# One write of one variable, as the fields of a `Write`: (variable, graph, node, op, kind). Writes are
+# kept as these rows, and `Write` objects made only for the rows a question asks about.
+_Row = tuple[str, str, str, str, UpdateKind]
+
+
 @dataclass
 class UpdateFacts:
     """Every write to every variable, and which of them the train op runs."""
 
-    writes: dict[str, list[Write]] = field(default_factory=dict)  # variable -> every write
+    rows: list[_Row] = field(default_factory=list)  # every write, in graph then node order
     train_roots: list[Root] = field(default_factory=list)
     train_declared: bool = False
     trained: dict[str, list[Write]] = field(default_factory=dict)  # optimizer writes the train op runs
@@ -55,6 +62,25 @@ class UpdateFacts:
     optimizer_writes: int = 0  # optimizer writes anywhere in the artifact
     # graph key -> node id -> variables that node's handle refers to
     handles: dict[str, dict[int, frozenset[str]]] = field(default_factory=dict)
+
+    @property
+    def writes(self) -> dict[str, list[Write]]:
+        """Variable -> every write to it (built on first use: most questions need a few rows only)."""
+        got = self.__dict__.get("_writes")
+        if got is None:
+            got = {}
+            for row in self.rows:
+                got.setdefault(row[0], []).append(Write(*row))
+            self.__dict__["_writes"] = got
+        return got
+
+    def select(self, kinds: Iterable[UpdateKind] | None = None, ops: Iterable[str] | None = None) -> Iterator[Write]:
+        """The writes of these kinds (all when None) by these ops (any when None), in ``rows`` order."""
+        kinds = frozenset(kinds) if kinds is not None else None
+        ops = frozenset(ops) if ops is not None else None
+        for row in self.rows:
+            if (kinds is None or row[4] in kinds) and (ops is None or row[3] in ops):
+                yield Write(*row)
 
     @property
     def has_train_op(self) -> bool:
@@ -67,11 +93,13 @@ class UpdateFacts:
         return "no train op is declared; every optimizer update in the artifact counts"
 
 
+@gc_paused
 def analyse_updates(artifact: Artifact) -> UpdateFacts:
     facts = UpdateFacts()
     handles = _resolve_handles(artifact)
     facts.handles = handles
     initializers = {v.initializer for v in artifact.variables.values() if v.initializer}
+    rows = facts.rows
     for key, graph in _all_graphs(artifact):
         marks = handles.get(key, {})
         if not marks or not len(graph):
@@ -83,28 +111,37 @@ def analyse_updates(artifact: Artifact) -> UpdateFacts:
         in_offsets, in_nodes = graph.edge_arrays()[:2]
         writers = np.flatnonzero(writes[codes] & (in_offsets[1:] > in_offsets[:-1]))
         targets = graph.sources(in_nodes[in_offsets[writers]], through=_HANDLE_PASS).tolist()
-        hit = [k for k, t in enumerate(targets) if marks.get(t)]
+        get = marks.get
+        hit = [k for k, t in enumerate(targets) if get(t)]
         writers = writers[hit]
         kinds = classify_updates(graph, writers, set() if is_function else initializers)
-        for i, k, kind in zip(writers.tolist(), hit, kinds):
-            if kind is UpdateKind.OPTIMIZER:
-                facts.optimizer_writes += 1
-            op = graph.ops[i]
-            for name in sorted(marks[targets[k]]):
-                facts.writes.setdefault(name, []).append(Write(name, key, graph.names[i], op, kind))
+        facts.optimizer_writes += kinds.count(UpdateKind.OPTIMIZER)
+        names, ops = graph.names, graph.ops
+        # A handle of several variables writes each of them, in name order.
+        rows.extend((name, key, names[i], ops[i], kind)
+                    for i, t, kind in zip(writers.tolist(), [targets[k] for k in hit], kinds)
+                    for name in (marks[t] if len(marks[t]) == 1 else sorted(marks[t])))
     facts.train_roots = [r for r in artifact.roots if r.kind is RootKind.TRAIN_OP]
     facts.train_declared = bool(facts.train_roots)
     run = reach(artifact, facts.train_roots) if facts.train_declared else None
-    for name, writes in facts.writes.items():
-        for w in writes:
-            if w.kind not in (UpdateKind.OPTIMIZER, UpdateKind.MOVING_AVERAGE):
-                continue
-            if run is not None and not _reached(run, artifact, w):
-                continue
-            if run is None and w.kind is UpdateKind.MOVING_AVERAGE:
-                continue  # without a train op, an unrun moving-average assign proves nothing
-            target = facts.trained if w.kind is UpdateKind.OPTIMIZER else facts.moving_average
-            target.setdefault(name, []).append(w)
+    # Grouped by variable in the order the variables are first written, as `writes` is.
+    first: dict[str, int] = {}
+    chosen: list[Write] = []
+    for w in facts.select((UpdateKind.OPTIMIZER, UpdateKind.MOVING_AVERAGE)):
+        if run is not None and not _reached(run, artifact, w):
+            continue
+        if run is None and w.kind is UpdateKind.MOVING_AVERAGE:
+            continue  # without a train op, an unrun moving-average assign proves nothing
+        chosen.append(w)
+    if chosen:
+        wanted = {w.variable for w in chosen}
+        for k, row in enumerate(rows):
+            if row[0] in wanted and row[0] not in first:
+                first[row[0]] = k
+        chosen.sort(key=lambda w: first[w.variable])  # stable: each variable's writes keep their order
+    for w in chosen:
+        target = facts.trained if w.kind is UpdateKind.OPTIMIZER else facts.moving_average
+        target.setdefault(w.variable, []).append(w)
     return facts
 
 
@@ -147,11 +184,19 @@ def _resolve_handles(artifact: Artifact) -> dict[str, dict[int, frozenset[str]]]
 
     def scan(key: str, graph: Graph, marks: dict[int, frozenset[str]]) -> None:
         """Record marks for the graph's variable ops and pass handles on to its callees."""
+        variables, names, by_op = artifact.variables, graph.names, graph.by_op
         for op in VARIABLE_OPS:
-            for i in graph.by_op.get(op, ()):
-                name = _variable_of_node(artifact, graph, i)
-                if name is not None:
-                    marks[i] = frozenset((name,))
+            ids = by_op.get(op, ())
+            # Most variable ops are named as their variable; only the others read `shared_name`.
+            named = [i for i in ids if names[i] in variables]
+            if len(named) < len(ids):
+                named = set(named)
+                for i in ids:
+                    name = names[i] if i in named else _variable_of_node(artifact, graph, i)
+                    if name is not None:
+                        marks[i] = frozenset((name,))
+            else:
+                marks.update(zip(named, map(frozenset, zip(map(names.__getitem__, named)))))
         out[key] = marks
         if not marks or not library:
             return

@@ -38,6 +38,7 @@ import zlib
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any
 
+from graphaudit.bulk import Joined
 from graphaudit.records import dataclass
 
 __all__ = [
@@ -136,30 +137,30 @@ class Catalog:
 
     def families_in(self, variables: Iterable[str]) -> frozenset[str]:
         """Families with a layer name among ``variables``: the only ones worth indexing."""
+        return self._families_in(_split_names(list(variables))[1])
+
+    def _families_in(self, splits: Sequence[tuple[str, str, str]]) -> frozenset[str]:
+        """:meth:`families_in` of the names split at their last `/` (after :func:`_strip_output_index`)."""
         fingerprints = self.fingerprints
         if not isinstance(fingerprints, _Fingerprints):
             return frozenset(fp.family for fp in fingerprints.values())
         table = fingerprints.families_of_layer()
         # A layer name is looked for in every run of one to three path parts before the last one.
-        # Keys share their folders (a weight and its slots), so each distinct folder is split
-        # once, and runs of two or three parts only start at a part some multi-part layer name
-        # starts with: one lookup per distinct run instead of six joins per key.
-        folders = set()
-        for name in variables:
-            head, sep, _ = _strip_output_index(name).rpartition("/")
-            if sep:
-                folders.add(head)
+        # Keys share their folders and folders their parts: the single parts of all folders come
+        # from one split of their joined text, and runs of two or three parts are only built in
+        # the folders that hold a part some multi-part layer name starts with.
+        folders = {head for head, sep, _ in splits if sep}
+        runs: set[str] = set("/".join(folders).split("/")) if folders else set()
         starts = fingerprints.multi_part_starts()
-        runs: set[str] = set()
-        for folder in folders:
-            parts = folder.split("/")
-            runs.update(parts)
-            if len(parts) > 1 and not starts.isdisjoint(parts):
-                for k, part in enumerate(parts[:-1]):
-                    if part in starts:
-                        runs.add("/".join(parts[k:k + 2]))
-                        if k + 3 <= len(parts):
-                            runs.add("/".join(parts[k:k + 3]))
+        if not starts.isdisjoint(runs):
+            for folder in folders:
+                parts = folder.split("/")
+                if len(parts) > 1 and not starts.isdisjoint(parts):
+                    for k, part in enumerate(parts[:-1]):
+                        if part in starts:
+                            runs.add("/".join(parts[k:k + 2]))
+                            if k + 3 <= len(parts):
+                                runs.add("/".join(parts[k:k + 3]))
         found: set[str] = set()
         for layer in runs:
             hit = table.get(layer)
@@ -169,6 +170,18 @@ class Catalog:
             if hit:
                 found |= hit
         return frozenset(found)
+
+
+def _split_names(names: list[str]) -> tuple[list[str], list[tuple[str, str, str]]]:
+    """Every name without its output index (:func:`_strip_output_index`: only names with a `:` are
+    looked at), and each of those split at its last `/`."""
+    cleans = names
+    with_colon = Joined(names).containing(":")
+    if with_colon:
+        cleans = list(names)
+        for k in with_colon:
+            cleans[k] = _strip_output_index(names[k])
+    return cleans, [c.rpartition("/") for c in cleans]
 
 
 @dataclass(frozen=True)
@@ -505,14 +518,29 @@ class _Matcher:
         self.ranked: dict[Any, _Ranked] = {}
         self.instances: list[_Instance] = []
 
-    def collect(self, variables: Mapping[str, Sequence[int] | None]) -> None:
-        """Record every (arch, scope, weight, variant) each variable could fill."""
+    def collect(self, variables: Mapping[str, Sequence[int] | None],
+                split: tuple[list[str], list[str], list[tuple[str, str, str]]] | None = None) -> None:
+        """Record every (arch, scope, weight, variant) each variable could fill.
+
+        ``split`` is (names, names without output index, those split at their last `/`), when
+        the caller has it (see :func:`_split_names`).
+        """
         index, slots, primary, secondary = self.index, self.slots, self.primary, self.secondary
         primaries = [arch.primary for arch in self.archs]
-        for name, shape in variables.items():
-            clean = _strip_output_index(name)
+        if split is None:
+            names = list(variables)
+            split = (names, *_split_names(names))
+        names, cleans, splits = split
+        # Only a variable whose last part is a weight name of the index can fill anything.
+        weight_names = index.weight_names
+        leaves = {leaf for _, _, leaf in splits}
+        wanted = leaves & set(weight_names)
+        picked = [k for k, (head, _, leaf) in enumerate(splits) if head and leaf in wanted] if wanted else []
+        for k in picked:
+            name, clean = names[k], cleans[k]
+            shape = variables[name]
             slash = clean.rfind("/")
-            if slash <= 0 or shape is None or clean[slash + 1 :] not in index.weight_names:
+            if slash <= 0 or shape is None or clean[slash + 1 :] not in weight_names:
                 continue
             weight = clean[slash + 1 :]
             shape = tuple(shape)
@@ -709,8 +737,10 @@ def match_architectures(
     if not 0.0 < min_quality <= 1.0:
         raise ValueError(f"min_quality must be in (0, 1], found {min_quality!r}")
     catalog = catalog or load_catalog()
-    matcher = _Matcher(catalog._index(catalog.families_in(variables)), min_quality)
-    matcher.collect(variables)
+    names = list(variables)
+    cleans, splits = _split_names(names)
+    matcher = _Matcher(catalog._index(catalog._families_in(splits)), min_quality)
+    matcher.collect(variables, (names, cleans, splits))
     matcher.find_instances()
     matcher.assign_tops()
     matches = [_to_match(matcher.archs[i.arch], i, variables) for i in matcher.instances]

@@ -54,31 +54,39 @@ def classify_update(graph: "Graph", i: int, initializer_names: set[str]) -> Upda
 
 
 def classify_updates(graph: "Graph", ids, initializer_names: set[str]) -> list[UpdateKind]:
-    """:func:`classify_update` of every node in ``ids`` (writes, in any order), sources followed in bulk."""
+    """:func:`classify_update` of every node in ``ids`` (writes, in any order), in bulk.
+
+    The optimizer ops (by op type) and the initializers (by name) are told apart over the whole
+    list; only the other writes follow their value's source one by one.
+    """
     import numpy as np
 
     ids = np.asarray(ids, dtype=np.int64)
     if not len(ids):
         return []
-    in_offsets, in_nodes = graph.edge_arrays()[:2]
-    two = (in_offsets[ids + 1] - in_offsets[ids]) >= 2
-    src = np.full(len(ids), -1, dtype=np.int64)
-    src[two] = graph.sources(in_nodes[in_offsets[ids[two]] + 1])
+    codes, table = graph.op_codes()
+    optimizer = np.array([op.startswith(OPTIMIZER_PREFIXES) for op in table], dtype=bool)[codes[ids]]
     ops, names = graph.ops, graph.names
-    out = []
-    for i, s in zip(ids.tolist(), src.tolist()):
+    id_list = ids.tolist()
+    out = [UpdateKind.OPTIMIZER if o else UpdateKind.INITIALIZER if names[i] in initializer_names else None
+           for i, o in zip(id_list, optimizer.tolist())]
+    rest = [k for k, kind in enumerate(out) if kind is None]
+    if not rest:
+        return out
+    rest_ids = ids[rest]
+    in_offsets, in_nodes = graph.edge_arrays()[:2]
+    two = (in_offsets[rest_ids + 1] - in_offsets[rest_ids]) >= 2
+    src = np.full(len(rest_ids), -1, dtype=np.int64)
+    src[two] = graph.sources(in_nodes[in_offsets[rest_ids[two]] + 1])
+    for k, i, s in zip(rest, rest_ids.tolist(), src.tolist()):
         op = ops[i]
         name = names[i]
-        if op.startswith(OPTIMIZER_PREFIXES):
-            out.append(UpdateKind.OPTIMIZER)
-        elif name in initializer_names:
-            out.append(UpdateKind.INITIALIZER)
-        elif op in ("AssignSubVariableOp", "AssignSub") and "AssignMovingAvg" in name:
-            out.append(UpdateKind.MOVING_AVERAGE)
+        if op in ("AssignSubVariableOp", "AssignSub") and "AssignMovingAvg" in name:
+            out[k] = UpdateKind.MOVING_AVERAGE
         elif op in ASSIGN_OPS and s >= 0:
-            out.append(_by_source(op, name, ops[s], names[s]))
+            out[k] = _by_source(op, name, ops[s], names[s])
         else:
-            out.append(UpdateKind.OTHER)
+            out[k] = UpdateKind.OTHER
     return out
 
 

@@ -1,0 +1,95 @@
+"""Whole-list helpers for the per-variable analyses: substring tests over one joined string, and a pause of the cyclic GC."""
+
+from __future__ import annotations
+
+import functools
+import gc
+from typing import Callable, Sequence, TypeVar
+
+F = TypeVar("F", bound=Callable)
+
+
+class Joined:
+    """Strings joined by newlines once, for substring and prefix tests over all of them at once.
+
+    A test is one ``str.find`` scan of the joined text instead of a Python test per string; the
+    hits are mapped back to their strings through the strings' start offsets. A needle that holds
+    a newline may match across a joint, so such hits are checked against their string: the
+    answers are exact for any text.
+    """
+
+    __slots__ = ("strings", "text", "_starts")
+
+    def __init__(self, strings: Sequence[str]) -> None:
+        self.strings = strings
+        self.text = "\n" + "\n".join(strings)  # a joint before every string, the first too
+        self._starts = None
+
+    def containing(self, needle: str) -> list[int]:
+        """Indices of the strings that hold ``needle`` (``needle in s``), in order."""
+        if not needle:
+            return list(range(len(self.strings)))
+        found = self._owners(needle, 0)
+        return [k for k in found if needle in self.strings[k]] if "\n" in needle else found
+
+    def starting(self, prefix: str) -> list[int]:
+        """Indices of the strings that start with ``prefix``, in order."""
+        if not prefix:
+            return list(range(len(self.strings)))
+        # `\n<prefix>` finds each string that starts so, and a newline inside a string followed
+        # by it, which the check drops.
+        strings = self.strings
+        return [k for k in self._owners("\n" + prefix, 1) if strings[k].startswith(prefix)]
+
+    def _owners(self, needle: str, shift: int) -> list[int]:
+        """Distinct indices of the strings holding position hit + ``shift`` for each hit of ``needle``."""
+        text = self.text
+        hits: list[int] = []
+        pos = text.find(needle)
+        while pos >= 0:
+            hits.append(pos + shift)
+            pos = text.find(needle, pos + 1)
+        if not hits:
+            return []
+        import numpy as np
+
+        if self._starts is None:  # string k starts at starts[k] in `text`, after its joint
+            strings = self.strings
+            starts = np.ones(len(strings), dtype=np.int64)
+            lengths = np.fromiter(map(len, strings), dtype=np.int64, count=len(strings))
+            np.cumsum(lengths[:-1] + 1, out=starts[1:])
+            starts[1:] += 1
+            self._starts = starts
+        owners = np.searchsorted(self._starts, np.asarray(hits, dtype=np.int64), side="right") - 1
+        return np.unique(owners[owners >= 0]).tolist()
+
+
+def containing(strings: Sequence[str], needle: str) -> list[int]:
+    """Indices of the strings that hold ``needle``, in order (see :class:`Joined`)."""
+    return Joined(strings).containing(needle)
+
+
+def starting(strings: Sequence[str], prefix: str) -> list[int]:
+    """Indices of the strings that start with ``prefix``, in order (see :class:`Joined`)."""
+    return Joined(strings).starting(prefix)
+
+
+def gc_paused(fn: F) -> F:
+    """Run ``fn`` with the cyclic garbage collector off.
+
+    The analyses build many small acyclic objects (rows, sets, tuples) at once: with millions of
+    live objects from the reader, each collection they trigger scans them all for nothing.
+    Reference counting still frees everything; the collector runs again as soon as ``fn`` returns.
+    """
+
+    @functools.wraps(fn)
+    def paused(*args, **kwargs):
+        if not gc.isenabled():
+            return fn(*args, **kwargs)
+        gc.disable()
+        try:
+            return fn(*args, **kwargs)
+        finally:
+            gc.enable()
+
+    return paused  # type: ignore[return-value]

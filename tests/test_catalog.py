@@ -14,7 +14,7 @@ from typing import Any
 
 import pytest
 
-from graphaudit.catalog import build_catalog
+from graphaudit.catalog import build_catalog, matcher
 from graphaudit.catalog.matcher import (
     ArchitectureMatch,
     catalog_initializer,
@@ -361,6 +361,28 @@ def test_committed_catalogue_is_canonical_and_small() -> None:
     assert build_catalog.compress(build_catalog.dumps(json.loads(text))) == data
     assert len(data) < 400_000
     assert sorted(CATALOG.fingerprints) == sorted(build_catalog.ARCHITECTURES)
+
+
+def test_committed_layer_table_is_the_catalogues() -> None:
+    # A check reads layers.json.gz first and the templates only when a catalogued layer is named:
+    # the two files must agree, and the table must be what the builder derives.
+    data = resources.files("graphaudit.catalog").joinpath("layers.json.gz").read_bytes()
+    document = json.loads(gzip.decompress(committed_bytes()).decode("utf-8"))
+    assert build_catalog.compress(build_catalog.dumps(build_catalog.layers_document(document))) == data
+    table, starts = matcher._packaged_layers()
+    assert table == CATALOG.fingerprints.families_of_layer() and starts == CATALOG.fingerprints.multi_part_starts()
+    assert table["block5_conv4"] == {"VGG"} and table["block1_conv1"] == {"VGG", "Xception"}
+
+
+def test_a_graph_naming_no_catalogued_layer_never_reads_the_templates() -> None:
+    code = (
+        "from graphaudit.catalog import matcher\n"
+        "assert matcher.match_architectures({'dense_head/kernel': (3, 3), 'block9_conv/kernel': (3, 3)}) == []\n"
+        "print(matcher.load_catalog.cache_info().currsize, len(matcher.match_architectures("
+        "{'block5_conv4/kernel': (3, 3, 512, 512)})) >= 0, matcher.load_catalog.cache_info().currsize)\n"
+    )
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert result.stdout.split() == ["0", "True", "1"]
 
 
 @pytest.mark.tf

@@ -159,6 +159,11 @@ _CODE_INITIALIZERS: dict[tuple[str, str], dict[str, Any]] = {
 DEFAULT_OUTPUT = Path(__file__).with_name("fingerprints.json.gz")
 
 
+def layers_path(output: Path) -> Path:
+    """Where the layer table of the catalogue at ``output`` goes: beside it, ``layers.json.gz``."""
+    return output.with_name("layers.json.gz")
+
+
 def snake_case(class_name: str) -> str:
     """The prefix Keras gives an unnamed layer of this class (``Conv2D`` -> ``conv2d``)."""
     # Same two substitutions as tf_keras' generic_utils.to_snake_case, which is private API.
@@ -484,6 +489,19 @@ def dumps(document: Any) -> str:
     return "\n".join(lines) + "\n"
 
 
+def layers_document(document: Any) -> dict[str, Any]:
+    """The catalogue's layer table (matcher.layer_table: layer name -> families) as the families
+    that share layers (names joined by `,`) -> their layers (joined by newlines), all sorted:
+    what a check reads first, to know whether any catalogued layer is named at all."""
+    from graphaudit.catalog.matcher import layer_table
+
+    shared: dict[str, list[str]] = {}
+    for layer, families in layer_table(document["families"]).items():
+        assert not any("," in f for f in families), families
+        shared.setdefault(",".join(sorted(families)), []).append(layer)
+    return {"format": document["format"], "layers": {key: "\n".join(sorted(shared[key])) for key in sorted(shared)}}
+
+
 def compress(text: str) -> bytes:
     """gzip with no timestamp and no file name: the same text always gives the same bytes."""
     buffer = io.BytesIO()
@@ -516,15 +534,18 @@ def main(argv: Sequence[str] | None = None) -> int:
     import tensorflow as tf
 
     tf.get_logger().setLevel("ERROR")  # graph-mode deprecation notices are not ours to fix
-    data = compress(dumps(build_catalog(cache=args.cache, planned=args.all)))
+    document = build_catalog(cache=args.cache, planned=args.all)
+    outputs = {args.output: compress(dumps(document)), layers_path(args.output): compress(dumps(layers_document(document)))}
     if args.check:
-        current = args.output.read_bytes() if args.output.exists() else b""
-        if current != data:
-            print(f"{args.output}: out of date; run `python -m graphaudit.catalog.build_catalog`", file=sys.stderr)
-            return 1
+        for path, data in outputs.items():
+            current = path.read_bytes() if path.exists() else b""
+            if current != data:
+                print(f"{path}: out of date; run `python -m graphaudit.catalog.build_catalog`", file=sys.stderr)
+                return 1
         return 0
-    _write_atomically(args.output, data)
-    print(f"wrote {args.output} ({len(data):,} bytes)")
+    for path, data in outputs.items():
+        _write_atomically(path, data)
+        print(f"wrote {path} ({len(data):,} bytes)")
     return 0
 
 

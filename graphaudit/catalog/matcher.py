@@ -144,32 +144,41 @@ class Catalog:
         fingerprints = self.fingerprints
         if not isinstance(fingerprints, _Fingerprints):
             return frozenset(fp.family for fp in fingerprints.values())
-        table = fingerprints.families_of_layer()
-        # A layer name is looked for in every run of one to three path parts before the last one.
-        # Keys share their folders and folders their parts: the single parts of all folders come
-        # from one split of their joined text, and runs of two or three parts are only built in
-        # the folders that hold a part some multi-part layer name starts with.
-        folders = {head for head, sep, _ in splits if sep}
-        runs: set[str] = set("/".join(folders).split("/")) if folders else set()
-        starts = fingerprints.multi_part_starts()
-        if not starts.isdisjoint(runs):
-            for folder in folders:
-                parts = folder.split("/")
-                if len(parts) > 1 and not starts.isdisjoint(parts):
-                    for k, part in enumerate(parts[:-1]):
-                        if part in starts:
-                            runs.add("/".join(parts[k:k + 2]))
-                            if k + 3 <= len(parts):
-                                runs.add("/".join(parts[k:k + 3]))
-        found: set[str] = set()
-        for layer in runs:
-            hit = table.get(layer)
-            if hit is None:
-                split = _split_number(layer)
-                hit = table.get(split[0]) if split else None
-            if hit:
-                found |= hit
-        return frozenset(found)
+        return _families_in(fingerprints.families_of_layer(), fingerprints.multi_part_starts(), splits)
+
+
+def _families_in(table: Mapping[str, frozenset[str]], starts: frozenset[str],
+                 splits: Sequence[tuple[str, str, str]]) -> frozenset[str]:
+    """Families of ``table`` (layer name -> families) with a layer name among the split names."""
+    # A layer name is looked for in every run of one to three path parts before the last one.
+    # Keys share their folders and folders their parts: the single parts of all folders come
+    # from one split of their joined text, and runs of two or three parts are only built in
+    # the folders that hold a part some multi-part layer name starts with.
+    folders = {head for head, sep, _ in splits if sep}
+    runs: set[str] = set("/".join(folders).split("/")) if folders else set()
+    if not starts.isdisjoint(runs):
+        for folder in folders:
+            parts = folder.split("/")
+            if len(parts) > 1 and not starts.isdisjoint(parts):
+                for k, part in enumerate(parts[:-1]):
+                    if part in starts:
+                        runs.add("/".join(parts[k:k + 2]))
+                        if k + 3 <= len(parts):
+                            runs.add("/".join(parts[k:k + 3]))
+    found: set[str] = set()
+    for layer in runs:
+        hit = table.get(layer)
+        if hit is None:
+            split = _split_number(layer)
+            hit = table.get(split[0]) if split else None
+        if hit:
+            found |= hit
+    return frozenset(found)
+
+
+def _multi_part_starts(table: Iterable[str]) -> frozenset[str]:
+    """First parts of the layer names with a `/`: where a run of parts may hit."""
+    return frozenset(k.partition("/")[0] for k in table if "/" in k)
 
 
 def _split_names(names: list[str]) -> tuple[list[str], list[tuple[str, str, str]]]:
@@ -293,29 +302,50 @@ class _Fingerprints(Mapping[str, Fingerprint]):
     def families_of_layer(self) -> dict[str, frozenset[str]]:
         """Layer name (without a `_N` ending for unnamed layers) -> the families that have it."""
         if self._layer_families is None:
-            found: dict[str, set[str]] = {}
-            for family, entry in self._families.items():
-                # Built at every start from some 19,000 template rows: only the layer and flags
-                # columns are read, and each (layer, auto-named) pair is handled once.
-                pairs = set()
-                for line in entry["weights"].split("\n"):
-                    cols = line.split("\t", 6)
-                    pairs.add((cols[0], len(cols) > 5 and "a" in cols[5]))
-                for layer, auto in pairs:
-                    if auto:
-                        layer = (_split_number(layer) or (layer, 0))[0]
-                    found.setdefault(layer, set()).add(family)
-                    if "/" in layer:  # it may show up by its own name or `_`-joined (_scoped_leaves, _joined_names)
-                        found.setdefault(layer.rpartition("/")[2], set()).add(family)
-                        found.setdefault(layer.replace("/", "_"), set()).add(family)
-            self._layer_families = {k: frozenset(v) for k, v in found.items()}
+            self._layer_families = layer_table(self._families)
         return self._layer_families
 
     def multi_part_starts(self) -> frozenset[str]:
         """First parts of the layer names with a `/` in ``families_of_layer``: where a run of parts may hit."""
         if self._multi_part_starts is None:
-            self._multi_part_starts = frozenset(k.partition("/")[0] for k in self.families_of_layer() if "/" in k)
+            self._multi_part_starts = _multi_part_starts(self.families_of_layer())
         return self._multi_part_starts
+
+
+def layer_table(families: Mapping[str, Any]) -> dict[str, frozenset[str]]:
+    """Layer name (without a `_N` ending for unnamed layers) -> the families of ``families``
+    (the catalogue document's) that have it; ``layers.json.gz`` holds it for the packaged one."""
+    found: dict[str, set[str]] = {}
+    for family, entry in families.items():
+        # Only the layer and flags columns of each template row are read, and each (layer,
+        # auto-named) pair is handled once.
+        pairs = set()
+        for line in entry["weights"].split("\n"):
+            cols = line.split("\t", 6)
+            pairs.add((cols[0], len(cols) > 5 and "a" in cols[5]))
+        for layer, auto in pairs:
+            if auto:
+                layer = (_split_number(layer) or (layer, 0))[0]
+            found.setdefault(layer, set()).add(family)
+            if "/" in layer:  # it may show up by its own name or `_`-joined (_scoped_leaves, _joined_names)
+                found.setdefault(layer.rpartition("/")[2], set()).add(family)
+                found.setdefault(layer.replace("/", "_"), set()).add(family)
+    return {k: frozenset(v) for k, v in found.items()}
+
+
+@functools.cache
+def _packaged_layers() -> tuple[dict[str, frozenset[str]], frozenset[str]]:
+    """The packaged catalogue's layer table and its multi-part starts, from ``layers.json.gz``
+    (a tenth of the templates' text): most graphs name no catalogued layer, and
+    their check then never reads the templates."""
+    data = __loader__.get_data(os.path.join(os.path.dirname(__file__), "layers.json.gz"))
+    document = json.loads(zlib.decompress(data, wbits=16 + zlib.MAX_WBITS).decode("utf-8"))
+    if document.get("format") != 3:
+        raise ValueError(f"layers: expected format 3, found {document.get('format')!r}")
+    table: dict[str, frozenset[str]] = {}
+    for families, layers in document["layers"].items():
+        table.update(dict.fromkeys(layers.split("\n"), frozenset(families.split(","))))
+    return table, _multi_part_starts(table)
 
 
 def _split_number(name: str) -> tuple[str, int] | None:
@@ -736,10 +766,16 @@ def match_architectures(
     """
     if not 0.0 < min_quality <= 1.0:
         raise ValueError(f"min_quality must be in (0, 1], found {min_quality!r}")
-    catalog = catalog or load_catalog()
     names = list(variables)
     cleans, splits = _split_names(names)
-    matcher = _Matcher(catalog._index(catalog._families_in(splits)), min_quality)
+    if catalog is None:
+        families = _families_in(*_packaged_layers(), splits)
+        if not families:
+            return []  # no catalogued layer name: the templates need not be read
+        catalog = load_catalog()
+    else:
+        families = catalog._families_in(splits)
+    matcher = _Matcher(catalog._index(families), min_quality)
     matcher.collect(variables, (names, cleans, splits))
     matcher.find_instances()
     matcher.assign_tops()

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import gc
 import os
 import warnings
+from contextlib import contextmanager
 from typing import Iterable, Mapping
 
 from graphaudit.artifact import (
@@ -18,10 +20,11 @@ from graphaudit.artifact import (
     Signature,
     UpdateKind,
     Variable,
+    new_variable,
 )
 from graphaudit.errors import ArtifactError, StrictModeWarning, strict
 from graphaudit.formats import protos
-from graphaudit.model.ops import classify_updates, is_write
+from graphaudit.model.ops import OPTIMIZER_PREFIXES, is_write
 
 
 GRAPH_KEYS_VARIABLES = ("variables", "trainable_variables", "model_variables", "local_variables",
@@ -204,17 +207,56 @@ def collect_variables(artifact: Artifact, graph: Graph, variable_defs: Iterable,
     var_ids = np.flatnonzero(is_variable[codes]) if len(graph) else np.zeros(0, dtype=np.int64)
     dtypes = attr_values(graph, var_ids, "dtype", lambda av: protos.dtype_name(av.type))
     shapes = attr_values(graph, var_ids, "shape", lambda av: protos.shape_list(av.shape))
+    # Writes: every op that takes a variable as input 0 and writes it, found in bulk; each variable's
+    # first write that initializes it. analysis/updates.py attributes every write again by handle.
+    writes = np.array([is_write(op) for op in table] or [False], dtype=bool)
+    in_offsets, in_nodes = graph.edge_arrays()[:2]
+    writers = np.flatnonzero(writes[codes] & (in_offsets[1:] > in_offsets[:-1])) if len(graph) else var_ids[:0]
+    targets = graph.sources(in_nodes[in_offsets[writers]])
+    on_variable = is_variable[codes[targets]]
+    writers, targets = writers[on_variable], targets[on_variable]
+    initializing = initializer_writes(graph, writers, initializer_names)
+    first_writer = np.full(len(graph), -1, dtype=np.int64)
+    initialized, first = np.unique(targets[initializing], return_index=True)  # writers come in node order
+    first_writer[initialized] = writers[initializing][first]
+    with _collector_paused():
+        _add_variables(artifact, graph, var_ids.tolist(), dtypes, shapes, first_writer[var_ids].tolist(),
+                       defs_by_node, trainable_names, has_trainable_collection)
+
+
+@contextmanager
+def _collector_paused():
+    """No cyclic garbage collection inside: a record per variable op (80,000 in a million-node graph,
+    three containers each) would set it off hundreds of times, for half the reading time; none of
+    them forms a cycle."""
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if enabled:
+            gc.enable()
+
+
+def _add_variables(artifact: Artifact, graph: Graph, var_ids: list[int], dtypes: list, shapes: list,
+                   first_writer: list[int], defs_by_node: dict[str, object], trainable_names: set[str],
+                   has_trainable_collection: bool) -> None:
     names = graph.names
-    for i, dtype, shape in zip(var_ids.tolist(), dtypes, shapes):
+    variables = artifact.variables
+    gname = graph.name
+    for i, dtype, shape, w in zip(var_ids, dtypes, shapes, first_writer):
         name = names[i]
-        var = artifact.variables.get(name) or Variable(name=name)
-        var.graph = graph.name
-        var.node = name
-        if dtype is not None:
-            var.dtype = dtype
-        if shape is not None:
-            var.shape = shape
-        vd = defs_by_node.get(name)
+        var = variables.get(name)
+        if var is None:
+            var = variables[name] = new_variable(name, "" if dtype is None else dtype, shape, gname)
+        else:
+            var.graph = gname
+            var.node = name
+            if dtype is not None:
+                var.dtype = dtype
+            if shape is not None:
+                var.shape = shape
+        vd = defs_by_node.get(name) if defs_by_node else None
         if vd is not None:
             var.initializer = tensor_node(vd.initializer_name) if vd.initializer_name else None
             if has_trainable_collection:
@@ -223,30 +265,55 @@ def collect_variables(artifact: Artifact, graph: Graph, variable_defs: Iterable,
             else:
                 var.trainable = bool(vd.trainable)
                 var.trainable_source = "VariableDef.trainable"
-        artifact.variables[name] = var
-    # Writes: every op that takes a variable as input 0 and writes it, found and classified in bulk.
-    # analysis/updates.py attributes every write again by handle; here only the initializer counts.
-    writes = np.array([is_write(op) for op in table] or [False], dtype=bool)
+        if w >= 0 and var.initializer is None:
+            var.initializer = names[w]
+
+
+def initializer_writes(graph: Graph, writers, initializer_names: set[str]):
+    """Which of ``writers`` (writes of a variable, as an int array) :func:`classify_update` calls
+    initializers, decided op by op in bulk: only the names that decide it are read."""
+    import numpy as np
+
+    codes, table = graph.op_codes()
+    writers = np.asarray(writers, dtype=np.int64)
+    out = np.zeros(len(writers), dtype=bool)
+    if not len(writers):
+        return out
+    names = graph.names
+
+    def per_op(test):
+        return np.array([bool(test(op)) for op in table], dtype=bool)
+
+    op = codes[writers]
+    open_ = ~per_op(lambda o: o.startswith(OPTIMIZER_PREFIXES))[op]  # optimizer updates are never initializers
+    if initializer_names:
+        named = open_ & np.fromiter((names[i] in initializer_names for i in writers.tolist()), dtype=bool,
+                                    count=len(writers))
+        out |= named
+        open_ &= ~named
+    moving = np.flatnonzero(open_ & per_op(lambda o: o in ("AssignSubVariableOp", "AssignSub"))[op])
+    if len(moving):
+        open_[moving[["AssignMovingAvg" in names[i] for i in writers[moving].tolist()]]] = False
     in_offsets, in_nodes = graph.edge_arrays()[:2]
-    writers = np.flatnonzero(writes[codes] & (in_offsets[1:] > in_offsets[:-1])) if len(graph) else var_ids[:0]
-    targets = graph.sources(in_nodes[in_offsets[writers]])
-    on_variable = is_variable[codes[targets]]
-    writers, targets = writers[on_variable], targets[on_variable]
-    variables = artifact.variables
-    known = np.fromiter((names[t] in variables for t in targets.tolist()), dtype=bool, count=len(targets))
-    writers, targets = writers[known], targets[known]
-    kinds = classify_updates(graph, writers, initializer_names)
-    for i, t, kind in zip(writers.tolist(), targets.tolist(), kinds):
-        var = variables[names[t]]
-        if kind is UpdateKind.INITIALIZER and var.initializer is None:
-            var.initializer = names[i]
+    assign = np.flatnonzero(open_ & per_op(lambda o: o in ASSIGN_OPS)[op]
+                            & ((in_offsets[writers + 1] - in_offsets[writers]) >= 2))
+    if not len(assign):
+        return out
+    src = graph.sources(in_nodes[in_offsets[writers[assign]] + 1])
+    # _by_source: a restore, a fed placeholder or a BatchNorm output is not an initializer.
+    other = per_op(lambda o: o in RESTORE_OPS or o in ("Placeholder", "PlaceholderWithDefault")
+                   or o.startswith("FusedBatchNorm"))[codes[src]]
+    assign, src = assign[~other], src[~other]
+    out[assign] = [names[s].find("/Initializer/") >= 0 or names[i].endswith("/Assign")
+                   for i, s in zip(writers[assign].tolist(), src.tolist())]
+    return out
 
 
 def attr_values(graph: Graph, ids, key: str, decode) -> list:
     """``decode(AttrValue)`` of attr ``key`` of each node in ``ids`` (None where it has none).
 
     A graph read column-wise decodes each distinct value once (a million variables hold a few
-    distinct dtypes and shapes); other graphs go through their NodeDefs.
+    distinct dtypes and shapes), grouped by their bytes in bulk; other graphs go through their NodeDefs.
     """
     w = graph.wire_attrs
     if w is None:
@@ -261,19 +328,39 @@ def attr_values(graph: Graph, ids, key: str, decode) -> list:
     entry_of = np.full(len(graph), -1, dtype=np.int64)
     entry_of[w.node[mask]] = np.flatnonzero(mask)  # a key given twice: the last wins, as in protobuf
     entries = entry_of[np.asarray(ids, dtype=np.int64)]
+    out = np.full(len(entries), None, dtype=object)
+    has = np.flatnonzero(entries >= 0)
+    starts = w.value_start[entries[has]].astype(np.int64)
+    lengths = w.value_end[entries[has]].astype(np.int64) - starts
     buf = w.buf
+    # Values of up to _GROUP_BYTES bytes (a dtype, a shape) are grouped by their bytes at once.
+    short = lengths <= _GROUP_BYTES
+    if short.any():
+        a = np.frombuffer(buf, dtype=np.uint8)
+        width = -(-int(lengths[short].max(initial=1)) // 8) * 8
+        span = np.arange(width)
+        at = starts[short, None] + span
+        rows = np.zeros((int(short.sum()), width + 8), dtype=np.uint8)  # the bytes, zero-padded, then the length
+        rows[:, :width] = np.where(span < lengths[short, None], a[np.minimum(at, len(a) - 1)], 0)
+        rows[:, width:].view(np.int64)[:, 0] = lengths[short]
+        _, first, group = np.unique(rows.view(np.dtype((np.void, width + 8))).reshape(-1), return_index=True,
+                                    return_inverse=True)
+        values = np.empty(len(first), dtype=object)
+        for g, k in enumerate(first.tolist()):
+            s = int(starts[short][k])
+            values[g] = decode(protos.attr_value_pb2.AttrValue.FromString(buf[s:s + int(lengths[short][k])]))
+        out[has[short]] = values[group.reshape(-1)]
     decoded: dict[bytes, object] = {}
-    out = []
-    for e, s, t in zip(entries.tolist(), w.value_start[entries].tolist(), w.value_end[entries].tolist()):
-        if e < 0:
-            out.append(None)
-            continue
-        raw = buf[s:t]
+    for k, s, n in zip(has[~short].tolist(), starts[~short].tolist(), lengths[~short].tolist()):
+        raw = buf[s:s + n]
         got = decoded.get(raw, decoded)
         if got is decoded:
             got = decoded[raw] = decode(protos.attr_value_pb2.AttrValue.FromString(raw))
-        out.append(got)
-    return out
+        out[k] = got
+    return out.tolist()
+
+
+_GROUP_BYTES = 24  # a multiple of 8
 
 
 def tensor_info(info) -> tuple[str, str, tuple[int, ...] | None]:

@@ -183,3 +183,36 @@ def test_the_span_table_and_the_walk_check_their_arrays():
                                np.zeros(0, dtype=np.int64))
     with pytest.raises(ValueError, match="one byte per node"):
         structure.native.reach(2, one, b"\x01", two, one, np.zeros(3, dtype=np.int64), np.zeros(0, dtype=np.int64))
+
+
+@settings(max_examples=100, derandomize=True, deadline=None, database=None)
+@given(data=st.data())
+def test_the_c_entry_runs_are_the_numpy_ones(data):
+    # Attr entries of nodes: kept or not, contiguous or not, keys in order or not.
+    from types import SimpleNamespace
+
+    from graphaudit.analysis.node_keys import _entry_runs
+
+    n = data.draw(st.integers(1, 12))
+    per_node = data.draw(st.lists(st.integers(0, 5), min_size=n, max_size=n))
+    node, start, end, prefix, length = [], [], [], [], []
+    pos = 0
+    for i, count in enumerate(per_node):
+        for _ in range(count):
+            pos += data.draw(st.sampled_from([0, 0, 3]))  # a gap: the entries are not contiguous
+            size = data.draw(st.integers(1, 9))
+            node.append(i)
+            start.append(pos)
+            end.append(pos + size)
+            prefix.append(data.draw(st.integers(0, 3)))
+            length.append(data.draw(st.integers(1, 3)))
+            pos += size
+    keep = np.array(data.draw(st.lists(st.booleans(), min_size=len(node), max_size=len(node))), dtype=bool)
+    dtype = data.draw(st.sampled_from([np.int32, np.int64]))
+    w = SimpleNamespace(node=np.array(node, dtype=dtype), start=np.array(start, dtype=dtype),
+                        end=np.array(end, dtype=dtype), key_prefix=np.array(prefix, dtype=np.uint64),
+                        key_len=np.array(length, dtype=dtype))
+    fast = _entry_runs(w, keep, n, native=True)
+    slow = _entry_runs(w, keep, n, native=False)
+    for got, want in zip(fast, slow):
+        assert np.array_equal(got, want)

@@ -164,6 +164,37 @@ static int get_buf(PyObject *o, Buf *out, int writable, const char *what) {
 
 static void release(Buf *b) { if (b->ok) PyBuffer_Release(&b->b); }
 
+/* A column of 4- or 8-byte integers (signed, or unsigned when ``is_unsigned``), read as int64/uint64. */
+typedef struct { Py_buffer b; int ok, size, is_unsigned; Py_ssize_t len; } IntCol;
+
+static int get_ints(PyObject *o, IntCol *out, const char *what) {
+    out->ok = 0;
+    if (PyObject_GetBuffer(o, &out->b, PyBUF_C_CONTIGUOUS | PyBUF_FORMAT) < 0) return -1;
+    out->ok = 1;
+    const char *f = out->b.format ? out->b.format : "B";
+    if (*f == '<' || *f == '=' || *f == '@') f++;
+    out->size = (int)out->b.itemsize;
+    out->is_unsigned = strchr("BHILQN?", *f) != NULL;
+    if (!(out->size == 4 || out->size == 8) || !strchr("ilqIQLn", *f)) {
+        PyErr_Format(PyExc_TypeError, "%s must be an array of 32- or 64-bit integers", what);
+        return -1;
+    }
+    out->len = out->b.len / out->size;
+    return 0;
+}
+
+static inline int64_t int_at(const IntCol *c, Py_ssize_t i) {
+    if (c->size == 8) return ((const int64_t *)c->b.buf)[i];
+    return c->is_unsigned ? (int64_t)((const uint32_t *)c->b.buf)[i] : (int64_t)((const int32_t *)c->b.buf)[i];
+}
+
+static inline uint64_t uint_at(const IntCol *c, Py_ssize_t i) {
+    if (c->size == 8) return ((const uint64_t *)c->b.buf)[i];
+    return c->is_unsigned ? (uint64_t)((const uint32_t *)c->b.buf)[i] : (uint64_t)(int64_t)((const int32_t *)c->b.buf)[i];
+}
+
+static void release_ints(IntCol *c) { if (c->ok) PyBuffer_Release(&c->b); }
+
 /* run(table_a, table_e, order, offsets, flat, ports, local_a, local_e, kinds_local, ca, ce, slot)
  * classes the nodes of ``order``: ca/ce (n + 1 entries, the last the back-edge marker -1) get
  * each node's abstract and exact class; ``slot`` (n entries) names an input read as DATA, or -1. */
@@ -354,7 +385,8 @@ static uint64_t mix64(uint64_t h) {
     return h ^ (h >> 33);
 }
 
-/* A hash of code and the concatenation a + b, equal for equal concatenations however split. */
+/* A hash of code and the concatenation a + b, equal for equal concatenations however split:
+ * the bytes are read as little-endian 8-byte words of the joined string. */
 static uint64_t hash_spans(int64_t code, const char *a, Py_ssize_t la, const char *b, Py_ssize_t lb) {
     uint64_t h = mix64((uint64_t)code ^ ((uint64_t)(la + lb) << 32));
     uint64_t word = 0;
@@ -363,16 +395,32 @@ static uint64_t hash_spans(int64_t code, const char *a, Py_ssize_t la, const cha
     Py_ssize_t lens[2] = {la, lb};
     for (int p = 0; p < 2; p++) {
         const unsigned char *s = (const unsigned char *)parts[p];
-        for (Py_ssize_t i = 0; i < lens[p]; i++) {
+        Py_ssize_t i = 0, len = lens[p];
+        if (fill == 0) {
+            for (; i + 8 <= len; i += 8) {
+                uint64_t w;
+                memcpy(&w, s + i, 8);
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_BIG_ENDIAN__
+                w = __builtin_bswap64(w);
+#endif
+                h = (h ^ w) * 0x9E3779B97F4A7C15ULL;
+                h ^= h >> 32;
+            }
+        }
+        for (; i < len; i++) {
             word |= (uint64_t)s[i] << (8 * fill);
             if (++fill == 8) {
-                h = (h ^ mix64(word)) * 0x9E3779B97F4A7C15ULL;
+                h = (h ^ word) * 0x9E3779B97F4A7C15ULL;
+                h ^= h >> 32;
                 word = 0;
                 fill = 0;
             }
         }
     }
-    if (fill) h = (h ^ mix64(word)) * 0x9E3779B97F4A7C15ULL;
+    if (fill) {
+        h = (h ^ word) * 0x9E3779B97F4A7C15ULL;
+        h ^= h >> 32;
+    }
     return mix64(h);
 }
 
@@ -446,26 +494,27 @@ static PyObject *Spans_add(Spans *t, PyObject *args) {
     static const char *names[5] = {"codes", "starts1", "ends1", "starts2", "ends2"};
     Py_buffer data;
     if (PyObject_GetBuffer(bufobj, &data, PyBUF_SIMPLE) < 0) return NULL;
-    Buf b[5];
+    IntCol b[5];
     memset(b, 0, sizeof b);
     PyObject *out = NULL, *result = NULL;
     for (int i = 0; i < 5; i++)
-        if (get_buf(objs[i], &b[i], 0, names[i]) < 0) goto done;
+        if (get_ints(objs[i], &b[i], names[i]) < 0) goto done;
     {
-        Py_ssize_t count = b[0].b.len / 8;
+        Py_ssize_t count = b[0].len;
         for (int i = 1; i < 5; i++)
-            if (b[i].b.len / 8 != count) { PyErr_SetString(PyExc_ValueError, "arrays of inconsistent lengths"); goto done; }
+            if (b[i].len != count) { PyErr_SetString(PyExc_ValueError, "arrays of inconsistent lengths"); goto done; }
         out = PyBytes_FromStringAndSize(NULL, count * 8);
         if (!out) goto done;
         int64_t *ids = (int64_t *)PyBytes_AS_STRING(out);
-        const int64_t *codes = b[0].b.buf, *s1 = b[1].b.buf, *e1 = b[2].b.buf, *s2 = b[3].b.buf, *e2 = b[4].b.buf;
         const char *base = data.buf;
         for (Py_ssize_t k = 0; k < count; k++) {
-            if (s1[k] < 0 || e1[k] < s1[k] || e1[k] > data.len || s2[k] < 0 || e2[k] < s2[k] || e2[k] > data.len) {
+            int64_t code = int_at(&b[0], k), s1 = int_at(&b[1], k), e1 = int_at(&b[2], k);
+            int64_t s2 = int_at(&b[3], k), e2 = int_at(&b[4], k);
+            if (s1 < 0 || e1 < s1 || e1 > data.len || s2 < 0 || e2 < s2 || e2 > data.len) {
                 PyErr_SetString(PyExc_IndexError, "span out of range");
                 goto done;
             }
-            int64_t id = spans_intern(t, codes[k], base + s1[k], e1[k] - s1[k], base + s2[k], e2[k] - s2[k]);
+            int64_t id = spans_intern(t, code, base + s1, e1 - s1, base + s2, e2 - s2);
             if (id < 0) goto done;
             ids[k] = id;
         }
@@ -474,7 +523,7 @@ static PyObject *Spans_add(Spans *t, PyObject *args) {
     }
 done:
     Py_XDECREF(out);
-    for (int i = 0; i < 5; i++) release(&b[i]);
+    for (int i = 0; i < 5; i++) release_ints(&b[i]);
     PyBuffer_Release(&data);
     return result;
 }
@@ -608,9 +657,98 @@ done:
     return result;
 }
 
+/* entry_runs(n, node, keep, key_prefix, key_len, start, end, s1, e1, s2, e2, loose): for each node,
+ * its kept attr entries (``keep``, a byte per entry) as runs of entries contiguous on the wire:
+ * the first run's bytes [s1, e1), the second's [s2, e2) (zeros when absent), and ``loose`` set when
+ * it has more than two runs or its kept keys are out of order by (key_prefix, key_len). Entries
+ * come grouped by node in node order (graphaudit/formats/wire.py). */
+static PyObject *entry_runs(PyObject *self, PyObject *args) {
+    Py_ssize_t n;
+    PyObject *in[6], *outs[5];
+    if (!PyArg_ParseTuple(args, "nOOOOOOOOOOO", &n, &in[0], &in[1], &in[2], &in[3], &in[4], &in[5], &outs[0],
+                          &outs[1], &outs[2], &outs[3], &outs[4]))
+        return NULL;
+    static const char *in_names[6] = {"node", "keep", "key_prefix", "key_len", "start", "end"};
+    static const char *out_names[4] = {"s1", "e1", "s2", "e2"};
+    IntCol c[6];
+    Buf o[4];
+    Py_buffer keep, loose;
+    int have_keep = 0, have_loose = 0;
+    memset(c, 0, sizeof c);
+    memset(o, 0, sizeof o);
+    PyObject *result = NULL;
+    for (int i = 0; i < 6; i++) {
+        if (i == 1) {
+            if (PyObject_GetBuffer(in[1], &keep, PyBUF_C_CONTIGUOUS) < 0) goto done;
+            have_keep = 1;
+        } else if (get_ints(in[i], &c[i], in_names[i]) < 0) {
+            goto done;
+        }
+    }
+    for (int i = 0; i < 4; i++)
+        if (get_buf(outs[i], &o[i], 1, out_names[i]) < 0) goto done;
+    if (PyObject_GetBuffer(outs[4], &loose, PyBUF_C_CONTIGUOUS | PyBUF_WRITABLE) < 0) goto done;
+    have_loose = 1;
+    {
+        Py_ssize_t m = c[0].len;
+        if (keep.len != m || c[2].len != m || c[3].len != m || c[4].len != m || c[5].len != m || loose.len != n) {
+            PyErr_SetString(PyExc_ValueError, "arrays of inconsistent lengths");
+            goto done;
+        }
+        for (int i = 0; i < 4; i++)
+            if (o[i].b.len / 8 != n) { PyErr_SetString(PyExc_ValueError, "arrays of inconsistent lengths"); goto done; }
+        int64_t *s1 = o[0].b.buf, *e1 = o[1].b.buf, *s2 = o[2].b.buf, *e2 = o[3].b.buf;
+        uint8_t *lo = loose.buf;
+        const uint8_t *kp = keep.buf;
+        memset(s1, 0, (size_t)n * 8);
+        memset(e1, 0, (size_t)n * 8);
+        memset(s2, 0, (size_t)n * 8);
+        memset(e2, 0, (size_t)n * 8);
+        memset(lo, 0, (size_t)n);
+        int64_t last_node = -1, last_end = 0, runs = 0, last_len = 0;
+        uint64_t last_prefix = 0;
+        for (Py_ssize_t k = 0; k < m; k++) {
+            if (!kp[k]) continue;
+            int64_t i = int_at(&c[0], k), st = int_at(&c[4], k), en = int_at(&c[5], k), len = int_at(&c[3], k);
+            uint64_t prefix = uint_at(&c[2], k);
+            if (i < 0 || i >= n || i < last_node) {
+                PyErr_SetString(PyExc_ValueError, "attr entries not grouped by node in node order");
+                goto done;
+            }
+            if (i != last_node) {
+                runs = 1;
+                s1[i] = st;
+                e1[i] = en;
+            } else {
+                if (prefix < last_prefix || (prefix == last_prefix && len < last_len)) lo[i] = 1;
+                if (st != last_end) {
+                    runs++;
+                    if (runs == 2) s2[i] = st;
+                    else lo[i] = 1;
+                }
+                if (runs == 1) e1[i] = en;
+                else if (runs == 2) e2[i] = en;
+            }
+            last_node = i;
+            last_end = en;
+            last_prefix = prefix;
+            last_len = len;
+        }
+    }
+    result = Py_None;
+    Py_INCREF(result);
+done:
+    for (int i = 0; i < 6; i++) release_ints(&c[i]);
+    for (int i = 0; i < 4; i++) release(&o[i]);
+    if (have_keep) PyBuffer_Release(&keep);
+    if (have_loose) PyBuffer_Release(&loose);
+    return result;
+}
+
 static PyMethodDef methods[] = {
     {"run", run, METH_VARARGS, "Class the nodes of an order (see graphaudit/analysis/structure.py)."},
     {"mark", mark, METH_VARARGS, "Mark what the start nodes depend on (see graphaudit/analysis/reachability.py)."},
+    {"entry_runs", entry_runs, METH_VARARGS, "Each node's kept attr entries as runs (see graphaudit/analysis/node_keys.py)."},
     {"reach", reach, METH_VARARGS, "Nodes reached from starts over data and control edges, downstream, as bytes."},
     {NULL}
 };

@@ -199,35 +199,7 @@ def wire_local_keys(graph: Graph, functions: FunctionIds | None, local: "Interne
     del special
 
     # Kept entries in key order? (TensorFlow writes maps sorted; a node that is not gets sorted here.)
-    ke = np.flatnonzero(keep)
-    kn, kp, kl = w.node[ke], w.key_prefix[ke], w.key_len[ke]
-    ks, kend = w.start[ke], w.end[ke]
-    same = kn[1:] == kn[:-1]
-    down = same & ((kp[1:] < kp[:-1]) | ((kp[1:] == kp[:-1]) & (kl[1:] < kl[:-1])))
-    unsorted = np.bincount(kn[1:][down], minlength=n) > 0
-    begins = np.ones(len(ke), dtype=bool)
-    begins[1:] = ~(same & (ks[1:] == kend[:-1]))
-    runs = np.bincount(kn[begins], minlength=n)
-    run_idx = np.flatnonzero(begins)
-    run_last = np.append(run_idx[1:] - 1, len(ke) - 1) if len(run_idx) else run_idx
-    run_node = kn[run_idx]
-    run_s, run_e = ks[run_idx], kend[run_last]
-    # Runs are grouped by node in node order: a node's first run is where its id first appears.
-    first_run = np.searchsorted(run_node, np.arange(n))
-    found = first_run < len(run_node)
-    found[found] = run_node[first_run[found]] == np.flatnonzero(found)
-    first_run[~found] = -1
-    s1 = np.zeros(n, dtype=np.int64)
-    e1 = np.zeros(n, dtype=np.int64)
-    s2 = np.zeros(n, dtype=np.int64)
-    e2 = np.zeros(n, dtype=np.int64)
-    has1 = first_run >= 0
-    s1[has1], e1[has1] = run_s[first_run[has1]], run_e[first_run[has1]]
-    has2 = runs >= 2
-    s2[has2], e2[has2] = run_s[first_run[has2] + 1], run_e[first_run[has2] + 1]
-    loose = unsorted | (runs > 2)
-    # Entry-sized temporaries go now: a million nodes hold millions of entries.
-    del ke, kn, kp, kl, ks, kend, same, down, begins, run_idx, run_last, run_node, run_s, run_e, first_run, found
+    s1, e1, s2, e2, loose = _entry_runs(w, keep, n, native=spans is not None)
 
     # Consts: float, and big or read through an Identity, are weights.
     in_offsets, in_nodes, _, _, _ = graph.edge_arrays()
@@ -276,9 +248,16 @@ def wire_local_keys(graph: Graph, functions: FunctionIds | None, local: "Interne
         shape_entry = is_key("shape")
         shape_of[w.node[shape_entry]] = np.flatnonzero(shape_entry)
         d, sh = entry_of[variables], shape_of[variables]
-        dtype_bytes = _slices(buf, w.start[d], w.end[d])
-        shape_bytes = _slices(buf, np.where(sh >= 0, w.start[sh], 0), np.where(sh >= 0, w.end[sh], 0))
-        local_a[variables] = local.many(zip(itertools.repeat("var"), dtype_bytes, shape_bytes))
+        sh_start, sh_end = np.where(sh >= 0, w.start[sh], 0), np.where(sh >= 0, w.end[sh], 0)
+        if spans is not None:
+            # Entries are self-delimiting (tag, length, bytes): dtype and shape entries joined say
+            # which two they were. Code -1 keeps these keys apart from an op's attr bytes.
+            var_ids = np.frombuffer(spans.add(buf, np.full(len(variables), -1, dtype=np.int64), w.start[d], w.end[d],
+                                              sh_start, sh_end), dtype=np.int64)
+        else:
+            dtype_bytes = _slices(buf, w.start[d], w.end[d])
+            shape_bytes = _slices(buf, sh_start, sh_end)
+            local_a[variables] = local.many(zip(itertools.repeat("var"), dtype_bytes, shape_bytes))
         local_e[variables] = local.many(zip(itertools.repeat("var-node"), (names[i] for i in variables.tolist())))
         kinds[variables] = PARAM
         weight[variables] = True
@@ -306,6 +285,8 @@ def wire_local_keys(graph: Graph, functions: FunctionIds | None, local: "Interne
         loose_ids = np.frombuffer(spans.add(b"".join(loose_bytes), codes[loose_nodes], starts, ends, nothing,
                                             nothing), dtype=np.int64)
         base = local.reserve(len(spans))
+        if len(variables):
+            local_a[variables] = var_ids + base
         local_a[all_tight] = ids + base
         local_a[loose_nodes] = loose_ids + base
     else:
@@ -313,7 +294,7 @@ def wire_local_keys(graph: Graph, functions: FunctionIds | None, local: "Interne
         for c in range(0, len(all_tight), _CHUNK):
             tight = all_tight[c:c + _CHUNK]
             attrs = _slices(buf, s1[tight], e1[tight])
-            two = np.flatnonzero(has2[tight])
+            two = np.flatnonzero(s2[tight] != e2[tight])
             if len(two):
                 second = _slices(buf, s2[tight[two]], e2[tight[two]])
                 for k, extra in zip(two.tolist(), second):
@@ -327,6 +308,50 @@ def wire_local_keys(graph: Graph, functions: FunctionIds | None, local: "Interne
     local_e[leaves] = local.many(zip(itertools.repeat("leaf-node"), (names[i] for i in leaves.tolist())))
     kinds[leaves] = PARAM
     return local_a, local_e, kinds, weight
+
+
+def _entry_runs(w, keep: np.ndarray, n: int, native: bool
+                ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Each node's kept attr entries as runs contiguous on the wire: (s1, e1, s2, e2, loose).
+
+    The first two runs' byte ranges (zeros when absent); ``loose`` marks a node with more than two
+    runs or with kept keys out of order. With ``native``, one C pass over the entries
+    (graphaudit/analysis/_classes.c); else whole-array passes.
+    """
+    if native:
+        from graphaudit.analysis import _classes
+
+        s1, e1, s2, e2 = (np.empty(n, dtype=np.int64) for _ in range(4))
+        loose = np.empty(n, dtype=bool)
+        _classes.entry_runs(n, w.node, keep, w.key_prefix, w.key_len, w.start, w.end, s1, e1, s2, e2, loose)
+        return s1, e1, s2, e2, loose
+    ke = np.flatnonzero(keep)
+    kn, kp, kl = w.node[ke], w.key_prefix[ke], w.key_len[ke]
+    ks, kend = w.start[ke], w.end[ke]
+    same = kn[1:] == kn[:-1]
+    down = same & ((kp[1:] < kp[:-1]) | ((kp[1:] == kp[:-1]) & (kl[1:] < kl[:-1])))
+    unsorted = np.bincount(kn[1:][down], minlength=n) > 0
+    begins = np.ones(len(ke), dtype=bool)
+    begins[1:] = ~(same & (ks[1:] == kend[:-1]))
+    runs = np.bincount(kn[begins], minlength=n)
+    run_idx = np.flatnonzero(begins)
+    run_last = np.append(run_idx[1:] - 1, len(ke) - 1) if len(run_idx) else run_idx
+    run_node = kn[run_idx]
+    run_s, run_e = ks[run_idx], kend[run_last]
+    # Runs are grouped by node in node order: a node's first run is where its id first appears.
+    first_run = np.searchsorted(run_node, np.arange(n))
+    found = first_run < len(run_node)
+    found[found] = run_node[first_run[found]] == np.flatnonzero(found)
+    first_run[~found] = -1
+    s1 = np.zeros(n, dtype=np.int64)
+    e1 = np.zeros(n, dtype=np.int64)
+    s2 = np.zeros(n, dtype=np.int64)
+    e2 = np.zeros(n, dtype=np.int64)
+    has1 = first_run >= 0
+    s1[has1], e1[has1] = run_s[first_run[has1]], run_e[first_run[has1]]
+    has2 = runs >= 2
+    s2[has2], e2[has2] = run_s[first_run[has2] + 1], run_e[first_run[has2] + 1]
+    return s1, e1, s2, e2, unsorted | (runs > 2)
 
 
 _CHUNK = 1 << 17

@@ -2,22 +2,32 @@
 
 from __future__ import annotations
 
+import bisect
 import dataclasses
 import math
 import mmap
 import os
 import re
 import stat
+from collections.abc import Iterator
 
 import numpy as np
 from google.protobuf.message import DecodeError
 
 from graphaudit.errors import ArtifactError
-from graphaudit.formats import crc32c, protos
+from graphaudit.formats import crc32c, protos, table as table_module
 from graphaudit.formats.checkpoint_paths import find_checkpoint_prefix, siblings
 from graphaudit.formats.table import FOOTER_SIZE, Table, TableError
 from graphaudit.model.dtypes import NUMPY_BY_NAME, bfloat16_to_float32  # noqa: F401  (bfloat16_to_float32 re-exported)
 from graphaudit.records import dataclass
+
+try:  # optional C decoding of index blocks (setup.py builds it when it can); Python reads them otherwise
+    from graphaudit.formats import _table as native
+except ImportError:  # pragma: no cover - depends on the build
+    native = None
+
+#: Tests turn the C block decoder off to compare it with the Python reader.
+USE_NATIVE = True
 
 OBJECT_GRAPH_KEY = "_CHECKPOINTABLE_OBJECT_GRAPH"
 BUNDLE_VERSION = 1  # tensor_bundle.h kTensorBundleVersion: the format this reader understands
@@ -56,7 +66,8 @@ class Entry:
 
 
 class EntryTable:
-    """The name lookup both checkpoint formats share: ``_entries`` maps tensor names to entries."""
+    """The name lookup both checkpoint formats share: ``_entries`` maps tensor names to entries
+    (:class:`Checkpoint` keeps columns instead and overrides the lookups)."""
 
     prefix: str
     _entries: dict[str, Entry]
@@ -77,25 +88,50 @@ class EntryTable:
     def __len__(self) -> int:
         return len(self._entries)
 
+    def described(self) -> Iterator[tuple[str, str, tuple[int, ...]]]:
+        """``(name, dtype, shape)`` of every tensor, by name."""
+        return ((name, self._entries[name].dtype, self._entries[name].shape) for name in self.keys())
+
 
 class Checkpoint(EntryTable):
     """A tensor bundle: ``PREFIX.index`` plus ``PREFIX.data-NNNNN-of-NNNNN`` shard files.
 
     Opening reads and checks the whole index, and checks each shard's size against the
     tensors it must hold, but reads no tensor data. :meth:`value` maps one tensor at a time.
+    The entries are held as columns (one row per tensor, by name); an :class:`Entry` is made
+    when one is asked for, so an index of millions of keys costs no object per key.
     """
 
     def __init__(
         self,
         prefix: str,
         header,
-        entries: dict[str, Entry],
+        entries: dict[str, Entry] | _Columns,
         partitions: dict[str, tuple[tuple[Slice, Entry], ...]],
     ) -> None:
         self.prefix = prefix
         self.header = header
-        self._entries = entries
+        self._columns = entries if isinstance(entries, _Columns) else _Columns.from_entries(entries)
         self._partitions = partitions
+
+    def keys(self) -> list[str]:
+        return list(self._columns.names)
+
+    def entry(self, name: str) -> Entry:
+        entry = self._columns.entry(name)
+        if entry is None:
+            raise KeyError(f"no tensor {name!r} in checkpoint {self.prefix}")
+        return entry
+
+    def __contains__(self, name: object) -> bool:
+        return isinstance(name, str) and self._columns.position(name) is not None
+
+    def __len__(self) -> int:
+        return len(self._columns.names)
+
+    def described(self) -> Iterator[tuple[str, str, tuple[int, ...]]]:
+        """``(name, dtype, shape)`` of every tensor, by name, without making an Entry for each."""
+        return zip(self._columns.names, self._columns.dtypes, self._columns.shapes)
 
     # -- opening -----------------------------------------------------------------------------
 
@@ -126,11 +162,11 @@ class Checkpoint(EntryTable):
                         " (raise it with --max-file-size)",
                     )
                 if size < FOOTER_SIZE:
-                    header, raw_entries, slice_keys = _read_index(index_path, f.read())
+                    header, columns, partitions = _read_index(index_path, f.read())
                 else:
                     data = mmap.mmap(f.fileno(), 0, access=mmap.ACCESS_READ)
                     try:
-                        header, raw_entries, slice_keys = _read_index(index_path, data)
+                        header, columns, partitions = _read_index(index_path, data)
                     finally:
                         try:
                             data.close()
@@ -140,21 +176,13 @@ class Checkpoint(EntryTable):
             raise ArtifactError(
                 index_path, f"cannot read the checkpoint index: {exc.strerror or exc}"
             ) from None
-        entries, partitions = _build_entries(index_path, raw_entries, slice_keys)
-        checkpoint = cls(prefix, header, entries, partitions)
+        checkpoint = cls(prefix, header, columns, partitions)
         checkpoint._check_shards()
         return checkpoint
 
     def _check_shards(self) -> None:
         # The furthest byte each shard must hold; one stat per shard, no data read.
-        furthest: dict[int, Entry] = {}
-        for name, whole in self._entries.items():
-            for part in self.parts(name) if whole.slices else (whole,):
-                best = furthest.get(part.shard_id)
-                if part.size and (
-                    best is None or part.offset + part.size > best.offset + best.size
-                ):
-                    furthest[part.shard_id] = part
+        furthest = self._columns.furthest(self._partitions)
         for shard_id in sorted(furthest):
             entry = furthest[shard_id]
             path = self.shard_path(shard_id)
@@ -241,9 +269,9 @@ class Checkpoint(EntryTable):
 
     def object_graph(self):
         """Return the ``TrackableObjectGraph`` that TF2 checkpoints carry, or None."""
-        if OBJECT_GRAPH_KEY not in self._entries:
+        if OBJECT_GRAPH_KEY not in self:
             return None
-        entry = self._entries[OBJECT_GRAPH_KEY]
+        entry = self.entry(OBJECT_GRAPH_KEY)
         if entry.dtype != _STRING or entry.shape != ():
             raise ArtifactError(
                 self.prefix,
@@ -347,16 +375,218 @@ class Checkpoint(EntryTable):
 
 def _read_index(
     index_path: str, data: bytes
-) -> tuple[object, dict[bytes, Entry], dict[bytes, list[bytes]]]:
-    """Parse the index into the header, every entry by key, and each sliced tensor's part keys."""
+) -> tuple[object, _Columns, dict[str, tuple[tuple[Slice, Entry], ...]]]:
+    """Parse the index into the header, the entries as columns, and each sliced tensor's parts."""
     try:
         table = Table(data, verify_checksums=True)
     except TableError as exc:
         raise ArtifactError(index_path, f"not a checkpoint index: {exc}") from None
     try:
-        return _read_table(index_path, table)
+        if native is not None and USE_NATIVE:
+            try:
+                return _read_columns(index_path, table)
+            except (_Unusual, ArtifactError, TableError):
+                # Read again the Python way, which says what is wrong (and where) if anything is.
+                table._pure_snappy_left = table_module.PURE_SNAPPY_BUDGET
+        header, raw_entries, slice_keys = _read_table(index_path, table)
     finally:
         table.release()  # the memory map can close only once no view of it is left
+    entries, partitions = _build_entries(index_path, raw_entries, slice_keys)
+    return header, _Columns.from_entries(entries), partitions
+
+
+class _Unusual(Exception):
+    """The index is not laid out the usual way: the C decoder leaves it to the Python reader."""
+
+
+#: Per DataType number (``_ref`` types folded): bytes per element, 0 for strings, -1 when unknown.
+_ITEMSIZE = np.full(256, -1, dtype=np.int64)
+for _number in range(256):
+    _base = _number - 100 if _number > 100 else _number
+    _name_of = protos.dtype_name(_number)
+    if _name_of == _STRING:
+        _ITEMSIZE[_number] = 0
+    elif _name_of in NUMPY_BY_NAME:
+        _ITEMSIZE[_number] = NUMPY_BY_NAME[_name_of].itemsize
+_DTYPE_NAMES = np.array([protos.dtype_name(n) for n in range(256)], dtype=object)
+
+
+def _read_columns(
+    index_path: str, table: Table
+) -> tuple[object, _Columns, dict[str, tuple[tuple[Slice, Entry], ...]]]:
+    """The usual index, decoded block by block in C into columns; raise _Unusual for anything else.
+
+    Every check of :func:`_read_table` and :func:`_build_entries` is made here over whole columns;
+    when one fails, the caller reads the index again the Python way for its exact message.
+    """
+    names: list[str] = []
+    shapes: list[tuple[int, ...] | None] = []
+    blocks: list[bytearray] = []
+    specials: list[tuple[int, bytes]] = []
+    pool: dict[tuple[int, ...], tuple[int, ...]] = {}
+    previous: bytes | None = None
+    for handle in table.data_handles():
+        decoded = native.decode_block(table.read_block(handle), previous, pool)
+        if decoded is None:
+            raise _Unusual
+        block_names, block_columns, block_shapes, block_specials, last, all_utf8 = decoded
+        if not all_utf8:
+            raise _Unusual  # names would not sort as their bytes do
+        base = len(names)
+        specials += [(base + row, value) for row, value in block_specials]
+        names += block_names
+        shapes += block_shapes
+        blocks.append(block_columns)
+        if block_names:
+            previous = last
+    if not names or names[0] != "" or not specials or specials[0][0] != 0:
+        raise _Unusual  # no bundle header first
+    header = protos.BundleHeaderProto()
+    _parse(index_path, header, specials[0][1], "the bundle header")
+    _check_header(index_path, header)
+    cols = np.concatenate([np.frombuffer(b, dtype=np.int64) for b in blocks]).reshape(-1, 7)
+    del blocks
+    dtype, shard, offset, size, crc, count, special = cols.T
+    plain = special == 0
+    if (shard[plain] >= header.num_shards).any() or (dtype[plain] > 255).any():
+        raise _Unusual
+    first_public = bisect.bisect_left(names, "\x01")  # partitions of sliced tensors sort first
+    public = slice(first_public, None)
+    # _check_size for every plain tensor: strings need a length byte per element and a checksum,
+    # numbers exactly their elements' bytes; dtypes graphaudit cannot read are refused later.
+    itemsize = _ITEMSIZE[np.minimum(dtype[public], 255)]
+    bad = np.where(itemsize == 0, size[public] < count[public] + 4,
+                   (itemsize > 0) & (size[public] != count[public] * itemsize))
+    if (bad & plain[public]).any():
+        raise _Unusual
+    dtypes = _DTYPE_NAMES[np.minimum(dtype, 255)]
+    special_entries: dict[int, Entry] = {}
+    slice_keys: dict[int, list[bytes]] = {}
+    for row, value in specials[1:]:
+        name = names[row]
+        proto = protos.BundleEntryProto()
+        what = "a slice entry" if name.startswith("\x00") else f"the entry of '{name}'"
+        _parse(index_path, proto, value, what)
+        entry = _entry(index_path, header, name, proto)
+        special_entries[row] = entry
+        if proto.slices:
+            slice_keys[row] = [
+                _slice_key(name, [(ext.start, ext.length or -1) for ext in piece.extent])
+                for piece in proto.slices
+            ]
+        dtypes[row] = entry.dtype
+        shapes[row] = entry.shape
+        cols[row, 1:5] = (entry.shard_id, entry.offset, entry.size, entry.crc32c)
+    numbers = np.ascontiguousarray(cols[public, 1:5])
+    columns = _Columns(names[first_public:], dtypes[public].tolist(), shapes[first_public:], numbers, {})
+    partitions: dict[str, tuple[tuple[Slice, Entry], ...]] = {}
+    if special_entries:
+        raw_entries = _PartEntries(names, dtypes, shapes, cols, special_entries, first_public)
+        for row, entry in special_entries.items():
+            if row < first_public:
+                continue
+            if not entry.slices:
+                _check_size(index_path, entry, entry.shape)
+                continue
+            whole, parts = _sliced(index_path, raw_entries, entry, slice_keys[row])
+            partitions[entry.name] = parts
+            columns.sliced[entry.name] = whole
+    return header, columns, partitions
+
+
+class _PartEntries:
+    """``raw_entries.get(key)`` of :func:`_partition` over the columns: the entry of a key."""
+
+    def __init__(self, names, dtypes, shapes, cols, special_entries, end) -> None:
+        self.names, self.dtypes, self.shapes, self.cols = names, dtypes, shapes, cols
+        self.special_entries, self.end = special_entries, end
+
+    def get(self, key: bytes) -> Entry | None:
+        name = key.decode("utf-8", "surrogateescape")
+        row = bisect.bisect_left(self.names, name, 1, self.end)
+        if row == self.end or self.names[row] != name:
+            return None
+        if row in self.special_entries:
+            return self.special_entries[row]
+        shard, offset, size, crc = self.cols[row, 1:5].tolist()
+        return Entry(name=name, dtype=self.dtypes[row], shape=self.shapes[row], shard_id=shard,
+                     offset=offset, size=size, crc32c=crc & 0xFFFFFFFF, nbytes=size)
+
+
+class _Columns:
+    """The tensors of an index as columns, sorted by name: ``numbers`` holds each one's shard id,
+    offset, size and masked crc32c; ``sliced`` the whole entries of sliced tensors."""
+
+    def __init__(self, names: list[str], dtypes: list[str], shapes: list[tuple[int, ...]],
+                 numbers: np.ndarray, sliced: dict[str, Entry]) -> None:
+        self.names, self.dtypes, self.shapes, self.numbers, self.sliced = names, dtypes, shapes, numbers, sliced
+
+    @classmethod
+    def from_entries(cls, entries: dict[str, Entry]) -> _Columns:
+        names = sorted(entries)
+        chosen = [entries[name] for name in names]
+        numbers = np.array([(e.shard_id, e.offset, e.size, e.crc32c) for e in chosen], dtype=np.int64).reshape(-1, 4)
+        return cls(names, [e.dtype for e in chosen], [e.shape for e in chosen], numbers,
+                   {e.name: e for e in chosen if e.slices})
+
+    def position(self, name: str) -> int | None:
+        at = bisect.bisect_left(self.names, name)
+        return at if at < len(self.names) and self.names[at] == name else None
+
+    def entry(self, name: str) -> Entry | None:
+        at = self.position(name)
+        if at is None:
+            return None
+        if name in self.sliced:
+            return self.sliced[name]
+        shard, offset, size, crc = self.numbers[at].tolist()
+        return Entry(name=self.names[at], dtype=self.dtypes[at], shape=self.shapes[at], shard_id=shard,
+                     offset=offset, size=size, crc32c=crc, nbytes=size)
+
+    def furthest(self, partitions: dict[str, tuple[tuple[Slice, Entry], ...]]) -> dict[int, Entry]:
+        """Per shard, the first entry (by name, a sliced tensor's parts in their order) that
+        ends furthest into it; entries of no bytes are not counted."""
+        shard, offset, size = self.numbers[:, 0], self.numbers[:, 1], self.numbers[:, 2]
+        end = offset + size
+        extra: list[tuple[float, Entry]] = []
+        has_bytes = size > 0
+        for name in self.sliced:  # its bytes are its parts'
+            at = self.position(name)
+            has_bytes[at] = False
+            parts = partitions[name]
+            extra += [(at + (k + 1) / (len(parts) + 1), part) for k, (_, part) in enumerate(parts)]
+        candidates: dict[int, tuple[int, float, Entry | int]] = {}
+        for shard_id in np.unique(shard[has_bytes]).tolist():
+            rows = np.flatnonzero(has_bytes & (shard == shard_id))
+            best = int(rows[np.argmax(end[rows])])
+            candidates[shard_id] = (int(end[best]), float(best), best)
+        for at, part in extra:
+            if not part.size:
+                continue
+            known = candidates.get(part.shard_id)
+            part_end = part.offset + part.size
+            if known is None or part_end > known[0] or (part_end == known[0] and at < known[1]):
+                candidates[part.shard_id] = (part_end, at, part)
+        return {shard_id: (found if isinstance(found, Entry) else self.entry(self.names[found]))
+                for shard_id, (_, _, found) in candidates.items()}
+
+
+def _sliced(
+    index_path: str, raw_entries, entry: Entry, part_keys: list[bytes]
+) -> tuple[Entry, tuple[tuple[Slice, Entry], ...]]:
+    """A sliced tensor's parts, checked to cover it, and its entry counting their bytes."""
+    parts = tuple(
+        _partition(index_path, raw_entries, entry, spec, part_key)
+        for spec, part_key in zip(entry.slices, part_keys)
+    )
+    covered = sum(math.prod(length for _, length in spec) for spec in entry.slices)
+    if covered != math.prod(entry.shape):
+        raise ArtifactError(
+            index_path,
+            f"the slices of tensor '{entry.name}' cover {covered}"
+            f" of its {math.prod(entry.shape)} elements",
+        )
+    return dataclasses.replace(entry, nbytes=sum(part.size for _, part in parts)), parts
 
 
 def _read_table(
@@ -476,19 +706,7 @@ def _build_entries(
         if key.startswith(b"\x00"):
             continue  # a partition of a sliced tensor; reached through its tensor's slices
         if entry.slices:
-            parts = tuple(
-                _partition(index_path, raw_entries, entry, spec, part_key)
-                for spec, part_key in zip(entry.slices, slice_keys[key])
-            )
-            covered = sum(math.prod(length for _, length in spec) for spec in entry.slices)
-            if covered != math.prod(entry.shape):
-                raise ArtifactError(
-                    index_path,
-                    f"the slices of tensor '{entry.name}' cover {covered}"
-                    f" of its {math.prod(entry.shape)} elements",
-                )
-            partitions[entry.name] = parts
-            entry = dataclasses.replace(entry, nbytes=sum(part.size for _, part in parts))
+            entry, partitions[entry.name] = _sliced(index_path, raw_entries, entry, slice_keys[key])
         else:
             _check_size(index_path, entry, entry.shape)
         entries[entry.name] = entry

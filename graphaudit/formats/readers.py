@@ -529,10 +529,12 @@ def _checkpoint_artifact(path: Path, ckpt, fmt: Format) -> Artifact:
                         if var.checkpoint_key == owner_key:
                             var.slots.append(slot_key)
     else:
-        for key in ckpt.keys():
-            if key == OBJECT_GRAPH_KEY:
-                continue
-            _add_checkpoint_variable(art, key, key)
+        # One variable per key: read from the index's columns, no entry made for each.
+        variables = art.variables
+        for key, dtype, shape in ckpt.described():
+            if key != OBJECT_GRAPH_KEY:
+                variables[key] = Variable(name=key, dtype=dtype, shape=tuple(shape), checkpoint_key=key,
+                                          restored=True)
     art.value_sources = (ValueOrigin.CHECKPOINT,)
     return art
 

@@ -98,14 +98,19 @@ class Table:
             self.release()
             raise
 
-    def _items(self) -> Iterator[tuple[bytes, bytes]]:
-        previous: bytes | None = None
+    def data_handles(self) -> Iterator[BlockHandle]:
+        """The handle of every data block, in key order, as the index block lists them."""
         for _, handle_bytes in self._block_entries("index", self.index_handle):
             try:
                 handle, _ = _block_handle(memoryview(handle_bytes), 0)
             except TableError as exc:
                 raise TableError(f"bad block handle in the index block: {exc}") from None
             self._check_bounds("data", handle)
+            yield handle
+
+    def _items(self) -> Iterator[tuple[bytes, bytes]]:
+        previous: bytes | None = None
+        for handle in self.data_handles():
             for key, value in self._block_entries("data", handle):
                 if previous is not None and key <= previous:
                     raise TableError(

@@ -202,18 +202,17 @@ def inspect_cmd(
 def _inspect_info(candidate, cap: int, verify_checksums: bool, fmt: str = "console") -> dict:
     from graphaudit.config import Settings
     from graphaudit.formats.readers import read
-    from graphaudit.inspection import inspect_dict
+    from graphaudit.inspection import CONSOLE_VARIABLES, inspect_dict
 
     art = read(candidate, max_file_size=cap)
-    info = inspect_dict(art)
+    info = inspect_dict(art, listed=CONSOLE_VARIABLES if fmt == "console" else None)
     if fmt == "html":
         from graphaudit.analysis import Analyses
         from graphaudit.reporters.html import build_view
 
         info["_view"] = build_view(art, Analyses(art, Settings()), ())
     if verify_checksums and art.checkpoint is not None:
-        for key in art.checkpoint.keys():
-            art.checkpoint.verify(key)  # raises ArtifactError naming the tensor
+        art.checkpoint.verify_all()  # raises ArtifactError naming the tensor
         info["checkpoint"]["checksums"] = "verified"
     return info
 

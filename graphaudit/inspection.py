@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import heapq
 from collections import Counter
+from operator import attrgetter
 
 from graphaudit.analysis import Analyses
 from graphaudit.analysis.coverage import ValueSource
@@ -11,7 +13,13 @@ from graphaudit.config import Settings
 from graphaudit.engine import artifact_notes
 
 
-def inspect_dict(art: Artifact, *, top_ops: int = 15, settings=None) -> dict:
+#: Variables the console summary lists; the rest are counted.
+CONSOLE_VARIABLES = 40
+
+
+def inspect_dict(art: Artifact, *, top_ops: int = 15, settings=None, listed: int | None = None) -> dict:
+    """The summary of ``art``; with ``listed``, only the first ``listed`` variables by name are itemized
+    (what the console shows), so a checkpoint of millions of keys is not described key by key."""
     ops: Counter[str] = Counter()
     for g in art.graphs.values():
         ops.update(g.ops)
@@ -30,7 +38,8 @@ def inspect_dict(art: Artifact, *, top_ops: int = 15, settings=None) -> dict:
          "checkpoint_key": v.checkpoint_key, "value": cov[v.name].source.value,
          "role": roles[v.name].role.value, "role_evidence": roles[v.name].evidence,
          "slots": list(v.slots)}
-        for v in sorted(art.variables.values(), key=lambda v: v.name)
+        for v in (sorted(art.variables.values(), key=_by_name) if listed is None
+                  else heapq.nsmallest(listed, art.variables.values(), key=_by_name))
     ]
     return {
         "path": art.path,
@@ -50,7 +59,7 @@ def inspect_dict(art: Artifact, *, top_ops: int = 15, settings=None) -> dict:
         "function_nodes": sum(fn_ops.values()),
         "variables": {"count": len(art.variables), "params": params, "items": variables},
         "checkpoint": None if ckpt is None else {
-            "prefix": str(ckpt.prefix), "keys": len(ckpt.keys()), "shards": ckpt.num_shards,
+            "prefix": str(ckpt.prefix), "keys": len(ckpt), "shards": ckpt.num_shards,
             "coverage": dict(sorted(by_source.items())),
         },
         "op_histogram": dict(sorted(ops.most_common(top_ops), key=lambda kv: (-kv[1], kv[0]))),
@@ -61,6 +70,9 @@ def inspect_dict(art: Artifact, *, top_ops: int = 15, settings=None) -> dict:
         "metadata": {} if art.frozen_weights is None else {"frozen_weights": art.frozen_weights},
         **_provenance(facts),
     }
+
+
+_by_name = attrgetter("name")
 
 
 def _provenance(facts: Analyses) -> dict:
@@ -120,12 +132,12 @@ def render_console(info: dict, console) -> None:
                       expand=False)
         for col in ("variable", "dtype", "shape", "trainable", "role", "value"):
             table.add_column(col)
-        for item in v["items"][:40]:
+        for item in v["items"][:CONSOLE_VARIABLES]:
             shape = "?" if item["shape"] is None else "x".join(map(str, item["shape"])) or "scalar"
             table.add_row(item["name"], item["dtype"], shape, str(item["trainable"]), item["role"], item["value"])
         console.print(table)
-        if len(v["items"]) > 40:
-            console.print(f"  ... and {len(v['items']) - 40:,} more (use --format json for all)")
+        if v["count"] > CONSOLE_VARIABLES:
+            console.print(f"  ... and {v['count'] - CONSOLE_VARIABLES:,} more (use --format json for all)")
     console.print(f"  roots: {info['roots_note']}")
     for note in info.get("notes", ()):
         console.print(f"  note: {note}", markup=False)

@@ -88,6 +88,11 @@ class EntryTable:
     def __len__(self) -> int:
         return len(self._entries)
 
+    def verify_all(self) -> None:
+        """``verify`` every tensor by name; the first failure raises ArtifactError."""
+        for name in self.keys():
+            self.verify(name)  # type: ignore[attr-defined]  (each format has its own)
+
     def described(self) -> Iterator[tuple[str, str, tuple[int, ...]]]:
         """``(name, dtype, shape)`` of every tensor, by name."""
         return ((name, self._entries[name].dtype, self._entries[name].shape) for name in self.keys())
@@ -246,26 +251,77 @@ class Checkpoint(EntryTable):
         out.flags.writeable = False
         return out
 
+    def verify_all(self) -> None:
+        """:meth:`verify` every tensor; raise the error :meth:`verify` raises first, by name.
+
+        Each shard is mapped once and read in offset order with its pages released behind the
+        read (a map per tensor costs more than checksumming a small one), so memory stays flat.
+        """
+        cols = self._columns
+        numbers = cols.numbers
+        by_offset = np.lexsort((numbers[:, 1], numbers[:, 0])).tolist()
+        failures: dict[tuple[int, int], ArtifactError] = {}
+        maps: dict[int, np.ndarray | None] = {}
+        released: dict[int, int] = {}
+        since_release = 0
+        try:
+            for at in by_offset:
+                name = cols.names[at]
+                for k, part in enumerate(self.parts(name)):
+                    try:
+                        self._verify_part(name, part, maps)
+                    except ArtifactError as exc:
+                        failures[at, k] = exc
+                    since_release += part.size
+                    mm = maps.get(part.shard_id)
+                    if since_release >= VERIFY_CHUNK and mm is not None:
+                        # Every byte before this tensor has been read: let its pages go.
+                        released[part.shard_id] = _release_before(mm, part.offset, released.get(part.shard_id, 0))
+                        since_release = 0
+        finally:
+            maps.clear()
+        if failures:
+            raise failures[min(failures)]
+
     def verify(self, name: str) -> None:
         """Check the tensor's bytes against the CRC-32C in the index; raise ArtifactError if not."""
         for part in self.parts(name):
+            self._verify_part(name, part, None)
+
+    def _verify_part(self, name: str, part: Entry, maps: dict[int, np.ndarray | None] | None) -> None:
+        raw = self._shard_bytes(part, maps) if maps is not None and part.size else None
+        if raw is None:
             raw = self._map(part, np.dtype(np.uint8), (part.size,))
-            if part.dtype == _STRING:
-                lengths, lengths_end = self._string_lengths(part, raw)
-                # TensorFlow checksums each length as a fixed uint32 (uint64 past 4 GiB), not
-                # as the varint it stores, then the stored length checksum and string bytes.
-                actual = crc32c.value(_fixed_width_lengths(lengths))
-                actual = _extend_released(actual, raw, lengths_end)
-            else:
-                actual = _extend_released(0, raw, 0)
-            if crc32c.mask(actual) != part.crc32c:
-                raise ArtifactError(
-                    self.prefix,
-                    f"tensor '{name}' fails its checksum: bytes"
-                    f" {part.offset}..{part.offset + part.size}"
-                    f" of {_name(self.shard_path(part.shard_id))} have masked crc32c"
-                    f" 0x{crc32c.mask(actual):08x} but the index says 0x{part.crc32c:08x}",
-                )
+        if part.dtype == _STRING:
+            lengths, lengths_end = self._string_lengths(part, raw)
+            # TensorFlow checksums each length as a fixed uint32 (uint64 past 4 GiB), not
+            # as the varint it stores, then the stored length checksum and string bytes.
+            actual = crc32c.value(_fixed_width_lengths(lengths))
+            actual = _extend_released(actual, raw, lengths_end)
+        else:
+            actual = _extend_released(0, raw, 0)
+        if crc32c.mask(actual) != part.crc32c:
+            raise ArtifactError(
+                self.prefix,
+                f"tensor '{name}' fails its checksum: bytes"
+                f" {part.offset}..{part.offset + part.size}"
+                f" of {_name(self.shard_path(part.shard_id))} have masked crc32c"
+                f" 0x{crc32c.mask(actual):08x} but the index says 0x{part.crc32c:08x}",
+            )
+
+    def _shard_bytes(self, part: Entry, maps: dict[int, np.ndarray | None]) -> np.ndarray | None:
+        """The part's bytes in a map of its whole shard, or None to map it alone (as :meth:`verify`
+        does, which says what is wrong when the shard cannot be mapped or has shrunk)."""
+        if part.shard_id not in maps:
+            try:
+                maps[part.shard_id] = np.memmap(self.shard_path(part.shard_id), dtype=np.uint8, mode="r")
+            except (OSError, ValueError):
+                maps[part.shard_id] = None
+        shard = maps[part.shard_id]
+        if shard is None:
+            return None
+        raw = shard[part.offset : part.offset + part.size]
+        return raw if len(raw) == part.size else None
 
     def object_graph(self):
         """Return the ``TrackableObjectGraph`` that TF2 checkpoints carry, or None."""
@@ -829,6 +885,20 @@ def _fixed_width_lengths(lengths: np.ndarray) -> np.ndarray:
 
 def _name(path: str) -> str:
     return os.path.basename(path)
+
+
+def _release_before(shard: np.ndarray, offset: int, start: int) -> int:
+    """Drop the mapped pages of ``shard`` from ``start`` up to the page holding ``offset``; return
+    where the next release starts. Read pages count in the RSS until the kernel reclaims them."""
+    mm = getattr(shard, "_mmap", None)
+    end = offset // mmap.PAGESIZE * mmap.PAGESIZE
+    if mm is None or not hasattr(mm, "madvise") or end <= start:
+        return start
+    try:
+        mm.madvise(mmap.MADV_DONTNEED, start, end - start)
+    except (OSError, ValueError):
+        return start
+    return end
 
 
 #: Bytes checksummed between two page releases in :func:`_extend_released`.

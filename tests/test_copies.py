@@ -13,6 +13,7 @@ from graphaudit.analysis.structure import graph_structure
 from graphaudit.artifact import Graph
 from graphaudit.formats import protos
 from graphaudit.formats.graphs import build_graph
+from tests.test_structure_native import _random_graph
 
 DTYPES = (1, 2, 3, 9, 19)  # float32, float64, int32, int64, half
 
@@ -82,3 +83,18 @@ def test_the_graphs_have_weights_of_every_kind():
         gs = graph_structure(_graph(seed, True))
         ops |= {gs.graph.ops[i] for i in np.flatnonzero(gs.weight).tolist()}
     assert ops == {"VarHandleOp", "VariableV2", "Const"}
+
+
+@settings(max_examples=150, derandomize=True, deadline=None, database=None)
+@given(seed=st.integers(0, 10**9), wire=st.booleans(), whole=st.booleans())
+def test_dead_components_are_the_components_of_the_dead_mask(seed, wire, whole):
+    gs = graph_structure(_random_graph(seed, wire))
+    rng = random.Random(seed)
+    if whole:  # whole copy components dead, the others alive: the shortcut
+        roots = [c for c in np.unique(gs.component[gs.copy]).tolist() if rng.random() < 0.5]
+        dead = np.isin(gs.component, roots) & gs.copy
+    else:  # any copy nodes: components split
+        dead = gs.copy & (np.array([rng.random() < 0.6 for _ in range(len(gs.graph))], dtype=bool))
+    if not dead.any():
+        return
+    assert np.array_equal(copies._dead_components(gs, dead), copies.components(gs.graph, dead, gs.entries))

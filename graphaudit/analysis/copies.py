@@ -139,7 +139,7 @@ def dead_copies(artifact: "Artifact", graph_name: str, gs: GraphStructure, reach
     dead = gs.copy & ~reached & (reached_members[gs.abstract] > 0)
     if not dead.any():
         return []
-    comp = components(graph, dead, gs.entries)
+    comp = _dead_components(gs, dead)
     roots, counts = np.unique(comp[dead], return_counts=True)
     big = roots[counts >= min_ops]
     if not len(big):
@@ -192,6 +192,20 @@ def dead_copies(artifact: "Artifact", graph_name: str, gs: GraphStructure, reach
             architecture=int(gs.abstract[anchor]), live_twins=tuple(lives),
         ))
     return out
+
+
+def _dead_components(gs: GraphStructure, dead: np.ndarray) -> np.ndarray:
+    """``components(graph, dead, entries)``: the copy components when each is wholly dead or alive.
+
+    ``dead`` holds copy nodes only, so a component of it lies inside one copy component, and
+    one that fills its copy component is that component, with the same label (its smallest id):
+    the usual case, a dead copy that no root reaches at all, needs no pass over the edges.
+    """
+    comp = gs.component
+    dead_members = np.bincount(comp[dead], minlength=len(comp))
+    if np.array_equal(dead_members[comp[dead]], gs.component_size[dead]):
+        return np.where(dead, comp, -1)
+    return components(gs.graph, dead, gs.entries)
 
 
 def _names(graph: Graph, ids: np.ndarray) -> tuple[str, ...]:

@@ -125,6 +125,13 @@ def test_the_c_loop_checks_its_arrays():
     with pytest.raises(TypeError, match="int64"):
         structure.native.run(table, structure.native.Table(), one.astype(np.int32), *[one] * 9)
     assert table.get((5, 1, 0)) is None and len(table) == 0 and table.kinds() == b"\x00"
+    # Keys are held as 32-bit values: a wider one is in no key, and the loop refuses to store one.
+    assert table.get((2**40,)) is None and table.get((-(2**40), 1)) is None
+    big = np.array([2**40], dtype=np.int64)
+    with pytest.raises(OverflowError, match="32 bits"):
+        structure.native.run(table, structure.native.Table(), np.zeros(1, dtype=np.int64), np.zeros(2, dtype=np.int64),
+                             np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int64), big, big, one,
+                             np.full(2, -1, dtype=np.int64), np.full(2, -1, dtype=np.int64), np.full(1, -1, dtype=np.int64))
 
 
 @settings(max_examples=100, derandomize=True, deadline=None, database=None)

@@ -10,24 +10,27 @@
 
 enum { DATA = 0, CONST = 1, PARAM = 2 };
 
-/* An interning table of int64 tuples: open addressing over slots that index stored keys. */
+/* An interning table of int32 tuples: open addressing over slots that point at stored keys. Class
+ * ids, local ids and output ports all fit in 32 bits (TensorFlow numbers outputs with an int32). */
 typedef struct {
     PyObject_HEAD
-    int64_t *keys;      /* every key, back to back: its length, then its values */
-    Py_ssize_t keys_len, keys_cap;
-    int64_t *key_at;    /* entry -> offset of its key in keys */
-    int64_t *ids;       /* entry -> class id */
-    Py_ssize_t count, entries_cap;
-    int64_t *slots;     /* hash slot -> entry + 1 (0: empty) */
+    int32_t *recs;      /* every key, back to back: its length, its class id, then its values */
+    Py_ssize_t recs_len, recs_cap;
+    Py_ssize_t count;   /* keys held */
+    uint64_t *slots;    /* hash slot -> (hash tag << 40) | (offset of its record + 1); 0: empty */
     Py_ssize_t nslots;  /* a power of two */
     int8_t *kinds;      /* class id -> kind */
     Py_ssize_t nkinds, kinds_cap;
 } Table;
 
-static uint64_t hash_key(const int64_t *k, Py_ssize_t len) {
+#define OFFSET_BITS 40
+#define FITS32(v) ((v) >= INT32_MIN && (v) <= INT32_MAX)
+#define OFFSET_MASK ((1ULL << OFFSET_BITS) - 1)
+
+static uint64_t hash_key(const int32_t *k, Py_ssize_t len) {
     uint64_t h = 0x9E3779B97F4A7C15ULL ^ (uint64_t)len;
     for (Py_ssize_t i = 0; i < len; i++) {
-        h ^= (uint64_t)k[i] + 0x9E3779B97F4A7C15ULL + (h << 6) + (h >> 2);
+        h ^= (uint64_t)(uint32_t)k[i] + 0x9E3779B97F4A7C15ULL + (h << 6) + (h >> 2);
         h *= 0xFF51AFD7ED558CCDULL;
     }
     return h ^ (h >> 29);
@@ -45,13 +48,14 @@ static int grow(void **buf, Py_ssize_t *cap, Py_ssize_t need, size_t item) {
 }
 
 static int rehash(Table *t, Py_ssize_t nslots) {
-    int64_t *slots = PyMem_Calloc((size_t)nslots, sizeof(int64_t));
+    uint64_t *slots = PyMem_Calloc((size_t)nslots, sizeof(uint64_t));
     if (!slots) { PyErr_NoMemory(); return -1; }
-    for (Py_ssize_t e = 0; e < t->count; e++) {
-        const int64_t *k = t->keys + t->key_at[e];
-        uint64_t s = hash_key(k + 1, k[0]) & (uint64_t)(nslots - 1);
-        while (slots[s]) s = (s + 1) & (uint64_t)(nslots - 1);
-        slots[s] = e + 1;
+    uint64_t mask = (uint64_t)(nslots - 1);
+    for (Py_ssize_t off = 0; off < t->recs_len; off += 2 + t->recs[off]) {
+        uint64_t h = hash_key(t->recs + off + 2, t->recs[off]);
+        uint64_t s = h & mask;
+        while (slots[s]) s = (s + 1) & mask;
+        slots[s] = (h >> OFFSET_BITS << OFFSET_BITS) | (uint64_t)(off + 1);
     }
     PyMem_Free(t->slots);
     t->slots = slots;
@@ -59,40 +63,37 @@ static int rehash(Table *t, Py_ssize_t nslots) {
     return 0;
 }
 
-/* The entry holding key k (length len), or -1; *slot_out gets the slot to insert it at. */
-static Py_ssize_t find(Table *t, const int64_t *k, Py_ssize_t len, uint64_t *slot_out) {
+/* The record holding key k (length len), or NULL; *slot_out gets the slot to insert it at. */
+static const int32_t *find(Table *t, const int32_t *k, Py_ssize_t len, uint64_t *slot_out, uint64_t *hash_out) {
     uint64_t mask = (uint64_t)(t->nslots - 1);
-    uint64_t s = hash_key(k, len) & mask;
-    while (t->slots[s]) {
-        Py_ssize_t e = (Py_ssize_t)t->slots[s] - 1;
-        const int64_t *got = t->keys + t->key_at[e];
-        if (got[0] == len && memcmp(got + 1, k, (size_t)len * sizeof(int64_t)) == 0) return e;
-        s = (s + 1) & mask;
+    uint64_t h = hash_key(k, len), tag = h >> OFFSET_BITS;
+    uint64_t s = h & mask;
+    for (uint64_t got; (got = t->slots[s]); s = (s + 1) & mask) {
+        if (got >> OFFSET_BITS != tag) continue;
+        const int32_t *rec = t->recs + (got & OFFSET_MASK) - 1;
+        if (rec[0] == len && memcmp(rec + 2, k, (size_t)len * sizeof(int32_t)) == 0) return rec;
     }
     *slot_out = s;
-    return -1;
+    *hash_out = h;
+    return NULL;
 }
 
-static int insert(Table *t, const int64_t *k, Py_ssize_t len, uint64_t slot, int64_t id) {
-    if (grow((void **)&t->keys, &t->keys_cap, t->keys_len + len + 1, sizeof(int64_t)) < 0) return -1;
-    if (t->count + 1 > t->entries_cap) {
-        Py_ssize_t cap = t->entries_cap;
-        if (grow((void **)&t->key_at, &cap, t->count + 1, sizeof(int64_t)) < 0) return -1;
-        cap = t->entries_cap;
-        if (grow((void **)&t->ids, &cap, t->count + 1, sizeof(int64_t)) < 0) return -1;
-        t->entries_cap = cap;
-    }
-    t->keys[t->keys_len] = len;
-    memcpy(t->keys + t->keys_len + 1, k, (size_t)len * sizeof(int64_t));
-    t->key_at[t->count] = t->keys_len;
-    t->ids[t->count] = id;
-    t->keys_len += len + 1;
-    t->slots[slot] = ++t->count;
+static int insert(Table *t, const int32_t *k, Py_ssize_t len, uint64_t slot, uint64_t h, int64_t id) {
+    if (grow((void **)&t->recs, &t->recs_cap, t->recs_len + len + 2, sizeof(int32_t)) < 0) return -1;
+    if ((uint64_t)t->recs_len + 1 > OFFSET_MASK) { PyErr_SetString(PyExc_OverflowError, "too many keys"); return -1; }
+    int32_t *rec = t->recs + t->recs_len;
+    rec[0] = (int32_t)len;
+    rec[1] = (int32_t)id;
+    memcpy(rec + 2, k, (size_t)len * sizeof(int32_t));
+    t->slots[slot] = (h >> OFFSET_BITS << OFFSET_BITS) | (uint64_t)(t->recs_len + 1);
+    t->recs_len += len + 2;
+    t->count++;
     if (t->count * 2 > t->nslots) return rehash(t, t->nslots * 2);
     return 0;
 }
 
 static int add_kind(Table *t, int8_t kind) {
+    if (t->nkinds >= INT32_MAX) { PyErr_SetString(PyExc_OverflowError, "too many classes"); return -1; }
     if (grow((void **)&t->kinds, &t->kinds_cap, t->nkinds + 1, 1) < 0) return -1;
     t->kinds[t->nkinds++] = kind;
     return 0;
@@ -109,35 +110,43 @@ static PyObject *Table_new(PyTypeObject *type, PyObject *args, PyObject *kw) {
 }
 
 static void Table_dealloc(Table *t) {
-    PyMem_Free(t->keys);
-    PyMem_Free(t->key_at);
-    PyMem_Free(t->ids);
+    PyMem_Free(t->recs);
     PyMem_Free(t->slots);
     PyMem_Free(t->kinds);
     Py_TYPE(t)->tp_free((PyObject *)t);
 }
 
-static int tuple_key(PyObject *key, int64_t **out, Py_ssize_t *len) {
+/* A key tuple as int32 values; 1 when a value cannot be held (so no key equals it), -1 on error. */
+static int tuple_key(PyObject *key, int32_t **out, Py_ssize_t *len) {
     if (!PyTuple_Check(key)) { PyErr_SetString(PyExc_TypeError, "a key is a tuple of ints"); return -1; }
     *len = PyTuple_GET_SIZE(key);
-    *out = PyMem_Malloc((size_t)(*len ? *len : 1) * sizeof(int64_t));
+    *out = PyMem_Malloc((size_t)(*len ? *len : 1) * sizeof(int32_t));
     if (!*out) { PyErr_NoMemory(); return -1; }
     for (Py_ssize_t i = 0; i < *len; i++) {
-        (*out)[i] = PyLong_AsLongLong(PyTuple_GET_ITEM(key, i));
-        if ((*out)[i] == -1 && PyErr_Occurred()) { PyMem_Free(*out); return -1; }
+        long long v = PyLong_AsLongLong(PyTuple_GET_ITEM(key, i));
+        if (v == -1 && PyErr_Occurred()) {
+            PyMem_Free(*out);
+            if (!PyErr_ExceptionMatches(PyExc_OverflowError)) return -1;
+            PyErr_Clear();
+            return 1;
+        }
+        if (v < INT32_MIN || v > INT32_MAX) { PyMem_Free(*out); return 1; }
+        (*out)[i] = (int32_t)v;
     }
     return 0;
 }
 
 static PyObject *Table_get(Table *t, PyObject *key) {
-    int64_t *k;
+    int32_t *k;
     Py_ssize_t len;
-    uint64_t slot;
-    if (tuple_key(key, &k, &len) < 0) return NULL;
-    Py_ssize_t e = find(t, k, len, &slot);
+    uint64_t slot, h;
+    int got = tuple_key(key, &k, &len);
+    if (got < 0) return NULL;
+    if (got > 0) Py_RETURN_NONE;
+    const int32_t *rec = find(t, k, len, &slot, &h);
     PyMem_Free(k);
-    if (e < 0) Py_RETURN_NONE;
-    return PyLong_FromLongLong(t->ids[e]);
+    if (!rec) Py_RETURN_NONE;
+    return PyLong_FromLong(rec[1]);
 }
 
 static PyObject *Table_kinds(Table *t, PyObject *unused) {
@@ -210,7 +219,7 @@ static PyObject *run(PyObject *self, PyObject *args) {
     Buf b[10];
     memset(b, 0, sizeof b);
     PyObject *result = NULL;
-    int64_t *ka = NULL, *ke = NULL;
+    int32_t *ka = NULL, *ke = NULL;
     for (int i = 0; i < 10; i++)
         if (get_buf(objs[i], &b[i], i == 7 || i == 8, names[i]) < 0) goto done;
     {
@@ -226,29 +235,38 @@ static PyObject *run(PyObject *self, PyObject *args) {
         Py_ssize_t widest = 0;
         for (Py_ssize_t i = 0; i < n; i++)
             if (offsets[i + 1] - offsets[i] > widest) widest = offsets[i + 1] - offsets[i];
-        ka = PyMem_Malloc((size_t)(2 * widest + 1) * sizeof(int64_t));
-        ke = PyMem_Malloc((size_t)(2 * widest + 1) * sizeof(int64_t));
+        ka = PyMem_Malloc((size_t)(2 * widest + 1) * sizeof(int32_t));
+        ke = PyMem_Malloc((size_t)(2 * widest + 1) * sizeof(int32_t));
         if (!ka || !ke) { PyErr_NoMemory(); goto done; }
         for (Py_ssize_t q = 0; q < count; q++) {
             int64_t i = order[q];
             if (i < 0 || i >= n) { PyErr_SetString(PyExc_IndexError, "node id out of range"); goto done; }
             int64_t o0 = offsets[i], arity = offsets[i + 1] - o0;
             Py_ssize_t len = 1 + 2 * arity;
-            ka[0] = local_a[i];
-            ke[0] = local_e[i];
+            if (!FITS32(local_a[i]) || !FITS32(local_e[i])) {
+                PyErr_SetString(PyExc_OverflowError, "a local id past 32 bits");
+                goto done;
+            }
+            ka[0] = (int32_t)local_a[i];
+            ke[0] = (int32_t)local_e[i];
             for (int64_t s = 0; s < arity; s++) {
                 int64_t j = flat[o0 + s];
                 if (j < 0 || j > n) { PyErr_SetString(PyExc_IndexError, "input id out of range"); goto done; }
                 int data = slot[i] == s;
-                ka[1 + s] = data ? DATA : ca[j];
-                ke[1 + s] = data ? DATA : ce[j];
-                ka[1 + arity + s] = ke[1 + arity + s] = ports[o0 + s];
+                int64_t p = ports[o0 + s];
+                if (!FITS32(p) || !FITS32(ca[j]) || !FITS32(ce[j])) {
+                    PyErr_SetString(PyExc_OverflowError, "a port or class id past 32 bits");
+                    goto done;
+                }
+                ka[1 + s] = data ? DATA : (int32_t)ca[j];
+                ke[1 + s] = data ? DATA : (int32_t)ce[j];
+                ka[1 + arity + s] = ke[1 + arity + s] = (int32_t)p;
             }
-            uint64_t where;
-            Py_ssize_t e = find(ta, ka, len, &where);
+            uint64_t where, h;
+            const int32_t *rec = find(ta, ka, len, &where, &h);
             int64_t a;
-            if (e >= 0) {
-                a = ta->ids[e];
+            if (rec) {
+                a = rec[1];
             } else {
                 int8_t kind = (int8_t)kinds_local[i];
                 if (kind == CONST && arity) {
@@ -267,13 +285,13 @@ static PyObject *run(PyObject *self, PyObject *args) {
                     a = ta->nkinds;
                     if (add_kind(ta, kind) < 0) goto done;
                 }
-                if (insert(ta, ka, len, where, a) < 0) goto done;
+                if (insert(ta, ka, len, where, h, a) < 0) goto done;
             }
             ca[i] = a;
-            e = find(te, ke, len, &where);
+            rec = find(te, ke, len, &where, &h);
             int64_t x;
-            if (e >= 0) {
-                x = te->ids[e];
+            if (rec) {
+                x = rec[1];
             } else {
                 if (a == DATA) {
                     x = DATA;
@@ -281,7 +299,7 @@ static PyObject *run(PyObject *self, PyObject *args) {
                     x = te->nkinds;
                     if (add_kind(te, ta->kinds[a]) < 0) goto done;
                 }
-                if (insert(te, ke, len, where, x) < 0) goto done;
+                if (insert(te, ke, len, where, h, x) < 0) goto done;
             }
             ce[i] = x;
         }
@@ -563,7 +581,7 @@ static PyTypeObject TableType = {
     .tp_name = "graphaudit.analysis._classes.Table",
     .tp_basicsize = sizeof(Table),
     .tp_flags = Py_TPFLAGS_DEFAULT,
-    .tp_doc = "Class ids of int64 key tuples, and the kind of each class id.",
+    .tp_doc = "Class ids of key tuples of 32-bit ints, and the kind of each class id.",
     .tp_new = Table_new,
     .tp_dealloc = (destructor)Table_dealloc,
     .tp_methods = Table_methods,

@@ -509,9 +509,11 @@ class Variable:
 _VARIABLE_DEFAULTS: dict[str, Any] | None = None
 
 
-def new_variable(name: str, dtype: str, shape: tuple[int, ...] | None, graph: str) -> Variable:
-    """``Variable(name=name, dtype=dtype, shape=shape, graph=graph, node=name)``, at half the cost of
-    the dataclass ``__init__`` (a reader makes one per variable op: 80,000 in a million-node graph)."""
+def new_variable(name: str, dtype: str, shape: tuple[int, ...] | None, graph: str,
+                 initializer: str | None = None) -> Variable:
+    """``Variable(name=name, dtype=dtype, shape=shape, graph=graph, node=name, initializer=initializer)``,
+    at half the cost of the dataclass ``__init__`` (a reader makes one per variable op: 80,000 in a
+    million-node graph)."""
     global _VARIABLE_DEFAULTS
     if _VARIABLE_DEFAULTS is None:
         import dataclasses
@@ -523,7 +525,7 @@ def new_variable(name: str, dtype: str, shape: tuple[int, ...] | None, graph: st
     fields = var.__dict__
     fields.update(_VARIABLE_DEFAULTS)
     fields["name"] = fields["node"] = name
-    fields["dtype"], fields["shape"], fields["graph"] = dtype, shape, graph
+    fields["dtype"], fields["shape"], fields["graph"], fields["initializer"] = dtype, shape, graph, initializer
     fields["initializer_params"] = {}
     fields["slots"] = []
     return var

@@ -143,3 +143,21 @@ def test_attr_values_after_a_negative_int_are_read_by_both():
     assert fast is not None
     _same(fast, slow)
     assert fast.attrs.kind.tolist() == [1, 0]  # `T` (a type), then `axis`
+
+
+@settings(max_examples=200, derandomize=True, deadline=None, database=None)
+@given(seed=st.integers(0, 10**9), cut=st.integers(0, 10**6),
+       flips=st.lists(st.tuples(st.integers(0, 10**6), st.integers(0, 255)), max_size=6))
+def test_the_c_scan_reads_damaged_bytes_safely(seed, cut, flips):
+    # The reader scans before protobuf has validated the file: any bytes give columns or None.
+    data = bytearray(_random_graphdef(seed))
+    for pos, value in flips:
+        if data:
+            data[pos % len(data)] = value
+    data = bytes(data[:len(data) - cut % (len(data) + 1) // 4])
+    got = wire.native.scan(data)
+    assert got is None or len(got) == 26
+    columns = _columns(data, True)
+    if columns is not None:
+        assert len(columns.names) == len(columns.ops) == len(columns.in_offsets) - 1
+        assert list(columns.names) == [columns.names[i] for i in range(len(columns.names))]

@@ -580,15 +580,142 @@ static PyObject *lookup(PyObject *self, PyObject *args) {
     return PyLong_FromSsize_t(found);
 }
 
+/* Names: the node names of a scanned GraphDef as a read-only sequence of str, each decoded from
+ * its span of the buffer when read (a million names held as str would be ~90 MB and 0.1 s). */
+typedef struct {
+    PyObject_HEAD
+    Py_buffer buf, starts, lengths;  /* held for the object's life: the spans cannot move */
+    Py_ssize_t n;
+} Names;
+
+static PyTypeObject NamesType;
+
+static void names_dealloc(Names *self) {
+    PyBuffer_Release(&self->buf);
+    PyBuffer_Release(&self->starts);
+    PyBuffer_Release(&self->lengths);
+    Py_TYPE(self)->tp_free((PyObject *)self);
+}
+
+static Py_ssize_t names_len(Names *self) { return self->n; }
+
+static PyObject *names_item(Names *self, Py_ssize_t i) {
+    if (i < 0 || i >= self->n) {
+        PyErr_SetString(PyExc_IndexError, "name index out of range");
+        return NULL;
+    }
+    const int64_t *st = self->starts.buf, *ln = self->lengths.buf;
+    return PyUnicode_DecodeUTF8((const char *)self->buf.buf + st[i], ln[i], "replace");
+}
+
+static PyObject *names_list(Names *self) {
+    PyObject *out = PyList_New(self->n);
+    for (Py_ssize_t i = 0; out && i < self->n; i++) {
+        PyObject *s = names_item(self, i);
+        if (!s) { Py_CLEAR(out); break; }
+        PyList_SET_ITEM(out, i, s);
+    }
+    return out;
+}
+
+static PyObject *names_subscript(Names *self, PyObject *key) {
+    if (PyIndex_Check(key)) {
+        Py_ssize_t i = PyNumber_AsSsize_t(key, PyExc_IndexError);
+        if (i == -1 && PyErr_Occurred()) return NULL;
+        return names_item(self, i < 0 ? i + self->n : i);
+    }
+    if (PySlice_Check(key)) {
+        Py_ssize_t start, stop, step;
+        if (PySlice_Unpack(key, &start, &stop, &step) < 0) return NULL;
+        Py_ssize_t count = PySlice_AdjustIndices(self->n, &start, &stop, step);
+        PyObject *out = PyList_New(count);
+        for (Py_ssize_t k = 0; out && k < count; k++) {
+            PyObject *s = names_item(self, start + k * step);
+            if (!s) { Py_CLEAR(out); break; }
+            PyList_SET_ITEM(out, k, s);
+        }
+        return out;
+    }
+    PyErr_Format(PyExc_TypeError, "names indices must be integers or slices, not %.100s", Py_TYPE(key)->tp_name);
+    return NULL;
+}
+
+/* Equal to any sequence a list of the same names equals (a list, another Names). */
+static PyObject *names_richcompare(Names *self, PyObject *other, int op) {
+    if (op != Py_EQ && op != Py_NE) Py_RETURN_NOTIMPLEMENTED;
+    if (!PyList_Check(other) && !PyObject_TypeCheck(other, &NamesType)) Py_RETURN_NOTIMPLEMENTED;
+    PyObject *mine = names_list(self);
+    if (!mine) return NULL;
+    PyObject *theirs = PyList_Check(other) ? (Py_INCREF(other), other) : names_list((Names *)other);
+    PyObject *result = theirs ? PyObject_RichCompare(mine, theirs, op) : NULL;
+    Py_DECREF(mine);
+    Py_XDECREF(theirs);
+    return result;
+}
+
+static PyObject *names_reduce(Names *self, PyObject *unused) {
+    PyObject *list = names_list(self);  /* pickled as the list it stands for */
+    if (!list) return NULL;
+    return Py_BuildValue("(O(N))", (PyObject *)&PyList_Type, list);
+}
+
+static PyMethodDef names_methods[] = {
+    {"__reduce__", (PyCFunction)names_reduce, METH_NOARGS, NULL},
+    {NULL}
+};
+
+static PySequenceMethods names_as_sequence = {.sq_length = (lenfunc)names_len, .sq_item = (ssizeargfunc)names_item};
+static PyMappingMethods names_as_mapping = {.mp_length = (lenfunc)names_len,
+                                            .mp_subscript = (binaryfunc)names_subscript};
+
+static PyTypeObject NamesType = {
+    PyVarObject_HEAD_INIT(NULL, 0)
+    .tp_name = "graphaudit.formats._wire.Names",
+    .tp_doc = "Node names decoded from their spans of a GraphDef when read.",
+    .tp_basicsize = sizeof(Names),
+    .tp_flags = Py_TPFLAGS_DEFAULT | Py_TPFLAGS_SEQUENCE,
+    .tp_dealloc = (destructor)names_dealloc,
+    .tp_as_sequence = &names_as_sequence,
+    .tp_as_mapping = &names_as_mapping,
+    .tp_richcompare = (richcmpfunc)names_richcompare,
+    .tp_hash = PyObject_HashNotImplemented,
+    .tp_methods = names_methods,
+};
+
+/* names(buf, starts, lengths): a Names over those spans (every span checked to lie inside buf). */
+static PyObject *names_new(PyObject *module, PyObject *args) {
+    Names *self = PyObject_New(Names, &NamesType);
+    if (!self) return NULL;
+    Py_ssize_t n = span_args(args, &self->buf, &self->starts, &self->lengths);
+    if (n < 0) {
+        Py_TYPE(self)->tp_free((PyObject *)self);
+        return NULL;
+    }
+    self->n = n;
+    return (PyObject *)self;
+}
+
 static PyMethodDef methods[] = {
     {"records", records, METH_VARARGS, "Spans of the node records of a GraphDef laid out as usual, or None."},
     {"strings", strings, METH_VARARGS, "Byte spans as str, or None when one holds a newline."},
     {"scan", scan, METH_VARARGS, "The columns of a GraphDef laid out as usual, in one pass, or None."},
     {"lookup", lookup, METH_VARARGS, "A node's index in the name table scan() built, or -1."},
+    {"names", names_new, METH_VARARGS, "Node names decoded from their spans when read."},
     {NULL}
 };
 
 static struct PyModuleDef module = {PyModuleDef_HEAD_INIT, "graphaudit.formats._wire",
                                     "GraphDef wire scanning in C.", -1, methods};
 
-PyMODINIT_FUNC PyInit__wire(void) { return PyModule_Create(&module); }
+PyMODINIT_FUNC PyInit__wire(void) {
+    if (PyType_Ready(&NamesType) < 0) return NULL;
+    PyObject *m = PyModule_Create(&module);
+    if (!m) return NULL;
+    Py_INCREF(&NamesType);
+    if (PyModule_AddObject(m, "Names", (PyObject *)&NamesType) < 0) {
+        Py_DECREF(&NamesType);
+        Py_DECREF(m);
+        return NULL;
+    }
+    return m;
+}

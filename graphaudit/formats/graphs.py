@@ -6,6 +6,7 @@ import gc
 import os
 import warnings
 from contextlib import contextmanager
+from itertools import repeat
 from typing import Iterable, Mapping
 
 from graphaudit.artifact import (
@@ -58,18 +59,19 @@ def node_probes(graph_def) -> tuple[int, list[tuple[int, str]]]:
 
 
 def graph_from_wire(name: str, serialized: bytes, probes: tuple[int, list[tuple[int, str]]],
-                    node_defs=None) -> Graph | None:
+                    node_defs=None, columns=None) -> Graph | None:
     """A Graph from a serialized GraphDef's bytes (formats/wire.py), or None if its layout is unusual.
 
     ``probes`` (from :func:`node_probes` on the parsed GraphDef) must agree with the scan. Without
     ``node_defs`` (the parsed nodes), NodeDefs are parsed again from their bytes when asked for, so
     the parsed GraphDef need not stay: only for bytes that protobuf parsed as a GraphDef, whose
     nodes then parse alone too (a re-serialized text GraphDef may nest deeper than binary parsing
-    allows).
+    allows). ``columns``: the scan of ``serialized``, when the caller has made it.
     """
     from graphaudit.formats.wire import NodeDefs, scan_nodes
 
-    columns = scan_nodes(serialized)
+    if columns is None:
+        columns = scan_nodes(serialized)
     count, names = probes
     if columns is None or len(columns.names) != count or any(columns.names[i] != got for i, got in names):
         return None
@@ -244,8 +246,14 @@ def _add_variables(artifact: Artifact, graph: Graph, var_ids: list[int], dtypes:
     names = graph.names
     variables = artifact.variables
     gname = graph.name
-    for i, dtype, shape, w in zip(var_ids, dtypes, shapes, first_writer):
-        name = names[i]
+    var_names = list(map(names.__getitem__, var_ids))
+    if not defs_by_node and variables.keys().isdisjoint(var_names):
+        # No VariableDefs and no record yet (a GraphDef): every variable is new, made in one pass.
+        made = map(new_variable, var_names, ["" if d is None else d for d in dtypes], shapes, repeat(gname),
+                   [None if w < 0 else names[w] for w in first_writer])
+        variables.update(zip(var_names, made))
+        return
+    for name, dtype, shape, w in zip(var_names, dtypes, shapes, first_writer):
         var = variables.get(name)
         if var is None:
             var = variables[name] = new_variable(name, "" if dtype is None else dtype, shape, gname)

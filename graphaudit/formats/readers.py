@@ -178,13 +178,24 @@ def _read_nodes_in_chunks(path: Path, data: bytes, parse: Callable = _parse_bina
     there is a function library (read through the tree), or when the column read disagrees with
     protobuf: the caller then parses the whole file.
     """
-    from graphaudit.formats.wire import node_records
+    from graphaudit.formats import wire
 
-    spans = node_records(data)
-    if spans is None or not len(spans[0]):
+    # The C scan reads any bytes safely (every span is checked against its record), so it runs first
+    # and its record ends cut the parts; the numpy one reads only what protobuf has validated.
+    columns = None
+    if wire.native is not None and wire.USE_NATIVE:
+        columns = wire.scan_nodes(data)
+        if columns is None:  # an unusual layout: the caller parses the whole file
+            return None
+        ends = columns.node_end
+    else:
+        spans = wire.node_records(data)
+        if spans is None:
+            return None
+        ends = spans[1]
+    n = len(ends)
+    if not n:
         return None
-    starts, ends = spans
-    n = len(starts)
     wanted = sorted({0, n // 2, n - 1})
     probes: list[tuple[int, str]] = []
     view = memoryview(data)
@@ -202,7 +213,7 @@ def _read_nodes_in_chunks(path: Path, data: bytes, parse: Callable = _parse_bina
             return None
         probes += [(i, part.node[i - first].name) for i in wanted if first <= i < first + VALIDATE_NODES]
         begin = stop
-    return graph_from_wire("graph", data, (n, probes))
+    return graph_from_wire("graph", data, (n, probes), columns=columns)
 
 
 # Below this size, what reading frees is too little to be worth a system call.

@@ -28,6 +28,8 @@ try:
     from graphaudit.formats import _wire as native
 except ImportError:  # installed without a C compiler: numpy does the same walk
     native = None
+else:
+    Sequence.register(native.Names)
 # Tests turn the C walk off to compare it with the numpy one.
 USE_NATIVE = True
 
@@ -58,8 +60,8 @@ def _records_class():
 class NodeColumns:
     """What :func:`scan_nodes` reads: one entry per node, in GraphDef order."""
 
-    names: list[str]
-    index: dict[str, int]
+    names: Sequence[str]  # a list, or (read in C) a sequence decoding each name when read
+    index: Mapping[str, int]
     ops: list[str]
     op_codes: np.ndarray  # int64 index into op_table
     op_table: list[str]
@@ -396,7 +398,7 @@ def _scan_native(buf: bytes) -> NodeColumns:
     def u8(raw):
         return np.frombuffer(raw, dtype=np.uint8)
 
-    names = native.strings(buf, i64(name_start), i64(name_len))
+    names = native.names(buf, i64(name_start), i64(name_len))
     spans = i64(op_spans).reshape(-1, 2)
     op_table = native.strings(buf, spans[:, 0].copy(), spans[:, 1].copy())
     op_codes = i64(op_codes)
@@ -423,7 +425,7 @@ class NameIndex(Mapping):
 
     __slots__ = ("_names", "_slots", "_buf")
 
-    def __init__(self, names: list[str], slots, buf: bytes) -> None:
+    def __init__(self, names: Sequence[str], slots, buf: bytes) -> None:
         self._names, self._slots, self._buf = names, slots, buf
 
     def __getitem__(self, name):

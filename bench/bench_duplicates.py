@@ -180,7 +180,7 @@ print(json.dumps({"seconds": seconds, "cpu": cpu, "nodes": report.artifacts[0].s
 PHASES = [
     ("read (whole reader)", "graphaudit.formats.readers", "read_graphdef"),
     ("  read: protobuf parse", "graphaudit.formats.readers", "_parse_binary"),
-    ("  read: node columns (wire.py)", "graphaudit.formats.graphs", "graph_from_wire"),
+    ("  read: node columns (wire.py)", "graphaudit.formats.wire", "scan_nodes"),
     ("  read: variables", "graphaudit.formats.graphs", "collect_variables"),
     ("structural hashing", "graphaudit.analysis.structure", "graph_structure"),
     ("  node keys", "graphaudit.analysis.structure", "wire_local_keys"),

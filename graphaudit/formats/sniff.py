@@ -141,7 +141,12 @@ def _fields(buf, start: int, end: int, limit: int) -> Iterator[tuple[int, int, i
     pos = start
     count = 0
     while pos < end and count < limit:
-        tag, pos = _read_varint(buf, pos, end)
+        # One-byte tags and lengths are read inline: a varint call each was most of the sniff.
+        tag = buf[pos]
+        if tag < 0x80:
+            pos += 1
+        else:
+            tag, pos = _read_varint(buf, pos, end)
         number, wire = tag >> 3, tag & 7
         if number == 0:
             raise ValueError("field number 0")
@@ -150,7 +155,11 @@ def _fields(buf, start: int, end: int, limit: int) -> Iterator[tuple[int, int, i
         elif wire == 1:
             nxt = pos + 8
         elif wire == 2:
-            length, pos = _read_varint(buf, pos, end)
+            length = buf[pos] if pos < end else 0x80
+            if length < 0x80:
+                pos += 1
+            else:
+                length, pos = _read_varint(buf, pos, end)
             nxt = pos + length
         elif wire == 5:
             nxt = pos + 4

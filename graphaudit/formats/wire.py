@@ -1,10 +1,13 @@
 """Column-wise reading of a serialized GraphDef's nodes with numpy, without Python work per node.
 
 Reading a million NodeDefs field by field through the protobuf API costs several times what
-parsing them does. This module reads the same bytes (already validated by a protobuf parse) in
-bulk: numpy walks all nodes at once through their fields, and the strings come out of one
-``bytes.split``. It yields names, ops, data and control inputs (as CSR arrays), and the span of
-every attr entry, from which structural hashing builds attr keys without touching NodeDefs.
+parsing them does. This module reads the same bytes in bulk: the C extension (_wire.scan) in one
+pass over the records, with node names hashed once and looked up by their bytes; without it,
+numpy walks all nodes at once through their fields (bytes protobuf has validated) and the strings
+come out of one ``bytes.split``. It yields names, ops, data and control inputs (as CSR arrays),
+and the span of every attr entry, from which structural hashing builds attr keys without touching
+NodeDefs. Read in C, names stay spans of the buffer (decoded when read) and the name index is the
+C table, not a dict.
 
 It expects the usual layout, in which fields come in field-number order (what TensorFlow and
 protobuf write). Anything else makes :func:`scan_nodes` return None, and callers fall back to

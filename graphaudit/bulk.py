@@ -22,7 +22,7 @@ class Joined:
 
     def __init__(self, strings: Sequence[str]) -> None:
         self.strings = strings
-        self.text = "\n" + "\n".join(strings)  # a joint before every string, the first too
+        self.text = "\n" + "\n".join(strings) + "\n"  # a joint before and after every string
         self._starts = None
 
     def containing(self, needle: str) -> list[int]:
@@ -41,18 +41,35 @@ class Joined:
         strings = self.strings
         return [k for k in self._owners("\n" + prefix, 1) if strings[k].startswith(prefix)]
 
+    def ending(self, suffix: str) -> list[int]:
+        """Indices of the strings that end with ``suffix``, in order."""
+        if not suffix:
+            return list(range(len(self.strings)))
+        strings = self.strings
+        return [k for k in self._owners(suffix + "\n", 0) if strings[k].endswith(suffix)]
+
     def _owners(self, needle: str, shift: int) -> list[int]:
         """Distinct indices of the strings holding position hit + ``shift`` for each hit of ``needle``."""
+        import numpy as np
+
         text = self.text
         hits: list[int] = []
         pos = text.find(needle)
-        while pos >= 0:
-            hits.append(pos + shift)
+        while pos >= 0 and len(hits) < 64:
+            hits.append(pos)
             pos = text.find(needle, pos + 1)
         if not hits:
             return []
-        import numpy as np
-
+        if pos < 0 or len(needle) > 1 and any(needle.startswith(needle[k:]) for k in range(1, len(needle))):
+            # Few hits, or a needle whose hits may overlap (`aa` in `aaa`): one find per hit.
+            while pos >= 0:
+                hits.append(pos)
+                pos = text.find(needle, pos + 1)
+            found = np.asarray(hits, dtype=np.int64) + shift
+        else:
+            # Many hits that cannot overlap: the lengths of the pieces between them give their places.
+            lengths = np.fromiter(map(len, text.split(needle)), dtype=np.int64)[:-1]
+            found = np.cumsum(lengths + len(needle)) - len(needle) + shift
         if self._starts is None:  # string k starts at starts[k] in `text`, after its joint
             strings = self.strings
             starts = np.ones(len(strings), dtype=np.int64)
@@ -60,8 +77,9 @@ class Joined:
             np.cumsum(lengths[:-1] + 1, out=starts[1:])
             starts[1:] += 1
             self._starts = starts
-        owners = np.searchsorted(self._starts, np.asarray(hits, dtype=np.int64), side="right") - 1
-        return np.unique(owners[owners >= 0]).tolist()
+        owners = np.searchsorted(self._starts, found, side="right") - 1
+        owners = owners[owners >= 0]  # in order: the hits are
+        return owners[np.concatenate(([True], owners[1:] != owners[:-1]))].tolist() if len(owners) else []
 
 
 def containing(strings: Sequence[str], needle: str) -> list[int]:

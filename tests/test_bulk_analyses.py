@@ -38,6 +38,36 @@ def test_joined_finds_what_a_test_per_string_finds(strings, needle):
     assert joined.starting(needle) == [k for k, s in enumerate(strings) if s.startswith(needle)]
 
 
+@settings(max_examples=100, deadline=None)
+@given(strings=st.lists(st.sampled_from(["Adam/m/w", "a/Adam/", "xAdam/", "Adam/", "w\nAdam/", "", "é/Adam/Adam/"]),
+                        min_size=60, max_size=200),
+       needle=st.sampled_from(["Adam/", "/", "Adam/Adam/", "\nAdam/", "m/w"]))
+def test_joined_with_many_hits_finds_what_a_test_per_string_finds(strings, needle):
+    # Past 64 hits the positions come from the pieces between them, unless hits can overlap.
+    joined = Joined(strings)
+    assert joined.containing(needle) == [k for k, s in enumerate(strings) if needle in s]
+    assert joined.starting(needle) == [k for k, s in enumerate(strings) if s.startswith(needle)]
+    assert joined.ending(needle) == [k for k, s in enumerate(strings) if s.endswith(needle)]
+
+
+@settings(max_examples=300, deadline=None)
+@given(strings=names, suffix=st.one_of(st.sampled_from(["/Adam", "kernel", "\n", "/", ""]), st.text(max_size=3)))
+def test_joined_ending_equals_endswith(strings, suffix):
+    assert Joined(strings).ending(suffix) == [k for k, s in enumerate(strings) if s.endswith(suffix)]
+
+
+@settings(max_examples=300, deadline=None)
+@given(strings=names, firsts=st.sets(part, max_size=10), lasts=st.sets(part, max_size=10), wide=st.booleans())
+def test_may_own_equals_the_per_name_condition(strings, firsts, lasts, wide):
+    # Both ways: one scan per end (few ends) and a test per name (many).
+    firsts = {f.replace("/", "") for f in firsts} | ({f"f{k}" for k in range(20)} if wide else set())
+    lasts = {s.replace("/", "") for s in lasts}
+    ids = [3 * k for k in range(len(strings))]
+    got = slots_mod._may_own(strings, ids, (frozenset(firsts), frozenset(lasts)))
+    assert got == [ids[k] for k, n in enumerate(strings)
+                   if not firsts.isdisjoint(n.split("/")[1:]) or not lasts.isdisjoint(n.split("/")[:-1])]
+
+
 @settings(max_examples=300, deadline=None)
 @given(strings=names)
 def test_roles_by_name_in_bulk_equal_the_per_name_patterns(strings):

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from functools import cached_property
 
+from graphaudit.analysis import columns as _columns
 from graphaudit.analysis import control_flow as _control_flow
 from graphaudit.analysis import coverage as _coverage
 from graphaudit.analysis import name_drift as _name_drift
@@ -215,7 +216,8 @@ class Analyses:
     @cached_property
     def provenance(self) -> Provenance:
         """Pretrained groups with their evidence, and what was considered and rejected (analysis/provenance.py)."""
-        return _provenance(self.artifact, self.settings, self.reference_weights, self.roles, self.updates)
+        return _provenance(self.artifact, self.settings, self.reference_weights, self.roles, self.updates,
+                           self.variable_columns)
 
     @cached_property
     def pretrained_groups(self) -> list[PretrainedGroup]:
@@ -233,6 +235,11 @@ class Analyses:
         return {v: g for g in self.pretrained_groups for v in g.variables}
 
     @cached_property
+    def variable_columns(self) -> _columns.VariableColumns:
+        """The variables as parallel lists, shared by the analyses that look at every one (analysis/columns.py)."""
+        return _columns.VariableColumns(self.artifact.variables)
+
+    @cached_property
     def updates(self) -> _updates.UpdateFacts:
         """Every write of every variable, in graphs and function bodies, and what the train op runs."""
         return _updates.analyse_updates(self.artifact)
@@ -240,7 +247,7 @@ class Analyses:
     @cached_property
     def roles(self) -> dict[str, _roles.VariableRole]:
         """Variable -> its role (model weight, BatchNorm statistic, optimizer slot, metric, counter, resource)."""
-        return _roles.variable_roles(self.artifact, self.updates)
+        return _roles.variable_roles(self.artifact, self.updates, self.variable_columns)
 
     @cached_property
     def model_variables(self) -> frozenset[str]:
@@ -250,7 +257,7 @@ class Analyses:
     @cached_property
     def slots(self) -> _slots.SlotEvidence:
         """Optimizer slots saved for each variable (analysis/slots.py)."""
-        return _slots.optimizer_slots(self.artifact)
+        return _slots.optimizer_slots(self.artifact, self.variable_columns)
 
     def is_finetuned(self, variable: str) -> bool:
         """True when a `finetune` declaration covers ``variable`` (intentional training)."""

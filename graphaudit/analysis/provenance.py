@@ -8,13 +8,15 @@ import functools
 import os
 import re
 from dataclasses import field
+from operator import attrgetter
 from typing import Any, Iterable, Iterator, Mapping, Sequence
 
 import numpy as np
 
+from graphaudit.analysis.columns import VariableColumns, columns_of
 from graphaudit.analysis.roles import model_variables
 from graphaudit.artifact import Artifact, UpdateKind
-from graphaudit.bulk import gc_paused
+from graphaudit.bulk import Joined, gc_paused
 from graphaudit.config import Settings
 from graphaudit.errors import ArtifactError
 from graphaudit.names import common_scope
@@ -201,23 +203,33 @@ def pretrained_groups(artifact: Artifact, settings: Settings,
 
 @gc_paused
 def provenance(artifact: Artifact, settings: Settings, reference: "ReferenceWeights | None" = None,
-               roles: Mapping[str, Any] | None = None, updates: Any = None) -> Provenance:
+               roles: Mapping[str, Any] | None = None, updates: Any = None,
+               columns: VariableColumns | None = None) -> Provenance:
     """Groups with their evidence, strongest first, and the rejected candidates.
 
     ``reference`` is the ``--weights`` file, opened (see :func:`open_reference`); ``roles`` the
-    variable roles (analysis/roles.py): only model variables make a group.
+    variable roles (analysis/roles.py): only model variables make a group; ``columns`` the
+    variables' columns (analysis/columns.py) when the caller shares them.
     """
     rejected: list[Rejection] = []
     variables = artifact.variables
     if roles is None:
-        model = set(variables)
+        model = variables.keys()
+    elif roles.keys() == variables.keys():
+        model = model_variables(roles)
+    else:  # a variable without a role counts as the model's
+        model = {n for n in variables if n not in roles or roles[n].is_model}
+    if len(model) == len(variables):  # every variable: no need to ask
+        shapes = dict(zip(variables, map(attrgetter("shape"), variables.values())))
+        if None in shapes.values():
+            shapes = {n: shape for n, shape in shapes.items() if shape is not None}
     else:
-        model = set(model_variables(roles))
-        if len(roles) < len(variables):  # a variable without a role counts as the model's
-            model.update(n for n in variables if n not in roles)
-    shapes = {n: v.shape for n, v in variables.items() if v.shape is not None and n in model}
+        shapes = {n: v.shape for n, v in variables.items() if v.shape is not None and n in model}
     drafts: list[_Draft] = []
-    drafts.extend(_fingerprint_drafts(shapes))
+    joined = None
+    if len(shapes) == len(variables):  # the names in order: their joined text can be shared
+        joined = columns_of(variables, columns).joined_names
+    drafts.extend(_fingerprint_drafts(shapes, joined))
     if settings.pretrained:
         _attach(drafts, _declared([n for n in variables if n in model], settings.pretrained))
     if reference is not None:
@@ -227,13 +239,13 @@ def provenance(artifact: Artifact, settings: Settings, reference: "ReferenceWeig
     return Provenance(tuple(_finish(d, artifact) for d in drafts if d.variables), tuple(rejected))
 
 
-def _fingerprint_drafts(shapes: Mapping[str, tuple[int, ...]]) -> list[_Draft]:
+def _fingerprint_drafts(shapes: Mapping[str, tuple[int, ...]], joined: Joined | None = None) -> list[_Draft]:
     try:
         from graphaudit.catalog.matcher import match_architectures
     except ImportError:  # the catalogue is optional data; without it, other evidence still works
         return []
     out = []
-    for m in match_architectures(shapes):
+    for m in match_architectures(shapes, joined=joined):
         top = "include_top" if m.include_top else "no top"
         out.append(_Draft(
             variables=set(m.variables), label=m.architecture, architecture=m.architecture,
@@ -300,7 +312,8 @@ def _weight_loads(artifact: Artifact, roles: Mapping[str, Any] | None, rejected:
                                          "weights with a kernel: not a model's `load_weights`"))
         loaded = set()
     from_ckpt = {n for n, v in artifact.variables.items()
-                 if v.initializer and "checkpoint_initializer" in v.initializer}
+                 if v.initializer and "checkpoint_initializer" in v.initializer} \
+        if any(map(attrgetter("initializer"), artifact.variables.values())) else set()
     out = []
     if loaded:
         out.append(_Draft(variables=loaded, label="loaded weights",

@@ -27,10 +27,13 @@ from __future__ import annotations
 
 import enum
 import re
+from itertools import compress
+from operator import itemgetter, methodcaller
 from typing import TYPE_CHECKING, Mapping
 
 from graphaudit.artifact import VARIABLE_OPS, Artifact, UpdateKind, graph_key
-from graphaudit.bulk import Joined, gc_paused, starting
+from graphaudit.analysis.columns import VariableColumns, columns_of
+from graphaudit.bulk import Joined, gc_paused
 from graphaudit.model.ops import BATCH_NORM_OPS, OPTIMIZER_PREFIXES
 from graphaudit.records import dataclass
 
@@ -104,8 +107,12 @@ def _role(role: Role, why: str) -> VariableRole:
 
 
 @gc_paused
-def variable_roles(artifact: Artifact, updates: "UpdateFacts") -> dict[str, VariableRole]:
-    """The role of every variable of ``artifact``, with the evidence that decided it."""
+def variable_roles(artifact: Artifact, updates: "UpdateFacts",
+                   columns: VariableColumns | None = None) -> dict[str, VariableRole]:
+    """The role of every variable of ``artifact``, with the evidence that decided it.
+
+    ``columns`` are the variables' columns (analysis/columns.py) when the caller shares them.
+    """
     decided: dict[str, VariableRole] = {}
     variables = artifact.variables
 
@@ -121,15 +128,14 @@ def variable_roles(artifact: Artifact, updates: "UpdateFacts") -> dict[str, Vari
         for key in _METRIC_COLLECTIONS:
             for name in info.collections.get(key, ()):
                 settle(name, Role.METRIC, f"collection `{key}`")
-    names = list(variables)
-    values = list(variables.values())
+    columns = columns_of(variables, columns)
+    names, values = columns.names, columns.values
     slot_keys = {k for v in values if v.slots for k in v.slots}
     if slot_keys:
         for name, var in variables.items():
             if var.checkpoint_key and var.checkpoint_key in slot_keys:
                 settle(name, Role.OPTIMIZER_SLOT, "the checkpoint lists it as another variable's slot")
-    keys = [v.checkpoint_key or "" for v in values]
-    for k in starting(keys, "optimizer/_variables/"):
+    for k in columns.joined_keys.starting("optimizer/_variables/"):
         # A Keras 3 optimizer's own state in a TF checkpoint: `iterations`, then the slots.
         var = values[k]
         step = var.dtype in _INT_TYPES and var.shape == ()
@@ -203,16 +209,16 @@ def variable_roles(artifact: Artifact, updates: "UpdateFacts") -> dict[str, Vari
     # 3. Its type, then 4. names; trainable variables are weights whatever their name. Decided
     # for all variables at once, lowest precedence first, each later step overwriting.
     roles = [_NO_OTHER_ROLE] * len(names)
-    for k, role in _roles_by_name(names).items():
+    for k, role in _roles_by_name(names, columns.leaves, columns.joined_names).items():
         if role is not _METRIC_BY_NAME or not values[k].keras_layer:
             roles[k] = role
-    dtypes = [v.dtype for v in values]
+    dtypes = columns.dtypes
     kinds = set(dtypes)
     if not kinds.isdisjoint(_INT_TYPES):
         for k, dtype in enumerate(dtypes):
             if dtype in _INT_TYPES and values[k].shape == ():
                 roles[k] = _role(Role.STEP, f"an integer scalar ({dtype})")
-    trainable = [v.trainable for v in values]
+    trainable = columns.trainable
     if any(trainable):
         for k, flag in enumerate(trainable):
             if flag:
@@ -254,15 +260,17 @@ def role_by_name(name: str) -> VariableRole | None:
     return None
 
 
-def _roles_by_name(names: list[str]) -> dict[int, VariableRole]:
+def _roles_by_name(names: list[str], leaves: list[str] | None = None,
+                   joined: Joined | None = None) -> dict[int, VariableRole]:
     """:func:`role_by_name` of every name, for the names it gives a role: each pattern's necessary
     condition (its last part, or an optimizer word) is tested once per distinct last part, or by
     one scan of all names per word, and the full patterns only run where one holds."""
-    leaves = [n.rpartition("/")[2] for n in names]
+    if leaves is None:
+        leaves = list(map(itemgetter(2), map(methodcaller("rpartition", "/"), names)))
     telling = {leaf for leaf in set(leaves) if _SLOT_LEAF.fullmatch(leaf) or _STATISTIC_LEAF.fullmatch(leaf)
                or _STEP_LEAF.fullmatch(leaf) or _METRIC_LEAF.fullmatch(leaf)}
     candidates = {k for k, leaf in enumerate(leaves) if leaf in telling} if telling else set()
-    joined = Joined(names)
+    joined = joined if joined is not None else Joined(names)
     for word in _SLOT_WORDS:
         candidates.update(joined.containing(word))
     out = {}
@@ -275,8 +283,12 @@ def _roles_by_name(names: list[str]) -> dict[int, VariableRole]:
 
 def model_variables(roles: Mapping[str, VariableRole]) -> frozenset[str]:
     """Names of the variables that are part of a model (weights and BatchNorm statistics)."""
-    # By identity: `Role`'s hash is a Python call, too slow for every variable of a checkpoint.
-    return frozenset(n for n, r in roles.items() if r.role is Role.WEIGHT or r.role is Role.BATCHNORM_STATISTIC)
+    # Variables share a few role objects: each distinct one is asked once, the rest are C loops.
+    ids = list(map(id, roles.values()))
+    model = {i: r.is_model for i, r in dict(zip(ids, roles.values())).items()}
+    if all(model.values()):
+        return frozenset(roles)
+    return frozenset(compress(roles, map(model.__getitem__, ids)))
 
 
 def variable_nodes(artifact: Artifact) -> dict[tuple[str, str], str]:

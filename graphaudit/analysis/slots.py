@@ -16,11 +16,13 @@ from __future__ import annotations
 import os
 import re
 from dataclasses import field
+from operator import itemgetter, methodcaller
 from typing import Sequence
 
+from graphaudit.analysis.columns import VariableColumns, columns_of
 from graphaudit.artifact import Artifact, Format, Variable
-from graphaudit.model.keras import NEVER_TRAINED
 from graphaudit.bulk import Joined, gc_paused
+from graphaudit.model.keras import NEVER_TRAINED
 from graphaudit.records import dataclass
 
 # Slot names of the TF1 optimizers (`tf.compat.v1.train.*`), with the `_N` of a second optimizer.
@@ -77,7 +79,8 @@ def beside_artifact(artifact: Artifact, path: str) -> str:
 
 
 @gc_paused
-def optimizer_slots(artifact: Artifact) -> SlotEvidence:
+def optimizer_slots(artifact: Artifact, columns: VariableColumns | None = None) -> SlotEvidence:
+    """The optimizer state ``artifact`` holds; ``columns`` are its variables' columns when shared."""
     out = SlotEvidence()
     if artifact.checkpoint is not None:
         out.where = f"checkpoint `{beside_artifact(artifact, artifact.checkpoint.prefix)}`"
@@ -90,16 +93,20 @@ def optimizer_slots(artifact: Artifact) -> SlotEvidence:
     linked_keys = {s.key for slots in out.by_variable.values() for s in slots}
     flat: dict[str, str] | None = None  # `Conv1_kernel` -> `Conv1/kernel`, for Keras 3 slot names, made when asked
     ends = None
-    names = list(variables)
-    values = list(variables.values())
+    columns = columns_of(variables, columns)
+    names, values = columns.names, columns.values
     linked = [k for k, v in enumerate(values) if v.checkpoint_key in linked_keys] if linked_keys else []
     for k in linked:
         out.slot_variables.add(names[k])
-    for k in optimizer_variables(names, values, set(linked)):
+    candidates = optimizer_variables(names, values, set(linked), columns)
+    out.optimizer_weights += len(candidates)
+    if candidates:
+        ends = frozenset(columns.firsts), frozenset(columns.leaves)
+        # Only these can have an owner: by name, or by a Keras 3 slot name.
+        keras3 = set(columns.joined_keys.starting(KERAS3_STATE_KEY)).intersection(candidates)
+        candidates = sorted(set(_may_own([names[k] for k in candidates], candidates, ends)) | keras3)
+    for k in candidates:
         name, var = names[k], values[k]
-        out.optimizer_weights += 1
-        if ends is None:
-            ends = _name_ends(variables)
         owner, slot = _owner_by_name(name, var.shape, variables, ends)
         how = ""
         if owner is None and (var.checkpoint_key or "").startswith(KERAS3_STATE_KEY):
@@ -129,30 +136,31 @@ def optimizer_slots(artifact: Artifact) -> SlotEvidence:
     return out
 
 
-def optimizer_variables(names: list[str], values: list[Variable], skip: set[int] = frozenset()) -> list[int]:
+def optimizer_variables(names: list[str], values: list[Variable], skip: set[int] = frozenset(),
+                        columns: VariableColumns | None = None) -> list[int]:
     """Indices of the variables :func:`_is_optimizer_variable` holds to be an optimizer's, but
     those in ``skip``, in order: its key tests run as scans over all keys at once, its name tests
     once per distinct first and last name part."""
-    keys = [v.checkpoint_key or "" for v in values]
-    joined = Joined(keys)
+    joined = columns.joined_keys if columns is not None else Joined([v.checkpoint_key or "" for v in values])
     trained = set(joined.starting(KERAS3_TRAINED_KEY))
     by_key = set(joined.starting("optimizer/")) | set(joined.containing(_OPTIMIZER_SLOT_KEY))
     by_key -= trained
     # The name tests, for the variables no key decides and that are not trainable.
-    firsts: dict[str, bool] = {}
-    lasts: dict[str, bool] = {}
-    rest = []
-    for k, (name, var) in enumerate(zip(names, values)):
-        if k in by_key or k in trained or var.trainable or "/" not in name:
-            continue
-        rest.append(k)
-        firsts[name.partition("/")[0]] = False
-        lasts[name.rpartition("/")[2]] = False
-    for part in firsts:
-        firsts[part] = bool(OPTIMIZER_NAME_RE.match(part))
-    for part in lasts:
-        lasts[part] = bool(TF1_SLOT_RE.match(part))
-    by_name = {k for k in rest if lasts[names[k].rpartition("/")[2]] or firsts[names[k].partition("/")[0]]}
+    import numpy as np
+
+    open_ = np.array([not v.trainable for v in values], dtype=bool)
+    if by_key or trained:
+        open_[list(by_key | trained)] = False
+    rest = [k for k in np.flatnonzero(open_).tolist() if "/" in names[k]]
+    if columns is not None:
+        firsts = list(map(columns.firsts.__getitem__, rest))
+        lasts = list(map(columns.leaves.__getitem__, rest))
+    else:
+        firsts = [names[k].partition("/")[0] for k in rest]
+        lasts = [names[k].rpartition("/")[2] for k in rest]
+    slot_last = {part for part in set(lasts) if TF1_SLOT_RE.match(part)}
+    optimizer_first = {part for part in set(firsts) if OPTIMIZER_NAME_RE.match(part)}
+    by_name = {k for k, first, last in zip(rest, firsts, lasts) if last in slot_last or first in optimizer_first}
     return sorted(k for k in by_key | by_name if k not in skip)
 
 
@@ -187,11 +195,27 @@ def _is_optimizer_variable(name: str, var: Variable) -> bool:
 
 def _name_ends(variables) -> tuple[frozenset[str], frozenset[str]]:
     """The first and the last parts of the variable names, for ``_owner_by_name``."""
-    firsts, lasts = set(), set()
-    for name in variables:
-        firsts.add(name.partition("/")[0])
-        lasts.add(name.rpartition("/")[2])
-    return frozenset(firsts), frozenset(lasts)
+    return (frozenset(map(itemgetter(0), map(methodcaller("partition", "/"), variables))),
+            frozenset(map(itemgetter(2), map(methodcaller("rpartition", "/"), variables))))
+
+
+def _may_own(names: list[str], ids: list[int], ends: tuple[frozenset[str], frozenset[str]]) -> list[int]:
+    """The ``ids`` of the names for which ``_owner_by_name`` can find a candidate run: those with a
+    part after the first that some variable name starts with, or a part before the last that some
+    variable name ends with. With few distinct ends, one scan of all names per end."""
+    firsts, lasts = ends
+    if len(firsts) + len(lasts) > 16:
+        return [k for name, k in zip(names, ids)
+                if not (firsts.isdisjoint((parts := name.split("/"))[1:]) and lasts.isdisjoint(parts[:-1]))]
+    joined = Joined(names)
+    found: set[int] = set()
+    for first in firsts:  # a part at 1 or later: `/<first>/` inside, or `/<first>` at the end
+        found.update(joined.containing("/" + first + "/"))
+        found.update(joined.ending("/" + first))
+    for last in lasts:  # a part before the last: `/<last>/` inside, or `<last>/` at the start
+        found.update(joined.containing("/" + last + "/"))
+        found.update(joined.starting(last + "/"))
+    return [ids[j] for j in sorted(found)]
 
 
 def _owner_by_name(name: str, shape, variables, ends=None) -> tuple[str | None, str]:

@@ -33,6 +33,7 @@ import heapq
 import json
 import math
 import operator
+from operator import itemgetter, methodcaller
 import os
 import zlib
 from collections.abc import Callable, Iterable, Mapping, Sequence
@@ -137,24 +138,32 @@ class Catalog:
 
     def families_in(self, variables: Iterable[str]) -> frozenset[str]:
         """Families with a layer name among ``variables``: the only ones worth indexing."""
-        return self._families_in(_split_names(list(variables))[1])
+        names = list(variables)
+        joined = Joined(names)
+        return self._families_in(_split_names(names, joined)[1], joined.starting("/"))
 
-    def _families_in(self, splits: Sequence[tuple[str, str, str]]) -> frozenset[str]:
-        """:meth:`families_in` of the names split at their last `/` (after :func:`_strip_output_index`)."""
+    def _families_in(self, splits: Sequence[tuple[str, str, str]], rooted: Sequence[int]) -> frozenset[str]:
+        """:meth:`families_in` of the names split at their last `/` (after :func:`_strip_output_index`);
+        ``rooted``: the indices of the names that start with `/` (their stripped forms do too)."""
         fingerprints = self.fingerprints
         if not isinstance(fingerprints, _Fingerprints):
             return frozenset(fp.family for fp in fingerprints.values())
-        return _families_in(fingerprints.families_of_layer(), fingerprints.multi_part_starts(), splits)
+        return _families_in(fingerprints.families_of_layer(), fingerprints.multi_part_starts(), splits, rooted)
 
 
 def _families_in(table: Mapping[str, frozenset[str]], starts: frozenset[str],
-                 splits: Sequence[tuple[str, str, str]]) -> frozenset[str]:
-    """Families of ``table`` (layer name -> families) with a layer name among the split names."""
+                 splits: Sequence[tuple[str, str, str]], rooted: Sequence[int]) -> frozenset[str]:
+    """Families of ``table`` (layer name -> families) with a layer name among the split names;
+    ``rooted``: the indices of the names that start with `/`."""
     # A layer name is looked for in every run of one to three path parts before the last one.
     # Keys share their folders and folders their parts: the single parts of all folders come
     # from one split of their joined text, and runs of two or three parts are only built in
     # the folders that hold a part some multi-part layer name starts with.
-    folders = {head for head, sep, _ in splits if sep}
+    folders = set(map(itemgetter(0), splits))
+    # A name without a `/` has no folder, but its split gives an empty head, as `/x` does:
+    # only a name that starts with `/` can have an empty folder.
+    if "" in folders and not any(splits[k][1] and not splits[k][0] for k in rooted):
+        folders.discard("")
     runs: set[str] = set("/".join(folders).split("/")) if folders else set()
     if not starts.isdisjoint(runs):
         for folder in folders:
@@ -181,16 +190,16 @@ def _multi_part_starts(table: Iterable[str]) -> frozenset[str]:
     return frozenset(k.partition("/")[0] for k in table if "/" in k)
 
 
-def _split_names(names: list[str]) -> tuple[list[str], list[tuple[str, str, str]]]:
+def _split_names(names: list[str], joined: Joined | None = None) -> tuple[list[str], list[tuple[str, str, str]]]:
     """Every name without its output index (:func:`_strip_output_index`: only names with a `:` are
     looked at), and each of those split at its last `/`."""
     cleans = names
-    with_colon = Joined(names).containing(":")
+    with_colon = (joined if joined is not None and joined.strings is names else Joined(names)).containing(":")
     if with_colon:
         cleans = list(names)
         for k in with_colon:
             cleans[k] = _strip_output_index(names[k])
-    return cleans, [c.rpartition("/") for c in cleans]
+    return cleans, list(map(methodcaller("rpartition", "/"), cleans))
 
 
 @dataclass(frozen=True)
@@ -563,7 +572,7 @@ class _Matcher:
         names, cleans, splits = split
         # Only a variable whose last part is a weight name of the index can fill anything.
         weight_names = index.weight_names
-        leaves = {leaf for _, _, leaf in splits}
+        leaves = set(map(itemgetter(2), splits))
         wanted = leaves & set(weight_names)
         picked = [k for k, (head, _, leaf) in enumerate(splits) if head and leaf in wanted] if wanted else []
         for k in picked:
@@ -758,6 +767,7 @@ def match_architectures(
     *,
     min_quality: float = 0.9,
     catalog: Catalog | None = None,
+    joined: Joined | None = None,
 ) -> list[ArchitectureMatch]:
     """Every instance of a catalogued architecture among ``variables`` (name -> shape).
 
@@ -767,14 +777,19 @@ def match_architectures(
     if not 0.0 < min_quality <= 1.0:
         raise ValueError(f"min_quality must be in (0, 1], found {min_quality!r}")
     names = list(variables)
-    cleans, splits = _split_names(names)
+    if joined is not None and joined.strings == names:  # the caller's joined text of these very names
+        names = joined.strings
+    else:
+        joined = Joined(names)
+    cleans, splits = _split_names(names, joined)
+    rooted = joined.starting("/")
     if catalog is None:
-        families = _families_in(*_packaged_layers(), splits)
+        families = _families_in(*_packaged_layers(), splits, rooted)
         if not families:
             return []  # no catalogued layer name: the templates need not be read
         catalog = load_catalog()
     else:
-        families = catalog._families_in(splits)
+        families = catalog._families_in(splits, rooted)
     matcher = _Matcher(catalog._index(families), min_quality)
     matcher.collect(variables, (names, cleans, splits))
     matcher.find_instances()

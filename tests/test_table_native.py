@@ -212,3 +212,22 @@ def test_a_usual_index_is_read_by_c(tmp_path, monkeypatch):
     ck = checkpoint.Checkpoint.open(str(prefix))
     assert ck.entry("layer_007/kernel").offset == 112 and ck.entry("layer_007/kernel").shape == (4,)
     assert len(ck) == 100 and "layer_100/kernel" not in ck
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.binary(max_size=5000), st.integers(0, 2**32 - 1), st.integers(0, 9))
+def test_crc32c_in_c_is_the_numpy_one(data, start, skip):
+    from graphaudit.formats import crc32c
+
+    piece = data[skip:]  # unaligned starts and every tail length
+    assert checkpoint.native.crc32c_extend(start, piece) == crc32c.extend_pure(start, piece)
+
+
+def test_crc32c_in_c_on_large_buffers_and_the_check_value():
+    import numpy as np
+
+    from graphaudit.formats import crc32c
+
+    assert checkpoint.native.crc32c_extend(0, b"123456789") == 0xE3069283  # the CRC-32C check value
+    big = np.random.default_rng(1).integers(0, 256, 3 << 20, dtype=np.uint8)
+    assert checkpoint.native.crc32c_extend(7, big[3:]) == crc32c.extend_pure(7, big[3:])

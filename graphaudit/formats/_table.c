@@ -2,7 +2,8 @@
  * each value read as a BundleEntryProto into columns (graphaudit/formats/checkpoint.py). Only the
  * usual layout is decoded here: a block the Python reader would reject gives None, and an entry
  * it would not read the usual way (the header, slices, unknown fields, negative numbers...) is
- * flagged, so that checkpoint.py reads it, and reports any problem, exactly as without C. */
+ * flagged, so that checkpoint.py reads it, and reports any problem, exactly as without C.
+ * Also CRC-32C (crc32c.py's numpy lanes are the fallback): every index block is checksummed. */
 
 #define PY_SSIZE_T_CLEAN
 #include <Python.h>
@@ -263,7 +264,45 @@ cleanup:
     return result;
 }
 
+/* CRC-32C, slicing by 8: crc_tables[k][b] is the register after byte b then k zero bytes. */
+static uint32_t crc_tables[8][256];
+
+static void crc_init(void) {
+    for (uint32_t b = 0; b < 256; b++) {
+        uint32_t crc = b;
+        for (int i = 0; i < 8; i++) crc = (crc >> 1) ^ (crc & 1 ? 0x82F63B78u : 0);
+        crc_tables[0][b] = crc;
+    }
+    for (int k = 1; k < 8; k++)
+        for (int b = 0; b < 256; b++)
+            crc_tables[k][b] = crc_tables[0][crc_tables[k - 1][b] & 0xFF] ^ (crc_tables[k - 1][b] >> 8);
+}
+
+/* crc32c_extend(crc, buffer) -> the CRC-32C of the bytes checksummed as crc followed by buffer */
+static PyObject *crc32c_extend(PyObject *self, PyObject *args) {
+    unsigned long long start;
+    Py_buffer view;
+    if (!PyArg_ParseTuple(args, "Ky*", &start, &view)) return NULL;
+    const uint8_t *p = view.buf;
+    Py_ssize_t n = view.len;
+    uint32_t reg = ~(uint32_t)start;
+    Py_BEGIN_ALLOW_THREADS
+    while (n >= 8) {
+        uint32_t lo = reg ^ ((uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24);
+        reg = crc_tables[7][lo & 0xFF] ^ crc_tables[6][(lo >> 8) & 0xFF] ^ crc_tables[5][(lo >> 16) & 0xFF]
+              ^ crc_tables[4][lo >> 24] ^ crc_tables[3][p[4]] ^ crc_tables[2][p[5]] ^ crc_tables[1][p[6]]
+              ^ crc_tables[0][p[7]];
+        p += 8;
+        n -= 8;
+    }
+    while (n--) reg = crc_tables[0][(reg ^ *p++) & 0xFF] ^ (reg >> 8);
+    Py_END_ALLOW_THREADS
+    PyBuffer_Release(&view);
+    return PyLong_FromUnsignedLong(~reg);
+}
+
 static PyMethodDef methods[] = {
+    {"crc32c_extend", crc32c_extend, METH_VARARGS, "CRC-32C of the bytes checksummed as crc, then the buffer."},
     {"decode_block", decode_block, METH_VARARGS,
      "The entries of one index block as names, int64 columns and shapes, or None when it is not laid out as usual."},
     {NULL}
@@ -272,4 +311,7 @@ static PyMethodDef methods[] = {
 static struct PyModuleDef module = {PyModuleDef_HEAD_INIT, "graphaudit.formats._table",
                                     "Checkpoint index blocks decoded in C.", -1, methods};
 
-PyMODINIT_FUNC PyInit__table(void) { return PyModule_Create(&module); }
+PyMODINIT_FUNC PyInit__table(void) {
+    crc_init();
+    return PyModule_Create(&module);
+}

@@ -477,7 +477,12 @@ def _read_columns(
     """
     names: list[str] = []
     shapes: list[tuple[int, ...] | None] = []
-    blocks: list[bytearray] = []
+    # Each block's columns narrowed as it comes (the C rows are 7 int64s), so that the peak stays
+    # near what the columns finally hold.
+    number_parts: list[np.ndarray] = []
+    dtype_parts: list[np.ndarray] = []
+    count_parts: list[np.ndarray] = []
+    special_parts: list[np.ndarray] = []
     specials: list[tuple[int, bytes]] = []
     pool: dict[tuple[int, ...], tuple[int, ...]] = {}
     previous: bytes | None = None
@@ -492,7 +497,12 @@ def _read_columns(
         specials += [(base + row, value) for row, value in block_specials]
         names += block_names
         shapes += block_shapes
-        blocks.append(block_columns)
+        rows = np.frombuffer(block_columns, dtype=np.int64).reshape(-1, 7)
+        number_parts.append(rows[:, 1:5].copy())  # shard id, offset, size, masked crc32c
+        dtype_parts.append(rows[:, 0].astype(np.int32))
+        count_parts.append(rows[:, 5].copy())
+        special_parts.append(rows[:, 6] != 0)
+        del rows, block_columns
         if block_names:
             previous = last
     if not names or names[0] != "" or not specials or specials[0][0] != 0:
@@ -500,10 +510,11 @@ def _read_columns(
     header = protos.BundleHeaderProto()
     _parse(index_path, header, specials[0][1], "the bundle header")
     _check_header(index_path, header)
-    cols = np.concatenate([np.frombuffer(b, dtype=np.int64) for b in blocks]).reshape(-1, 7)
-    del blocks
-    dtype, shard, offset, size, crc, count, special = cols.T
-    plain = special == 0
+    numbers = np.concatenate(number_parts)
+    del number_parts
+    dtype, count, special = (np.concatenate(parts) for parts in (dtype_parts, count_parts, special_parts))
+    shard, size = numbers[:, 0], numbers[:, 2]
+    plain = ~special
     if (shard[plain] >= header.num_shards).any() or (dtype[plain] > 255).any():
         raise _Unusual
     first_public = bisect.bisect_left(names, "\x01")  # partitions of sliced tensors sort first
@@ -532,12 +543,11 @@ def _read_columns(
             ]
         dtypes[row] = entry.dtype
         shapes[row] = entry.shape
-        cols[row, 1:5] = (entry.shard_id, entry.offset, entry.size, entry.crc32c)
-    numbers = np.ascontiguousarray(cols[public, 1:5])
-    columns = _Columns(names[first_public:], dtypes[public].tolist(), shapes[first_public:], numbers, {})
+        numbers[row] = (entry.shard_id, entry.offset, entry.size, entry.crc32c)
+    columns = _Columns(names[first_public:], dtypes[public].tolist(), shapes[first_public:], numbers[public], {})
     partitions: dict[str, tuple[tuple[Slice, Entry], ...]] = {}
     if special_entries:
-        raw_entries = _PartEntries(names, dtypes, shapes, cols, special_entries, first_public)
+        raw_entries = _PartEntries(names, dtypes, shapes, numbers, special_entries, first_public)
         for row, entry in special_entries.items():
             if row < first_public:
                 continue
@@ -553,8 +563,8 @@ def _read_columns(
 class _PartEntries:
     """``raw_entries.get(key)`` of :func:`_partition` over the columns: the entry of a key."""
 
-    def __init__(self, names, dtypes, shapes, cols, special_entries, end) -> None:
-        self.names, self.dtypes, self.shapes, self.cols = names, dtypes, shapes, cols
+    def __init__(self, names, dtypes, shapes, numbers, special_entries, end) -> None:
+        self.names, self.dtypes, self.shapes, self.numbers = names, dtypes, shapes, numbers
         self.special_entries, self.end = special_entries, end
 
     def get(self, key: bytes) -> Entry | None:
@@ -564,7 +574,7 @@ class _PartEntries:
             return None
         if row in self.special_entries:
             return self.special_entries[row]
-        shard, offset, size, crc = self.cols[row, 1:5].tolist()
+        shard, offset, size, crc = self.numbers[row].tolist()
         return Entry(name=name, dtype=self.dtypes[row], shape=self.shapes[row], shard_id=shard,
                      offset=offset, size=size, crc32c=crc & 0xFFFFFFFF, nbytes=size)
 

@@ -203,10 +203,12 @@ def wire_local_keys(graph: Graph, functions: FunctionIds | None, local: "Interne
 
     # Consts: float, and big or read through an Identity, are weights.
     in_offsets, in_nodes, _, _, _ = graph.edge_arrays()
-    dst = np.repeat(np.arange(n), np.diff(in_offsets))
     read_codes = [c for c, op in enumerate(table) if op in _FROZEN_READ_OPS]
+    # A byte per edge (is its consumer a read op?), not the edges' destinations as int64.
+    read_edge = np.repeat(np.isin(codes, read_codes), np.diff(in_offsets))
     read_by_identity = np.zeros(n, dtype=bool)
-    read_by_identity[in_nodes[np.isin(codes[dst], read_codes)]] = True
+    read_by_identity[in_nodes[read_edge]] = True
+    del read_edge
     dtype_entry = is_key("dtype")
     value_entry = is_key("value")
     node_dtype = np.zeros(n, dtype=np.int64)

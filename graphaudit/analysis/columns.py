@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from functools import cached_property
 from operator import attrgetter, itemgetter, methodcaller
+from sys import intern
 from typing import Mapping
 
 from graphaudit.artifact import Variable
@@ -37,13 +38,13 @@ class VariableColumns:
 
     @cached_property
     def leaves(self) -> list[str]:
-        """The last `/` part of each name (the whole name when it has none)."""
-        return list(map(itemgetter(2), map(methodcaller("rpartition", "/"), self.names)))
+        """The last `/` part of each name (the whole name when it has none), interned: they repeat."""
+        return list(map(intern, map(itemgetter(2), map(methodcaller("rpartition", "/"), self.names))))
 
     @cached_property
     def firsts(self) -> list[str]:
-        """The first `/` part of each name (the whole name when it has none)."""
-        return list(map(itemgetter(0), map(methodcaller("partition", "/"), self.names)))
+        """The first `/` part of each name (the whole name when it has none), interned: they repeat."""
+        return list(map(intern, map(itemgetter(0), map(methodcaller("partition", "/"), self.names))))
 
     @cached_property
     def trainable(self) -> list[bool | None]:

@@ -164,7 +164,10 @@ def _families_in(table: Mapping[str, frozenset[str]], starts: frozenset[str],
     # only a name that starts with `/` can have an empty folder.
     if "" in folders and not any(splits[k][1] and not splits[k][0] for k in rooted):
         folders.discard("")
-    runs: set[str] = set("/".join(folders).split("/")) if folders else set()
+    runs: set[str] = set()
+    chunk = list(folders)
+    for k in range(0, len(chunk), 8192):  # in chunks: the parts of a million folders at once weigh hundreds of MB
+        runs.update("/".join(chunk[k:k + 8192]).split("/"))
     if not starts.isdisjoint(runs):
         for folder in folders:
             parts = folder.split("/")

@@ -9,6 +9,7 @@ from google.protobuf import message as pb_message
 from google.protobuf import text_format
 
 from graphaudit.artifact import Artifact, Format, KerasObject, ValueOrigin, ValuesMissing, Variable
+from graphaudit.bulk import gc_paused
 from graphaudit.errors import ArtifactError
 from graphaudit.formats import protos, textproto
 from graphaudit.formats.graphs import build_graph, check_importable, graph_from_wire, read_metagraph
@@ -509,6 +510,7 @@ def read_checkpoint_v1(path: Path, max_file_size: int) -> Artifact:
     return _checkpoint_artifact(path, CheckpointV1.open(path), Format.CHECKPOINT_V1)
 
 
+@gc_paused  # a record per key (millions in a large index), three containers each, none in a cycle
 def _checkpoint_artifact(path: Path, ckpt, fmt: Format) -> Artifact:
     art = Artifact(path=str(path), format=fmt, checkpoint=ckpt)
     tog = ckpt.object_graph()

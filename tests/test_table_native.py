@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import math
 import random
-import struct
 from pathlib import Path
 
 import pytest
@@ -12,7 +11,7 @@ from hypothesis import HealthCheck, given, settings, strategies as st
 
 from graphaudit.errors import ArtifactError
 from graphaudit.formats import checkpoint, protos
-from graphaudit.formats.table import TableError, _parse_block, encode_varint, write_table
+from graphaudit.formats.table import TableError, _parse_block, encode_block, encode_varint, write_table
 
 pytestmark = pytest.mark.skipif(checkpoint.native is None, reason="graphaudit.formats._table is not built here")
 
@@ -129,27 +128,11 @@ def test_checkpoint_open_is_the_same_with_and_without_c(tmp_path, seed):
     assert _open(prefix, True) == _open(prefix, False)
 
 
-def _block(entries: list[tuple[bytes, bytes]], interval: int) -> bytes:
-    body, restarts, previous = bytearray(), [], b""
-    for i, (key, value) in enumerate(entries):
-        shared = 0
-        if i % interval:
-            while shared < min(len(key), len(previous)) and key[shared] == previous[shared]:
-                shared += 1
-        else:
-            restarts.append(len(body))
-        body += encode_varint(shared) + encode_varint(len(key) - shared) + encode_varint(len(value))
-        body += key[shared:] + value
-        previous = key
-    restarts = restarts or [0]
-    return bytes(body) + struct.pack(f"<{len(restarts) + 1}I", *restarts, len(restarts))
-
-
 @settings(max_examples=300, deadline=None)
 @given(st.integers(0, 2**32), st.integers(0, 2**16), st.sampled_from([None, b"", b"a/0", b"zzz"]))
 def test_one_block_decodes_as_python_reads_it(seed, flip, previous):
     rows, _ = _rows(seed)
-    block = _block(rows, random.Random(seed).choice([1, 2, 16]))
+    block = encode_block(rows, random.Random(seed).choice([1, 2, 16]))
     if flip % 5 == 0 and block:
         at = flip % len(block)
         block = block[:at] + bytes([flip >> 8 & 0xFF]) + block[at + 1:]

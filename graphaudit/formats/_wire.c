@@ -77,6 +77,28 @@ static int field(const uint8_t *buf, Py_ssize_t *cur, Py_ssize_t end, uint8_t ta
 
 enum { NAME = 0x0A, OP = 0x12, INPUT = 0x1A, DEVICE = 0x22, ATTR = 0x2A, LATER1 = 0x32, LATER2 = 0x3A };
 
+/* Whether the top-level fields from p on (after the node records: library, versions...) hold no
+ * node and are each well formed. */
+static int usual_tail(const uint8_t *buf, Py_ssize_t p, Py_ssize_t size) {
+    while (p < size) {
+        int64_t tag, v;
+        p = varint(buf, p, size, &tag);
+        if (p < 0 || tag == NAME || (tag >> 3) == 0) return 0;
+        switch (tag & 7) {
+        case 0: p = varint(buf, p, size, &v); break;
+        case 1: p = p + 8 <= size ? p + 8 : -1; break;
+        case 5: p = p + 4 <= size ? p + 4 : -1; break;
+        case 2:
+            p = varint(buf, p, size, &v);
+            p = p >= 0 && v >= 0 && v <= size - p ? p + v : -1;
+            break;
+        default: p = -1;  /* groups: left to protobuf */
+        }
+        if (p < 0) return 0;
+    }
+    return 1;
+}
+
 /* records(buf): (start, body, end) of every node record of a serialized GraphDef, as bytearrays of
  * int64, when the node records (field 1) come first and back to back and the other top-level
  * fields after them are well formed; else None. */
@@ -97,23 +119,7 @@ static PyObject *records(PyObject *self, PyObject *args) {
         if (field(buf, &p, size, NAME, &s, &l) != 1) { usual = 0; break; }
         if (push(&cols[0], start) < 0 || push(&cols[1], s) < 0 || push(&cols[2], s + l) < 0) goto done;
     }
-    /* The fields after the nodes (library, versions...): no node among them, and each well formed. */
-    while (usual && p < size) {
-        int64_t tag, v;
-        p = varint(buf, p, size, &tag);
-        if (p < 0 || tag == NAME || (tag >> 3) == 0) { usual = 0; break; }
-        switch (tag & 7) {
-        case 0: p = varint(buf, p, size, &v); break;
-        case 1: p = p + 8 <= size ? p + 8 : -1; break;
-        case 5: p = p + 4 <= size ? p + 4 : -1; break;
-        case 2:
-            p = varint(buf, p, size, &v);
-            p = p >= 0 && v >= 0 && v <= size - p ? p + v : -1;
-            break;
-        default: p = -1;  /* groups: left to protobuf */
-        }
-        if (p < 0) usual = 0;
-    }
+    if (usual) usual = usual_tail(buf, p, size);
     result = columns(cols, 3, usual);
 done:
     for (int k = 0; k < 3; k++) PyMem_Free(cols[k].v);
@@ -356,22 +362,7 @@ static PyObject *scan(PyObject *self, PyObject *args) {
         PUT(&o[S_BODY], int64_t, s);
         PUT(&o[S_END], int64_t, s + l);
     }
-    while (p < size) {
-        int64_t tag, v;
-        p = varint(buf, p, size, &tag);
-        if (p < 0 || tag == NAME || (tag >> 3) == 0) { usual = 0; goto done; }
-        switch (tag & 7) {
-        case 0: p = varint(buf, p, size, &v); break;
-        case 1: p = p + 8 <= size ? p + 8 : -1; break;
-        case 5: p = p + 4 <= size ? p + 4 : -1; break;
-        case 2:
-            p = varint(buf, p, size, &v);
-            p = p >= 0 && v >= 0 && v <= size - p ? p + v : -1;
-            break;
-        default: p = -1;
-        }
-        if (p < 0) { usual = 0; goto done; }
-    }
+    if (!usual_tail(buf, p, size)) { usual = 0; goto done; }
     n = o[S_BODY].len;
     const int64_t *body = (const int64_t *)o[S_BODY].p, *ends = (const int64_t *)o[S_END].p;
 

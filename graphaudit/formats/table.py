@@ -273,6 +273,24 @@ def encode_varint(value: int) -> bytes:
     return bytes(out)
 
 
+def encode_block(entries: Sequence[tuple[bytes, bytes]], interval: int) -> bytes:
+    """One block's bytes: entries sharing key prefixes within each run of ``interval``, the restart
+    points, their count."""
+    body, restarts, previous = bytearray(), [], b""
+    for i, (key, value) in enumerate(entries):
+        shared = 0
+        if i % interval:
+            while shared < min(len(key), len(previous)) and key[shared] == previous[shared]:
+                shared += 1
+        else:
+            restarts.append(len(body))
+        body += (encode_varint(shared) + encode_varint(len(key) - shared) + encode_varint(len(value))
+                 + key[shared:] + value)
+        previous = key
+    restarts = restarts or [0]  # an empty block still has one restart point
+    return bytes(body) + struct.pack(f"<{len(restarts) + 1}I", *restarts, len(restarts))
+
+
 def write_table(
     items: Sequence[tuple[bytes, bytes]],
     *,
@@ -297,19 +315,7 @@ def write_table(
     out = bytearray()
 
     def block(entries: Sequence[tuple[bytes, bytes]], interval: int = restart_interval) -> bytes:
-        body, restarts, previous = bytearray(), [], b""
-        for i, (key, value) in enumerate(entries):
-            shared = 0
-            if i % interval:
-                while shared < min(len(key), len(previous)) and key[shared] == previous[shared]:
-                    shared += 1
-            else:
-                restarts.append(len(body))
-            body += (encode_varint(shared) + encode_varint(len(key) - shared) + encode_varint(len(value))
-                     + key[shared:] + value)
-            previous = key
-        restarts = restarts or [0]  # an empty block still has one restart point
-        return bytes(body) + struct.pack(f"<{len(restarts) + 1}I", *restarts, len(restarts))
+        return encode_block(entries, interval)
 
     def write(raw: bytes) -> bytes:
         contents = (compress or snappy.compress_literals)(raw) if compression == SNAPPY_COMPRESSION else raw

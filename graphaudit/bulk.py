@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import gc
 from typing import Callable, Sequence, TypeVar
@@ -92,22 +93,30 @@ def starting(strings: Sequence[str], prefix: str) -> list[int]:
     return Joined(strings).starting(prefix)
 
 
-def gc_paused(fn: F) -> F:
-    """Run ``fn`` with the cyclic garbage collector off.
+@contextlib.contextmanager
+def collector_paused():
+    """The cyclic garbage collector off inside, and back on after if it was on.
 
-    The analyses build many small acyclic objects (rows, sets, tuples) at once: with millions of
-    live objects from the reader, each collection they trigger scans them all for nothing.
-    Reference counting still frees everything; the collector runs again as soon as ``fn`` returns.
+    Reading and the analyses build many small acyclic objects (rows, sets, tuples) at once: with
+    millions of live objects from the reader, each collection they trigger scans them all for
+    nothing. Reference counting still frees everything.
     """
+    if not gc.isenabled():
+        yield
+        return
+    gc.disable()
+    try:
+        yield
+    finally:
+        gc.enable()
+
+
+def gc_paused(fn: F) -> F:
+    """Run ``fn`` with the cyclic garbage collector off (see :func:`collector_paused`)."""
 
     @functools.wraps(fn)
     def paused(*args, **kwargs):
-        if not gc.isenabled():
+        with collector_paused():
             return fn(*args, **kwargs)
-        gc.disable()
-        try:
-            return fn(*args, **kwargs)
-        finally:
-            gc.enable()
 
     return paused  # type: ignore[return-value]

@@ -8,6 +8,7 @@ from typing import Callable, Iterable, Sequence
 from graphaudit.analysis import Analyses
 from graphaudit.artifact import Artifact, Format
 from graphaudit.budget import BudgetExceeded, run_with_budget
+from graphaudit.bulk import collector_paused
 from graphaudit.config import Settings
 from graphaudit.errors import ArtifactError, describe, strict
 from graphaudit.findings import (ArtifactResult, ArtifactStats, Finding, Report, Silenced, merge_silenced,
@@ -133,8 +134,11 @@ def _audit_candidate(candidate: Candidate, settings: Settings, view: ViewBuilder
     if candidate.warning is not None and candidate.error is None:
         return ArtifactResult(path=candidate.path, format=fmt, warning=candidate.warning)
     try:
-        artifact = read(candidate, max_file_size=settings.max_file_size)
-        return check_artifact(artifact, settings, view)
+        # Reading and checking one artifact leave nothing in a cycle worth collecting midway, and
+        # each collection would scan every live object (millions, at scale); it runs again after.
+        with collector_paused():
+            artifact = read(candidate, max_file_size=settings.max_file_size)
+            return check_artifact(artifact, settings, view)
     except ArtifactError as exc:
         return ArtifactResult(path=candidate.path, format=fmt, error=_relative_message(exc, candidate.path))
     except MemoryError:

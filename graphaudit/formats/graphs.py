@@ -2,10 +2,8 @@
 
 from __future__ import annotations
 
-import gc
 import os
 import warnings
-from contextlib import contextmanager
 from itertools import repeat
 from typing import Iterable, Mapping
 
@@ -23,6 +21,7 @@ from graphaudit.artifact import (
     Variable,
     new_variable,
 )
+from graphaudit.bulk import collector_paused
 from graphaudit.errors import ArtifactError, StrictModeWarning, strict
 from graphaudit.formats import protos
 from graphaudit.model.ops import OPTIMIZER_PREFIXES, is_write
@@ -221,23 +220,11 @@ def collect_variables(artifact: Artifact, graph: Graph, variable_defs: Iterable,
     first_writer = np.full(len(graph), -1, dtype=np.int64)
     initialized, first = np.unique(targets[initializing], return_index=True)  # writers come in node order
     first_writer[initialized] = writers[initializing][first]
-    with _collector_paused():
+    # A record per variable op (80,000 in a million-node graph, three containers each) would set the
+    # collector off hundreds of times, for half the reading time; none of them forms a cycle.
+    with collector_paused():
         _add_variables(artifact, graph, var_ids.tolist(), dtypes, shapes, first_writer[var_ids].tolist(),
                        defs_by_node, trainable_names, has_trainable_collection)
-
-
-@contextmanager
-def _collector_paused():
-    """No cyclic garbage collection inside: a record per variable op (80,000 in a million-node graph,
-    three containers each) would set it off hundreds of times, for half the reading time; none of
-    them forms a cycle."""
-    enabled = gc.isenabled()
-    gc.disable()
-    try:
-        yield
-    finally:
-        if enabled:
-            gc.enable()
 
 
 def _add_variables(artifact: Artifact, graph: Graph, var_ids: list[int], dtypes: list, shapes: list,

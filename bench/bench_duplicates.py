@@ -250,8 +250,11 @@ CODE = REPO
 
 
 def measure(script: str, path: Path, *extra: str) -> dict:
+    # Bytecode may be written (an installed package has it): with PYTHONDONTWRITEBYTECODE set, the
+    # modules a check imports lazily would be compiled inside every timed check (~16 ms at 10k).
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}
     proc = subprocess.run([sys.executable, "-c", script, str(path), *extra], capture_output=True, text=True,
-                          check=False, cwd=CODE, env={**os.environ, "PYTHONPATH": str(CODE)})
+                          check=False, cwd=CODE, env={**env, "PYTHONPATH": str(CODE)})
     if proc.returncode != 0:
         raise SystemExit(f"measurement failed:\n{proc.stderr[-3000:]}")
     return json.loads(proc.stdout.strip().splitlines()[-1])

@@ -63,6 +63,7 @@ def test_machine_formats_import_no_rich_no_hdf5(binary_graph, fmt):
     assert code in (0, 1), out
     loaded = _tops(modules) & {"rich", "pygments", "h5py", "tensorflow", "keras", "tf_keras"}
     assert loaded == set(), f"--format {fmt} on a binary GraphDef imported {sorted(loaded)}"
+    assert "numpy.ma" not in modules  # numpy 2 imports it for a bare np.unique: 10-20 ms of start-up
 
 
 def test_console_on_a_pipe_imports_no_syntax_highlighter(binary_graph):
@@ -77,6 +78,7 @@ def test_a_checkpoint_alone_imports_no_hdf5_and_no_tensorflow(checkpoint):
     assert code in (0, 1), out
     assert '"error": null' in out
     assert _tops(modules) & {"h5py", "tensorflow", "rich", "pygments"} == set()
+    assert "numpy.ma" not in modules
 
 
 def test_a_text_graph_still_parses(tmp_path):

@@ -200,6 +200,13 @@ def inspect_cmd(
 
 
 def _inspect_info(candidate, cap: int, verify_checksums: bool, fmt: str = "console") -> dict:
+    from graphaudit.bulk import collector_paused
+
+    with collector_paused():  # the analyses inspect runs, as check_artifact does for a check
+        return _inspect(candidate, cap, verify_checksums, fmt)
+
+
+def _inspect(candidate, cap: int, verify_checksums: bool, fmt: str) -> dict:
     from graphaudit.config import Settings
     from graphaudit.formats.readers import read
     from graphaudit.inspection import CONSOLE_VARIABLES, inspect_dict

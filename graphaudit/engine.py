@@ -8,7 +8,7 @@ from typing import Callable, Iterable, Sequence
 from graphaudit.analysis import Analyses
 from graphaudit.artifact import Artifact, Format
 from graphaudit.budget import BudgetExceeded, run_with_budget
-from graphaudit.bulk import collector_paused
+from graphaudit.bulk import gc_paused
 from graphaudit.config import Settings
 from graphaudit.errors import ArtifactError, describe, strict
 from graphaudit.findings import (ArtifactResult, ArtifactStats, Finding, Report, Silenced, merge_silenced,
@@ -31,6 +31,9 @@ def stats_of(artifact: Artifact) -> ArtifactStats:
 ViewBuilder = Callable[[Artifact, Analyses, Sequence[Finding]], object]
 
 
+# The analyses build many small acyclic objects at once; with millions of live objects from the
+# reader, each collection they set off would scan them all for nothing. It runs again after.
+@gc_paused
 def check_artifact(artifact: Artifact, settings: Settings, view: ViewBuilder | None = None) -> ArtifactResult:
     """Run the enabled rules on an Artifact that is already read."""
     unknown = unknown_outputs(artifact, settings.outputs) if artifact.graphs else []
@@ -129,16 +132,14 @@ def budget_message(exc: BudgetExceeded, timeout: float) -> str:
             f"(a healthy one reads well within --timeout {timeout:g})")
 
 
+@gc_paused  # read and check_artifact pause it too; this keeps it off between them
 def _audit_candidate(candidate: Candidate, settings: Settings, view: ViewBuilder | None = None) -> ArtifactResult:
     fmt = candidate.format.value if candidate.format else None
     if candidate.warning is not None and candidate.error is None:
         return ArtifactResult(path=candidate.path, format=fmt, warning=candidate.warning)
     try:
-        # Reading and checking one artifact leave nothing in a cycle worth collecting midway, and
-        # each collection would scan every live object (millions, at scale); it runs again after.
-        with collector_paused():
-            artifact = read(candidate, max_file_size=settings.max_file_size)
-            return check_artifact(artifact, settings, view)
+        artifact = read(candidate, max_file_size=settings.max_file_size)
+        return check_artifact(artifact, settings, view)
     except ArtifactError as exc:
         return ArtifactResult(path=candidate.path, format=fmt, error=_relative_message(exc, candidate.path))
     except MemoryError:

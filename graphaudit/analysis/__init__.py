@@ -14,7 +14,7 @@ from graphaudit.analysis import slots as _slots
 from graphaudit.analysis import updates as _updates
 from graphaudit.analysis import verdicts as _verdicts
 from graphaudit.analysis import weight_stats as _weight_stats
-from graphaudit.analysis.provenance import PretrainedGroup, Provenance, ReferenceWeights, matches_any, open_reference
+from graphaudit.analysis.provenance import PretrainedGroup, Provenance, ReferenceWeights, open_reference
 from graphaudit.analysis.provenance import provenance as _provenance
 from graphaudit.analysis.reachability import Reach, infer_roots, reach, user_roots
 from graphaudit.analysis.copies import DeadCopy, dead_copies, duplicate_sinks, input_only_sinks
@@ -259,6 +259,3 @@ class Analyses:
         """Optimizer slots saved for each variable (analysis/slots.py)."""
         return _slots.optimizer_slots(self.artifact, self.variable_columns)
 
-    def is_finetuned(self, variable: str) -> bool:
-        """True when a `finetune` declaration covers ``variable`` (intentional training)."""
-        return matches_any(variable, self.settings.finetune)

@@ -16,7 +16,7 @@ import numpy as np
 from graphaudit.analysis.columns import VariableColumns, columns_of
 from graphaudit.analysis.roles import model_variables
 from graphaudit.artifact import Artifact, UpdateKind
-from graphaudit.bulk import Joined, gc_paused
+from graphaudit.bulk import Joined
 from graphaudit.config import Settings
 from graphaudit.errors import ArtifactError
 from graphaudit.names import common_scope
@@ -201,7 +201,6 @@ def pretrained_groups(artifact: Artifact, settings: Settings,
     return list(provenance(artifact, settings, reference, roles).groups)
 
 
-@gc_paused
 def provenance(artifact: Artifact, settings: Settings, reference: "ReferenceWeights | None" = None,
                roles: Mapping[str, Any] | None = None, updates: Any = None,
                columns: VariableColumns | None = None) -> Provenance:

@@ -31,9 +31,9 @@ from itertools import compress
 from operator import itemgetter, methodcaller
 from typing import TYPE_CHECKING, Mapping
 
-from graphaudit.artifact import VARIABLE_OPS, Artifact, UpdateKind, graph_key
+from graphaudit.artifact import Artifact, UpdateKind, graph_key
 from graphaudit.analysis.columns import VariableColumns, columns_of
-from graphaudit.bulk import Joined, gc_paused
+from graphaudit.bulk import Joined
 from graphaudit.model.ops import BATCH_NORM_OPS, OPTIMIZER_PREFIXES
 from graphaudit.records import dataclass
 
@@ -106,7 +106,6 @@ def _role(role: Role, why: str) -> VariableRole:
     return got
 
 
-@gc_paused
 def variable_roles(artifact: Artifact, updates: "UpdateFacts",
                    columns: VariableColumns | None = None) -> dict[str, VariableRole]:
     """The role of every variable of ``artifact``, with the evidence that decided it.
@@ -289,14 +288,3 @@ def model_variables(roles: Mapping[str, VariableRole]) -> frozenset[str]:
     if all(model.values()):
         return frozenset(roles)
     return frozenset(compress(roles, map(model.__getitem__, ids)))
-
-
-def variable_nodes(artifact: Artifact) -> dict[tuple[str, str], str]:
-    """(graph, node) -> variable name, for the variable ops that stand for a variable."""
-    out = {}
-    for name, var in artifact.variables.items():
-        if var.graph and var.node:
-            graph = artifact.graphs.get(var.graph)
-            if graph is not None and var.node in graph.index and graph.ops[graph.index[var.node]] in VARIABLE_OPS:
-                out[(var.graph, var.node)] = name
-    return out

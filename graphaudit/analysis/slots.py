@@ -21,7 +21,7 @@ from typing import Sequence
 
 from graphaudit.analysis.columns import VariableColumns, columns_of
 from graphaudit.artifact import Artifact, Format, Variable
-from graphaudit.bulk import Joined, gc_paused
+from graphaudit.bulk import Joined
 from graphaudit.model.keras import NEVER_TRAINED
 from graphaudit.records import dataclass
 
@@ -78,7 +78,6 @@ def beside_artifact(artifact: Artifact, path: str) -> str:
     return path if rel == os.pardir or rel.startswith(os.pardir + os.sep) else rel
 
 
-@gc_paused
 def optimizer_slots(artifact: Artifact, columns: VariableColumns | None = None) -> SlotEvidence:
     """The optimizer state ``artifact`` holds; ``columns`` are its variables' columns when shared."""
     out = SlotEvidence()

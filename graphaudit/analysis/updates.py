@@ -26,7 +26,6 @@ from graphaudit.artifact import (
     graph_key,
 )
 from graphaudit.model.ops import classify_updates, is_write
-from graphaudit.bulk import gc_paused
 from graphaudit.records import dataclass
 
 # Control-flow ops whose first input is not passed to the branch functions.
@@ -93,7 +92,6 @@ class UpdateFacts:
         return "no train op is declared; every optimizer update in the artifact counts"
 
 
-@gc_paused
 def analyse_updates(artifact: Artifact) -> UpdateFacts:
     facts = UpdateFacts()
     handles = _resolve_handles(artifact)
@@ -240,11 +238,3 @@ def batch_norm_variables(graph: Graph, i: int, marks: dict[int, frozenset[str]])
         src = graph.source(j, through=_HANDLE_PASS | {"ReadVariableOp"})
         out.update(marks.get(src, ()))
     return out
-
-
-def via_switch(graph: Graph, i: int) -> bool:
-    """True when a node's inputs come through a `Switch`: it runs in one branch of a TF1 cond."""
-    for j in graph.inputs[i][:1]:
-        if graph.ops[graph.source(j, through=_HANDLE_PASS)] in ("Switch", "RefSwitch"):
-            return True
-    return False

@@ -17,11 +17,8 @@ from graphaudit.artifact import (
     Root,
     RootKind,
     Signature,
-    UpdateKind,
-    Variable,
     new_variable,
 )
-from graphaudit.bulk import collector_paused
 from graphaudit.errors import ArtifactError, StrictModeWarning, strict
 from graphaudit.formats import protos
 from graphaudit.model.ops import OPTIMIZER_PREFIXES, is_write
@@ -220,11 +217,8 @@ def collect_variables(artifact: Artifact, graph: Graph, variable_defs: Iterable,
     first_writer = np.full(len(graph), -1, dtype=np.int64)
     initialized, first = np.unique(targets[initializing], return_index=True)  # writers come in node order
     first_writer[initialized] = writers[initializing][first]
-    # A record per variable op (80,000 in a million-node graph, three containers each) would set the
-    # collector off hundreds of times, for half the reading time; none of them forms a cycle.
-    with collector_paused():
-        _add_variables(artifact, graph, var_ids.tolist(), dtypes, shapes, first_writer[var_ids].tolist(),
-                       defs_by_node, trainable_names, has_trainable_collection)
+    _add_variables(artifact, graph, var_ids.tolist(), dtypes, shapes, first_writer[var_ids].tolist(),
+                   defs_by_node, trainable_names, has_trainable_collection)
 
 
 def _add_variables(artifact: Artifact, graph: Graph, var_ids: list[int], dtypes: list, shapes: list,

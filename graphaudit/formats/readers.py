@@ -19,6 +19,9 @@ from graphaudit.formats.sniff import SAVED_MODEL_FILES, looks_text, Candidate, e
 OBJECT_GRAPH_KEY = "_CHECKPOINTABLE_OBJECT_GRAPH"
 
 
+# Readers make a record per variable or key (millions in a large index), none in a cycle: with the
+# cyclic collector on, each batch of them would set off a scan of everything already read.
+@gc_paused
 def read(candidate: Candidate, *, max_file_size: int) -> Artifact:
     """Read one discovered artifact. Raises ArtifactError with a one-line reason."""
     path = Path(candidate.path)
@@ -510,7 +513,6 @@ def read_checkpoint_v1(path: Path, max_file_size: int) -> Artifact:
     return _checkpoint_artifact(path, CheckpointV1.open(path), Format.CHECKPOINT_V1)
 
 
-@gc_paused  # a record per key (millions in a large index), three containers each, none in a cycle
 def _checkpoint_artifact(path: Path, ckpt, fmt: Format) -> Artifact:
     art = Artifact(path=str(path), format=fmt, checkpoint=ckpt)
     tog = ckpt.object_graph()

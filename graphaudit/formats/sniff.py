@@ -898,14 +898,6 @@ def discover(paths: Iterable[str | os.PathLike[str]], *, max_file_size: int = 0,
     return out
 
 
-def human_size(n: float) -> str:
-    for unit in ("bytes", "KB", "MB", "GB", "TB"):
-        if n < 1024 or unit == "TB":
-            return f"{int(n)} {unit}" if unit == "bytes" else f"{n:.1f} {unit}"
-        n /= 1024
-    return f"{n} bytes"
-
-
 def ensure_inside(path: Path, top: Path, what: str) -> None:
     """Refuse a member file (e.g. ``variables/``) that a symlink takes outside the artifact."""
     if path.is_symlink() or any(p.is_symlink() for p in path.parents if _inside(str(p), str(top))):

@@ -496,14 +496,19 @@ class Variable:
 
     @property
     def size(self) -> int:
-        if not self.shape:
-            return 1 if self.shape == () else 0
-        n = 1
-        for d in self.shape:
-            if d < 0:
-                return 0
-            n *= d
-        return n
+        return shape_size(self.shape)
+
+
+def shape_size(shape: tuple[int, ...] | None) -> int:
+    """The elements a tensor of ``shape`` holds: 0 when its shape or a dimension is unknown."""
+    if not shape:
+        return 1 if shape == () else 0
+    n = 1
+    for d in shape:
+        if d < 0:
+            return 0
+        n *= d
+    return n
 
 
 _VARIABLE_DEFAULTS: dict[str, Any] | None = None
@@ -529,6 +534,92 @@ def new_variable(name: str, dtype: str, shape: tuple[int, ...] | None, graph: st
     fields["initializer_params"] = {}
     fields["slots"] = []
     return var
+
+
+class VariableTable(Mapping[str, Variable]):
+    """The variables of a bare checkpoint, one per key, held as the index's columns.
+
+    A checkpoint without an object graph names one variable per tensor: ``name`` and
+    ``checkpoint_key`` are the key, ``restored`` is True and nothing else is known. Its index can
+    hold millions of keys, so the variables stay as three parallel lists (``names`` sorted,
+    ``dtypes``, ``shapes``) and a :class:`Variable` is made only when one is looked up (and kept,
+    so that a change to it stays). Iterating names costs no object; ``values()`` and ``items()``
+    make every variable, so the analyses that look at all of them read the columns instead
+    (analysis/columns.py).
+    """
+
+    __slots__ = ("names", "dtypes", "shapes", "_made")
+
+    def __init__(self, names: list[str], dtypes: list[str], shapes: list[tuple[int, ...]]) -> None:
+        self.names = names
+        self.dtypes = dtypes
+        self.shapes = shapes
+        self._made: dict[str, Variable] = {}
+
+    def position(self, name: object) -> int | None:
+        """The row of ``name``, or None."""
+        from bisect import bisect_left
+
+        if not isinstance(name, str):
+            return None
+        at = bisect_left(self.names, name)
+        return at if at < len(self.names) and self.names[at] == name else None
+
+    def at(self, row: int) -> Variable:
+        """The variable of row ``row``."""
+        name = self.names[row]
+        var = self._made.get(name)
+        if var is None:
+            var = new_variable(name, self.dtypes[row], self.shapes[row], None)
+            var.node = None
+            var.checkpoint_key, var.restored = name, True
+            self._made[name] = var
+        return var
+
+    def __getitem__(self, name: str) -> Variable:
+        var = self._made.get(name)
+        if var is not None:
+            return var
+        row = self.position(name)
+        if row is None:
+            raise KeyError(name)
+        return self.at(row)
+
+    def __contains__(self, name: object) -> bool:
+        return name in self._made or self.position(name) is not None
+
+    def __iter__(self):
+        return iter(self.names)
+
+    def __len__(self) -> int:
+        return len(self.names)
+
+    def __eq__(self, other: object) -> bool:
+        if isinstance(other, Mapping):
+            return len(self) == len(other) and all(name in other and other[name] == self[name] for name in self)
+        return NotImplemented
+
+    __hash__ = None  # type: ignore[assignment]  # a mapping, as dict
+
+    def __repr__(self) -> str:
+        return f"<VariableTable of {len(self.names):,} variables>"
+
+
+def variable_params(variables: Mapping[str, Variable]) -> int:
+    """The elements all ``variables`` hold (:attr:`Variable.size` summed)."""
+    if not isinstance(variables, VariableTable) or variables._made:
+        return sum(v.size for v in variables.values())
+    from collections import Counter
+
+    # Shapes repeat (the index reader shares equal ones): each distinct one is sized once.
+    return sum(shape_size(shape) * n for shape, n in Counter(variables.shapes).items())
+
+
+def made_variables(variables: Mapping[str, Variable]):
+    """``(name, variable)`` of the variables that can hold more than a name, dtype, shape and
+    checkpoint key: all of a dict's; of a :class:`VariableTable`, only those made so far (the
+    others have no initializer, slots, graph, node, layer or trainable flag)."""
+    return variables._made.items() if isinstance(variables, VariableTable) else variables.items()
 
 
 _FUNCTION_KEY = "function:"
@@ -650,6 +741,7 @@ class Artifact:
     format: Format
     graphs: dict[str, Graph] = field(default_factory=dict)
     functions: dict[str, Graph] = field(default_factory=dict)
+    # name -> Variable; a bare checkpoint's is a read-only VariableTable (its index's columns).
     variables: dict[str, Variable] = field(default_factory=dict)
     roots: list[Root] = field(default_factory=list)
     meta_graphs: list[MetaGraphInfo] = field(default_factory=list)

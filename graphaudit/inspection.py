@@ -5,10 +5,11 @@ from __future__ import annotations
 import heapq
 from collections import Counter
 from operator import attrgetter
+from typing import Iterable
 
 from graphaudit.analysis import Analyses
-from graphaudit.analysis.coverage import ValueSource
-from graphaudit.artifact import Artifact
+from graphaudit.analysis.coverage import ValueSource, source_counts
+from graphaudit.artifact import Artifact, Variable, VariableTable, variable_params
 from graphaudit.config import Settings
 from graphaudit.engine import artifact_notes
 
@@ -27,10 +28,10 @@ def inspect_dict(art: Artifact, *, top_ops: int = 15, settings=None, listed: int
     for f in art.functions.values():
         fn_ops.update(op for op, d in zip(f.ops, f.defs) if d is not None)
     facts = Analyses(art, settings or Settings())
-    params = sum(v.size for v in art.variables.values())
+    params = variable_params(art.variables)
     cov = facts.coverage
     roles = facts.roles
-    by_source = Counter(c.source.value for c in cov.values())
+    by_source = source_counts(cov)
     ckpt = art.checkpoint
     variables = [
         {"name": v.name, "dtype": v.dtype, "shape": list(v.shape) if v.shape is not None else None,
@@ -38,8 +39,7 @@ def inspect_dict(art: Artifact, *, top_ops: int = 15, settings=None, listed: int
          "checkpoint_key": v.checkpoint_key, "value": cov[v.name].source.value,
          "role": roles[v.name].role.value, "role_evidence": roles[v.name].evidence,
          "slots": list(v.slots)}
-        for v in (sorted(art.variables.values(), key=_by_name) if listed is None
-                  else heapq.nsmallest(listed, art.variables.values(), key=_by_name))
+        for v in _listed(art.variables, listed)
     ]
     return {
         "path": art.path,
@@ -73,6 +73,15 @@ def inspect_dict(art: Artifact, *, top_ops: int = 15, settings=None, listed: int
 
 
 _by_name = attrgetter("name")
+
+
+def _listed(variables, listed: int | None) -> Iterable[Variable]:
+    """The variables by name, or the first ``listed`` of them."""
+    if isinstance(variables, VariableTable):  # sorted by name already
+        return map(variables.at, range(len(variables) if listed is None else min(listed, len(variables))))
+    if listed is None:
+        return sorted(variables.values(), key=_by_name)
+    return heapq.nsmallest(listed, variables.values(), key=_by_name)
 
 
 def _provenance(facts: Analyses) -> dict:

@@ -19,7 +19,7 @@ from graphaudit.analysis.provenance import provenance as _provenance
 from graphaudit.analysis.reachability import Reach, infer_roots, reach, user_roots
 from graphaudit.analysis.copies import DeadCopy, dead_copies, duplicate_sinks, input_only_sinks
 from graphaudit.analysis.structure import FunctionHashes, GraphStructure, graph_structure
-from graphaudit.artifact import VARIABLE_OPS, Artifact, Root, RootKind
+from graphaudit.artifact import VARIABLE_OPS, Artifact, Root, RootKind, VariableTable, made_variables
 from graphaudit.config import Settings
 
 
@@ -191,7 +191,9 @@ class Analyses:
                 for i in graph.by_op.get(op, ()):
                     if r.reached(gname, i):
                         out.add(graph.names[i])
-        for name, var in art.variables.items():
+        if isinstance(art.variables, VariableTable):  # a bare checkpoint's: no variable has a node
+            out.update(n for n in art.variables.names if n not in art.variables._made)
+        for name, var in made_variables(art.variables):
             if var.node is None:
                 out.add(name)
         return out

@@ -3,8 +3,19 @@
 from __future__ import annotations
 
 import enum
+from collections import Counter
+from typing import Callable, Iterable, Iterator, Mapping
 
-from graphaudit.artifact import ASSIGN_OPS, RESTORE_OPS, VARIABLE_OPS, Artifact, RootKind, ValueOrigin, Variable
+from graphaudit.artifact import (
+    ASSIGN_OPS,
+    RESTORE_OPS,
+    VARIABLE_OPS,
+    Artifact,
+    RootKind,
+    ValueOrigin,
+    Variable,
+    VariableTable,
+)
 from graphaudit.records import dataclass
 
 
@@ -29,13 +40,58 @@ class Coverage:
     checkpoint_key: str | None
 
 
-def coverage(artifact: Artifact) -> dict[str, Coverage]:
+def coverage(artifact: Artifact) -> Mapping[str, Coverage]:
     """Decide, for every variable, how it gets its value when this artifact is loaded."""
-    keys = set(artifact.checkpoint.keys()) if artifact.checkpoint is not None else set()
     init_written = _written_by_init_ops(artifact)
     live = artifact.live_initialized
+    variables = artifact.variables
+    plain = (live is None and artifact.value_sources == (ValueOrigin.CHECKPOINT,) and not init_written
+             and artifact.stored_values is None)
+    if isinstance(variables, VariableTable) and plain:
+        # A bare checkpoint's variables are its keys, each restored from itself: only the ones
+        # made (and so perhaps changed) since are decided one by one.
+        return _Restored(variables, _decide(artifact, variables._made.items(), init_written,
+                                            variables.__contains__))
+    keys = artifact.checkpoint if artifact.checkpoint is not None else ()
+    return _decide(artifact, variables.items(), init_written, keys.__contains__)
+
+
+def source_counts(cov: Mapping[str, Coverage]) -> Counter[str]:
+    """How many variables get their value each way, by :class:`ValueSource` value."""
+    if isinstance(cov, _Restored):
+        counts = Counter(c.source.value for c in cov.decided.values())
+        counts[ValueSource.RESTORED.value] += len(cov.table.names) - len(cov.decided)
+        return counts
+    return Counter(c.source.value for c in cov.values())
+
+
+class _Restored(Mapping[str, Coverage]):
+    """The coverage of a :class:`VariableTable`: ``decided`` for the variables made, and restored
+    from its own key for every other (a Coverage made when one is looked up)."""
+
+    def __init__(self, table: VariableTable, decided: dict[str, Coverage]) -> None:
+        self.table, self.decided = table, decided
+
+    def __getitem__(self, name: str) -> Coverage:
+        got = self.decided.get(name)
+        if got is not None:
+            return got
+        if self.table.position(name) is None:
+            raise KeyError(name)
+        return Coverage(name, ValueSource.RESTORED, name)
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self.table.names)
+
+    def __len__(self) -> int:
+        return len(self.table.names)
+
+
+def _decide(artifact: Artifact, items: Iterable[tuple[str, Variable]], init_written: set[str],
+            in_checkpoint: Callable[[str], bool]) -> dict[str, Coverage]:
+    live = artifact.live_initialized
     out: dict[str, Coverage] = {}
-    for name, var in artifact.variables.items():
+    for name, var in items:
         key = var.checkpoint_key
         if live is not None:
             src = ValueSource.LIVE if name in live else ValueSource.NONE
@@ -45,7 +101,7 @@ def coverage(artifact: Artifact) -> dict[str, Coverage]:
             src = ValueSource.INIT_OP
         elif artifact.stored_values is not None and name in artifact.stored_values:
             src = ValueSource.RESTORED  # the file holds the value itself (Keras HDF5 weights)
-        elif key is not None and key in keys and var.restored is not False:
+        elif key is not None and in_checkpoint(key) and var.restored is not False:
             src = ValueSource.RESTORED
         elif key is not None and var.restored:
             src = ValueSource.MISSING_KEY

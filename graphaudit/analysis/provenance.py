@@ -8,14 +8,13 @@ import functools
 import os
 import re
 from dataclasses import field
-from operator import attrgetter
 from typing import Any, Iterable, Iterator, Mapping, Sequence
 
 import numpy as np
 
 from graphaudit.analysis.columns import VariableColumns, columns_of
 from graphaudit.analysis.roles import model_variables
-from graphaudit.artifact import Artifact, UpdateKind
+from graphaudit.artifact import Artifact, UpdateKind, made_variables
 from graphaudit.bulk import Joined
 from graphaudit.config import Settings
 from graphaudit.errors import ArtifactError
@@ -219,7 +218,7 @@ def provenance(artifact: Artifact, settings: Settings, reference: "ReferenceWeig
     else:  # a variable without a role counts as the model's
         model = {n for n in variables if n not in roles or roles[n].is_model}
     if len(model) == len(variables):  # every variable: no need to ask
-        shapes = dict(zip(variables, map(attrgetter("shape"), variables.values())))
+        shapes = dict(zip(variables, columns_of(variables, columns).shapes))
         if None in shapes.values():
             shapes = {n: shape for n, shape in shapes.items() if shape is not None}
     else:
@@ -310,9 +309,8 @@ def _weight_loads(artifact: Artifact, roles: Mapping[str, Any] | None, rejected:
         rejected.append(Rejection(names, f"{len(loaded)} variable(s) assigned from placeholders, but no set of "
                                          "weights with a kernel: not a model's `load_weights`"))
         loaded = set()
-    from_ckpt = {n for n, v in artifact.variables.items()
-                 if v.initializer and "checkpoint_initializer" in v.initializer} \
-        if any(map(attrgetter("initializer"), artifact.variables.values())) else set()
+    from_ckpt = {n for n, v in made_variables(artifact.variables)
+                 if v.initializer and "checkpoint_initializer" in v.initializer}
     out = []
     if loaded:
         out.append(_Draft(variables=loaded, label="loaded weights",
@@ -639,7 +637,7 @@ def _metadata(artifact: Artifact, rejected: list[Rejection]) -> list[_Draft]:
     if layers:
         where = "the `.keras` `config.json`" if artifact.format.value == "keras_v3" else "the `.h5` `model_config`"
         by_path: dict[str, set[str]] = {}
-        for name, var in artifact.variables.items():
+        for name, var in made_variables(artifact.variables):
             if var.keras_layer:
                 by_path.setdefault(var.keras_layer, set()).add(name)
         for layer in layers:

@@ -129,10 +129,10 @@ def variable_roles(artifact: Artifact, updates: "UpdateFacts",
                 settle(name, Role.METRIC, f"collection `{key}`")
     columns = columns_of(variables, columns)
     names, values = columns.names, columns.values
-    slot_keys = {k for v in values if v.slots for k in v.slots}
+    slot_keys = {k for v in columns.linked for k in v.slots}
     if slot_keys:
-        for name, var in variables.items():
-            if var.checkpoint_key and var.checkpoint_key in slot_keys:
+        for name, key in zip(names, columns.keys):
+            if key and key in slot_keys:
                 settle(name, Role.OPTIMIZER_SLOT, "the checkpoint lists it as another variable's slot")
     for k in columns.joined_keys.starting("optimizer/_variables/"):
         # A Keras 3 optimizer's own state in a TF checkpoint: `iterations`, then the slots.
@@ -215,7 +215,7 @@ def variable_roles(artifact: Artifact, updates: "UpdateFacts",
     kinds = set(dtypes)
     if not kinds.isdisjoint(_INT_TYPES):
         for k, dtype in enumerate(dtypes):
-            if dtype in _INT_TYPES and values[k].shape == ():
+            if dtype in _INT_TYPES and columns.shapes[k] == ():
                 roles[k] = _role(Role.STEP, f"an integer scalar ({dtype})")
     trainable = columns.trainable
     if any(trainable):

@@ -16,7 +16,7 @@ from __future__ import annotations
 import os
 import re
 from dataclasses import field
-from operator import itemgetter, methodcaller
+from operator import itemgetter, methodcaller, not_
 from typing import Sequence
 
 from graphaudit.analysis.columns import VariableColumns, columns_of
@@ -85,16 +85,16 @@ def optimizer_slots(artifact: Artifact, columns: VariableColumns | None = None) 
         out.where = f"checkpoint `{beside_artifact(artifact, artifact.checkpoint.prefix)}`"
     variables = artifact.variables
     # Links the readers already made (TF2 legacy optimizers, through the object graph).
-    for var in variables.values():
+    columns = columns_of(variables, columns)
+    for var in columns.linked:
         for key in var.slots:
             out.add(Slot(var.name, _slot_name_of_key(key), key, "TrackableObjectGraph slot link"))
             out.optimizer_weights += 1
     linked_keys = {s.key for slots in out.by_variable.values() for s in slots}
     flat: dict[str, str] | None = None  # `Conv1_kernel` -> `Conv1/kernel`, for Keras 3 slot names, made when asked
     ends = None
-    columns = columns_of(variables, columns)
     names, values = columns.names, columns.values
-    linked = [k for k, v in enumerate(values) if v.checkpoint_key in linked_keys] if linked_keys else []
+    linked = [k for k, key in enumerate(columns.keys) if key in linked_keys] if linked_keys else []
     for k in linked:
         out.slot_variables.add(names[k])
     candidates = optimizer_variables(names, values, set(linked), columns)
@@ -104,25 +104,26 @@ def optimizer_slots(artifact: Artifact, columns: VariableColumns | None = None) 
         # Only these can have an owner: by name, or by a Keras 3 slot name.
         keras3 = set(columns.joined_keys.starting(KERAS3_STATE_KEY)).intersection(candidates)
         candidates = sorted(set(_may_own([names[k] for k in candidates], candidates, ends)) | keras3)
+    keys, shapes = columns.keys, columns.shapes
     for k in candidates:
-        name, var = names[k], values[k]
-        owner, slot = _owner_by_name(name, var.shape, variables, ends)
+        name, key, shape = names[k], keys[k], shapes[k]
+        owner, slot = _owner_by_name(name, shape, variables, ends)
         how = ""
-        if owner is None and (var.checkpoint_key or "").startswith(KERAS3_STATE_KEY):
+        if owner is None and key.startswith(KERAS3_STATE_KEY):
             if flat is None:
                 flat = {}
                 for other in names:
                     if "/" in other:
                         key = other.replace("/", "_")
                         flat[key] = "" if key in flat else other  # ambiguous ones left out
-            owner, slot = _owner_by_flat_name(name, var.shape, variables, flat)
+            owner, slot = _owner_by_flat_name(name, shape, variables, flat)
             how = f"Keras 3 slot name `<optimizer>/<variable>_{slot}`"
         if owner is None:
             continue
         out.slot_variables.add(name)
         how = how or ("TF1 slot variable `<var>/" + slot + "`" if name.endswith("/" + slot) else
                       f"slot variable name `{name.split('/', 1)[0]}/{slot}/<var>`")
-        out.add(Slot(owner, slot, var.checkpoint_key or name, how))
+        out.add(Slot(owner, slot, key or name, how))
     keras = artifact.keras
     weights = keras.optimizer_weights if keras is not None else ()
     if weights:
@@ -147,7 +148,10 @@ def optimizer_variables(names: list[str], values: list[Variable], skip: set[int]
     # The name tests, for the variables no key decides and that are not trainable.
     import numpy as np
 
-    open_ = np.array([not v.trainable for v in values], dtype=bool)
+    if columns is not None:
+        open_ = np.fromiter(map(not_, columns.trainable), dtype=bool, count=len(values))
+    else:
+        open_ = np.array([not v.trainable for v in values], dtype=bool)
     if by_key or trained:
         open_[list(by_key | trained)] = False
     rest = [k for k in np.flatnonzero(open_).tolist() if "/" in names[k]]

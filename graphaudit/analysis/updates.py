@@ -24,6 +24,7 @@ from graphaudit.artifact import (
     UpdateKind,
     function_of,
     graph_key,
+    made_variables,
 )
 from graphaudit.model.ops import classify_updates, is_write
 from graphaudit.records import dataclass
@@ -96,7 +97,7 @@ def analyse_updates(artifact: Artifact) -> UpdateFacts:
     facts = UpdateFacts()
     handles = _resolve_handles(artifact)
     facts.handles = handles
-    initializers = {v.initializer for v in artifact.variables.values() if v.initializer}
+    initializers = {v.initializer for _, v in made_variables(artifact.variables) if v.initializer}
     rows = facts.rows
     for key, graph in _all_graphs(artifact):
         marks = handles.get(key, {})

@@ -97,6 +97,11 @@ class EntryTable:
         """``(name, dtype, shape)`` of every tensor, by name."""
         return ((name, self._entries[name].dtype, self._entries[name].shape) for name in self.keys())
 
+    def columns(self) -> tuple[list[str], list[str], list[tuple[int, ...]]]:
+        """Every tensor's name (sorted), dtype and shape, as three parallel lists; read them only."""
+        names = self.keys()
+        return names, [self._entries[n].dtype for n in names], [tuple(self._entries[n].shape) for n in names]
+
 
 class Checkpoint(EntryTable):
     """A tensor bundle: ``PREFIX.index`` plus ``PREFIX.data-NNNNN-of-NNNNN`` shard files.
@@ -137,6 +142,10 @@ class Checkpoint(EntryTable):
     def described(self) -> Iterator[tuple[str, str, tuple[int, ...]]]:
         """``(name, dtype, shape)`` of every tensor, by name, without making an Entry for each."""
         return zip(self._columns.names, self._columns.dtypes, self._columns.shapes)
+
+    def columns(self) -> tuple[list[str], list[str], list[tuple[int, ...]]]:
+        """Every tensor's name (sorted), dtype and shape: the index's own lists, so read them only."""
+        return self._columns.names, self._columns.dtypes, self._columns.shapes
 
     # -- opening -----------------------------------------------------------------------------
 

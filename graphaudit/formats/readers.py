@@ -8,7 +8,7 @@ from typing import Callable, Mapping
 from google.protobuf import message as pb_message
 from google.protobuf import text_format
 
-from graphaudit.artifact import Artifact, Format, KerasObject, ValueOrigin, ValuesMissing, Variable
+from graphaudit.artifact import Artifact, Format, KerasObject, ValueOrigin, ValuesMissing, Variable, VariableTable
 from graphaudit.bulk import gc_paused
 from graphaudit.errors import ArtifactError
 from graphaudit.formats import protos, textproto
@@ -544,12 +544,9 @@ def _checkpoint_artifact(path: Path, ckpt, fmt: Format) -> Artifact:
                         if var.checkpoint_key == owner_key:
                             var.slots.append(slot_key)
     else:
-        # One variable per key: read from the index's columns, no entry made for each.
-        variables = art.variables
-        for key, dtype, shape in ckpt.described():
-            if key != OBJECT_GRAPH_KEY:
-                variables[key] = Variable(name=key, dtype=dtype, shape=tuple(shape), checkpoint_key=key,
-                                          restored=True)
+        # One variable per key (no object graph, so no OBJECT_GRAPH_KEY), kept as the index's
+        # columns: a Variable is made only for the ones looked up.
+        art.variables = VariableTable(*ckpt.columns())  # type: ignore[assignment]  (a read-only mapping)
     art.value_sources = (ValueOrigin.CHECKPOINT,)
     return art
 

@@ -607,12 +607,17 @@ class VariableTable(Mapping[str, Variable]):
 
 def variable_params(variables: Mapping[str, Variable]) -> int:
     """The elements all ``variables`` hold (:attr:`Variable.size` summed)."""
-    if not isinstance(variables, VariableTable) or variables._made:
+    if not isinstance(variables, VariableTable):
         return sum(v.size for v in variables.values())
     from collections import Counter
 
-    # Shapes repeat (the index reader shares equal ones): each distinct one is sized once.
-    return sum(shape_size(shape) * n for shape, n in Counter(variables.shapes).items())
+    # Shapes repeat (the index reader shares equal ones): each distinct one is sized once; a
+    # variable made since counts at its own shape.
+    shapes = variables.shapes
+    total = sum(shape_size(shape) * n for shape, n in Counter(shapes).items())
+    for name, var in variables._made.items():
+        total += var.size - shape_size(shapes[variables.position(name)])  # type: ignore[index]
+    return total
 
 
 def made_variables(variables: Mapping[str, Variable]):

@@ -146,7 +146,7 @@ def inspect_cmd(
     from graphaudit.errors import strict
     from graphaudit.formats.sniff import discover
     from graphaudit.inspection import render_console
-    from graphaudit.reporters.escaping import escape, escape_tree
+    from graphaudit.reporters.escaping import escape, escape_tree, escaped_json
 
     try:
         _check_format(format, ("console", "json", "html"))
@@ -177,7 +177,10 @@ def inspect_cmd(
     except GraphauditError as exc:
         _fail(escape(str(exc)))
     view = info.pop("_view", None)
-    info = escape_tree(info, multiline=frozenset({"code"}))
+    if format == "json":  # escaped as it is written: millions of values for a large checkpoint
+        text = escaped_json(info, multiline=frozenset({"code"}))
+    else:
+        info = escape_tree(info, multiline=frozenset({"code"}))
     if format == "console" and output_file is None:
         render_console(info, _console())
         return
@@ -188,7 +191,7 @@ def inspect_cmd(
 
                 stream.write(inspect_page(info, view))
             elif format == "json":
-                json.dump(info, stream, indent=2)
+                stream.write(text)
                 stream.write("\n")
             else:
                 from rich.console import Console

@@ -85,3 +85,82 @@ def script_json(value: Any) -> str:
 
     text = json.dumps(escape_tree(value), ensure_ascii=False, separators=(",", ":"), sort_keys=True)
     return text.replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026")
+
+
+def escaped_json(value: Any, *, multiline: frozenset[str] = frozenset()) -> str:
+    """``json.dumps(escape_tree(value, multiline=multiline), indent=2)``, in one pass and without
+    the pure-Python encoder that ``indent`` selects (an inspect of a checkpoint of 700k keys writes
+    10 million values): strings go through the C ``encode_basestring_ascii``, each distinct one
+    once. A value JSON writes some other way (a non-string key, an object JSON cannot write) is
+    left to ``json`` itself, so the text is always what ``json.dumps`` writes."""
+    import json
+    from json.encoder import encode_basestring_ascii
+
+    memo: dict[str, str] = {}
+    lines_memo: dict[str, str] = {}
+    out: list[str] = []
+    put = out.append
+
+    def text(s: str, keep_lines: bool) -> str:
+        table = lines_memo if keep_lines else memo
+        got = table.get(s)
+        if got is None:
+            got = table[s] = encode_basestring_ascii(escape_lines(s) if keep_lines else escape(s))
+        return got
+
+    def emit(v: Any, indent: str, keep_lines: bool = False) -> None:
+        if isinstance(v, str):
+            put(text(v, keep_lines))
+        elif v is None:
+            put("null")
+        elif v is True:
+            put("true")
+        elif v is False:
+            put("false")
+        elif isinstance(v, int):
+            put(int.__repr__(v))
+        elif isinstance(v, float) and v == v and v not in (_INF, -_INF):
+            put(float.__repr__(v))
+        elif isinstance(v, dict):
+            if not v:
+                put("{}")
+                return
+            inner = indent + "  "
+            put("{")
+            first = True
+            for k, item in v.items():
+                if type(k) is not str:
+                    raise _Unusual
+                put("\n" + inner if first else ",\n" + inner)
+                first = False
+                put(text(k, False))
+                put(": ")
+                emit(item, inner, k in multiline and isinstance(item, str))
+            put("\n" + indent + "}")
+        elif isinstance(v, (list, tuple)):
+            if not v:
+                put("[]")
+                return
+            inner = indent + "  "
+            put("[")
+            first = True
+            for item in v:
+                put("\n" + inner if first else ",\n" + inner)
+                first = False
+                emit(item, inner)
+            put("\n" + indent + "]")
+        else:
+            raise _Unusual
+
+    try:
+        emit(value, "")
+    except _Unusual:
+        return json.dumps(escape_tree(value, multiline=multiline), indent=2)
+    return "".join(out)
+
+
+_INF = float("inf")
+
+
+class _Unusual(Exception):
+    """A value :func:`escaped_json` leaves to ``json``."""

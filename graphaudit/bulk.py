@@ -1,35 +1,84 @@
-"""Whole-list helpers for the per-variable analyses: substring tests over one joined string, and a pause of the cyclic GC."""
+"""Whole-list helpers for the per-variable analyses: substring tests and `/` parts of many strings at once, and a pause of the cyclic GC."""
 
 from __future__ import annotations
 
 import contextlib
 import functools
 import gc
+from bisect import bisect_left
+from operator import itemgetter, methodcaller
+from sys import intern
 from typing import Callable, Sequence, TypeVar
 
 F = TypeVar("F", bound=Callable)
 
+#: Use the C loops of graphaudit/analysis/_classes.c (``strings_with``, ``parts``) when they are there.
+USE_NATIVE = True
+_native = None  # the extension module holding them, once handed down (see register_loops)
+
+
+def register_loops(module) -> None:
+    """Use ``module``'s C string loops (graphaudit/analysis/_classes.c), or None to use none.
+
+    bulk sits below every stage of the pipeline and imports none of them, so the stage whose
+    extension holds the loops hands them down when it is imported (graphaudit/analysis/columns.py).
+    Until then, and without the extension, the Python twins below run: the answers are the same.
+    """
+    global _native
+    _native = module if module is not None and hasattr(module, "strings_with") else None  # not a stale build
+
+
+def _loops():
+    """The module of the C string loops, or None (not built, or USE_NATIVE off)."""
+    return _native if USE_NATIVE else None
+
 
 class Joined:
-    """Strings joined by newlines once, for substring and prefix tests over all of them at once.
+    """Substring, prefix and suffix tests over a list of strings at once, answered by index.
 
-    A test is one ``str.find`` scan of the joined text instead of a Python test per string; the
-    hits are mapped back to their strings through the strings' start offsets. A needle that holds
-    a newline may match across a joint, so such hits are checked against their string: the
-    answers are exact for any text.
+    With the C loop (``_classes.strings_with``) each test is one pass over the strings themselves,
+    with no text made. Without it (or for strings that are not plain ``str``), the strings are
+    joined by newlines once, a test is one ``str.find`` scan of the joined text instead of a Python
+    test per string, and the hits are mapped back to their strings through the strings' start
+    offsets. A needle that holds a newline may match across a joint, so such hits are checked
+    against their string. Either way the answers are exact for any text (newlines inside the
+    strings, needles whose hits overlap).
+
+    ``ordered`` says the strings are sorted (a :class:`~graphaudit.artifact.VariableTable`'s names
+    are): the strings that start with a prefix are then one run, found by bisection.
     """
 
-    __slots__ = ("strings", "text", "_starts")
+    __slots__ = ("strings", "ordered", "_text", "_starts")
 
-    def __init__(self, strings: Sequence[str]) -> None:
+    def __init__(self, strings: Sequence[str], ordered: bool = False) -> None:
         self.strings = strings
-        self.text = "\n" + "\n".join(strings) + "\n"  # a joint before and after every string
+        self.ordered = ordered
+        self._text: str | None = None
         self._starts = None
+
+    @property
+    def text(self) -> str:
+        """The strings joined, with a joint before and after every string (made when first asked for)."""
+        if self._text is None:
+            self._text = "\n" + "\n".join(self.strings) + "\n"
+        return self._text
+
+    def _native(self, needle: str, mode: int) -> list[int] | None:
+        native = _loops()
+        if native is None:
+            return None
+        try:
+            return native.strings_with(self.strings, needle, mode)
+        except TypeError:  # not plain strs (a str subclass): the joined text
+            return None
 
     def containing(self, needle: str) -> list[int]:
         """Indices of the strings that hold ``needle`` (``needle in s``), in order."""
         if not needle:
             return list(range(len(self.strings)))
+        native = self._native(needle, 0)
+        if native is not None:
+            return native
         found = self._owners(needle, 0)
         return [k for k in found if needle in self.strings[k]] if "\n" in needle else found
 
@@ -37,15 +86,36 @@ class Joined:
         """Indices of the strings that start with ``prefix``, in order."""
         if not prefix:
             return list(range(len(self.strings)))
+        if self.ordered:
+            return self._run_starting(prefix)
+        native = self._native(prefix, 1)
+        if native is not None:
+            return native
         # `\n<prefix>` finds each string that starts so, and a newline inside a string followed
         # by it, which the check drops.
         strings = self.strings
         return [k for k in self._owners("\n" + prefix, 1) if strings[k].startswith(prefix)]
 
+    def _run_starting(self, prefix: str) -> list[int]:
+        """``starting`` of sorted strings: those at or after ``prefix`` that start with it come first."""
+        strings = self.strings
+        lo = hi = bisect_left(strings, prefix)
+        top = len(strings)
+        while hi < top:  # the first one past `lo` that does not start with it (one sorts after them all)
+            mid = (hi + top) // 2
+            if strings[mid].startswith(prefix):
+                hi = mid + 1
+            else:
+                top = mid
+        return list(range(lo, hi))
+
     def ending(self, suffix: str) -> list[int]:
         """Indices of the strings that end with ``suffix``, in order."""
         if not suffix:
             return list(range(len(self.strings)))
+        native = self._native(suffix, 2)
+        if native is not None:
+            return native
         strings = self.strings
         return [k for k in self._owners(suffix + "\n", 0) if strings[k].endswith(suffix)]
 
@@ -91,6 +161,28 @@ def containing(strings: Sequence[str], needle: str) -> list[int]:
 def starting(strings: Sequence[str], prefix: str) -> list[int]:
     """Indices of the strings that start with ``prefix``, in order (see :class:`Joined`)."""
     return Joined(strings).starting(prefix)
+
+
+def last_parts(strings: Sequence[str]) -> list[str]:
+    """The last `/` part of each string (the whole string when it has none); equal parts are one object."""
+    native = _loops()
+    if native is not None:
+        try:
+            return native.parts(strings, True)
+        except TypeError:  # not plain strs
+            pass
+    return list(map(intern, map(itemgetter(2), map(methodcaller("rpartition", "/"), strings))))
+
+
+def first_parts(strings: Sequence[str]) -> list[str]:
+    """The first `/` part of each string (the whole string when it has none); equal parts are one object."""
+    native = _loops()
+    if native is not None:
+        try:
+            return native.parts(strings, False)
+        except TypeError:  # not plain strs
+            pass
+    return list(map(intern, map(itemgetter(0), map(methodcaller("partition", "/"), strings))))
 
 
 @contextlib.contextmanager

@@ -1,7 +1,8 @@
 /* Structural class ids of graph nodes, bottom-up in a given order: the loop of
  * graphaudit/analysis/structure.py (_Hasher.run) in C, with the same ids, for graphs with a
- * million nodes whose dependency chains are too deep for whole-array passes. Optional: without
- * a compiler, structure.py runs the same loop in Python. */
+ * million nodes whose dependency chains are too deep for whole-array passes; the graph walks of
+ * reachability.py and graph_algorithms.py, the attr runs of node_keys.py, and the per-name string
+ * tests of graphaudit/bulk.py. Optional: without a compiler, each runs as its Python twin. */
 
 #define PY_SSIZE_T_CLEAN
 #include <Python.h>
@@ -763,11 +764,254 @@ done:
     return result;
 }
 
+/* ---- Strings: the `/` parts and the substring tests of graphaudit/bulk.py, one string at a time ---- */
+
+/* A str's code units: kind (1, 2 or 4 bytes each), data and length. */
+typedef struct { int kind; const char *data; Py_ssize_t len; } Text;
+
+static int text_of(PyObject *o, Text *t) {
+    if (!PyUnicode_CheckExact(o) || !PyUnicode_IS_COMPACT(o)) {
+        PyErr_SetString(PyExc_TypeError, "expected exact str objects");
+        return -1;
+    }
+#if PY_VERSION_HEX < 0x030C0000
+    if (!PyUnicode_IS_READY(o)) {
+        PyErr_SetString(PyExc_TypeError, "expected ready str objects");
+        return -1;
+    }
+#endif
+    t->kind = (int)PyUnicode_KIND(o);
+    t->data = PyUnicode_DATA(o);
+    t->len = PyUnicode_GET_LENGTH(o);
+    return 0;
+}
+
+/* Equal code points: a of kind ka and b of kind kb, len each (kinds may differ: a str need not be
+ * of the smallest kind that holds a part of it). */
+static int same_text(int ka, const char *a, int kb, const char *b, Py_ssize_t len) {
+    if (ka == kb) return memcmp(a, b, (size_t)len * (size_t)ka) == 0;
+    for (Py_ssize_t i = 0; i < len; i++)
+        if (PyUnicode_READ(ka, a, i) != PyUnicode_READ(kb, b, i)) return 0;
+    return 1;
+}
+
+/* A hash of the code points (the same whatever the kind). */
+static uint64_t hash_text(int kind, const char *d, Py_ssize_t len) {
+    uint64_t h = 0xCBF29CE484222325ULL ^ (uint64_t)len;
+    if (kind == 1) {
+        for (Py_ssize_t i = 0; i < len; i++) h = (h ^ (uint8_t)d[i]) * 0x100000001B3ULL;
+    } else {
+        for (Py_ssize_t i = 0; i < len; i++) h = (h ^ PyUnicode_READ(kind, d, i)) * 0x100000001B3ULL;
+    }
+    return h ^ (h >> 31);
+}
+
+/* Distinct parts: open addressing over the str objects met so far (each holds one reference). */
+typedef struct { PyObject **objs; uint64_t *hashes; Py_ssize_t cap, count; } PartSet;
+
+static int partset_grow(PartSet *p, Py_ssize_t cap) {
+    PyObject **objs = PyMem_Calloc((size_t)cap, sizeof(PyObject *));
+    uint64_t *hashes = PyMem_Calloc((size_t)cap, sizeof(uint64_t));
+    if (!objs || !hashes) {
+        PyMem_Free(objs);
+        PyMem_Free(hashes);
+        PyErr_NoMemory();
+        return -1;
+    }
+    for (Py_ssize_t i = 0; i < p->cap; i++) {
+        if (!p->objs[i]) continue;
+        Py_ssize_t s = (Py_ssize_t)(p->hashes[i] & (uint64_t)(cap - 1));
+        while (objs[s]) s = (s + 1) & (cap - 1);
+        objs[s] = p->objs[i];
+        hashes[s] = p->hashes[i];
+    }
+    PyMem_Free(p->objs);
+    PyMem_Free(p->hashes);
+    p->objs = objs;
+    p->hashes = hashes;
+    p->cap = cap;
+    return 0;
+}
+
+static void partset_free(PartSet *p) {
+    for (Py_ssize_t i = 0; i < p->cap; i++) Py_XDECREF(p->objs[i]);
+    PyMem_Free(p->objs);
+    PyMem_Free(p->hashes);
+}
+
+/* parts(strings, last): the first (last false) or last (last true) `/` part of each string, the
+ * whole string when it has no `/`, as a list in which equal parts are one object:
+ * ``s.partition("/")[0]`` / ``s.rpartition("/")[2]`` (graphaudit/bulk.py first_parts/last_parts).
+ * A part equal to the previous string's is that object again (sorted names repeat their parts in
+ * runs); the others go through a table of the distinct parts. */
+static PyObject *name_parts(PyObject *self, PyObject *args) {
+    PyObject *seq;
+    int last;
+    if (!PyArg_ParseTuple(args, "Op", &seq, &last)) return NULL;
+    PyObject *fast = PySequence_Fast(seq, "strings must be a sequence");
+    if (!fast) return NULL;
+    Py_ssize_t n = PySequence_Fast_GET_SIZE(fast);
+    PyObject **items = PySequence_Fast_ITEMS(fast);
+    PyObject *out = PyList_New(n);
+    PartSet set = {NULL, NULL, 0, 0};
+    if (!out || partset_grow(&set, 1024) < 0) goto fail;
+    PyObject *prev = NULL;
+    Text pt = {1, NULL, -1};
+    for (Py_ssize_t i = 0; i < n; i++) {
+        Text t;
+        if (text_of(items[i], &t) < 0) goto fail;
+        Py_ssize_t a = 0, b = t.len;
+        if (t.kind == 1) {
+            if (last) {
+                for (Py_ssize_t j = t.len - 1; j >= 0; j--)
+                    if (t.data[j] == '/') { a = j + 1; break; }
+            } else {
+                const char *p = memchr(t.data, '/', (size_t)t.len);
+                if (p) b = p - t.data;
+            }
+        } else if (last) {
+            for (Py_ssize_t j = t.len - 1; j >= 0; j--)
+                if (PyUnicode_READ(t.kind, t.data, j) == '/') { a = j + 1; break; }
+        } else {
+            for (Py_ssize_t j = 0; j < t.len; j++)
+                if (PyUnicode_READ(t.kind, t.data, j) == '/') { b = j; break; }
+        }
+        Py_ssize_t len = b - a;
+        const char *d = t.data + a * t.kind;
+        PyObject *got;
+        if (prev && pt.len == len && same_text(t.kind, d, pt.kind, pt.data, len)) {
+            got = prev;
+        } else {
+            uint64_t h = hash_text(t.kind, d, len);
+            Py_ssize_t s = (Py_ssize_t)(h & (uint64_t)(set.cap - 1));
+            got = NULL;
+            for (; set.objs[s]; s = (s + 1) & (set.cap - 1)) {
+                if (set.hashes[s] != h) continue;
+                Text o;
+                (void)text_of(set.objs[s], &o);  /* made here: exact compact strs */
+                if (o.len == len && same_text(t.kind, d, o.kind, o.data, len)) { got = set.objs[s]; break; }
+            }
+            if (!got) {
+                if (a == 0 && b == t.len) {
+                    got = items[i];
+                    Py_INCREF(got);
+                } else if (!(got = PyUnicode_Substring(items[i], a, b))) {
+                    goto fail;
+                }
+                set.objs[s] = got;
+                set.hashes[s] = h;
+                if (++set.count * 2 > set.cap && partset_grow(&set, set.cap * 2) < 0) goto fail;
+            }
+            prev = got;
+            (void)text_of(got, &pt);
+        }
+        Py_INCREF(got);
+        PyList_SET_ITEM(out, i, got);
+    }
+    partset_free(&set);
+    Py_DECREF(fast);
+    return out;
+fail:
+    partset_free(&set);
+    Py_DECREF(fast);
+    Py_XDECREF(out);
+    return NULL;
+}
+
+/* strings_with(strings, needle, mode): the indices of the strings that hold ``needle`` (mode 0), start
+ * with it (1) or end with it (2), in order, as a list: the tests of graphaudit/bulk.py (Joined)
+ * made string by string, with no joined text. Any code points, newlines included. */
+static PyObject *strings_with(PyObject *self, PyObject *args) {
+    PyObject *seq, *needle_obj;
+    int mode;
+    if (!PyArg_ParseTuple(args, "OUi", &seq, &needle_obj, &mode)) return NULL;
+    if (mode < 0 || mode > 2) { PyErr_SetString(PyExc_ValueError, "mode is 0, 1 or 2"); return NULL; }
+    Text nt;
+    if (text_of(needle_obj, &nt) < 0) return NULL;
+    Py_ssize_t m = nt.len;
+    Py_UCS4 top = 0;
+    for (Py_ssize_t i = 0; i < m; i++) {
+        Py_UCS4 c = PyUnicode_READ(nt.kind, nt.data, i);
+        if (c > top) top = c;
+    }
+    int least = top < 256 ? 1 : top < 65536 ? 2 : 4;  /* a string of a smaller kind cannot hold it */
+    char *nb[5] = {NULL, NULL, NULL, NULL, NULL};       /* the needle in kinds 1, 2 and 4 */
+    Py_ssize_t *hits = NULL, nhits = 0, cap = 0;
+    PyObject *out = NULL, *fast = NULL;
+    for (int k = least; k <= 4; k *= 2) {
+        if (!(nb[k] = PyMem_Malloc((size_t)(m ? m : 1) * (size_t)k))) { PyErr_NoMemory(); goto done; }
+        for (Py_ssize_t i = 0; i < m; i++) PyUnicode_WRITE(k, nb[k], i, PyUnicode_READ(nt.kind, nt.data, i));
+    }
+    if (!(fast = PySequence_Fast(seq, "strings must be a sequence"))) goto done;
+    Py_ssize_t n = PySequence_Fast_GET_SIZE(fast);
+    PyObject **items = PySequence_Fast_ITEMS(fast);
+    /* Inside strings of kind 1, the needle is looked for by its rarest byte (memchr), counted over
+     * a sample of the strings: the first byte of a needle like `/kernel/` is in every name. */
+    Py_ssize_t rare = 0;
+    if (mode == 0 && m > 1 && nb[1]) {
+        Py_ssize_t counts[256] = {0}, step = n > 4096 ? n / 4096 : 1;
+        for (Py_ssize_t k = 0; k < n; k += step) {
+            Text t;
+            if (text_of(items[k], &t) < 0) goto done;
+            if (t.kind == 1)
+                for (Py_ssize_t i = 0; i < t.len; i++) counts[(uint8_t)t.data[i]]++;
+        }
+        for (Py_ssize_t i = 1; i < m; i++)
+            if (counts[(uint8_t)nb[1][i]] < counts[(uint8_t)nb[1][rare]]) rare = i;
+    }
+    for (Py_ssize_t k = 0; k < n; k++) {
+        Text t;
+        if (text_of(items[k], &t) < 0) goto done;
+        if (t.len < m || t.kind < least) continue;
+        const char *nd = nb[t.kind];
+        size_t bytes = (size_t)m * (size_t)t.kind;
+        int hit = 0;
+        if (mode == 1) {
+            hit = memcmp(t.data, nd, bytes) == 0;
+        } else if (mode == 2) {
+            hit = memcmp(t.data + (t.len - m) * t.kind, nd, bytes) == 0;
+        } else if (m == 0) {
+            hit = 1;
+        } else if (t.kind == 1 && m == 1) {
+            hit = memchr(t.data, nd[0], (size_t)t.len) != NULL;
+        } else if (t.kind == 1) {
+            const char *p = t.data + rare, *end = t.data + t.len - (m - 1 - rare), c = nd[rare];
+            for (const char *q; p < end && (q = memchr(p, c, (size_t)(end - p))); p = q + 1)
+                if (memcmp(q - rare, nd, bytes) == 0) { hit = 1; break; }
+        } else {
+            for (Py_ssize_t i = 0; i + m <= t.len; i++)
+                if (memcmp(t.data + i * t.kind, nd, bytes) == 0) { hit = 1; break; }
+        }
+        if (!hit) continue;
+        if (nhits == cap) {
+            Py_ssize_t c = cap ? cap * 2 : 1024;
+            Py_ssize_t *p = PyMem_Realloc(hits, (size_t)c * sizeof(Py_ssize_t));
+            if (!p) { PyErr_NoMemory(); goto done; }
+            hits = p;
+            cap = c;
+        }
+        hits[nhits++] = k;
+    }
+    if (!(out = PyList_New(nhits))) goto done;
+    for (Py_ssize_t i = 0; i < nhits; i++) {
+        PyObject *v = PyLong_FromSsize_t(hits[i]);
+        if (!v) { Py_CLEAR(out); goto done; }
+        PyList_SET_ITEM(out, i, v);
+    }
+done:
+    for (int k = 1; k <= 4; k *= 2) PyMem_Free(nb[k]);
+    PyMem_Free(hits);
+    Py_XDECREF(fast);
+    return out;
+}
+
 static PyMethodDef methods[] = {
     {"run", run, METH_VARARGS, "Class the nodes of an order (see graphaudit/analysis/structure.py)."},
     {"mark", mark, METH_VARARGS, "Mark what the start nodes depend on (see graphaudit/analysis/reachability.py)."},
     {"entry_runs", entry_runs, METH_VARARGS, "Each node's kept attr entries as runs (see graphaudit/analysis/node_keys.py)."},
     {"reach", reach, METH_VARARGS, "Nodes reached from starts over data and control edges, downstream, as bytes."},
+    {"parts", name_parts, METH_VARARGS, "The first or last `/` part of each string, equal parts one object (see graphaudit/bulk.py)."},
+    {"strings_with", strings_with, METH_VARARGS, "Indices of the strings holding, starting or ending with a needle (see graphaudit/bulk.py)."},
     {NULL}
 };
 

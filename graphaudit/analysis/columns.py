@@ -3,12 +3,17 @@
 from __future__ import annotations
 
 from functools import cached_property
-from operator import attrgetter, itemgetter, methodcaller
-from sys import intern
+from operator import attrgetter
 from typing import Mapping, Sequence
 
 from graphaudit.artifact import Variable, VariableTable
-from graphaudit.bulk import Joined
+from graphaudit.bulk import Joined, first_parts, last_parts, register_loops
+
+try:
+    from graphaudit.analysis import _classes
+except ImportError:  # installed without a C compiler: bulk's Python twins run
+    _classes = None  # type: ignore[assignment]
+register_loops(_classes)  # bulk's string loops are C in this stage's extension
 
 
 class VariableColumns:
@@ -54,21 +59,23 @@ class VariableColumns:
 
     @cached_property
     def joined_names(self) -> Joined:
-        return Joined(self.names)
+        return Joined(self.names, ordered=self.table is not None)  # a table's names are sorted
 
     @cached_property
     def joined_keys(self) -> Joined:
+        if self.keys is self.names:  # a bare checkpoint's: one for both
+            return self.joined_names
         return Joined(self.keys)
 
     @cached_property
     def leaves(self) -> list[str]:
-        """The last `/` part of each name (the whole name when it has none), interned: they repeat."""
-        return list(map(intern, map(itemgetter(2), map(methodcaller("rpartition", "/"), self.names))))
+        """The last `/` part of each name (the whole name when it has none); they repeat, so equal ones are one object."""
+        return last_parts(self.names)
 
     @cached_property
     def firsts(self) -> list[str]:
-        """The first `/` part of each name (the whole name when it has none), interned: they repeat."""
-        return list(map(intern, map(itemgetter(0), map(methodcaller("partition", "/"), self.names))))
+        """The first `/` part of each name (the whole name when it has none); they repeat, so equal ones are one object."""
+        return first_parts(self.names)
 
     @cached_property
     def trainable(self) -> list[bool | None]:

@@ -180,3 +180,21 @@ def test_keras3_checkpoint_slots_are_tied_to_their_variables_by_name():
     # `block_1_conv_kernel` flattens two variables' names: that slot is tied to neither.
     assert got == {"Conv1/kernel": ["momentum", "velocity"], "logits/kernel": ["momentum"]}
     assert slots.by_variable["Conv1/kernel"][0].how == "Keras 3 slot name `<optimizer>/<variable>_momentum`"
+    # Each slot is named by its own key (not by a name the flattening went through).
+    assert [(s.slot, s.key) for s in slots.by_variable["Conv1/kernel"]] == [
+        ("momentum", "optimizer/_variables/1/.ATTRIBUTES/VARIABLE_VALUE"),
+        ("velocity", "optimizer/_variables/2/.ATTRIBUTES/VARIABLE_VALUE")]
+
+
+def test_a_keras3_slot_is_named_by_its_own_key_when_it_is_the_first_one_looked_at():
+    from graphaudit.analysis.slots import optimizer_slots
+    from graphaudit.artifact import Artifact, Format, Variable
+
+    art = Artifact(path="<hand>", format=Format.CHECKPOINT)
+    for name, key in (("Conv1/kernel", "optimizer/_trainable_variables/0"),
+                      ("adam/Conv1_kernel_momentum", "optimizer/_variables/1"),
+                      ("zz/bias", "model/layer_with_weights-1/bias")):
+        art.variables[name] = Variable(name=name, dtype="float32", shape=(3, 3),
+                                       checkpoint_key=f"{key}/.ATTRIBUTES/VARIABLE_VALUE")
+    (slot,) = optimizer_slots(art).by_variable["Conv1/kernel"]
+    assert (slot.slot, slot.key) == ("momentum", "optimizer/_variables/1/.ATTRIBUTES/VARIABLE_VALUE")

@@ -114,8 +114,8 @@ def optimizer_slots(artifact: Artifact, columns: VariableColumns | None = None) 
                 flat = {}
                 for other in names:
                     if "/" in other:
-                        key = other.replace("/", "_")
-                        flat[key] = "" if key in flat else other  # ambiguous ones left out
+                        flat_name = other.replace("/", "_")
+                        flat[flat_name] = "" if flat_name in flat else other  # ambiguous ones left out
             owner, slot = _owner_by_flat_name(name, shape, variables, flat)
             how = f"Keras 3 slot name `<optimizer>/<variable>_{slot}`"
         if owner is None:

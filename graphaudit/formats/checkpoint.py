@@ -14,6 +14,7 @@ from collections.abc import Iterator
 import numpy as np
 from google.protobuf.message import DecodeError
 
+from graphaudit.bulk import gc_paused
 from graphaudit.errors import ArtifactError
 from graphaudit.formats import crc32c, protos, table as table_module
 from graphaudit.formats.checkpoint_paths import find_checkpoint_prefix, siblings
@@ -150,6 +151,7 @@ class Checkpoint(EntryTable):
     # -- opening -----------------------------------------------------------------------------
 
     @classmethod
+    @gc_paused  # millions of names and rows, none in a cycle: a collection would scan them all for nothing
     def open(cls, prefix: str | os.PathLike[str], *, max_file_size: int | None = None) -> Checkpoint:
         """Open the checkpoint at ``prefix`` (``dir/model.ckpt``, ``dir/variables/variables``).
 
@@ -447,7 +449,8 @@ def _read_index(
     except TableError as exc:
         raise ArtifactError(index_path, f"not a checkpoint index: {exc}") from None
     try:
-        if native is not None and USE_NATIVE:
+        # A _table built before decode_index (rebuild it: see docs/contributing.md) reads the Python way.
+        if native is not None and USE_NATIVE and hasattr(native, "decode_index"):
             try:
                 return _read_columns(index_path, table)
             except (_Unusual, ArtifactError, TableError):
@@ -473,73 +476,40 @@ for _number in range(256):
         _ITEMSIZE[_number] = 0
     elif _name_of in NUMPY_BY_NAME:
         _ITEMSIZE[_number] = NUMPY_BY_NAME[_name_of].itemsize
-_DTYPE_NAMES = np.array([protos.dtype_name(n) for n in range(256)], dtype=object)
+#: The arguments of the C decoder: each DataType number's name, and its bytes per element (int8).
+_DTYPE_NAMES = tuple(protos.dtype_name(n) for n in range(256))
+_ITEMSIZE_BYTES = _ITEMSIZE.astype(np.int8).tobytes()
 
 
 def _read_columns(
     index_path: str, table: Table
 ) -> tuple[object, _Columns, dict[str, tuple[tuple[Slice, Entry], ...]]]:
-    """The usual index, decoded block by block in C into columns; raise _Unusual for anything else.
+    """The usual index, decoded in C into columns in one pass over its blocks; raise _Unusual for
+    anything else.
 
-    Every check of :func:`_read_table` and :func:`_build_entries` is made here over whole columns;
-    when one fails, the caller reads the index again the Python way for its exact message.
+    Every check of :func:`_read_table` and :func:`_build_entries` is made here (most in C, as the
+    rows are read); when one fails, the caller reads the index again the Python way for its exact
+    message. The C decoder keeps the rows before the first tensor (the header, the parts of sliced
+    tensors) in lists of their own, so the tensors' lists are the columns as they are.
     """
-    names: list[str] = []
-    shapes: list[tuple[int, ...] | None] = []
-    # Each block's columns narrowed as it comes (the C rows are 7 int64s), so that the peak stays
-    # near what the columns finally hold.
-    number_parts: list[np.ndarray] = []
-    dtype_parts: list[np.ndarray] = []
-    count_parts: list[np.ndarray] = []
-    special_parts: list[np.ndarray] = []
-    specials: list[tuple[int, bytes]] = []
-    pool: dict[tuple[int, ...], tuple[int, ...]] = {}
-    previous: bytes | None = None
-    for handle in table.data_handles():
-        decoded = native.decode_block(table.read_block(handle), previous, pool)
-        if decoded is None:
-            raise _Unusual
-        block_names, block_columns, block_shapes, block_specials, last, all_utf8 = decoded
-        if not all_utf8:
-            raise _Unusual  # names would not sort as their bytes do
-        base = len(names)
-        specials += [(base + row, value) for row, value in block_specials]
-        names += block_names
-        shapes += block_shapes
-        rows = np.frombuffer(block_columns, dtype=np.int64).reshape(-1, 7)
-        number_parts.append(rows[:, 1:5].copy())  # shard id, offset, size, masked crc32c
-        dtype_parts.append(rows[:, 0].astype(np.int32))
-        count_parts.append(rows[:, 5].copy())
-        special_parts.append(rows[:, 6] != 0)
-        del rows, block_columns
-        if block_names:
-            previous = last
-    if not names or names[0] != "" or not specials or specials[0][0] != 0:
+    decoded = native.decode_index(table.data_blocks(), _DTYPE_NAMES, _ITEMSIZE_BYTES)
+    if decoded is None:
+        raise _Unusual
+    names, dtypes, shapes, part_names, part_dtypes, part_shapes, raw_numbers, specials, max_shard = decoded
+    if not part_names or part_names[0] != "" or not specials or specials[0][0] != 0:
         raise _Unusual  # no bundle header first
     header = protos.BundleHeaderProto()
     _parse(index_path, header, specials[0][1], "the bundle header")
     _check_header(index_path, header)
-    numbers = np.concatenate(number_parts)
-    del number_parts
-    dtype, count, special = (np.concatenate(parts) for parts in (dtype_parts, count_parts, special_parts))
-    shard, size = numbers[:, 0], numbers[:, 2]
-    plain = ~special
-    if (shard[plain] >= header.num_shards).any() or (dtype[plain] > 255).any():
+    if max_shard >= header.num_shards:
         raise _Unusual
-    first_public = bisect.bisect_left(names, "\x01")  # partitions of sliced tensors sort first
-    public = slice(first_public, None)
-    # _check_size for every plain tensor: strings need a length byte per element and a checksum,
-    # numbers exactly their elements' bytes; dtypes graphaudit cannot read are refused later.
-    itemsize = _ITEMSIZE[np.minimum(dtype[public], 255)]
-    bad = np.where(itemsize == 0, size[public] < count[public] + 4,
-                   (itemsize > 0) & (size[public] != count[public] * itemsize))
-    if (bad & plain[public]).any():
-        raise _Unusual
-    dtypes = _DTYPE_NAMES[np.minimum(dtype, 255)]
+    numbers = np.frombuffer(raw_numbers, dtype=np.int64).reshape(-1, 4)  # the rows of both lists
+    first_public = len(part_names)
     special_entries: dict[int, Entry] = {}
     slice_keys: dict[int, list[bytes]] = {}
     for row, value in specials[1:]:
-        name = names[row]
+        part = row < first_public
+        name = part_names[row] if part else names[row - first_public]
         proto = protos.BundleEntryProto()
         what = "a slice entry" if name.startswith("\x00") else f"the entry of '{name}'"
         _parse(index_path, proto, value, what)
@@ -550,13 +520,15 @@ def _read_columns(
                 _slice_key(name, [(ext.start, ext.length or -1) for ext in piece.extent])
                 for piece in proto.slices
             ]
-        dtypes[row] = entry.dtype
-        shapes[row] = entry.shape
+        if part:
+            part_dtypes[row], part_shapes[row] = entry.dtype, entry.shape
+        else:
+            dtypes[row - first_public], shapes[row - first_public] = entry.dtype, entry.shape
         numbers[row] = (entry.shard_id, entry.offset, entry.size, entry.crc32c)
-    columns = _Columns(names[first_public:], dtypes[public].tolist(), shapes[first_public:], numbers[public], {})
+    columns = _Columns(names, dtypes, shapes, numbers[first_public:], {})
     partitions: dict[str, tuple[tuple[Slice, Entry], ...]] = {}
     if special_entries:
-        raw_entries = _PartEntries(names, dtypes, shapes, numbers, special_entries, first_public)
+        raw_entries = _PartEntries(part_names, part_dtypes, part_shapes, numbers, special_entries)
         for row, entry in special_entries.items():
             if row < first_public:
                 continue
@@ -570,22 +542,30 @@ def _read_columns(
 
 
 class _PartEntries:
-    """``raw_entries.get(key)`` of :func:`_partition` over the columns: the entry of a key."""
+    """``raw_entries.get(key)`` of :func:`_partition` over the rows before the first tensor (the
+    header, then the parts of sliced tensors): the entry of a key."""
 
-    def __init__(self, names, dtypes, shapes, numbers, special_entries, end) -> None:
+    def __init__(self, names, dtypes, shapes, numbers, special_entries) -> None:
         self.names, self.dtypes, self.shapes, self.numbers = names, dtypes, shapes, numbers
-        self.special_entries, self.end = special_entries, end
+        self.special_entries = special_entries
+        # By name, not by bisection: parts' keys are binary, and their names (read with
+        # surrogateescape) need not sort as the keys do.
+        self.rows = {name: row for row, name in enumerate(names) if row}
 
     def get(self, key: bytes) -> Entry | None:
         name = key.decode("utf-8", "surrogateescape")
-        row = bisect.bisect_left(self.names, name, 1, self.end)
-        if row == self.end or self.names[row] != name:
+        row = self.rows.get(name)
+        if row is None:
             return None
         if row in self.special_entries:
             return self.special_entries[row]
         shard, offset, size, crc = self.numbers[row].tolist()
         return Entry(name=name, dtype=self.dtypes[row], shape=self.shapes[row], shard_id=shard,
                      offset=offset, size=size, crc32c=crc & 0xFFFFFFFF, nbytes=size)
+
+
+#: Rows gone through at once by :meth:`_Columns.furthest`.
+_FURTHEST_CHUNK = 1 << 20
 
 
 class _Columns:
@@ -620,22 +600,53 @@ class _Columns:
 
     def furthest(self, partitions: dict[str, tuple[tuple[Slice, Entry], ...]]) -> dict[int, Entry]:
         """Per shard, the first entry (by name, a sliced tensor's parts in their order) that
-        ends furthest into it; entries of no bytes are not counted."""
-        shard, offset, size = self.numbers[:, 0], self.numbers[:, 1], self.numbers[:, 2]
-        end = offset + size
+        ends furthest into it; entries of no bytes are not counted.
+
+        The rows are gone through in chunks, so the arrays made on the way stay small beside the
+        columns (an index can hold millions of rows)."""
+        numbers = self.numbers
         extra: list[tuple[float, Entry]] = []
-        has_bytes = size > 0
+        sliced_rows = []
         for name in self.sliced:  # its bytes are its parts'
             at = self.position(name)
-            has_bytes[at] = False
+            sliced_rows.append(at)
             parts = partitions[name]
             extra += [(at + (k + 1) / (len(parts) + 1), part) for k, (_, part) in enumerate(parts)]
+        no_bytes = np.array(sorted(sliced_rows), dtype=np.int64)
+        shard = numbers[:, 0]
+        top = int(shard.max()) if len(numbers) else -1
+        # Shard ids are below the header's count, which a hostile header can make huge.
+        ids = None if top < len(numbers) + 65536 else np.unique(shard, return_index=True)[0]
+        slots = top + 1 if ids is None else len(ids)
+        best_end = np.zeros(slots, dtype=np.int64)  # offset + size can wrap around, as before: compared
+        best_row = np.full(slots, -1, dtype=np.int64)  # only among entries of bytes
+        least = np.iinfo(np.int64).min
+        for start in range(0, len(numbers), _FURTHEST_CHUNK):
+            rows = numbers[start:start + _FURTHEST_CHUNK]
+            has_bytes = rows[:, 2] > 0
+            has_bytes[no_bytes[(no_bytes >= start) & (no_bytes < start + len(rows))] - start] = False
+            end = rows[:, 1] + rows[:, 2]
+            end[~has_bytes] = least
+            if slots == 1:  # one shard, as most checkpoints have
+                k = int(np.argmax(end))
+                if not has_bytes[k]:  # none, or all of them end at the least int64
+                    k = int(np.argmax(has_bytes))
+                winners = [(0, k)] if has_bytes[k] else []
+            else:
+                slot = rows[:, 0] if ids is None else np.searchsorted(ids, rows[:, 0])
+                chunk_end = np.full(slots, least, dtype=np.int64)
+                np.maximum.at(chunk_end, slot[has_bytes], end[has_bytes])
+                hits = np.flatnonzero(has_bytes & (end == chunk_end[slot]))
+                # return_index: numpy 2 imports numpy.ma (~10 ms of a cold start) for a bare np.unique
+                firsts = np.unique(slot[hits], return_index=True)
+                winners = list(zip(firsts[0].tolist(), hits[firsts[1]].tolist()))
+            for s, k in winners:
+                if best_row[s] < 0 or end[k] > best_end[s]:  # ties: the earlier row stays
+                    best_end[s], best_row[s] = end[k], start + k
         candidates: dict[int, tuple[int, float, Entry | int]] = {}
-        # return_index: numpy 2 imports numpy.ma (~10 ms of a cold start) for a bare np.unique
-        for shard_id in np.unique(shard[has_bytes], return_index=True)[0].tolist():
-            rows = np.flatnonzero(has_bytes & (shard == shard_id))
-            best = int(rows[np.argmax(end[rows])])
-            candidates[shard_id] = (int(end[best]), float(best), best)
+        for s in np.flatnonzero(best_row >= 0).tolist():
+            shard_id = s if ids is None else int(ids[s])
+            candidates[shard_id] = (int(best_end[s]), float(best_row[s]), int(best_row[s]))
         for at, part in extra:
             if not part.size:
                 continue

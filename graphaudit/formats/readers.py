@@ -520,10 +520,10 @@ def _checkpoint_artifact(path: Path, ckpt, fmt: Format) -> Artifact:
     if tog is not None:
         # TF2: name variables by their full_name when the object graph gives one.
         owners: dict[int, str] = {}
-        present = set(ckpt.keys())
         for node_id, node in enumerate(tog.nodes):
             for attr in node.attributes:
-                if attr.name == "VARIABLE_VALUE" and attr.checkpoint_key in present:
+                # The checkpoint's own lookup: no set of its keys (millions in a large index).
+                if attr.name == "VARIABLE_VALUE" and attr.checkpoint_key in ckpt:
                     owners[node_id] = attr.checkpoint_key
         for node in tog.nodes:
             for slot in node.slot_variables:

@@ -122,6 +122,17 @@ class Table:
 
     def read_block(self, handle: BlockHandle, what: str = "data") -> bytes:
         """Return the uncompressed contents of the block at ``handle``, checking its trailer."""
+        return self._read_block(handle, what, None)  # type: ignore[return-value]  (no scratch: bytes)
+
+    def data_blocks(self) -> Iterator[bytes | memoryview]:
+        """The uncompressed contents of every data block, in key order, checked as :meth:`read_block`
+        checks them. A snappy block can come as a view of a buffer that the next block overwrites
+        (no fresh memory per block): use each one before asking for the next."""
+        scratch = [bytearray()]
+        for handle in self.data_handles():
+            yield self._read_block(handle, "data", scratch)
+
+    def _read_block(self, handle: BlockHandle, what: str, scratch: list[bytearray] | None) -> bytes | memoryview:
         self._check_bounds(what, handle)
         if handle.size > MAX_BLOCK_BYTES:
             raise TableError(
@@ -159,6 +170,10 @@ class Table:
                             " too slow to decode in Python; install cramjam"
                             " (pip install 'graphaudit[fast]') to read it"
                         )
+                elif scratch is not None and _cramjam_snappy is not None:
+                    into = _decompress_into(contents, announced, scratch)
+                    if into is not None:
+                        return into
                 return snappy.decompress_fast(contents)
             except snappy.SnappyError as exc:
                 raise TableError(
@@ -184,6 +199,30 @@ class Table:
             yield from _parse_block(block)
         except TableError as exc:
             raise TableError(f"{what} block at offset {handle.offset}: {exc}") from None
+
+
+
+try:  # cramjam decompresses into a buffer that is used again (Table.data_blocks); optional
+    from cramjam import snappy as _cramjam_snappy
+except ImportError:  # pragma: no cover - depends on the environment
+    _cramjam_snappy = None
+
+
+def _decompress_into(contents: bytes, announced: int, scratch: list[bytearray]) -> memoryview | None:
+    """``contents`` decompressed by cramjam into ``scratch[0]`` (replaced by a larger buffer when
+    it is too small, never resized under a view); None when cramjam does not give the announced
+    bytes, so that :func:`snappy.decompress_fast` says what is wrong."""
+    if len(scratch[0]) < announced:
+        scratch[0] = bytearray(max(announced, 2 * len(scratch[0])))
+    out = memoryview(scratch[0])[:announced]
+    try:
+        written = _cramjam_snappy.decompress_raw_into(contents, out)
+    except Exception:  # noqa: BLE001 - cramjam's error type varies by version
+        written = None
+    if written != announced:
+        out.release()
+        return None
+    return out
 
 
 def _parse_block(block: bytes) -> Iterator[tuple[bytes, bytes]]:

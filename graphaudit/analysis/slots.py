@@ -16,8 +16,11 @@ from __future__ import annotations
 import os
 import re
 from dataclasses import field
-from operator import itemgetter, methodcaller, not_
-from typing import Sequence
+from itertools import repeat
+from operator import contains, itemgetter, methodcaller
+from typing import Mapping, Sequence
+
+import numpy as np
 
 from graphaudit.analysis.columns import VariableColumns, columns_of
 from graphaudit.artifact import Artifact, Format, Variable
@@ -92,22 +95,35 @@ def optimizer_slots(artifact: Artifact, columns: VariableColumns | None = None) 
             out.optimizer_weights += 1
     linked_keys = {s.key for slots in out.by_variable.values() for s in slots}
     flat: dict[str, str] | None = None  # `Conv1_kernel` -> `Conv1/kernel`, for Keras 3 slot names, made when asked
-    ends = None
-    names, values = columns.names, columns.values
+    names = columns.names
     linked = [k for k, key in enumerate(columns.keys) if key in linked_keys] if linked_keys else []
     for k in linked:
         out.slot_variables.add(names[k])
-    candidates = optimizer_variables(names, values, set(linked), columns)
-    out.optimizer_weights += len(candidates)
-    if candidates:
-        ends = frozenset(columns.firsts), frozenset(columns.leaves)
+    rows = _Rows.of(names, columns)
+    found = _optimizer_mask(rows, linked)
+    candidates = found.mask
+    count = int(candidates.sum()) if len(candidates) else 0
+    out.optimizer_weights += count
+    if not count:
+        order: list[int] = []
+    else:
+        ends = rows.ends
         # Only these can have an owner: by name, or by a Keras 3 slot name.
-        keras3 = set(columns.joined_keys.starting(KERAS3_STATE_KEY)).intersection(candidates)
-        candidates = sorted(set(_may_own([names[k] for k in candidates], candidates, ends)) | keras3)
+        order = np.flatnonzero(_may_own_rows(rows, found) | _keras3_rows(rows, found)).tolist()
     keys, shapes = columns.keys, columns.shapes
-    for k in candidates:
+    slot_last = found.slot_last
+    lookup = _Lookup(variables, names) if len(order) > 4096 and not isinstance(variables, dict) else variables
+    for k in order:
         name, key, shape = names[k], keys[k], shapes[k]
-        owner, slot = _owner_by_name(name, shape, variables, ends)
+        owner, slot = None, ""
+        if slot_last:  # `<var>/Adam_1`: the first run `_owner_by_name` tries, looked up directly
+            head, sep, leaf = name.rpartition("/")
+            if sep and leaf in slot_last:
+                var = lookup.get(head)
+                if var is not None and (shape is None or var.shape is None or tuple(var.shape) == tuple(shape)):
+                    owner, slot = head, leaf
+        if owner is None:
+            owner, slot = _owner_by_name(name, shape, lookup, ends)
         how = ""
         if owner is None and key.startswith(KERAS3_STATE_KEY):
             if flat is None:
@@ -116,7 +132,7 @@ def optimizer_slots(artifact: Artifact, columns: VariableColumns | None = None) 
                     if "/" in other:
                         flat_name = other.replace("/", "_")
                         flat[flat_name] = "" if flat_name in flat else other  # ambiguous ones left out
-            owner, slot = _owner_by_flat_name(name, shape, variables, flat)
+            owner, slot = _owner_by_flat_name(name, shape, lookup, flat)
             how = f"Keras 3 slot name `<optimizer>/<variable>_{slot}`"
         if owner is None:
             continue
@@ -136,35 +152,206 @@ def optimizer_slots(artifact: Artifact, columns: VariableColumns | None = None) 
     return out
 
 
+class _Lookup:
+    """``variables.get`` for many names, most of which may be no variable: a set of the names
+    answers those, the mapping the others (so it makes a table's variables as before)."""
+
+    __slots__ = ("variables", "names")
+
+    def __init__(self, variables: Mapping[str, Variable], names: list[str]) -> None:
+        self.variables, self.names = variables, set(names)
+
+    def get(self, name: str) -> Variable | None:
+        return self.variables.get(name) if name in self.names else None
+
+    def __getitem__(self, name: str) -> Variable:
+        return self.variables[name]
+
+
+class _Rows:
+    """What the bulk tests read of the variables, row by row: from shared columns, or made from
+    ``Variable`` values (the tests' entry)."""
+
+    __slots__ = ("names", "keys", "trainable", "firsts", "leaves", "first_set", "leaf_set", "_joined")
+
+    def __init__(self, names, keys, trainable, firsts, leaves, joined) -> None:
+        self.names, self.keys, self.trainable, self.firsts, self.leaves = names, keys, trainable, firsts, leaves
+        self.first_set, self.leaf_set = frozenset(firsts), frozenset(leaves)
+        self._joined = joined
+
+    @classmethod
+    def of(cls, names: list[str], columns: VariableColumns | None, values: Sequence[Variable] = ()) -> "_Rows":
+        if columns is not None:
+            return cls(names, columns.keys, columns.trainable, columns.firsts, columns.leaves, columns)
+        return cls(names, [v.checkpoint_key or "" for v in values], [v.trainable for v in values],
+                   [n.partition("/")[0] for n in names], [n.rpartition("/")[2] for n in names], None)
+
+    @property
+    def ends(self) -> tuple[frozenset[str], frozenset[str]]:
+        return self.first_set, self.leaf_set
+
+    @property
+    def joined(self) -> Joined:
+        """The names joined, for scans over all of them (the columns' when shared)."""
+        if isinstance(self._joined, VariableColumns):
+            self._joined = self._joined.joined_names
+        elif self._joined is None:
+            self._joined = Joined(self.names)
+        return self._joined
+
+
+@dataclass
+class _Found:
+    """The optimizer variables as a mask over the rows, and what their tests found on the way."""
+
+    mask: np.ndarray
+    slot_last: frozenset[str]  # last name parts that are a TF1 slot name (`Adam_1`)
+    by_slot_last: np.ndarray | None  # rows whose last part is one of those
+    prefixed: np.ndarray  # rows whose key starts with `optimizer/`
+
+
 def optimizer_variables(names: list[str], values: list[Variable], skip: set[int] = frozenset(),
                         columns: VariableColumns | None = None) -> list[int]:
     """Indices of the variables :func:`_is_optimizer_variable` holds to be an optimizer's, but
-    those in ``skip``, in order: its key tests run as scans over all keys at once, its name tests
-    once per distinct first and last name part."""
-    joined = columns.joined_keys if columns is not None else Joined([v.checkpoint_key or "" for v in values])
-    trained = set(joined.starting(KERAS3_TRAINED_KEY))
-    by_key = set(joined.starting("optimizer/")) | set(joined.containing(_OPTIMIZER_SLOT_KEY))
-    by_key -= trained
-    # The name tests, for the variables no key decides and that are not trainable.
-    import numpy as np
+    those in ``skip``, in order: each test runs once over a whole column, and the name tests once
+    per distinct first and last name part."""
+    return np.flatnonzero(_optimizer_mask(_Rows.of(names, columns, values), skip).mask).tolist()
 
-    if columns is not None:
-        open_ = np.fromiter(map(not_, columns.trainable), dtype=bool, count=len(values))
+
+def _optimizer_mask(rows: _Rows, skip) -> _Found:
+    """:func:`_is_optimizer_variable` of every row as a mask, ``skip`` left out."""
+    names, keys = rows.names, rows.keys
+    n = len(names)
+    slot_last = frozenset(p for p in rows.leaf_set if TF1_SLOT_RE.match(p))
+    optimizer_first = frozenset(p for p in rows.first_set if OPTIMIZER_NAME_RE.match(p))
+    # The key tests. A key that starts with `optimizer/` has the first part `optimizer`: when the
+    # keys are the names, none does unless a name's first part is that.
+    if keys is names and "optimizer" not in rows.first_set:
+        prefixed = np.zeros(n, dtype=bool)
     else:
-        open_ = np.array([not v.trainable for v in values], dtype=bool)
-    if by_key or trained:
-        open_[list(by_key | trained)] = False
-    rest = [k for k in np.flatnonzero(open_).tolist() if "/" in names[k]]
-    if columns is not None:
-        firsts = list(map(columns.firsts.__getitem__, rest))
-        lasts = list(map(columns.leaves.__getitem__, rest))
+        prefixed = np.fromiter(map(str.startswith, keys, repeat("optimizer/")), dtype=bool, count=n)
+    mask = np.fromiter(map(contains, keys, repeat(_OPTIMIZER_SLOT_KEY)), dtype=bool, count=n)
+    decided = mask | prefixed
+    if prefixed.any():
+        at = np.flatnonzero(prefixed)
+        trained = np.fromiter(map(str.startswith, map(keys.__getitem__, at.tolist()), repeat(KERAS3_TRAINED_KEY)),
+                              dtype=bool, count=len(at))
+        mask[at] = ~trained
+    # The name tests, for the variables no key decides and that are not trainable: once per
+    # distinct last and first part, mapped back to the rows by a membership pass.
+    by_slot_last = None
+    if slot_last or optimizer_first:
+        named = np.zeros(n, dtype=bool)
+        if slot_last:
+            by_slot_last = np.fromiter(map(slot_last.__contains__, rows.leaves), dtype=bool, count=n)
+            named |= by_slot_last
+        if optimizer_first:
+            named |= np.fromiter(map(optimizer_first.__contains__, rows.firsts), dtype=bool, count=n)
+        named &= ~decided
+        trainable = rows.trainable
+        if any(trainable):
+            named &= ~np.fromiter(map(bool, trainable), dtype=bool, count=n)
+        at = np.flatnonzero(named)
+        if len(at):  # a name of one part is its own first and last part: not a slot's
+            named[at] = np.fromiter(map(contains, map(names.__getitem__, at.tolist()), repeat("/")),
+                                    dtype=bool, count=len(at))
+            mask |= named
+    if len(skip):
+        mask[[k for k in skip if 0 <= k < n]] = False
+    return _Found(mask, slot_last, by_slot_last, prefixed)
+
+
+def _may_own_rows(rows: _Rows, found: _Found) -> np.ndarray:
+    """The optimizer variables for which ``_owner_by_name`` can find an owner (a superset).
+
+    Its runs are of two kinds. One starts at the first part: `<var>/Adam_1`, only with a TF1
+    slot name last. The others start at a later part, which is then some variable's first part
+    ``f``: `/<f>/` inside the name, or `<f>` its last part. When few variables start with ``f``,
+    the name must hold `/<variable>` itself. Few candidates are tested one by one
+    (:func:`_may_own`); many, for few first parts, by a scan of the joined names per part (or per
+    variable); for many first parts, by one pass that tests each candidate's later parts.
+    """
+    mask = found.mask
+    firsts = rows.first_set
+    n = len(mask)
+    count = int(mask.sum())
+    if count * 64 < n:
+        ids = np.flatnonzero(mask).tolist()
+        need = np.zeros(n, dtype=bool)
+        need[_may_own(list(map(rows.names.__getitem__, ids)), ids, rows.ends)] = True
+        return need
+    need = np.zeros(n, dtype=bool) if found.by_slot_last is None else found.by_slot_last.copy()
+    if len(firsts) > 16:
+        # Too many first parts to scan for each: each candidate's later parts are tested against
+        # them in one pass, but for the first parts that show up inside many candidates and
+        # start few variables (`optimizer` of `optimizer/iter`): those variables are scanned for.
+        ids = np.flatnonzero(mask)
+        inside = _common_inside(rows, ids)
+        scanned = frozenset(f for f in inside if _rows_starting(rows.firsts, f, 8) is not None)
+        tested = firsts - scanned
+        later = map(methodcaller("split", "/"), map(itemgetter(2), map(methodcaller("partition", "/"),
+                                                                        map(rows.names.__getitem__, ids.tolist()))))
+        need[ids] |= ~np.fromiter(map(tested.isdisjoint, later), dtype=bool, count=len(ids))
     else:
-        firsts = [names[k].partition("/")[0] for k in rest]
-        lasts = [names[k].rpartition("/")[2] for k in rest]
-    slot_last = {part for part in set(lasts) if TF1_SLOT_RE.match(part)}
-    optimizer_first = {part for part in set(firsts) if OPTIMIZER_NAME_RE.match(part)}
-    by_name = {k for k, first, last in zip(rest, firsts, lasts) if last in slot_last or first in optimizer_first}
-    return sorted(k for k in by_key | by_name if k not in skip)
+        scanned = firsts
+        last_first = rows.leaf_set & firsts
+        if last_first:
+            need |= np.fromiter(map(last_first.__contains__, rows.leaves), dtype=bool, count=n)
+    joined = rows.joined if scanned else None
+    for first in scanned:
+        few = _rows_starting(rows.firsts, first, 8)
+        if few is None:
+            if joined.text.find("/" + first + "/") >= 0:
+                need[joined.containing("/" + first + "/")] = True
+            continue
+        for k in few:
+            var = rows.names[k]
+            if joined.text.find("/" + var) >= 0:
+                need[joined.containing("/" + var + "/")] = True
+                need[joined.ending("/" + var)] = True
+    return need & mask
+
+
+def _common_inside(rows: _Rows, ids: np.ndarray, sample: int = 2000) -> set[str]:
+    """The first parts that at least 1% of an even sample of the candidates ``ids`` hold after their own first part."""
+    step = max(1, len(ids) // sample)
+    firsts = rows.first_set
+    seen: dict[str, int] = {}
+    for k in ids[::step].tolist():
+        for part in set(rows.names[k].split("/")[1:]) & firsts:
+            seen[part] = seen.get(part, 0) + 1
+    return {part for part, hits in seen.items() if hits * 100 >= min(len(ids), sample)}
+
+
+def _rows_starting(firsts: list[str], first: str, most: int) -> list[int] | None:
+    """The rows whose first name part is ``first``, or None when there are more than ``most``."""
+    if firsts.count(first) > most:
+        return None
+    out, at = [], -1
+    for _ in range(most):
+        try:
+            at = firsts.index(first, at + 1)
+        except ValueError:
+            break
+        out.append(at)
+    return out
+
+
+def _keras3_rows(rows: _Rows, found: _Found) -> np.ndarray:
+    """Optimizer variables keyed `optimizer/_variables/...`: a Keras 3 slot name may tell their owner.
+
+    None when the names are the keys (a bare checkpoint): :func:`_owner_by_flat_name` cuts
+    `_variables/...` only at its leading `_`, and finds nothing.
+    """
+    n = len(found.mask)
+    out = np.zeros(n, dtype=bool)
+    at = np.flatnonzero(found.prefixed & found.mask)
+    if not len(at) or rows.keys is rows.names:
+        return out
+    keys = rows.keys
+    out[at] = np.fromiter(map(str.startswith, map(keys.__getitem__, at.tolist()), repeat(KERAS3_STATE_KEY)),
+                          dtype=bool, count=len(at))
+    return out
 
 
 def _slot_name_of_key(key: str) -> str:
@@ -236,26 +423,28 @@ def _owner_by_name(name: str, shape, variables, ends=None) -> tuple[str | None, 
     # that opens (after the first) or closes (before the last), there is none.
     if firsts.isdisjoint(parts[1:]) and lasts.isdisjoint(parts[:-1]):
         return None, ""
-    opens = [part in firsts for part in parts]
-    closes = [part in lasts for part in parts]
-    for length in range(n - 1, 0, -1):
-        for start in range(0, n - length + 1):
-            if not (opens[start] and closes[start + length - 1]):
+    # Each run from a part that opens to one that closes, but the whole name: longest first, then
+    # from the left.
+    opens = [at for at, part in enumerate(parts) if part in firsts]
+    closes = {at for at, part in enumerate(parts) if part in lasts}
+    for length, start in ((length, start) for length in range(n - 1, 0, -1) for start in opens):
+        end = start + length - 1
+        if end not in closes:  # (past the last part too)
+            continue
+        candidate = "/".join(parts[start:end + 1])
+        owner = variables.get(candidate)
+        if owner is None or candidate == name or (shape is not None and owner.shape is not None
+                                                  and tuple(owner.shape) != tuple(shape)):
+            continue
+        if start == 0:  # `<var>/Adam_1`: a TF1 optimizer's slot name is required
+            if length != n - 1 or not TF1_SLOT_RE.match(parts[-1]):
                 continue
-            candidate = "/".join(parts[start:start + length])
-            owner = variables.get(candidate)
-            if owner is None or candidate == name or (shape is not None and owner.shape is not None
-                                                      and tuple(owner.shape) != tuple(shape)):
-                continue
-            if start == 0:  # `<var>/Adam_1`: a TF1 optimizer's slot name is required
-                if length != n - 1 or not TF1_SLOT_RE.match(parts[-1]):
-                    continue
-                slot = parts[-1]
-            elif start + length == n:  # `Adam/m/<var>`
-                slot = parts[start - 1]
-            else:  # `Adam/<var>/m`, `training/Adam/<var>/m`
-                slot = parts[-1]
-            return candidate, slot
+            slot = parts[-1]
+        elif start + length == n:  # `Adam/m/<var>`
+            slot = parts[start - 1]
+        else:  # `Adam/<var>/m`, `training/Adam/<var>/m`
+            slot = parts[-1]
+        return candidate, slot
     return None, ""
 
 

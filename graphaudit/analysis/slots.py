@@ -301,14 +301,12 @@ def _may_own_rows(rows: _Rows, found: _Found) -> np.ndarray:
     for first in scanned:
         few = _rows_starting(rows.firsts, first, 8)
         if few is None:
-            if joined.text.find("/" + first + "/") >= 0:
-                need[joined.containing("/" + first + "/")] = True
+            need[joined.containing("/" + first + "/")] = True
             continue
         for k in few:
             var = rows.names[k]
-            if joined.text.find("/" + var) >= 0:
-                need[joined.containing("/" + var + "/")] = True
-                need[joined.ending("/" + var)] = True
+            need[joined.containing("/" + var + "/")] = True
+            need[joined.ending("/" + var)] = True
     return need & mask
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from functools import cached_property
+from typing import AbstractSet, Mapping
 
 from graphaudit.analysis import columns as _columns
 from graphaudit.analysis import control_flow as _control_flow
@@ -247,13 +248,17 @@ class Analyses:
         return _updates.analyse_updates(self.artifact)
 
     @cached_property
-    def roles(self) -> dict[str, _roles.VariableRole]:
-        """Variable -> its role (model weight, BatchNorm statistic, optimizer slot, metric, counter, resource)."""
+    def roles(self) -> Mapping[str, _roles.VariableRole]:
+        """Variable -> its role (model weight, BatchNorm statistic, optimizer slot, metric, counter, resource).
+
+        A dict, or a bare checkpoint's :class:`~graphaudit.analysis.roles.RoleTable` (the same mapping)."""
         return _roles.variable_roles(self.artifact, self.updates, self.variable_columns)
 
     @cached_property
-    def model_variables(self) -> frozenset[str]:
-        """Variables that are part of a model: only these make a model, a copy or a pretrained group."""
+    def model_variables(self) -> AbstractSet[str]:
+        """Variables that are part of a model: only these make a model, a copy or a pretrained group.
+
+        A frozenset, or a bare checkpoint's :class:`~graphaudit.analysis.roles.ModelNames` (a set view)."""
         return _roles.model_variables(self.roles)
 
     @cached_property

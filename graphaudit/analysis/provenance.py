@@ -13,7 +13,7 @@ from typing import Any, Iterable, Iterator, Mapping, Sequence
 import numpy as np
 
 from graphaudit.analysis.columns import VariableColumns, columns_of
-from graphaudit.analysis.roles import model_variables
+from graphaudit.analysis.roles import ModelNames, covers, model_variables
 from graphaudit.artifact import Artifact, UpdateKind, made_variables
 from graphaudit.bulk import Joined
 from graphaudit.config import Settings
@@ -213,7 +213,7 @@ def provenance(artifact: Artifact, settings: Settings, reference: "ReferenceWeig
     variables = artifact.variables
     if roles is None:
         model = variables.keys()
-    elif roles.keys() == variables.keys():
+    elif covers(roles, variables):
         model = model_variables(roles)
     else:  # a variable without a role counts as the model's
         model = {n for n in variables if n not in roles or roles[n].is_model}
@@ -221,6 +221,9 @@ def provenance(artifact: Artifact, settings: Settings, reference: "ReferenceWeig
         shapes = dict(zip(variables, columns_of(variables, columns).shapes))
         if None in shapes.values():
             shapes = {n: shape for n, shape in shapes.items() if shape is not None}
+    elif isinstance(model, ModelNames):  # a bare checkpoint's: its model rows, from the columns
+        names, all_shapes = variables.names, columns_of(variables, columns).shapes
+        shapes = {names[k]: all_shapes[k] for k in model.rows() if all_shapes[k] is not None}
     else:
         shapes = {n: v.shape for n, v in variables.items() if v.shape is not None and n in model}
     drafts: list[_Draft] = []

@@ -8,14 +8,13 @@ import functools
 import os
 import re
 from dataclasses import field
-from typing import Any, Iterable, Iterator, Mapping, Sequence
+from typing import Any, Container, Iterable, Iterator, Mapping, Sequence
 
 import numpy as np
 
 from graphaudit.analysis.columns import VariableColumns, columns_of
-from graphaudit.analysis.roles import ModelNames, covers, model_variables
+from graphaudit.analysis.roles import covers, model_variables
 from graphaudit.artifact import Artifact, UpdateKind, made_variables
-from graphaudit.bulk import Joined
 from graphaudit.config import Settings
 from graphaudit.errors import ArtifactError
 from graphaudit.names import common_scope
@@ -217,20 +216,9 @@ def provenance(artifact: Artifact, settings: Settings, reference: "ReferenceWeig
         model = model_variables(roles)
     else:  # a variable without a role counts as the model's
         model = {n for n in variables if n not in roles or roles[n].is_model}
-    if len(model) == len(variables):  # every variable: no need to ask
-        shapes = dict(zip(variables, columns_of(variables, columns).shapes))
-        if None in shapes.values():
-            shapes = {n: shape for n, shape in shapes.items() if shape is not None}
-    elif isinstance(model, ModelNames):  # a bare checkpoint's: its model rows, from the columns
-        names, all_shapes = variables.names, columns_of(variables, columns).shapes
-        shapes = {names[k]: all_shapes[k] for k in model.rows() if all_shapes[k] is not None}
-    else:
-        shapes = {n: v.shape for n, v in variables.items() if v.shape is not None and n in model}
     drafts: list[_Draft] = []
-    joined = None
-    if len(shapes) == len(variables):  # the names in order: their joined text can be shared
-        joined = columns_of(variables, columns).joined_names
-    drafts.extend(_fingerprint_drafts(shapes, joined))
+    # The model's variables, every one when all are (no need to ask), read as columns.
+    drafts.extend(_fingerprint_drafts(columns_of(variables, columns), None if len(model) == len(variables) else model))
     if settings.pretrained:
         _attach(drafts, _declared([n for n in variables if n in model], settings.pretrained))
     if reference is not None:
@@ -240,13 +228,16 @@ def provenance(artifact: Artifact, settings: Settings, reference: "ReferenceWeig
     return Provenance(tuple(_finish(d, artifact) for d in drafts if d.variables), tuple(rejected))
 
 
-def _fingerprint_drafts(shapes: Mapping[str, tuple[int, ...]], joined: Joined | None = None) -> list[_Draft]:
+def _fingerprint_drafts(columns: VariableColumns, model: Container[str] | None = None) -> list[_Draft]:
+    """A draft per architecture instance among the variables of ``columns`` (only those in
+    ``model`` when given) whose shapes are known."""
     try:
-        from graphaudit.catalog.matcher import match_architectures
+        from graphaudit.catalog.matcher import ShapeColumns, match_architectures
     except ImportError:  # the catalogue is optional data; without it, other evidence still works
         return []
     out = []
-    for m in match_architectures(shapes, joined=joined):
+    shapes = ShapeColumns(columns.names, columns.shapes, columns.leaves, model, columns.joined_names)
+    for m in match_architectures(shapes):
         top = "include_top" if m.include_top else "no top"
         out.append(_Draft(
             variables=set(m.variables), label=m.architecture, architecture=m.architecture,

@@ -36,10 +36,11 @@ import operator
 from operator import itemgetter, methodcaller
 import os
 import zlib
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Container, Iterable, Iterator, Mapping, Sequence
+from itertools import compress
 from typing import Any
 
-from graphaudit.bulk import Joined
+from graphaudit.bulk import Joined, last_parts
 from graphaudit.records import dataclass
 
 __all__ = [
@@ -50,6 +51,7 @@ __all__ = [
     "WeightSpec",
     "catalog_initializer",
     "catalog_weight",
+    "ShapeColumns",
     "load_catalog",
     "match_architectures",
 ]
@@ -439,6 +441,28 @@ class _Index:
                             self.named.setdefault((alias, spec.weight), []).append(entry)
         self.named_layers = {layer for layer, _ in self.named}
         self.auto_prefixes = {prefix for prefix, _, _ in self.auto}
+        # Every shape a weight of the index has, and the patterns with free dims.
+        patterns = {entry[0] for entries in self.named.values() for entry in entries}
+        self.free_shapes = [pattern for pattern in patterns if None in pattern]
+        self.shapes = (patterns - set(self.free_shapes)) | {shape for _, _, shape in self.auto}
+
+    def fitting(self, shapes: Sequence[Any]) -> list[bool]:
+        """Whether each of ``shapes`` is the shape of some weight of the index (else it fills none)."""
+        try:
+            distinct = set(shapes)
+        except TypeError:  # lists: each is asked
+            distinct = None
+        fits = self._fits_some
+        if distinct is None:
+            return list(map(fits, shapes))
+        good = set(compress(distinct, map(fits, distinct)))
+        return list(map(good.__contains__, shapes))
+
+    def _fits_some(self, shape: Sequence[Any] | None) -> bool:
+        if shape is None:
+            return False
+        shape = tuple(shape)
+        return shape in self.shapes or any(_fits(shape, pattern) for pattern in self.free_shapes)
 
     def hits(self, layer: str, weight: str, shape: tuple[Any, ...]) -> list[tuple[int, int, int, str | None]]:
         """(arch, weight index, variant, role) for one layer/weight/shape of an artifact."""
@@ -560,27 +584,17 @@ class _Matcher:
         self.ranked: dict[Any, _Ranked] = {}
         self.instances: list[_Instance] = []
 
-    def collect(self, variables: Mapping[str, Sequence[int] | None],
-                split: tuple[list[str], list[str], list[tuple[str, str, str]]] | None = None) -> None:
+    def collect(self, entries: Iterable[tuple[str, str, Sequence[int] | None]]) -> None:
         """Record every (arch, scope, weight, variant) each variable could fill.
 
-        ``split`` is (names, names without output index, those split at their last `/`), when
-        the caller has it (see :func:`_split_names`).
+        ``entries``: (name, name without output index, shape) of each variable worth looking at,
+        in the variables' order (see :func:`_candidates`); the others fill nothing.
         """
         index, slots, primary, secondary = self.index, self.slots, self.primary, self.secondary
         primaries = [arch.primary for arch in self.archs]
-        if split is None:
-            names = list(variables)
-            split = (names, *_split_names(names))
-        names, cleans, splits = split
         # Only a variable whose last part is a weight name of the index can fill anything.
         weight_names = index.weight_names
-        leaves = set(map(itemgetter(2), splits))
-        wanted = leaves & set(weight_names)
-        picked = [k for k, (head, _, leaf) in enumerate(splits) if head and leaf in wanted] if wanted else []
-        for k in picked:
-            name, clean = names[k], cleans[k]
-            shape = variables[name]
+        for name, clean, shape in entries:
             slash = clean.rfind("/")
             if slash <= 0 or shape is None or clean[slash + 1 :] not in weight_names:
                 continue
@@ -765,41 +779,203 @@ def _score(arch: _Arch, matched: Mapping[int, str], min_quality: float) -> tuple
     return False, len(kept) / arch.n_base, kept
 
 
+class ShapeColumns(Mapping[str, Sequence[int]]):
+    """Variable name -> shape over parallel lists, without a dict of them all.
+
+    ``names`` and ``shapes`` are columns (a bare checkpoint's index holds millions of keys:
+    :class:`~graphaudit.artifact.VariableTable`); ``leaves``, when the caller has them, the last
+    `/` part of each name, and ``joined`` their :class:`Joined` (analysis/columns.py). ``among``:
+    only these names are keys (None: all). A name whose shape is None is no key, as in a dict of
+    the known shapes. :func:`match_architectures` reads the columns; looking a name up builds a
+    dict once.
+    """
+
+    def __init__(self, names: Sequence[str], shapes: Sequence[Sequence[int] | None],
+                 leaves: Sequence[str] | None = None, among: Container[str] | None = None,
+                 joined: Joined | None = None) -> None:
+        if len(shapes) != len(names) or leaves is not None and len(leaves) != len(names):
+            raise ValueError("ShapeColumns: the columns differ in length")
+        if joined is not None and joined.strings is not names:
+            raise ValueError("ShapeColumns: the Joined is not of these names")
+        self.names, self.shapes, self.leaves, self.among, self.joined = names, shapes, leaves, among, joined
+        self._rows: dict[str, int] | None = None
+
+    def _row(self, name: object) -> int | None:
+        if self._rows is None:
+            self._rows = dict(zip(self.names, range(len(self.names))))
+        row = self._rows.get(name)  # type: ignore[arg-type]
+        if row is None or self.shapes[row] is None or self.among is not None and name not in self.among:
+            return None
+        return row
+
+    def __getitem__(self, name: str) -> Sequence[int]:
+        row = self._row(name)
+        if row is None:
+            raise KeyError(name)
+        return self.shapes[row]  # type: ignore[return-value]
+
+    def __contains__(self, name: object) -> bool:
+        return self._row(name) is not None
+
+    def __iter__(self) -> Iterator[str]:
+        among = self.among
+        return (n for n, s in zip(self.names, self.shapes) if s is not None and (among is None or n in among))
+
+    def __len__(self) -> int:
+        return sum(1 for _ in self)
+
+
 def match_architectures(
     variables: Mapping[str, Sequence[int] | None],
     *,
     min_quality: float = 0.9,
     catalog: Catalog | None = None,
-    joined: Joined | None = None,
 ) -> list[ArchitectureMatch]:
-    """Every instance of a catalogued architecture among ``variables`` (name -> shape).
+    """Every instance of a catalogued architecture among ``variables`` (name -> shape; a
+    :class:`ShapeColumns` is read column by column).
 
     Returns one match per instance, sorted by scope, then suffix. Runs in time linear in the
     number of variables.
     """
     if not 0.0 < min_quality <= 1.0:
         raise ValueError(f"min_quality must be in (0, 1], found {min_quality!r}")
-    names = list(variables)
-    if joined is not None and joined.strings == names:  # the caller's joined text of these very names
-        names = joined.strings
-    else:
-        joined = Joined(names)
-    cleans, splits = _split_names(names, joined)
-    rooted = joined.starting("/")
     if catalog is None:
-        families = _families_in(*_packaged_layers(), splits, rooted)
-        if not families:
-            return []  # no catalogued layer name: the templates need not be read
-        catalog = load_catalog()
+        table: Mapping[str, frozenset[str]] | None = _packaged_layers()[0]
+        weights = _PACKAGED_WEIGHTS
     else:
-        families = catalog._families_in(splits, rooted)
-    matcher = _Matcher(catalog._index(families), min_quality)
-    matcher.collect(variables, (names, cleans, splits))
+        table = catalog.fingerprints.families_of_layer() if isinstance(catalog.fingerprints, _Fingerprints) else None
+        weights = _weight_names(catalog)
+    names, shapes, families = _candidates(variables, weights, table)
+    if not names:
+        return []  # no variable can fill a catalogue weight: the templates need not be read
+    if catalog is None:
+        catalog = load_catalog()
+    index = catalog._index(families)
+    fits = index.fitting(shapes)
+    names, shapes = list(compress(names, fits)), list(compress(shapes, fits))
+    cleans = [_strip_output_index(name) if ":" in name else name for name in names]
+    matcher = _Matcher(index, min_quality)
+    matcher.collect(zip(names, cleans, shapes))
     matcher.find_instances()
     matcher.assign_tops()
-    matches = [_to_match(matcher.archs[i.arch], i, variables) for i in matcher.instances]
+    shape_of = dict(zip(names, shapes))
+    matches = [_to_match(matcher.archs[i.arch], i, shape_of) for i in matcher.instances]
     matches.sort(key=lambda m: (m.scope, int(m.suffix[1:] or 0), m.offsets, m.architecture, m.variables))
     return matches
+
+
+# The weight names of the packaged catalogue's templates (tests/test_matcher_columns.py checks
+# them): a variable whose last part, without `:N`, is none of these fills no weight of it.
+_PACKAGED_WEIGHTS = frozenset({"beta", "bias", "count", "depthwise_kernel", "gamma", "kernel", "mean",
+                               "moving_mean", "moving_variance", "pointwise_kernel", "variance"})
+
+
+def _weight_names(catalog: Catalog) -> frozenset[str]:
+    """Every weight name in ``catalog`` (a `layer/weight`'s `weight`), read once per catalogue."""
+    found = catalog.__dict__.get("_weight_names")
+    if found is None:
+        fingerprints = catalog.fingerprints
+        if isinstance(fingerprints, _Fingerprints):  # from the templates: no variant is expanded
+            found = frozenset(row[1] for entry in fingerprints._families.values() for row in _rows(entry))
+        else:
+            found = frozenset(spec.weight for fp in fingerprints.values() for spec in fp.weights)
+        catalog.__dict__["_weight_names"] = found
+    return found
+
+
+def _candidates(variables: Mapping[str, Sequence[int] | None], weights: frozenset[str],
+                table: Mapping[str, frozenset[str]] | None) -> tuple[list[str], list[Any], frozenset[str] | None]:
+    """The variables that may fill a catalogue weight, in their order, with their shapes, and the
+    families worth indexing for them (None: all).
+
+    A variable can fill one only when its last part (without `:N`) is one of ``weights``, and
+    the part before it (the layer's own name, or the last part of a layer name with a `/`) is
+    a layer name of ``table`` (layer name -> families), with or without a `_N` ending; the
+    families of those layer names are all that can be hit. Both are tested on the distinct
+    parts, and the names are picked out by C loops, so variables that name no catalogued weight
+    (an optimizer's slots, a checkpoint key's `VARIABLE_VALUE`) cost little. Without ``table``,
+    every variable with a weight's last part is a candidate.
+    """
+    if isinstance(variables, ShapeColumns):
+        names, shape_column, leaves, among = variables.names, variables.shapes, variables.leaves, variables.among
+        joined = variables.joined
+    else:
+        names, shape_column, leaves, among, joined = list(variables), None, None, None, None
+    if leaves is None:
+        leaves = last_parts(names)
+    rows = _weight_rows(leaves, weights, joined)
+    if not rows:
+        return [], [], frozenset()
+    picked = list(map(names.__getitem__, rows))
+    families: frozenset[str] | None = None
+    if table is not None:
+        # The part before the last (the whole folder when the name has one `/`).
+        try:
+            layers = list(map(itemgetter(-2), map(methodcaller("rsplit", "/", 2), picked)))
+        except IndexError:  # a name without `/`: it fills nothing
+            layers = [split[-2] if len(split) > 1 else "" for split in map(methodcaller("rsplit", "/", 2), picked)]
+        hits, families = _layer_hits(set(layers), table)
+        if not hits:
+            return [], [], frozenset()
+        keep = list(map(hits.__contains__, layers))
+        rows, picked = list(compress(rows, keep)), list(compress(picked, keep))
+    if among is not None:
+        keep = list(map(among.__contains__, picked))
+        rows, picked = list(compress(rows, keep)), list(compress(picked, keep))
+    if shape_column is not None:
+        return picked, list(map(shape_column.__getitem__, rows)), families
+    return picked, list(map(variables.__getitem__, picked)), families
+
+
+def _weight_rows(leaves: Sequence[str], weights: frozenset[str], joined: Joined | None) -> list[int]:
+    """The indices of the ``leaves`` that are one of ``weights`` once :func:`_strip_output_index`
+    has stripped them; ``joined``: the names' :class:`Joined`, when the caller has it."""
+    # Leaves mostly repeat (`kernel`, `VARIABLE_VALUE`): the set of them is cheap, and when none
+    # is a weight name, nothing is left to do. Leaves mostly distinct (Keras 3 slots,
+    # `adam/dense_7_kernel_momentum`) make a set slower than asking each leaf.
+    sample = leaves[::max(1, len(leaves) >> 14)]
+    if joined is None or len(set(sample)) * 4 <= len(sample):
+        wanted = _weight_leaves(set(leaves), weights)
+        if not wanted:
+            return []
+    else:
+        wanted = set(weights)
+        colons = joined.containing(":")
+        if colons:
+            wanted |= _weight_leaves(set(map(leaves.__getitem__, colons)), weights)
+    return list(compress(range(len(leaves)), map(wanted.__contains__, leaves)))
+
+
+def _weight_leaves(leaves: set[str], weights: frozenset[str]) -> set[str]:
+    """The ``leaves`` that are one of ``weights`` once :func:`_strip_output_index` has stripped them."""
+    found = leaves & weights
+    # `kernel:0`: the part before its last `:` is a weight name (C loops), then its end is digits.
+    colons = list(compress(leaves, map(methodcaller("__contains__", ":"), leaves)))
+    heads = map(itemgetter(0), map(methodcaller("rpartition", ":"), colons))
+    found.update(leaf for leaf in compress(colons, map(weights.__contains__, heads))
+                 if _strip_output_index(leaf) in weights)
+    return found
+
+
+_DIGITS = "0123456789"
+
+
+def _layer_hits(parts: set[str], table: Mapping[str, frozenset[str]]) -> tuple[set[str], frozenset[str]]:
+    """The ``parts`` that name a layer of ``table``, themselves or without a `_N` ending, and
+    the families of those layer names (both, when a numbered name is a layer name too)."""
+    hits = parts & table.keys()
+    families: set[str] = set().union(*map(table.__getitem__, hits))
+    # `block1_conv1_4`: its ASCII digits stripped, `block1_conv1_` (few distinct) ends with `_`
+    # after a layer name.
+    listed = list(parts)
+    stems = list(map(methodcaller("rstrip", _DIGITS), listed))
+    bases = {stem: table.get(stem[:-1]) for stem in set(stems) if len(stem) > 1 and stem[-1] == "_"}
+    bases = {stem: found for stem, found in bases.items() if found is not None}
+    if bases:
+        numbered = list(map(operator.and_, map(bases.__contains__, stems), map(operator.ne, stems, listed)))
+        hits.update(compress(listed, numbered))
+        families.update(*map(bases.__getitem__, set(compress(stems, numbered))))
+    return hits, frozenset(families)
 
 
 def _size(shape: Sequence[Any] | None, spec: WeightSpec) -> int:
@@ -814,7 +990,7 @@ def _size(shape: Sequence[Any] | None, spec: WeightSpec) -> int:
     return spec.size
 
 
-def _to_match(arch: _Arch, instance: _Instance, variables: Mapping[str, Sequence[int]]) -> ArchitectureMatch:
+def _to_match(arch: _Arch, instance: _Instance, shapes: Mapping[str, Sequence[int]]) -> ArchitectureMatch:
     weights = arch.fingerprint.weights
     pairs = sorted((name, weights[w].name) for w, name in instance.matched.items())
     expected = range(arch.n_all) if instance.include_top else (w for w in range(arch.n_all) if not arch.top[w])
@@ -825,7 +1001,7 @@ def _to_match(arch: _Arch, instance: _Instance, variables: Mapping[str, Sequence
         architecture=arch.name,
         include_top=instance.include_top,
         variables=tuple(name for name, _ in pairs),
-        params=sum(_size(variables[name], weights[w]) for w, name in instance.matched.items()),
+        params=sum(_size(shapes[name], weights[w]) for w, name in instance.matched.items()),
         quality=instance.quality,
         missing=tuple(sorted(weights[w].name for w in expected if w not in instance.matched)),
         catalog_weights=tuple(weight for _, weight in pairs),

@@ -165,23 +165,23 @@ def starting(strings: Sequence[str], prefix: str) -> list[int]:
 
 def last_parts(strings: Sequence[str]) -> list[str]:
     """The last `/` part of each string (the whole string when it has none); equal parts are one object."""
-    native = _loops()
-    if native is not None:
-        try:
-            return native.parts(strings, True)
-        except TypeError:  # not plain strs
-            pass
-    return list(map(intern, map(itemgetter(2), map(methodcaller("rpartition", "/"), strings))))
+    return _parts(strings, True)
 
 
 def first_parts(strings: Sequence[str]) -> list[str]:
     """The first `/` part of each string (the whole string when it has none); equal parts are one object."""
+    return _parts(strings, False)
+
+
+def _parts(strings: Sequence[str], last: bool) -> list[str]:
     native = _loops()
     if native is not None:
         try:
-            return native.parts(strings, False)
+            return native.parts(strings, last)
         except TypeError:  # not plain strs
             pass
+    if last:
+        return list(map(intern, map(itemgetter(2), map(methodcaller("rpartition", "/"), strings))))
     return list(map(intern, map(itemgetter(0), map(methodcaller("partition", "/"), strings))))
 
 

@@ -120,7 +120,7 @@ def _open(prefix: Path, native: bool):
     finally:
         checkpoint.USE_NATIVE = saved
     return ("ok", ck.keys(), [ck.entry(k) for k in ck.keys()], {k: ck.parts(k) for k in ck.keys()},
-            list(ck.described()), {k: k in ck for k in [*ck.keys(), "missing", ""]})
+            ck.columns(), {k: k in ck for k in [*ck.keys(), "missing", ""]})
 
 
 @settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])

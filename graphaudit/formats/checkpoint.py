@@ -9,7 +9,6 @@ import mmap
 import os
 import re
 import stat
-from collections.abc import Iterator
 
 import numpy as np
 from google.protobuf.message import DecodeError
@@ -94,10 +93,6 @@ class EntryTable:
         for name in self.keys():
             self.verify(name)  # type: ignore[attr-defined]  (each format has its own)
 
-    def described(self) -> Iterator[tuple[str, str, tuple[int, ...]]]:
-        """``(name, dtype, shape)`` of every tensor, by name."""
-        return ((name, self._entries[name].dtype, self._entries[name].shape) for name in self.keys())
-
     def columns(self) -> tuple[list[str], list[str], list[tuple[int, ...]]]:
         """Every tensor's name (sorted), dtype and shape, as three parallel lists; read them only."""
         names = self.keys()
@@ -139,10 +134,6 @@ class Checkpoint(EntryTable):
 
     def __len__(self) -> int:
         return len(self._columns.names)
-
-    def described(self) -> Iterator[tuple[str, str, tuple[int, ...]]]:
-        """``(name, dtype, shape)`` of every tensor, by name, without making an Entry for each."""
-        return zip(self._columns.names, self._columns.dtypes, self._columns.shapes)
 
     def columns(self) -> tuple[list[str], list[str], list[tuple[int, ...]]]:
         """Every tensor's name (sorted), dtype and shape: the index's own lists, so read them only."""
